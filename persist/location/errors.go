@@ -1,0 +1,56 @@
+package location
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ExternalError is a failure of a Blob or Consensus backend. Retrying
+// depends only on Indeterminate: a determinate failure definitely did not
+// happen; an indeterminate one (a timeout, a connection lost after a commit
+// was sent) may have.
+type ExternalError struct {
+	Op            string // "consensus compare-and-set", "blob get", ...
+	Indeterminate bool
+	Err           error
+}
+
+func (e *ExternalError) Error() string {
+	kind := "failed"
+	if e.Indeterminate {
+		kind = "may have happened"
+	}
+	return fmt.Sprintf("location: %s %s: %v", e.Op, kind, e.Err)
+}
+
+func (e *ExternalError) Unwrap() error { return e.Err }
+
+// Determinate wraps err as a failure that definitely did not happen.
+func Determinate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ExternalError{Op: op, Err: err}
+}
+
+// Indeterminate wraps err as a failure that may have happened.
+func Indeterminate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &ExternalError{Op: op, Indeterminate: true, Err: err}
+}
+
+// IsIndeterminate reports whether err says the operation may have happened.
+// Errors that are not ExternalErrors are treated as indeterminate: without
+// knowing, assume the worst.
+func IsIndeterminate(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *ExternalError
+	if errors.As(err, &e) {
+		return e.Indeterminate
+	}
+	return true
+}

@@ -1,0 +1,102 @@
+package location
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sync"
+)
+
+// BlobOpener opens a Blob from a URL of a registered scheme.
+type BlobOpener func(ctx context.Context, u *url.URL) (Blob, error)
+
+// ConsensusOpener opens a Consensus from a URL of a registered scheme.
+type ConsensusOpener func(ctx context.Context, u *url.URL) (Consensus, error)
+
+var registry struct {
+	sync.Mutex
+	blob      map[string]BlobOpener
+	consensus map[string]ConsensusOpener
+}
+
+// RegisterBlob makes scheme open with fn. Backends call it from init; a
+// second registration of a scheme panics.
+func RegisterBlob(scheme string, fn BlobOpener) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.blob == nil {
+		registry.blob = map[string]BlobOpener{}
+	}
+	if _, dup := registry.blob[scheme]; dup {
+		panic("location: blob scheme registered twice: " + scheme)
+	}
+	registry.blob[scheme] = fn
+}
+
+// RegisterConsensus makes scheme open with fn. Backends call it from init; a
+// second registration of a scheme panics.
+func RegisterConsensus(scheme string, fn ConsensusOpener) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.consensus == nil {
+		registry.consensus = map[string]ConsensusOpener{}
+	}
+	if _, dup := registry.consensus[scheme]; dup {
+		panic("location: consensus scheme registered twice: " + scheme)
+	}
+	registry.consensus[scheme] = fn
+}
+
+// UnknownSchemeError is returned for a URL whose scheme no backend
+// registered.
+type UnknownSchemeError struct {
+	Kind   string // "blob" or "consensus"
+	Scheme string
+	Known  []string
+}
+
+func (e *UnknownSchemeError) Error() string {
+	return fmt.Sprintf("location: no %s backend for scheme %q (known: %v)", e.Kind, e.Scheme, e.Known)
+}
+
+// OpenBlob opens a Blob from rawURL by its scheme.
+func OpenBlob(ctx context.Context, rawURL string) (Blob, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("location: blob url: %w", err)
+	}
+	registry.Lock()
+	fn, ok := registry.blob[u.Scheme]
+	known := keys(registry.blob)
+	registry.Unlock()
+	if !ok {
+		return nil, &UnknownSchemeError{Kind: "blob", Scheme: u.Scheme, Known: known}
+	}
+	return fn(ctx, u)
+}
+
+// OpenConsensus opens a Consensus from rawURL by its scheme.
+func OpenConsensus(ctx context.Context, rawURL string) (Consensus, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("location: consensus url: %w", err)
+	}
+	registry.Lock()
+	fn, ok := registry.consensus[u.Scheme]
+	known := keys(registry.consensus)
+	registry.Unlock()
+	if !ok {
+		return nil, &UnknownSchemeError{Kind: "consensus", Scheme: u.Scheme, Known: known}
+	}
+	return fn(ctx, u)
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
