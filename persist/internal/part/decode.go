@@ -1,0 +1,266 @@
+package part
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// Decoded is a decoded part held column by column: all keys in one buffer,
+// all values in another, times and diffs in flat slices. Accessors return
+// views into those buffers without allocating; the views are valid until
+// Release. A Decoded is not safe for concurrent Release and use.
+type Decoded struct {
+	keys, vals columnBytes
+	times      []uint64
+	diffs      []int64
+}
+
+// columnBytes is a byte-array column: value i is data[offs[i]:offs[i+1]].
+type columnBytes struct {
+	data []byte
+	offs []uint32
+}
+
+func (c *columnBytes) at(i int) []byte {
+	lo, hi := c.offs[i], c.offs[i+1]
+	return c.data[lo:hi:hi]
+}
+
+// Len returns the number of rows.
+func (d *Decoded) Len() int { return len(d.times) }
+
+// Key returns the key of row i. The slice aliases the Decoded's buffer: do
+// not modify it or keep it past Release.
+func (d *Decoded) Key(i int) []byte { return d.keys.at(i) }
+
+// Val returns the value of row i, aliasing like Key.
+func (d *Decoded) Val(i int) []byte { return d.vals.at(i) }
+
+// Time returns the time of row i.
+func (d *Decoded) Time(i int) frontier.Time { return frontier.Time(d.times[i]) }
+
+// Diff returns the diff of row i.
+func (d *Decoded) Diff(i int) int64 { return d.diffs[i] }
+
+// Release returns the buffers for reuse by a later Decode. Every slice
+// obtained from Key or Val is invalid afterwards, and the Decoded is empty.
+// Releasing twice is harmless.
+func (d *Decoded) Release() {
+	if d.times == nil {
+		return
+	}
+	decodedPool.Put(&Decoded{
+		keys:  columnBytes{data: d.keys.data[:0], offs: d.keys.offs[:0]},
+		vals:  columnBytes{data: d.vals.data[:0], offs: d.vals.offs[:0]},
+		times: d.times[:0],
+		diffs: d.diffs[:0],
+	})
+	*d = Decoded{}
+}
+
+var decodedPool sync.Pool // of *Decoded with empty, reusable buffers
+
+// Decode parses a part. Bytes that are not a well-formed part, of whatever
+// kind, give an error wrapping ErrCorrupt, never a panic and never rows that
+// were not written. Checking the blob's Checksum first is still the caller's
+// job: Parquet does not checksum its pages, so a flipped bit inside a value
+// can decode cleanly to a different value.
+func Decode(data []byte) (d *Decoded, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
+		}
+	}()
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	md := rdr.MetaData()
+	if err := checkSchema(md); err != nil {
+		return nil, err
+	}
+	rows := md.GetNumRows()
+	if rows < 0 || rows > MaxRows {
+		return nil, fmt.Errorf("%w: %d rows", ErrCorrupt, rows)
+	}
+	var sum int64
+	for g := range md.NumRowGroups() {
+		n := md.RowGroup(g).NumRows()
+		if n < 0 || n > MaxRows {
+			return nil, fmt.Errorf("%w: row group %d claims %d rows", ErrCorrupt, g, n)
+		}
+		sum += n
+	}
+	if sum != rows {
+		return nil, fmt.Errorf("%w: footer claims %d rows, row groups %d", ErrCorrupt, rows, sum)
+	}
+	d = newDecoded(int(rows), len(data))
+	if err := d.read(rdr); err != nil {
+		d.Release()
+		return nil, err
+	}
+	if int64(d.Len()) != rows {
+		d.Release()
+		return nil, fmt.Errorf("%w: footer claims %d rows, row groups hold %d", ErrCorrupt, rows, d.Len())
+	}
+	return d, nil
+}
+
+// newDecoded takes a Decoded from the pool, sized for rows rows. The footer
+// is not trusted for the size of the byte buffers: they grow as values
+// arrive, starting at no more than the part's own size.
+func newDecoded(rows, size int) *Decoded {
+	d, _ := decodedPool.Get().(*Decoded)
+	if d == nil {
+		d = &Decoded{}
+	}
+	d.times = grow(d.times, rows)
+	d.diffs = grow(d.diffs, rows)
+	d.keys.offs = append(grow(d.keys.offs, rows+1), 0)
+	d.vals.offs = append(grow(d.vals.offs, rows+1), 0)
+	d.keys.data = grow(d.keys.data, size)
+	d.vals.data = grow(d.vals.data, size)
+	return d
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s[:0]
+}
+
+func checkSchema(md *metadata.FileMetaData) error {
+	sc := md.Schema
+	if sc == nil || sc.NumColumns() != numCols {
+		return fmt.Errorf("%w: schema does not have %d columns", ErrCorrupt, numCols)
+	}
+	want := [numCols]parquet.Type{parquet.Types.ByteArray, parquet.Types.ByteArray, parquet.Types.Int64, parquet.Types.Int64}
+	for i := range numCols {
+		c := sc.Column(i)
+		if c.Name() != colNames[i] || c.PhysicalType() != want[i] || c.MaxDefinitionLevel() != 0 || c.MaxRepetitionLevel() != 0 {
+			return fmt.Errorf("%w: column %d is %s %s, want required %s %s",
+				ErrCorrupt, i, c.Name(), c.PhysicalType(), colNames[i], want[i])
+		}
+	}
+	return nil
+}
+
+// read appends the rows of every row group.
+func (d *Decoded) read(rdr *file.Reader) error {
+	var scratch [batchRows]parquet.ByteArray
+	for g := range rdr.NumRowGroups() {
+		rg := rdr.RowGroup(g)
+		n := rg.NumRows()
+		if n < 0 || int64(d.Len())+n > int64(cap(d.times)) {
+			return fmt.Errorf("%w: row group %d claims %d rows", ErrCorrupt, g, n)
+		}
+		base := d.Len()
+		d.times = d.times[:base+int(n)]
+		d.diffs = d.diffs[:base+int(n)]
+		for col := range numCols {
+			cr, err := rg.Column(col)
+			if err != nil {
+				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
+			}
+			switch col {
+			case colKey:
+				err = readBytes(cr, n, &d.keys, scratch[:])
+			case colVal:
+				err = readBytes(cr, n, &d.vals, scratch[:])
+			case colTime:
+				err = readInt64s(cr, asInt64s(d.times[base:]))
+			case colDiff:
+				err = readInt64s(cr, d.diffs[base:])
+			}
+			if err != nil {
+				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
+			}
+		}
+	}
+	return nil
+}
+
+// readBytes appends n values of a byte-array column to c, copying each page's
+// values out before the next page replaces them.
+func readBytes(cr file.ColumnChunkReader, n int64, c *columnBytes, scratch []parquet.ByteArray) error {
+	r, ok := cr.(*file.ByteArrayColumnChunkReader)
+	if !ok {
+		return fmt.Errorf("unexpected reader %T", cr)
+	}
+	for n > 0 {
+		got, _, err := r.ReadBatchInPage(min(n, int64(len(scratch))), scratch, nil, nil)
+		if err != nil {
+			return err
+		}
+		if got <= 0 {
+			return fmt.Errorf("%d values missing", n)
+		}
+		for _, v := range scratch[:got] {
+			c.data = append(c.data, v...)
+			if len(c.data) > math.MaxUint32 {
+				return fmt.Errorf("column exceeds %d bytes", uint64(math.MaxUint32))
+			}
+			c.offs = append(c.offs, uint32(len(c.data)))
+		}
+		n -= got
+	}
+	return nil
+}
+
+// readInt64s fills dst from an int64 column.
+func readInt64s(cr file.ColumnChunkReader, dst []int64) error {
+	r, ok := cr.(*file.Int64ColumnChunkReader)
+	if !ok {
+		return fmt.Errorf("unexpected reader %T", cr)
+	}
+	for len(dst) > 0 {
+		got, _, err := r.ReadBatch(int64(len(dst)), dst, nil, nil)
+		if err != nil {
+			return err
+		}
+		if got <= 0 {
+			return fmt.Errorf("%d values missing", len(dst))
+		}
+		dst = dst[got:]
+	}
+	return nil
+}
+
+// ReadStats returns the Stats stored in a part's footer, without decoding
+// any rows. Bytes is len(data). Bad bytes give an error wrapping ErrCorrupt.
+func ReadStats(data []byte) (st Stats, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = Stats{}, fmt.Errorf("%w: footer reader panicked: %v", ErrCorrupt, r)
+		}
+	}()
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		return Stats{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	md := rdr.MetaData()
+	if err := checkSchema(md); err != nil {
+		return Stats{}, err
+	}
+	v := md.KeyValueMetadata().FindValue(statsKey)
+	if v == nil {
+		return Stats{}, fmt.Errorf("%w: no %s entry in the footer", ErrCorrupt, statsKey)
+	}
+	if st, err = unmarshalStats(*v); err != nil {
+		return Stats{}, err
+	}
+	if st.Rows != md.GetNumRows() {
+		return Stats{}, fmt.Errorf("%w: stats count %d rows, footer %d", ErrCorrupt, st.Rows, md.GetNumRows())
+	}
+	st.Bytes = int64(len(data))
+	return st, nil
+}
