@@ -1,0 +1,106 @@
+package dataflow
+
+import (
+	"slices"
+
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// CapabilitySet holds capabilities for one output at mutually incomparable
+// times: the operator's current frontier for that output. It is the usual
+// way for an operator to follow an input frontier with its capabilities.
+type CapabilitySet[T frontier.Timestamp[T]] struct {
+	caps []*Capability[T]
+}
+
+// NewCapabilitySet returns a set holding caps (see Insert).
+func NewCapabilitySet[T frontier.Timestamp[T]](caps ...*Capability[T]) *CapabilitySet[T] {
+	s := &CapabilitySet[T]{}
+	for _, c := range caps {
+		s.Insert(c)
+	}
+	return s
+}
+
+// Insert adds c to the set, which takes ownership of it. If a held
+// capability is already at or before c's time, c is dropped; held
+// capabilities at or after c's time are dropped.
+func (s *CapabilitySet[T]) Insert(c *Capability[T]) {
+	for _, h := range s.caps {
+		if h.time.LessEqual(c.time) {
+			c.Drop()
+			return
+		}
+	}
+	s.caps = slices.DeleteFunc(s.caps, func(h *Capability[T]) bool {
+		if c.time.LessEqual(h.time) {
+			h.Drop()
+			return true
+		}
+		return false
+	})
+	s.caps = append(s.caps, c)
+}
+
+// Delayed returns a new capability at t minted from a held one at or before
+// t, reporting false if there is none.
+func (s *CapabilitySet[T]) Delayed(t T) (*Capability[T], bool) {
+	for _, h := range s.caps {
+		if h.time.LessEqual(t) {
+			return h.Delayed(t), true
+		}
+	}
+	return nil, false
+}
+
+// Get returns a held capability at or before t, reporting false if there is
+// none. The capability stays the set's.
+func (s *CapabilitySet[T]) Get(t T) (*Capability[T], bool) {
+	for _, h := range s.caps {
+		if h.time.LessEqual(t) {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// Downgrade replaces the held capabilities by capabilities at the elements
+// of f, each of which must be at or after some held capability (it panics
+// otherwise). An empty f drops everything.
+func (s *CapabilitySet[T]) Downgrade(f frontier.Antichain[T]) {
+	next := make([]*Capability[T], 0, f.Len())
+	for _, t := range f.Elements() {
+		c, ok := s.Delayed(t)
+		if !ok {
+			panic(&CapabilityError{Op: "Downgrade", Operator: "CapabilitySet", Time: s.Frontier(), Request: t, Reason: ErrNotDelayed})
+		}
+		next = append(next, c)
+	}
+	for _, h := range s.caps {
+		h.Drop()
+	}
+	s.caps = next
+}
+
+// Drop drops every held capability.
+func (s *CapabilitySet[T]) Drop() {
+	for _, h := range s.caps {
+		h.Drop()
+	}
+	s.caps = s.caps[:0]
+}
+
+// IsEmpty reports whether the set holds no capability.
+func (s *CapabilitySet[T]) IsEmpty() bool { return len(s.caps) == 0 }
+
+// Elements returns the held capabilities; they stay the set's.
+func (s *CapabilitySet[T]) Elements() []*Capability[T] { return s.caps }
+
+// Frontier returns the times of the held capabilities.
+func (s *CapabilitySet[T]) Frontier() frontier.Antichain[T] {
+	var a frontier.Antichain[T]
+	for _, h := range s.caps {
+		a.Insert(h.time)
+	}
+	return a
+}

@@ -1,0 +1,67 @@
+package dataflow
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// Config configures a group of workers.
+type Config struct {
+	// Workers is the number of workers (at least 1).
+	Workers int
+	// Fabric connects the workers; nil means NewChannelFabric.
+	Fabric Fabric
+}
+
+// Execute runs cfg.Workers workers, each on its own goroutine. Each calls
+// fn, which builds dataflows (the same on every worker) and may step the
+// worker itself; after fn returns, the worker keeps stepping, parking when
+// idle, until its dataflows complete. Execute returns when every worker has
+// finished, with the workers' errors joined: a *PanicError for a worker that
+// panicked (the others then stop with ErrAborted), and a *LeakError for
+// capabilities still held when a worker stopped.
+func Execute(cfg Config, fn func(*Worker)) error {
+	workers := NewWorkers(cfg)
+	var abort atomic.Bool
+	errs := make([]error, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Go(func() {
+			defer func() {
+				if v := recover(); v != nil {
+					errs[i] = &PanicError{Worker: i, Value: v, Stack: debug.Stack()}
+					abort.Store(true)
+					for _, o := range workers {
+						o.notify()
+					}
+				}
+			}()
+			fn(w)
+			for !abort.Load() && w.StepOrPark(Forever) {
+			}
+			err := w.Close()
+			if abort.Load() {
+				err = errors.Join(ErrAborted, err)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("dataflow: worker %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	// A worker that panicked first is the cause; drop the others' aborts.
+	var panics []error
+	for _, err := range errs {
+		var pe *PanicError
+		if errors.As(err, &pe) {
+			panics = append(panics, err)
+		}
+	}
+	if len(panics) > 0 {
+		return errors.Join(panics...)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,89 @@
+package dataflow
+
+import (
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// Pact says which worker's instance of an operator receives each record of
+// an input: Pipeline keeps records on the worker that produced them;
+// Exchange sends each to worker hash(record) mod peers.
+type Pact[D any] struct {
+	hash func(D) uint64
+}
+
+// Pipeline returns the pact that keeps records on their worker.
+func Pipeline[D any]() Pact[D] { return Pact[D]{} }
+
+// Exchange returns the pact that routes each record d to worker
+// hash(d) % peers.
+func Exchange[D any](hash func(D) uint64) Pact[D] {
+	if hash == nil {
+		panic("dataflow: Exchange with a nil hash")
+	}
+	return Pact[D]{hash: hash}
+}
+
+// attach connects in to s through pact.
+func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], pact Pact[D]) {
+	src, dst := s.out, in.meta.op
+	if src.op.scope != dst.scope {
+		panic("dataflow: stream and operator belong to different dataflows")
+	}
+	loc := target(dst.index, in.meta.port)
+	src.meta.targets = append(src.meta.targets, loc)
+	w := dst.w
+	if pact.hash == nil || w.peers == 1 {
+		src.consumers = append(src.consumers, &pipelineConsumer[T, D]{in: in, loc: loc})
+		return
+	}
+	scope := dst.scope
+	ex := &exchangeConsumer[T, D]{in: in, loc: loc, hash: pact.hash, channel: len(scope.channels),
+		parts: make([][]D, w.peers)}
+	scope.channels = append(scope.channels, func(payload any) { in.enqueue(payload.(Message[T, D])) })
+	src.consumers = append(src.consumers, ex)
+}
+
+type pipelineConsumer[T frontier.Timestamp[T], D any] struct {
+	in  *InPort[T, D]
+	loc location
+}
+
+func (p *pipelineConsumer[T, D]) push(t T, data []D) {
+	p.in.meta.op.scope.record(p.loc, t, +1)
+	p.in.enqueue(Message[T, D]{Time: t, Data: data})
+}
+
+type exchangeConsumer[T frontier.Timestamp[T], D any] struct {
+	in      *InPort[T, D]
+	loc     location
+	hash    func(D) uint64
+	channel int
+	parts   [][]D
+}
+
+func (x *exchangeConsumer[T, D]) push(t T, data []D) {
+	op := x.in.meta.op
+	w, scope := op.w, op.scope
+	peers := uint64(w.peers)
+	guess := len(data)/w.peers + 1
+	for _, d := range data {
+		p := x.hash(d) % peers
+		if x.parts[p] == nil {
+			x.parts[p] = make([]D, 0, guess)
+		}
+		x.parts[p] = append(x.parts[p], d)
+	}
+	for p, part := range x.parts {
+		if len(part) == 0 {
+			continue
+		}
+		x.parts[p] = nil
+		scope.record(x.loc, t, +1)
+		m := Message[T, D]{Time: t, Data: part}
+		if p == w.index {
+			x.in.enqueue(m)
+			continue
+		}
+		w.fabric.Send(Envelope{From: w.index, To: p, Kind: DataEnvelope, dataflow: scope.index, channel: x.channel, payload: m})
+	}
+}

@@ -1,0 +1,173 @@
+package dataflow
+
+import (
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// BatchSize is the number of records an output buffers before it sends them
+// as one message.
+const BatchSize = 1024
+
+// Message is a batch of records, all at one time.
+type Message[T, D any] struct {
+	Time T
+	Data []D
+}
+
+// InPort is an input of an operator: a queue of messages and a frontier.
+type InPort[T frontier.Timestamp[T], D any] struct {
+	meta  *inputMeta[T]
+	queue []Message[T, D]
+	head  int
+}
+
+// Next pops the next message. The data slice becomes the caller's; the
+// CapabilityRef is valid until the next read from this input or the end of
+// the invocation. It returns false when the queue is empty.
+func (in *InPort[T, D]) Next() (CapabilityRef[T], []D, bool) {
+	if in.head == len(in.queue) {
+		in.queue, in.head = in.queue[:0], 0
+		return CapabilityRef[T]{}, nil, false
+	}
+	m := in.queue[in.head]
+	in.queue[in.head] = Message[T, D]{}
+	in.head++
+	meta := in.meta
+	meta.epoch++
+	meta.op.scope.record(target(meta.op.index, meta.port), m.Time, -1)
+	return CapabilityRef[T]{time: m.Time, in: meta, epoch: meta.epoch}, m.Data, true
+}
+
+// ForEach pops every queued message and calls f with each. The data slice
+// becomes f's (it may modify it, keep it or pass it to OutPort.GiveBatch);
+// the CapabilityRef is valid only during the call.
+func (in *InPort[T, D]) ForEach(f func(CapabilityRef[T], []D)) {
+	for {
+		ref, data, ok := in.Next()
+		if !ok {
+			return
+		}
+		f(ref, data)
+	}
+}
+
+// Pending reports whether messages are queued.
+func (in *InPort[T, D]) Pending() bool { return in.head < len(in.queue) }
+
+// Frontier returns the input's frontier: a lower bound on the time of every
+// message that may still arrive, queued messages included. It shares
+// storage with the tracker and is valid until the worker steps again.
+func (in *InPort[T, D]) Frontier() frontier.Antichain[T] {
+	s := in.meta.op.scope
+	if s.tracker == nil {
+		return frontier.Minimum[T]()
+	}
+	return s.tracker.frontier(in.meta.op.index, in.meta.port).Frontier()
+}
+
+// Index returns the input's index on its operator.
+func (in *InPort[T, D]) Index() int { return in.meta.port }
+
+// enqueue adds a message that has been counted at this input.
+func (in *InPort[T, D]) enqueue(m Message[T, D]) {
+	in.queue = append(in.queue, m)
+	in.meta.op.w.activate(&in.meta.op.operator)
+}
+
+// OutPort is an output of an operator.
+type OutPort[T frontier.Timestamp[T], D any] struct {
+	st *outState[T, D]
+}
+
+// Index returns the output's index on its operator.
+func (o *OutPort[T, D]) Index() int { return o.st.port }
+
+// Session returns a session that sends at c's time on this output. c must be
+// a live capability for this output, or a CapabilityRef of an input
+// connected to it with the identity summary; otherwise Session panics.
+func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
+	st := o.st
+	c.check(&st.op.operator, st.port)
+	t := c.Time()
+	if len(st.buf) > 0 && st.bufTime != t {
+		st.flush()
+	}
+	st.bufTime = t
+	if cap(st.buf) == 0 {
+		st.buf = make([]D, 0, BatchSize)
+	}
+	if w := st.op.w; w.current != &st.op.operator {
+		// Outside the operator's logic: run it so the buffer is sent.
+		w.activate(&st.op.operator)
+	}
+	return Session[T, D]{st: st}
+}
+
+// Session sends records at one time on one output.
+type Session[T frontier.Timestamp[T], D any] struct {
+	st *outState[T, D]
+}
+
+// Give sends one record.
+func (s Session[T, D]) Give(d D) {
+	st := s.st
+	st.buf = append(st.buf, d)
+	if len(st.buf) >= BatchSize {
+		st.flush()
+		st.buf = make([]D, 0, BatchSize)
+	}
+}
+
+// GiveSlice sends a copy of each record of ds.
+func (s Session[T, D]) GiveSlice(ds []D) {
+	for _, d := range ds {
+		s.Give(d)
+	}
+}
+
+// GiveBatch sends ds as one message without copying: ds becomes the
+// runtime's and must not be used afterwards.
+func (s Session[T, D]) GiveBatch(ds []D) {
+	if len(ds) == 0 {
+		return
+	}
+	st := s.st
+	st.flush()
+	st.send(st.bufTime, ds)
+}
+
+// outState is an output's buffer and the inputs that read it.
+type outState[T frontier.Timestamp[T], D any] struct {
+	op        *opCore[T]
+	port      int
+	meta      *outputMeta[T]
+	consumers []consumer[T, D]
+	buf       []D
+	bufTime   T
+}
+
+// consumer receives the messages of an output on behalf of one input.
+type consumer[T frontier.Timestamp[T], D any] interface {
+	// push takes ownership of data and counts the messages it creates.
+	push(t T, data []D)
+}
+
+func (st *outState[T, D]) flush() {
+	if len(st.buf) == 0 {
+		return
+	}
+	data := st.buf
+	st.buf = nil
+	st.send(st.bufTime, data)
+}
+
+func (st *outState[T, D]) send(t T, data []D) {
+	last := len(st.consumers) - 1
+	for i, c := range st.consumers {
+		if i < last {
+			c.push(t, append([]D(nil), data...))
+		} else {
+			c.push(t, data)
+		}
+	}
+}

@@ -1,0 +1,322 @@
+package dataflow
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Forever, passed to StepOrPark, parks without a timeout.
+const Forever time.Duration = -1
+
+// Worker runs dataflows. One goroutine owns a worker and everything in it:
+// every method except those documented otherwise must be called from that
+// goroutine, and nothing inside is locked. Operators are plain values; the
+// worker runs those that were activated, each at most once per Step.
+type Worker struct {
+	index, peers int
+	fabric       Fabric
+
+	// byIndex holds every dataflow ever created, by creation index; an
+	// entry is nil once the dataflow completed (or failed to build).
+	byIndex []dataflowRuntime
+	// dataflows lists the dataflows that have not completed.
+	dataflows []dataflowRuntime
+	// early holds envelopes for dataflows this worker has not built yet.
+	early map[int][]Envelope
+
+	// queue lists activated operators, each once (operator.queued).
+	queue, later []*operator
+	steps        uint64
+	current      *operator // the operator whose logic is running, if any
+
+	inbox []Envelope
+	wake  chan struct{}
+	sync  struct {
+		pending atomic.Bool
+		mu      struct {
+			sync.Mutex
+			ops []*operator
+		}
+		taken []*operator
+	}
+
+	// live lists every capability not yet dropped; capability.live is the
+	// index of a capability here.
+	live   []liveCapability
+	closed bool
+}
+
+type liveCapability interface {
+	info() CapabilityInfo
+	setLive(i int)
+	dataflowIndex() int
+}
+
+// operator is the type-independent part of an operator, what the worker
+// schedules.
+type operator struct {
+	name  string
+	index int
+	w     *Worker
+	df    dataflowRuntime
+	logic func()
+	post  func() // after logic: flush outputs, expire capability refs
+
+	queued bool
+	ranAt  uint64 // the step the operator last ran in
+	dead   bool   // its dataflow completed
+
+	button *Button
+}
+
+// dataflowRuntime is what the worker needs of a dataflow, whatever its
+// timestamp type.
+type dataflowRuntime interface {
+	dataflowName() string
+	dataflowIndex() int
+	receive(e Envelope)
+	propagate()
+	flush()
+	done() bool
+	retire()
+}
+
+// NewWorker returns a single worker (index 0 of 1) to be stepped by the
+// caller on its own goroutine.
+func NewWorker() *Worker { return NewWorkers(Config{Workers: 1})[0] }
+
+// NewWorkers returns cfg.Workers workers connected by cfg.Fabric (a
+// NewChannelFabric if nil). The caller steps each, from one goroutine per
+// worker or all from one goroutine (as dataflowtest does). Every worker must
+// build the same dataflows in the same order.
+func NewWorkers(cfg Config) []*Worker {
+	n := max(cfg.Workers, 1)
+	f := cfg.Fabric
+	if f == nil {
+		f = NewChannelFabric(n)
+	}
+	ws := make([]*Worker, n)
+	for i := range ws {
+		w := &Worker{index: i, peers: n, fabric: f, wake: make(chan struct{}, 1), early: map[int][]Envelope{}}
+		f.SetWaker(i, w.notify)
+		ws[i] = w
+	}
+	return ws
+}
+
+// Index returns the worker's index among its peers.
+func (w *Worker) Index() int { return w.index }
+
+// Peers returns the number of workers.
+func (w *Worker) Peers() int { return w.peers }
+
+// notify wakes the worker if it is parked. Any goroutine may call it.
+func (w *Worker) notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) activate(op *operator) {
+	if op.queued || op.dead {
+		return
+	}
+	op.queued = true
+	w.queue = append(w.queue, op)
+}
+
+func (w *Worker) syncActivate(op *operator) {
+	w.sync.mu.Lock()
+	w.sync.mu.ops = append(w.sync.mu.ops, op)
+	w.sync.pending.Store(true)
+	w.sync.mu.Unlock()
+	w.notify()
+}
+
+// Step receives messages from other workers and other goroutines, delivers
+// frontier changes, runs every activated operator once and reports its
+// progress. It reports whether any dataflow is still running.
+func (w *Worker) Step() bool {
+	if w.closed {
+		panic("dataflow: Step on a closed worker")
+	}
+	w.receive()
+	w.drainSync()
+	for _, df := range w.dataflows {
+		df.propagate()
+	}
+	w.runQueue()
+	for _, df := range w.dataflows {
+		df.flush()
+		df.propagate()
+	}
+	w.reap()
+	return len(w.dataflows) > 0
+}
+
+// StepOrPark steps, first parking the worker for up to d if no operator is
+// activated: it wakes early on a message from another worker or a
+// SyncActivator. d == 0 never parks; Forever parks without a timeout. It
+// reports whether any dataflow is still running.
+func (w *Worker) StepOrPark(d time.Duration) bool {
+	if d != 0 && len(w.dataflows) > 0 && w.Idle() {
+		if d < 0 {
+			<-w.wake
+		} else {
+			t := time.NewTimer(d)
+			select {
+			case <-w.wake:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	}
+	return w.Step()
+}
+
+// StepWhile steps while cond holds.
+func (w *Worker) StepWhile(cond func() bool) {
+	for cond() {
+		w.Step()
+	}
+}
+
+// Idle reports whether no operator is activated and no activation from
+// another goroutine is waiting; messages from other workers may still be.
+func (w *Worker) Idle() bool { return len(w.queue) == 0 && !w.sync.pending.Load() }
+
+// Running reports the number of dataflows that have not completed.
+func (w *Worker) Running() int { return len(w.dataflows) }
+
+func (w *Worker) receive() {
+	w.inbox = w.fabric.Receive(w.index, w.inbox[:0])
+	for i, e := range w.inbox {
+		w.deliver(e)
+		w.inbox[i] = Envelope{}
+	}
+}
+
+func (w *Worker) deliver(e Envelope) {
+	if e.dataflow >= len(w.byIndex) {
+		w.early[e.dataflow] = append(w.early[e.dataflow], e)
+		return
+	}
+	if df := w.byIndex[e.dataflow]; df != nil {
+		df.receive(e)
+	}
+}
+
+func (w *Worker) drainSync() {
+	if !w.sync.pending.Load() {
+		return
+	}
+	w.sync.mu.Lock()
+	w.sync.taken, w.sync.mu.ops = w.sync.mu.ops, w.sync.taken[:0]
+	w.sync.pending.Store(false)
+	w.sync.mu.Unlock()
+	for i, op := range w.sync.taken {
+		if b := op.button; b != nil && b.tokenPressed.Load() && !op.dead {
+			b.Press()
+		}
+		w.activate(op)
+		w.sync.taken[i] = nil
+	}
+}
+
+func (w *Worker) runQueue() {
+	w.steps++
+	for i := 0; i < len(w.queue); i++ {
+		op := w.queue[i]
+		w.queue[i] = nil
+		if op.dead {
+			op.queued = false
+			continue
+		}
+		if op.ranAt == w.steps {
+			w.later = append(w.later, op)
+			continue
+		}
+		op.queued = false
+		op.ranAt = w.steps
+		w.current = op
+		op.logic()
+		op.post()
+		w.current = nil
+	}
+	w.queue = append(w.queue[:0], w.later...)
+	clear(w.later)
+	w.later = w.later[:0]
+}
+
+func (w *Worker) reap() {
+	w.dataflows = slices.DeleteFunc(w.dataflows, func(df dataflowRuntime) bool {
+		if !df.done() {
+			return false
+		}
+		df.retire()
+		return true
+	})
+}
+
+func (w *Worker) addLive(c liveCapability) {
+	c.setLive(len(w.live))
+	w.live = append(w.live, c)
+}
+
+func (w *Worker) removeLive(i int) {
+	last := len(w.live) - 1
+	if i != last {
+		w.live[i] = w.live[last]
+		w.live[i].setLive(i)
+	}
+	w.live[last] = nil
+	w.live = w.live[:last]
+}
+
+// LiveCapabilities lists the capabilities held on this worker that have not
+// been dropped, with the operators holding them. A capability that stays
+// here after its operator should have finished is a leak: it holds back
+// every downstream frontier.
+func (w *Worker) LiveCapabilities() []CapabilityInfo {
+	out := make([]CapabilityInfo, 0, len(w.live))
+	for _, c := range w.live {
+		out = append(out, c.info())
+	}
+	slices.SortFunc(out, func(a, b CapabilityInfo) int {
+		if a.Dataflow != b.Dataflow {
+			if a.Dataflow < b.Dataflow {
+				return -1
+			}
+			return 1
+		}
+		return a.OperatorIndex - b.OperatorIndex
+	})
+	return out
+}
+
+// Close shuts the worker down. It returns a *LeakError listing the
+// capabilities still held, joined with ErrIncomplete if dataflows are still
+// running. The worker must not be stepped afterwards.
+func (w *Worker) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	var errs []error
+	if len(w.live) > 0 {
+		errs = append(errs, &LeakError{Capabilities: w.LiveCapabilities()})
+	}
+	if len(w.dataflows) > 0 {
+		errs = append(errs, ErrIncomplete)
+	}
+	for _, df := range w.dataflows {
+		df.retire()
+	}
+	w.dataflows = nil
+	w.fabric.SetWaker(w.index, nil)
+	return errors.Join(errs...)
+}
