@@ -120,7 +120,7 @@ func (c *Capability[T]) Drop() {
 	c.live = -1
 }
 
-func (c *Capability[T]) setLive(i int)       { c.live = i }
+func (c *Capability[T]) setLive(i int)      { c.live = i }
 func (c *Capability[T]) dataflowIndex() int { return c.op.scope.index }
 func (c *Capability[T]) info() CapabilityInfo {
 	return CapabilityInfo{

@@ -80,4 +80,3 @@ func (t *ShutdownToken) Press() {
 
 // Drop releases the token, which presses the button.
 func (t *ShutdownToken) Drop() { t.Press() }
-
