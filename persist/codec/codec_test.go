@@ -1,0 +1,138 @@
+package codec_test
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/shardflow/shardflow/persist/codec"
+)
+
+// roundTrip checks that Decode(Encode(dst, v)) == v and that Encode appends
+// to dst without touching what dst held.
+func roundTrip[T any](t *rapid.T, c codec.Codec[T], v T, eq func(a, b T) bool) {
+	prefix := rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(t, "prefix")
+	dst := append([]byte(nil), prefix...)
+	out := c.Encode(dst, v)
+	if !bytes.Equal(out[:len(prefix)], prefix) {
+		t.Fatalf("Encode changed the prefix: %x -> %x", prefix, out[:len(prefix)])
+	}
+	got, err := c.Decode(out[len(prefix):])
+	if err != nil {
+		t.Fatalf("Decode(Encode(%v)): %v", v, err)
+	}
+	if !eq(got, v) {
+		t.Fatalf("Decode(Encode(%v)) = %v", v, got)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Run("bytes", rapid.MakeCheck(func(t *rapid.T) {
+		roundTrip[[]byte](t, codec.Bytes{}, rapid.SliceOf(rapid.Byte()).Draw(t, "v"), bytes.Equal)
+	}))
+	t.Run("string", rapid.MakeCheck(func(t *rapid.T) {
+		v := string(rapid.SliceOf(rapid.Byte()).Draw(t, "v")) // not only UTF-8
+		roundTrip[string](t, codec.String{}, v, func(a, b string) bool { return a == b })
+	}))
+	t.Run("int64", rapid.MakeCheck(func(t *rapid.T) {
+		roundTrip[int64](t, codec.Int64{}, rapid.Int64().Draw(t, "v"), func(a, b int64) bool { return a == b })
+	}))
+	t.Run("uint64", rapid.MakeCheck(func(t *rapid.T) {
+		roundTrip[uint64](t, codec.Uint64{}, rapid.Uint64().Draw(t, "v"), func(a, b uint64) bool { return a == b })
+	}))
+	type rec struct {
+		Name string
+		N    int64
+		Tags []string
+	}
+	t.Run("json", rapid.MakeCheck(func(t *rapid.T) {
+		v := rec{
+			Name: rapid.String().Draw(t, "name"), // valid UTF-8: JSON strings are
+			N:    rapid.Int64().Draw(t, "n"),
+			Tags: rapid.SliceOfN(rapid.String(), 1, 3).Draw(t, "tags"),
+		}
+		roundTrip[rec](t, codec.JSON[rec]{}, v, func(a, b rec) bool { return reflect.DeepEqual(a, b) })
+	}))
+}
+
+// TestOrderPreserving checks that the integer codecs order encodings as the
+// numbers, which is what makes part key bounds numeric bounds.
+func TestOrderPreserving(t *testing.T) {
+	t.Run("int64", rapid.MakeCheck(func(t *rapid.T) {
+		a, b := rapid.Int64().Draw(t, "a"), rapid.Int64().Draw(t, "b")
+		var c codec.Int64
+		if got, want := bytes.Compare(c.Encode(nil, a), c.Encode(nil, b)), cmp(a, b); got != want {
+			t.Fatalf("compare(enc(%d), enc(%d)) = %d, want %d", a, b, got, want)
+		}
+	}))
+	t.Run("uint64", rapid.MakeCheck(func(t *rapid.T) {
+		a, b := rapid.Uint64().Draw(t, "a"), rapid.Uint64().Draw(t, "b")
+		var c codec.Uint64
+		if got, want := bytes.Compare(c.Encode(nil, a), c.Encode(nil, b)), cmp(a, b); got != want {
+			t.Fatalf("compare(enc(%d), enc(%d)) = %d, want %d", a, b, got, want)
+		}
+	}))
+	var c codec.Int64
+	ends := []int64{math.MinInt64, -1, 0, 1, math.MaxInt64}
+	for i := 1; i < len(ends); i++ {
+		if bytes.Compare(c.Encode(nil, ends[i-1]), c.Encode(nil, ends[i])) >= 0 {
+			t.Errorf("enc(%d) >= enc(%d)", ends[i-1], ends[i])
+		}
+	}
+}
+
+func cmp[T int64 | uint64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func TestDecodeDoesNotAlias(t *testing.T) {
+	in := []byte("hello")
+	b, _ := codec.Bytes{}.Decode(in)
+	s, _ := codec.String{}.Decode(in)
+	in[0] = 'J'
+	if string(b) != "hello" || s != "hello" {
+		t.Fatalf("decoded values changed with their input: %q %q", b, s)
+	}
+	if e, _ := (codec.Bytes{}).Decode(nil); e == nil {
+		t.Fatal("Bytes.Decode(nil) returned nil, documented as never nil")
+	}
+}
+
+func TestErrors(t *testing.T) {
+	var le *codec.LengthError
+	for _, err := range []error{
+		func() error { _, err := codec.Int64{}.Decode(make([]byte, 7)); return err }(),
+		func() error { _, err := codec.Uint64{}.Decode(make([]byte, 9)); return err }(),
+		func() error { _, err := codec.Unit{}.Decode([]byte{0}); return err }(),
+	} {
+		if !errors.As(err, &le) || !errors.Is(err, codec.ErrMalformed) {
+			t.Errorf("error %v: want a *LengthError wrapping ErrMalformed", err)
+		}
+	}
+	var de *codec.DecodeError
+	for _, in := range []string{``, `{`, `{"X":1} {}`, `{"X":1}]`, `"x"`} {
+		_, err := codec.JSON[struct{ X int }]{}.Decode([]byte(in))
+		if !errors.As(err, &de) || !errors.Is(err, codec.ErrMalformed) {
+			t.Errorf("JSON.Decode(%q) = %v: want a *DecodeError wrapping ErrMalformed", in, err)
+		}
+	}
+}
+
+func TestJSONEncodePanicsOnUnencodable(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Encode of a NaN did not panic")
+		}
+	}()
+	codec.JSON[float64]{}.Encode(nil, math.NaN())
+}
