@@ -1,0 +1,96 @@
+package dataflow_test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/dataflow/dataflowtest"
+)
+
+// collect adds a sink that records, per worker, every record it receives
+// and the time it arrived at; it checks that records never arrive at a time
+// its input frontier has already passed.
+func collect[D any](t testing.TB, s *dataflow.Stream[T, D], pact dataflow.Pact[D], got func(T, D)) {
+	b := dataflow.NewBuilder(s.Scope(), "collect")
+	in := dataflow.AddInput(b, s, pact)
+	b.Build(func(caps []*dataflow.Capability[T]) func() {
+		return func() {
+			in.ForEach(func(ref dataflow.CapabilityRef[T], data []D) {
+				for _, d := range data {
+					got(ref.Time(), d)
+				}
+			})
+		}
+	})
+}
+
+// buildExchange feeds 0..n-1 from worker 0's input at time i/100 and
+// exchanges them by value.
+func buildExchange(w *dataflow.Worker, n int, onRecord func(worker int, t T, d uint64), t testing.TB) *dataflow.InputHandle[T, uint64] {
+	var input *dataflow.InputHandle[T, uint64]
+	dataflow.Dataflow(w, "exchange", func(s *dataflow.Scope[T]) {
+		var stream *dataflow.Stream[T, uint64]
+		input, stream = dataflow.NewInput[uint64](s)
+		collect(t, stream, dataflow.Exchange(func(d uint64) uint64 { return d }), func(tm T, d uint64) {
+			onRecord(w.Index(), tm, d)
+		})
+	})
+	if w.Index() == 0 {
+		for i := range n {
+			input.AdvanceTo(T(i / 100))
+			input.Send(uint64(i))
+		}
+	}
+	input.Close()
+	return input
+}
+
+func TestExecuteExchange(t *testing.T) {
+	const n = 1000
+	var mu sync.Mutex
+	seen := map[uint64]int{}
+	err := dataflow.Execute(dataflow.Config{Workers: 3}, func(w *dataflow.Worker) {
+		buildExchange(w, n, func(worker int, tm T, d uint64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if int(d%3) != worker {
+				t.Errorf("record %d on worker %d", d, worker)
+			}
+			if T(d/100) != tm {
+				t.Errorf("record %d at time %v", d, tm)
+			}
+			seen[d]++
+		}, t)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Fatalf("saw %d distinct records, want %d", len(seen), n)
+	}
+	for d, c := range seen {
+		if c != 1 {
+			t.Fatalf("record %d seen %d times", d, c)
+		}
+	}
+}
+
+func TestClusterExchangeSeeds(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		c := dataflowtest.NewCluster(2+int(seed%3), seed)
+		seen := map[uint64]int{}
+		c.Build(func(w *dataflow.Worker) {
+			buildExchange(w, 300, func(worker int, tm T, d uint64) { seen[d]++ }, t)
+		})
+		if err := c.Run(100000); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 300 {
+			t.Fatalf("seed %d: saw %d records", seed, len(seen))
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
