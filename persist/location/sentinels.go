@@ -1,0 +1,19 @@
+package location
+
+import "errors"
+
+// Causes a backend wraps in a determinate ExternalError, for callers that
+// tell them apart with errors.Is.
+var (
+	// ErrSeqNoNotIncreasing: a CompareAndSet with next.SeqNo <= *expected,
+	// a caller bug. Nothing changed.
+	ErrSeqNoNotIncreasing = errors.New("location: next seqno not greater than expected")
+	// ErrTruncateBeyondHead: a Truncate whose seqno is greater than the
+	// head's (or of a key with no versions). Nothing was deleted.
+	ErrTruncateBeyondHead = errors.New("location: truncate beyond the head")
+	// ErrClosed: the store was used after Close.
+	ErrClosed = errors.New("location: store closed")
+	// ErrSeqNoTooLarge: a SeqNo above what the backend can store (SQL
+	// backends store SeqNo as a signed 64-bit integer).
+	ErrSeqNoTooLarge = errors.New("location: seqno too large for the backend")
+)

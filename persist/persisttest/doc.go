@@ -1,0 +1,42 @@
+// Package persisttest holds the conformance suites every persist storage
+// backend must pass, and fault-injecting wrappers that other packages use to
+// test how persist copes with a misbehaving environment.
+//
+// # Conformance
+//
+// TestBlob and TestConsensus run one subtest per contract written on
+// location.Blob and location.Consensus. A backend's test calls them with a
+// function that opens a new, empty store; the suite closes every store it
+// opens (Close must therefore tolerate being the only cleanup):
+//
+//	func TestConformance(t *testing.T) {
+//		persisttest.TestConsensus(t, func(t *testing.T) location.Consensus {
+//			return mem.NewConsensus()
+//		})
+//	}
+//
+// Beyond the text of the interfaces, the suites pin down these choices, which
+// every backend in this module makes:
+//
+//   - CompareAndSet with a non-nil expected and next.SeqNo <= *expected does
+//     not commit: it returns ExpectationMismatch or a determinate error
+//     wrapping location.ErrSeqNoNotIncreasing (a caller bug), and nothing
+//     changes.
+//   - Truncate beyond the head, or of a key with no versions, is refused with
+//     a determinate error wrapping location.ErrTruncateBeyondHead.
+//   - Scan with limit <= 0 returns no versions.
+//   - A value of zero length is stored and read back with ok=true.
+//   - A call with an already cancelled context returns an error.
+//   - Keys are made of the characters [A-Za-z0-9/._-]; consensus keys and
+//     blob keys use no others.
+//
+// # Fault injection
+//
+// Faults is a shared, seeded controller; NewFaultyBlob and
+// NewFaultyConsensus wrap a store so that each operation may fail with an
+// injected determinate error (the operation did not happen), an injected
+// indeterminate error (the operation may or may not have happened: the
+// wrapper flips a seeded coin and applies it or not), or be delayed. Faults
+// can be random (SetRates) or scripted (FailNext). With no faults configured
+// the wrappers pass the conformance suites.
+package persisttest
