@@ -23,6 +23,9 @@ type inputMeta[T frontier.Timestamp[T]] struct {
 	// epoch counts messages read; a CapabilityRef is valid while it is
 	// unchanged.
 	epoch uint64
+	// queuedTimes calls f with the time of each queued message (for
+	// checking the tracker against the messages that exist).
+	queuedTimes func(f func(T))
 }
 
 type outputMeta[T frontier.Timestamp[T]] struct {
@@ -190,7 +193,13 @@ func addInputPort[T frontier.Timestamp[T], D any](b *Builder[T]) *InPort[T, D] {
 	meta := &inputMeta[T]{op: op, port: len(op.inputs)}
 	op.inputs = append(op.inputs, meta)
 	op.notify = append(op.notify, true)
-	return &InPort[T, D]{meta: meta}
+	in := &InPort[T, D]{meta: meta}
+	meta.queuedTimes = func(f func(T)) {
+		for _, m := range in.queue[in.head:] {
+			f(m.Time)
+		}
+	}
+	return in
 }
 
 // AddOutput adds an output to the operator and returns its port and the

@@ -40,6 +40,7 @@ func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], p
 	ex := &exchangeConsumer[T, D]{in: in, loc: loc, hash: pact.hash, channel: len(scope.channels),
 		parts: make([][]D, w.peers)}
 	scope.channels = append(scope.channels, func(payload any) { in.enqueue(payload.(Message[T, D])) })
+	scope.channelTargets = append(scope.channelTargets, loc)
 	src.consumers = append(src.consumers, ex)
 }
 

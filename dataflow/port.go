@@ -14,6 +14,9 @@ type Message[T, D any] struct {
 	Data []D
 }
 
+// messageTime returns m.Time, for code that does not know D.
+func (m Message[T, D]) messageTime() any { return m.Time }
+
 // InPort is an input of an operator: a queue of messages and a frontier.
 type InPort[T frontier.Timestamp[T], D any] struct {
 	meta  *inputMeta[T]

@@ -22,6 +22,8 @@ type Scope[T frontier.Timestamp[T]] struct {
 	ops []*opCore[T]
 	// channels[i] receives the data envelopes of exchange channel i.
 	channels []func(payload any)
+	// channelTargets[i] is the input port exchange channel i feeds.
+	channelTargets []location
 	loops    []loopCheck
 
 	tracker *tracker[T] // nil until the dataflow is finalized

@@ -91,3 +91,28 @@ func (f *QueueFabric) DeliverAll(rng *rand.Rand) {
 	for f.DeliverOne(rng) {
 	}
 }
+
+// Undelivered returns every envelope not yet received by its worker: those
+// queued and those delivered but not yet received.
+func (f *QueueFabric) Undelivered() []dataflow.Envelope {
+	var out []dataflow.Envelope
+	for _, q := range f.queued {
+		out = append(out, q...)
+	}
+	for _, q := range f.inbox {
+		out = append(out, q...)
+	}
+	return out
+}
+
+// OrderedInFlight returns the number of progress and control envelopes
+// queued or delivered but not yet received.
+func (f *QueueFabric) OrderedInFlight() int {
+	n := 0
+	for _, e := range f.Undelivered() {
+		if e.Kind != dataflow.DataEnvelope {
+			n++
+		}
+	}
+	return n
+}
