@@ -24,7 +24,7 @@ type Scope[T frontier.Timestamp[T]] struct {
 	channels []func(payload any)
 	// channelTargets[i] is the input port exchange channel i feeds.
 	channelTargets []location
-	loops    []loopCheck
+	loops          []loopCheck
 
 	tracker *tracker[T] // nil until the dataflow is finalized
 	// pending accumulates this worker's progress since the last flush:
