@@ -1,0 +1,119 @@
+package persist
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/persist/internal/part"
+)
+
+// Clock tells the time; reader leases and the janitor's minimum age read it.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// ClientOptions configure a Client. Zero fields take the defaults.
+type ClientOptions struct {
+	// Clock for lease heartbeats and expiry (default: the system clock).
+	Clock Clock
+	// LeaseDuration is how long a reader or writer stays registered
+	// without a heartbeat (default 15 minutes).
+	LeaseDuration time.Duration
+	// PartTargetSize is the encoded size parts are split at (default
+	// part.DefaultTargetSize, 128 MiB).
+	PartTargetSize int64
+	// ListenPollMin and ListenPollMax bound the capped exponential backoff
+	// of a Snapshot or Listen waiting for a write by another process
+	// (defaults 10ms and 1s). Writes through the same Client wake them at
+	// once.
+	ListenPollMin, ListenPollMax time.Duration
+	// CASRetries bounds the retries of a transition after indeterminate
+	// consensus errors (default 5). Lost races retry without bound.
+	CASRetries int
+}
+
+func (o ClientOptions) withDefaults() ClientOptions {
+	if o.Clock == nil {
+		o.Clock = systemClock{}
+	}
+	if o.LeaseDuration <= 0 {
+		o.LeaseDuration = 15 * time.Minute
+	}
+	if o.PartTargetSize <= 0 {
+		o.PartTargetSize = part.DefaultTargetSize
+	}
+	if o.ListenPollMin <= 0 {
+		o.ListenPollMin = 10 * time.Millisecond
+	}
+	if o.ListenPollMax < o.ListenPollMin {
+		o.ListenPollMax = max(time.Second, o.ListenPollMin)
+	}
+	if o.CASRetries <= 0 {
+		o.CASRetries = 5
+	}
+	return o
+}
+
+// Client reads and writes the shards of one Location. It caches the latest
+// state of each shard it has touched and wakes its own Listens when its own
+// writers append. A Client starts no goroutines and is safe for concurrent
+// use.
+type Client struct {
+	loc  Location
+	opts ClientOptions
+
+	mu struct {
+		sync.Mutex
+		machines map[ShardID]*machine
+	}
+}
+
+// NewClient returns a client of loc. The client does not own loc: closing
+// it is the caller's job.
+func NewClient(loc Location, opts ClientOptions) *Client {
+	c := &Client{loc: loc, opts: opts.withDefaults()}
+	c.mu.machines = map[ShardID]*machine{}
+	return c
+}
+
+// Location returns the client's location.
+func (c *Client) Location() Location { return c.loc }
+
+func (c *Client) nowMs() int64 { return c.opts.Clock.Now().UnixMilli() }
+
+func (c *Client) machine(shard ShardID) (*machine, error) {
+	if err := shard.Validate(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.mu.machines[shard]
+	if !ok {
+		m = newMachine(c, shard)
+		c.mu.machines[shard] = m
+	}
+	return m, nil
+}
+
+// ListShards returns the ids of every shard with state in consensus, sorted.
+func (c *Client) ListShards(ctx context.Context) ([]ShardID, error) {
+	keys, err := c.loc.Consensus.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("persist: list shards: %w", err)
+	}
+	var out []ShardID
+	for _, k := range keys {
+		if id := ShardID(k); id.Validate() == nil {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,108 @@
+package persist
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/part"
+	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// CompactReport says what a compaction did.
+type CompactReport struct {
+	BatchesMerged int // batches replaced (0: nothing to do or lost a race)
+	PartsIn       int
+	PartsOut      int
+	RowsIn        int64
+	RowsOut       int64
+}
+
+// Compact merges the batches wholly behind the shard's since into one
+// batch, advancing their rows' times to the since and consolidating them,
+// so that history no reader can ask for any more stops costing space. The
+// replaced parts stay referenced by older state versions until GC finds no
+// reader holding those versions. Losing a race to a concurrent compaction is
+// not an error: the new parts are deleted and BatchesMerged is 0.
+func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, error) {
+	var rep CompactReport
+	m, err := c.machine(shard)
+	if err != nil {
+		return rep, err
+	}
+	s, err := m.head(ctx)
+	if err != nil {
+		return rep, err
+	}
+	since, ok := s.Since.Single()
+	if !ok {
+		return rep, nil // closed to reads: nothing will read it
+	}
+	var run []state.Batch
+	for _, b := range s.Batches {
+		if u, ok := b.Upper.Single(); !ok || u > since {
+			break
+		}
+		run = append(run, b)
+	}
+	var replaced []string
+	var updates []Update
+	var decoded []*part.Decoded
+	defer func() {
+		for _, d := range decoded {
+			d.Release()
+		}
+	}()
+	for _, b := range run {
+		for _, p := range b.Parts {
+			replaced = append(replaced, p.Key)
+			if !p.Format.Known() {
+				return rep, fmt.Errorf("persist: compact %s: %w: part %s has format %d", shard, ErrUnknownPartFormat, p.Key, p.Format)
+			}
+		}
+	}
+	if len(run) < 2 && len(replaced) < 2 {
+		return rep, nil
+	}
+	for _, b := range run {
+		for _, p := range b.Parts {
+			d, err := c.fetchDecoded(ctx, shard, partDesc(p, b), "")
+			if err != nil {
+				return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
+			}
+			decoded = append(decoded, d)
+			rep.RowsIn += int64(d.Len())
+			for i := range d.Len() {
+				updates = append(updates, Update{Key: d.Key(i), Val: d.Val(i), Time: max(d.Time(i), since), Diff: d.Diff(i)})
+			}
+		}
+	}
+	updates = consolidate(updates)
+	parts, err := writeParts(ctx, c, shard, "compactor", updates)
+	if err != nil {
+		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
+	}
+	merged := state.Batch{
+		Lower: run[0].Lower.Clone(), Upper: run[len(run)-1].Upper.Clone(),
+		Since: frontier.From(since), Parts: parts,
+	}
+	applied := false
+	_, err = m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		n, ok := s.ApplyCompaction(replaced, merged)
+		applied = ok
+		return n, ok, nil
+	})
+	if err != nil {
+		if !location.IsIndeterminate(err) {
+			deleteParts(c, parts)
+		}
+		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
+	}
+	if !applied {
+		deleteParts(c, parts)
+		return rep, nil
+	}
+	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(run), len(replaced), len(parts), int64(len(updates))
+	return rep, nil
+}

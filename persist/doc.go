@@ -1,0 +1,56 @@
+// Package persist stores shards: durable, append-only collections of
+// updates (key, val, time, diff) with two frontiers, the upper (every time
+// not beyond it is complete) and the since (reads must be at an as-of the
+// since is <= to; history before it may have been compacted together).
+//
+// # Location
+//
+// A Location is a Blob store, holding immutable parts (Parquet files
+// written once under content-unique keys "<shard>/p/..."), and a Consensus
+// log holding one version of each shard's state per SeqNo. OpenLocation opens
+// both by URL; DefaultLocation opens a file blob store and an embedded SQLite
+// consensus under one directory.
+//
+// # State
+//
+// A shard's state (internal/state) is its since, upper, batches (each the
+// updates of [lower, upper) in parts), leased readers and writers. Every
+// change is a pure function from one state to the next, committed by
+// compare-and-set against the version it was computed from; a lost race
+// reruns it on the newer version. The encoding is protocol buffers and
+// forward compatible: fields and entries this code does not know are kept
+// when it rewrites state, a part of an unknown format is refused only when
+// fetched, and state that demands a newer reader is refused whole
+// (ErrStateIncompatible). Regenerate the encoding after editing
+// internal/statepb/state.proto with go generate ./persist/internal/statepb
+// (needs protoc and protoc-gen-go on PATH).
+//
+// # Writing
+//
+// WriteHandle.CompareAndAppend writes the updates as consolidated, sorted
+// parts of about ClientOptions.PartTargetSize, then commits the batch if the
+// upper is still the expected one (else *UpperMismatchError with the
+// current upper, and the parts are deleted). A commit whose outcome is
+// unknown is retried with the same idempotency token, so it is applied at
+// most once.
+//
+// # Reading
+//
+// A ReadHandle is a leased reader: it holds the since and a seqno hold, and
+// must heartbeat within ClientOptions.LeaseDuration (by the injected Clock)
+// or GC expires it. Snapshot(asOf) returns the parts holding the contents at
+// asOf; Listen(asOf) yields the batches beyond asOf, each followed by
+// progress. Every part is handed out with a lease.Lease on the state version
+// it was read from: the reader's seqno hold never passes the oldest live
+// lease, so GC keeps the blob until the lease is released. Fetch verifies a
+// part's checksum, decodes it and keeps the rows of the read, consolidated.
+//
+// # Maintenance
+//
+// Compact merges the batches behind the since. GC deletes blobs only older
+// state versions reference and truncates those versions. Janitor deletes
+// blobs no version references that are older than a minimum age (the parts
+// of writers that died before committing). Verify reports parts whose blob
+// is missing or does not match its checksum. Each tolerates running
+// concurrently with itself and with readers and writers.
+package persist

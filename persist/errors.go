@@ -1,0 +1,91 @@
+package persist
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/shardflow/shardflow/persist/internal/state"
+)
+
+var (
+	// ErrSinceAdvanced: a read asked for an as-of its reader's since has
+	// passed. The error is a *state.SinceAdvancedError-backed
+	// *SinceAdvancedError; match it with errors.Is.
+	ErrSinceAdvanced = state.ErrSinceAdvanced
+	// ErrReaderExpired: the reader's lease ran out (or Expire was called) and
+	// it was removed from the shard; its holds are gone.
+	ErrReaderExpired = errors.New("persist: reader expired")
+	// ErrBlobMissing is matched by every *BlobMissingError.
+	ErrBlobMissing = errors.New("persist: blob missing")
+	// ErrBlobCorrupt is matched by every *BlobCorruptError.
+	ErrBlobCorrupt = errors.New("persist: blob corrupt")
+	// ErrUnknownPartFormat: a part was written in a format newer than this
+	// code; upgrade to read it.
+	ErrUnknownPartFormat = errors.New("persist: part format unknown to this version")
+	// ErrInvalidShardID: a shard id outside [A-Za-z0-9_.-]{1,128}.
+	ErrInvalidShardID = errors.New("persist: invalid shard id")
+	// ErrInvalidUpdate: an update's time is outside [expectedUpper, newUpper)
+	// or the uppers are not in order.
+	ErrInvalidUpdate = errors.New("persist: invalid update")
+	// ErrStateIncompatible: the shard's state was written by a newer version
+	// that older code must not rewrite.
+	ErrStateIncompatible = state.ErrIncompatible
+	// ErrStateCorrupt: a state version in consensus does not decode.
+	ErrStateCorrupt = state.ErrCorrupt
+)
+
+// SinceAdvancedError says which as-of and since conflicted.
+type SinceAdvancedError = state.SinceAdvancedError
+
+// UpperMismatchError: CompareAndAppend expected an upper the shard no longer
+// (or not yet) has. Nothing was written.
+type UpperMismatchError struct {
+	Expected, Current Frontier
+}
+
+func (e *UpperMismatchError) Error() string {
+	return fmt.Sprintf("persist: upper mismatch: expected %v got %v", e.Expected, e.Current)
+}
+
+// BlobMissingError: a part's blob does not exist. ReaderExpired says whether
+// the reader the part was leased to had been expired when the fetch failed,
+// the usual reason GC removed a blob a reader still wanted.
+type BlobMissingError struct {
+	Shard         ShardID
+	Key           string
+	ReaderID      string
+	ReaderExpired bool
+}
+
+func (e *BlobMissingError) Error() string {
+	why := "reader still registered: state references a blob that does not exist"
+	if e.ReaderID == "" {
+		why = "no reader given"
+	} else if e.ReaderExpired {
+		why = fmt.Sprintf("reader %s had expired, so GC may have removed it", e.ReaderID)
+	}
+	return fmt.Sprintf("persist: blob missing: shard %s key %s (%s)", e.Shard, e.Key, why)
+}
+
+// Is makes errors.Is(err, ErrBlobMissing) hold.
+func (e *BlobMissingError) Is(target error) bool { return target == ErrBlobMissing }
+
+// BlobCorruptError: a part's blob exists but its bytes are not what was
+// written (checksum or size mismatch) or do not decode.
+type BlobCorruptError struct {
+	Key    string
+	Reason string
+	Err    error // the decoder's error, if any
+}
+
+func (e *BlobCorruptError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("persist: blob corrupt: %s: %s: %v", e.Key, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("persist: blob corrupt: %s: %s", e.Key, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrBlobCorrupt) hold.
+func (e *BlobCorruptError) Is(target error) bool { return target == ErrBlobCorrupt }
+
+func (e *BlobCorruptError) Unwrap() error { return e.Err }

@@ -1,0 +1,183 @@
+package persist
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/part"
+	"github.com/shardflow/shardflow/persist/internal/state"
+)
+
+// FetchedPart is the consolidated rows of one part selected by a read:
+// sorted by (key, val), one row per (key, val, time), no zero diffs. Key
+// and Val return slices owned by the FetchedPart; they are invalid after
+// Release.
+type FetchedPart struct {
+	d     *part.Decoded
+	idx   []int32 // rows of d kept, in order; nil means every row
+	diffs []int64 // consolidated diffs of idx; nil means d's own
+	asOf  frontier.Time
+	snap  bool // every row is read at asOf
+}
+
+// Len returns the number of rows.
+func (f *FetchedPart) Len() int {
+	if f.idx == nil {
+		return f.d.Len()
+	}
+	return len(f.idx)
+}
+
+func (f *FetchedPart) row(i int) int {
+	if f.idx == nil {
+		return i
+	}
+	return int(f.idx[i])
+}
+
+// Key returns the key of row i.
+func (f *FetchedPart) Key(i int) []byte { return f.d.Key(f.row(i)) }
+
+// Val returns the value of row i.
+func (f *FetchedPart) Val(i int) []byte { return f.d.Val(f.row(i)) }
+
+// Time returns the time of row i.
+func (f *FetchedPart) Time(i int) frontier.Time {
+	if f.snap {
+		return f.asOf
+	}
+	return f.d.Time(f.row(i))
+}
+
+// Diff returns the diff of row i.
+func (f *FetchedPart) Diff(i int) int64 {
+	if f.diffs != nil {
+		return f.diffs[i]
+	}
+	return f.d.Diff(f.row(i))
+}
+
+// Release returns the decoded buffers for reuse. Releasing twice is
+// harmless.
+func (f *FetchedPart) Release() {
+	if f.d != nil {
+		f.d.Release()
+	}
+	*f = FetchedPart{}
+}
+
+// FetchLeased fetches a part handed out by Snapshot or Listen.
+func (c *Client) FetchLeased(ctx context.Context, p LeasedPart) (*FetchedPart, error) {
+	return c.Fetch(ctx, p.Shard, p.Desc, p.Filter)
+}
+
+// Fetch reads a part's blob, verifies its size and checksum, decodes it and
+// keeps the rows the filter selects, consolidated. A missing blob is a
+// *BlobMissingError (saying whether filter.ReaderID had expired); bytes that
+// do not match the checksum or do not decode are a *BlobCorruptError; a part
+// of a format this code does not know is ErrUnknownPartFormat.
+func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter FetchFilter) (*FetchedPart, error) {
+	if !state.PartFormat(p.Format).Known() {
+		return nil, fmt.Errorf("%w: part %s has format %d", ErrUnknownPartFormat, p.Key, p.Format)
+	}
+	if filter.Mode != SnapshotRead && filter.Mode != ListenRead {
+		return nil, fmt.Errorf("persist: fetch %s: filter has no read mode", p.Key)
+	}
+	d, err := c.fetchDecoded(ctx, shard, p, filter.ReaderID)
+	if err != nil {
+		return nil, err
+	}
+	return filterDecoded(d, p, filter), nil
+}
+
+func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (*part.Decoded, error) {
+	data, ok, err := c.loc.Blob.Get(ctx, p.Key)
+	if err != nil {
+		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
+	}
+	if !ok {
+		e := &BlobMissingError{Shard: shard, Key: p.Key, ReaderID: readerID}
+		if readerID != "" {
+			if m, err := c.machine(shard); err == nil {
+				if s, err := m.head(ctx); err == nil {
+					_, present := s.Reader(readerID)
+					e.ReaderExpired = !present
+				}
+			}
+		}
+		return nil, e
+	}
+	if int64(len(data)) != p.Bytes {
+		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("size %d, state says %d", len(data), p.Bytes)}
+	}
+	if sum := part.Checksum(data); sum != p.Checksum {
+		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("crc32c %08x, state says %08x", sum, p.Checksum)}
+	}
+	d, err := part.Decode(data)
+	if err != nil {
+		return nil, &BlobCorruptError{Key: p.Key, Reason: "decode", Err: err}
+	}
+	if int64(d.Len()) != p.Rows {
+		d.Release()
+		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("%d rows, state says %d", d.Len(), p.Rows)}
+	}
+	return d, nil
+}
+
+// filterDecoded keeps the rows of d the filter selects and consolidates
+// them. Parts are written consolidated and sorted by (key, val, time), so a
+// listen read only drops rows and a snapshot read, which moves every kept
+// row to asOf, only merges neighbours with equal (key, val): one linear
+// pass, no sort.
+func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
+	out := &FetchedPart{d: d, asOf: f.AsOf, snap: f.Mode == SnapshotRead}
+	n := d.Len()
+	if f.Mode == ListenRead && p.MinTime > f.AsOf && f.Lower.LessEqual(p.MinTime) {
+		return out // every row is beyond asOf and lower
+	}
+	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && p.MinTime == p.MaxTime {
+		return out // every row kept at its own time: nothing merges
+	}
+	idx := make([]int32, 0, n)
+	var diffs []int64
+	for i := 0; i < n; i++ {
+		if _, keep := f.keep(d.Time(i)); !keep {
+			continue
+		}
+		if f.Mode == SnapshotRead && len(idx) > 0 {
+			prev := int(idx[len(idx)-1])
+			if bytes.Equal(d.Key(prev), d.Key(i)) && bytes.Equal(d.Val(prev), d.Val(i)) {
+				if diffs == nil {
+					diffs = make([]int64, len(idx), n)
+					for j, r := range idx {
+						diffs[j] = d.Diff(int(r))
+					}
+				}
+				diffs[len(diffs)-1] += d.Diff(i)
+				continue
+			}
+		}
+		idx = append(idx, int32(i))
+		if diffs != nil {
+			diffs = append(diffs, d.Diff(i))
+		}
+	}
+	if diffs != nil {
+		// Drop rows whose diffs summed to zero.
+		k := 0
+		for j := range idx {
+			if diffs[j] != 0 {
+				idx[k], diffs[k] = idx[j], diffs[j]
+				k++
+			}
+		}
+		idx, diffs = idx[:k], diffs[:k]
+	}
+	if len(idx) == n && diffs == nil {
+		return out
+	}
+	out.idx, out.diffs = idx, diffs
+	return out
+}

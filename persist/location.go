@@ -1,0 +1,52 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// Location is where shards live: a Blob store for parts and a Consensus log
+// for state versions.
+type Location struct {
+	Blob      location.Blob
+	Consensus location.Consensus
+}
+
+// Close closes both stores.
+func (l Location) Close() error {
+	return errors.Join(l.Blob.Close(), l.Consensus.Close())
+}
+
+// OpenLocation opens a Blob and a Consensus by URL (see the backends
+// registered with persist/location: mem://, file://, sqlite://, ...).
+func OpenLocation(ctx context.Context, blobURL, consensusURL string) (Location, error) {
+	b, err := location.OpenBlob(ctx, blobURL)
+	if err != nil {
+		return Location{}, fmt.Errorf("persist: open blob: %w", err)
+	}
+	c, err := location.OpenConsensus(ctx, consensusURL)
+	if err != nil {
+		b.Close()
+		return Location{}, fmt.Errorf("persist: open consensus: %w", err)
+	}
+	return Location{Blob: b, Consensus: c}, nil
+}
+
+// DefaultLocation opens the single-machine default under dir: a file blob
+// store at dir/blob and an embedded SQLite consensus at dir/consensus.db.
+func DefaultLocation(ctx context.Context, dir string) (Location, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Location{}, fmt.Errorf("persist: default location: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "blob"), 0o755); err != nil {
+		return Location{}, fmt.Errorf("persist: default location: %w", err)
+	}
+	return OpenLocation(ctx, "file://"+filepath.ToSlash(filepath.Join(abs, "blob")),
+		"sqlite://"+filepath.ToSlash(filepath.Join(abs, "consensus.db")))
+}

@@ -1,0 +1,295 @@
+package persist
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/lease"
+	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// ReadHandle is a leased reader of one shard. While registered it holds the
+// shard's since at or before its own (so compaction keeps what it can still
+// read) and a seqno hold at or before every state version it handed out
+// parts from (so GC keeps their blobs). It must heartbeat (Heartbeat or
+// DowngradeSince) within the lease duration or it is expired and its holds
+// dropped. It is safe for concurrent use.
+type ReadHandle struct {
+	c       *Client
+	m       *machine
+	id      string
+	purpose string
+
+	mu struct {
+		sync.Mutex
+		since   Frontier
+		leases  []*lease.Lease // one per state version parts were handed out from
+		lastSeq location.SeqNo // newest state version read
+		expired bool
+	}
+}
+
+// OpenReader registers a leased reader of shard, at the shard's current
+// since and state version.
+func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) (*ReadHandle, error) {
+	m, err := c.machine(shard)
+	if err != nil {
+		return nil, err
+	}
+	r := &ReadHandle{c: c, m: m, id: "r-" + randomID(), purpose: purpose}
+	var reg state.Reader
+	s, err := m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		if existing, ok := s.Reader(r.id); ok {
+			reg = existing
+			return s, false, nil
+		}
+		next, rd := s.RegisterReader(r.id, purpose, c.nowMs(), c.opts.LeaseDuration.Milliseconds())
+		reg = rd
+		return next, true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.mu.since = reg.Since.Clone()
+	r.mu.lastSeq = reg.SeqNoHold
+	_ = s
+	return r, nil
+}
+
+// ID returns the reader's id as recorded in state.
+func (r *ReadHandle) ID() string { return r.id }
+
+// Shard returns the shard read.
+func (r *ReadHandle) Shard() ShardID { return r.m.shard }
+
+// Since returns the reader's since.
+func (r *ReadHandle) Since() Frontier {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.since.Clone()
+}
+
+// SeqNoHold returns the seqno this reader would hold if it heartbeat now:
+// the oldest version with a live leased part, or the newest version it read.
+func (r *ReadHandle) SeqNoHold() location.SeqNo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.holdLocked()
+}
+
+func (r *ReadHandle) holdLocked() location.SeqNo {
+	hold := r.mu.lastSeq
+	live := r.mu.leases[:0]
+	for _, l := range r.mu.leases {
+		if !l.Released() {
+			hold = min(hold, l.SeqNo())
+			live = append(live, l)
+		}
+	}
+	clear(r.mu.leases[len(live):])
+	r.mu.leases = live
+	return hold
+}
+
+// Heartbeat renews the reader's lease and moves its seqno hold forward to
+// the oldest version it still has leased parts from. It returns
+// ErrReaderExpired if the reader is gone.
+func (r *ReadHandle) Heartbeat(ctx context.Context) error {
+	return r.update(ctx, func(s state.State, hold location.SeqNo) (state.State, bool) {
+		return s.HeartbeatReader(r.id, hold, r.c.nowMs())
+	})
+}
+
+// DowngradeSince promises the reader will not read at times before since,
+// which lets the shard since (the meet of the readers' sinces) advance and
+// compaction merge what is behind it. It also heartbeats. A since before the
+// reader's current one is ignored (sinces never regress).
+func (r *ReadHandle) DowngradeSince(ctx context.Context, since Frontier) error {
+	err := r.update(ctx, func(s state.State, hold location.SeqNo) (state.State, bool) {
+		return s.DowngradeSince(r.id, since, hold, r.c.nowMs())
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	if frontier.LessEqual(r.mu.since, since) {
+		r.mu.since = since.Clone()
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// Expire unregisters the reader, dropping its holds. Leased parts already
+// handed out may then be garbage collected; fetching them fails with a
+// *BlobMissingError saying the reader had expired.
+func (r *ReadHandle) Expire(ctx context.Context) error {
+	_, err := r.m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		n, changed := s.ExpireReader(r.id)
+		return n, changed, nil
+	})
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.mu.expired = true
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *ReadHandle) update(ctx context.Context, fn func(state.State, location.SeqNo) (state.State, bool)) error {
+	r.mu.Lock()
+	if r.mu.expired {
+		r.mu.Unlock()
+		return r.expiredErr()
+	}
+	hold := r.holdLocked()
+	r.mu.Unlock()
+	gone := false
+	_, err := r.m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		n, ok := fn(s, hold)
+		gone = !ok
+		return n, ok, nil
+	})
+	if err != nil {
+		return err
+	}
+	if gone {
+		r.mu.Lock()
+		r.mu.expired = true
+		r.mu.Unlock()
+		return r.expiredErr()
+	}
+	return nil
+}
+
+func (r *ReadHandle) expiredErr() error {
+	return fmt.Errorf("%w: %s of shard %s", ErrReaderExpired, r.id, r.m.shard)
+}
+
+// read returns the newest state, checking the reader is still registered
+// and, if checkSince, that asOf is not before its since.
+func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bool) (state.State, error) {
+	s, err := r.m.head(ctx)
+	if err != nil {
+		return state.State{}, err
+	}
+	rd, ok := s.Reader(r.id)
+	if !ok {
+		r.mu.Lock()
+		r.mu.expired = true
+		r.mu.Unlock()
+		return state.State{}, r.expiredErr()
+	}
+	if checkSince && !rd.Since.LessEqual(asOf) {
+		return state.State{}, &SinceAdvancedError{AsOf: asOf, Since: rd.Since.Clone()}
+	}
+	return s, nil
+}
+
+// lease returns a lease on the version s for n parts (n clones); the
+// reader tracks it until every clone is released.
+func (r *ReadHandle) lease(s state.State, parts []LeasedPart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.mu.lastSeq = max(r.mu.lastSeq, s.SeqNo)
+	if len(parts) == 0 {
+		return
+	}
+	l := lease.New(s.SeqNo)
+	for i := range parts {
+		parts[i].Lease = l.Clone()
+	}
+	r.mu.leases = append(r.mu.leases, l)
+	l.Release()
+}
+
+// leasedParts turns the parts of a batch that may match the filter into
+// LeasedParts (without leases yet).
+func (r *ReadHandle) leasedParts(dst []LeasedPart, b state.Batch, f FetchFilter) []LeasedPart {
+	for _, p := range b.Parts {
+		d := partDesc(p, b)
+		if !p.Format.Known() || f.mayMatch(d) {
+			dst = append(dst, LeasedPart{Shard: r.m.shard, Desc: d, Filter: f})
+		}
+	}
+	return dst
+}
+
+// Snapshot returns the parts that together hold the shard's contents at
+// asOf, each with a lease. It waits while the upper has not passed asOf
+// (the contents at asOf are not complete yet). An asOf before the reader's
+// since is a *SinceAdvancedError.
+func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]LeasedPart, error) {
+	w := r.newWaiter()
+	defer w.close()
+	for {
+		notify := r.m.watch()
+		s, err := r.read(ctx, asOf, true)
+		if err != nil {
+			return nil, err
+		}
+		batches, ready, err := s.SnapshotBatches(asOf)
+		if err != nil {
+			return nil, err
+		}
+		if ready {
+			f := FetchFilter{Mode: SnapshotRead, AsOf: asOf, ReaderID: r.id}
+			var parts []LeasedPart
+			for _, b := range batches {
+				parts = r.leasedParts(parts, b, f)
+			}
+			r.lease(s, parts)
+			return parts, nil
+		}
+		if err := w.wait(ctx, notify); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// waiter waits for a new state version: at once on a write through this
+// client, on a consensus notification where the backend offers them, and
+// otherwise after a capped exponential backoff.
+type waiter struct {
+	c       *Client
+	delay   time.Duration
+	watched <-chan struct{}
+	cancel  func()
+}
+
+func (r *ReadHandle) newWaiter() *waiter {
+	w := &waiter{c: r.c, delay: r.c.opts.ListenPollMin}
+	if wt, ok := r.c.loc.Consensus.(location.Watcher); ok {
+		ch, cancel, err := wt.Watch(context.Background(), r.m.shard.consensusKey())
+		if err == nil {
+			w.watched, w.cancel = ch, cancel
+		}
+	}
+	return w
+}
+
+func (w *waiter) wait(ctx context.Context, local <-chan struct{}) error {
+	t := time.NewTimer(w.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-local:
+		w.delay = w.c.opts.ListenPollMin
+	case <-w.watched:
+		w.delay = w.c.opts.ListenPollMin
+	case <-t.C:
+		w.delay = min(2*w.delay, w.c.opts.ListenPollMax)
+	}
+	return nil
+}
+
+func (w *waiter) close() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+}

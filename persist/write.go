@@ -1,0 +1,205 @@
+package persist
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/part"
+	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// Update is one (key, val, time, diff) row.
+type Update = part.Update
+
+// WriteHandle appends batches of updates to one shard. It is safe for
+// concurrent use, though appends to one shard are serialized by the upper.
+type WriteHandle struct {
+	c  *Client
+	m  *machine
+	id string
+}
+
+// OpenWriter registers a writer of shard, creating the shard if it has no
+// state yet.
+func (c *Client) OpenWriter(ctx context.Context, shard ShardID) (*WriteHandle, error) {
+	m, err := c.machine(shard)
+	if err != nil {
+		return nil, err
+	}
+	w := &WriteHandle{c: c, m: m, id: "w-" + randomID()}
+	_, err = m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		if _, ok := s.Writer(w.id); ok {
+			return s, false, nil
+		}
+		return s.RegisterWriter(w.id, c.nowMs(), c.opts.LeaseDuration.Milliseconds()), true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// ID returns the writer's id as recorded in state.
+func (w *WriteHandle) ID() string { return w.id }
+
+// Upper returns the shard's upper as of the newest state this client has
+// seen; it may lag other processes' writes (see FetchUpper).
+func (w *WriteHandle) Upper() Frontier { return w.m.cached().Upper.Clone() }
+
+// FetchUpper reads the shard's current upper from consensus.
+func (w *WriteHandle) FetchUpper(ctx context.Context) (Frontier, error) {
+	s, err := w.m.head(ctx)
+	if err != nil {
+		return Frontier{}, err
+	}
+	return s.Upper.Clone(), nil
+}
+
+// CompareAndAppend appends updates as the batch [expectedUpper, newUpper)
+// if the shard's upper is exactly expectedUpper. Every update's time must be
+// in that interval. The parts are written to blob first, then the batch is
+// committed by compare-and-set.
+//
+// If the upper differs, the error is a *UpperMismatchError carrying the
+// current upper, and the parts written are deleted. A commit whose outcome
+// is unknown is retried with the same idempotency token, so an append that
+// did land is recognized and not applied twice; if it still cannot be
+// decided the error is returned and the parts are left for the janitor,
+// since they may be referenced.
+func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, expectedUpper, newUpper Frontier) error {
+	if err := checkBounds(updates, expectedUpper, newUpper); err != nil {
+		return err
+	}
+	parts, err := w.writeParts(ctx, consolidate(slices.Clone(updates)))
+	if err != nil {
+		return err
+	}
+	b := state.Batch{
+		Lower: expectedUpper.Clone(), Upper: newUpper.Clone(), Parts: parts,
+		WriterID: w.id, Token: randomID(),
+	}
+	var outcome state.AppendOutcome
+	_, err = w.m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		next, out := s.CompareAndAppend(b, w.c.nowMs())
+		outcome = out
+		return next, out == state.Appended, nil
+	})
+	if err != nil {
+		if !location.IsIndeterminate(err) {
+			w.deleteParts(parts)
+		}
+		return fmt.Errorf("persist: append to %s: %w", w.m.shard, err)
+	}
+	switch outcome {
+	case state.Appended, state.AlreadyAppended:
+		return nil
+	case state.UpperMismatch:
+		w.deleteParts(parts)
+		return &UpperMismatchError{Expected: expectedUpper.Clone(), Current: w.m.cached().Upper.Clone()}
+	default:
+		w.deleteParts(parts)
+		return fmt.Errorf("%w: batch [%v, %v)", ErrInvalidUpdate, expectedUpper, newUpper)
+	}
+}
+
+// Close unregisters the writer.
+func (w *WriteHandle) Close(ctx context.Context) error {
+	_, err := w.m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		n, changed := s.RemoveWriter(w.id)
+		return n, changed, nil
+	})
+	return err
+}
+
+func checkBounds(updates []Update, lower, upper Frontier) error {
+	if !frontier.LessEqual(lower, upper) || lower.Len() > 1 || upper.Len() > 1 {
+		return fmt.Errorf("%w: upper %v before lower %v", ErrInvalidUpdate, upper, lower)
+	}
+	for i := range updates {
+		t := updates[i].Time
+		if !lower.LessEqual(t) || upper.LessEqual(t) {
+			return fmt.Errorf("%w: time %v outside [%v, %v)", ErrInvalidUpdate, t, lower, upper)
+		}
+	}
+	return nil
+}
+
+// consolidate sorts updates by (key, val, time), sums equal rows and drops
+// zero diffs, in place. Every part persist writes is consolidated; Fetch
+// relies on it.
+func consolidate(us []Update) []Update {
+	slices.SortFunc(us, compareUpdates)
+	out := 0
+	for i := 0; i < len(us); {
+		j, sum := i+1, us[i].Diff
+		for j < len(us) && compareUpdates(us[i], us[j]) == 0 {
+			sum += us[j].Diff
+			j++
+		}
+		if sum != 0 {
+			us[out] = us[i]
+			us[out].Diff = sum
+			out++
+		}
+		i = j
+	}
+	return us[:out]
+}
+
+func compareUpdates(a, b Update) int {
+	if c := bytes.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(a.Val, b.Val); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Time, b.Time)
+}
+
+// writeParts encodes consolidated updates into parts of about the target
+// size and writes each to blob. On failure it deletes what it wrote.
+func (w *WriteHandle) writeParts(ctx context.Context, updates []Update) ([]state.Part, error) {
+	return writeParts(ctx, w.c, w.m.shard, w.id, updates)
+}
+
+func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, updates []Update) ([]state.Part, error) {
+	var parts []state.Part
+	for _, run := range part.Split(updates, c.opts.PartTargetSize) {
+		data, st, err := part.Encode(run)
+		if err != nil {
+			deleteParts(c, parts)
+			return nil, fmt.Errorf("persist: encode part: %w", err)
+		}
+		p := state.Part{
+			Key: shard.partKey(writer), Format: state.FormatParquetV1,
+			Bytes: int64(len(data)), Rows: st.Rows, MinTime: st.MinTime, MaxTime: st.MaxTime,
+			KeyLower: st.KeyLower, KeyUpper: st.KeyUpper, DiffsSum: st.DiffsSum,
+			Checksum: part.Checksum(data),
+		}
+		// Record the key before the write: a failed Set may still have
+		// stored it.
+		parts = append(parts, p)
+		if err := c.loc.Blob.Set(ctx, p.Key, data); err != nil {
+			deleteParts(c, parts)
+			return nil, fmt.Errorf("persist: write part %s: %w", p.Key, err)
+		}
+	}
+	return parts, nil
+}
+
+func (w *WriteHandle) deleteParts(parts []state.Part) { deleteParts(w.c, parts) }
+
+// deleteParts removes parts no state references. It is best effort: what
+// it fails to delete the janitor reaps later. It ignores cancellation of the
+// caller's context so a cancelled append still cleans up.
+func deleteParts(c *Client, parts []state.Part) {
+	ctx := context.Background()
+	for _, p := range parts {
+		c.loc.Blob.Delete(ctx, p.Key)
+	}
+}
