@@ -1,0 +1,125 @@
+package records
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ReadCSV parses CSV with a header row naming the columns key, val, time and
+// optionally diff, in any order. Key and val cells hold JSON; a cell that is
+// not valid JSON is taken as a string. Every row must have as many cells as
+// the header.
+func ReadCSV(r io.Reader, name string) ([]Record, error) {
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, &LineError{Name: name, Line: 1, Err: errors.New("empty input: want a header naming key, val, time (and optionally diff)")}
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	cols, err := csvColumns(header)
+	if err != nil {
+		return nil, &LineError{Name: name, Line: 1, Err: err}
+	}
+	var out []Record
+	for {
+		row, err := cr.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, csvError(name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		rec, err := parseCSVRow(row, cols)
+		if err != nil {
+			return nil, &LineError{Name: name, Line: line, Err: err}
+		}
+		rec.Line = line
+		out = append(out, rec)
+	}
+}
+
+// csvCols holds each column's index in a row, -1 for an absent diff.
+type csvCols struct{ key, val, time, diff int }
+
+func csvColumns(header []string) (csvCols, error) {
+	c := csvCols{-1, -1, -1, -1}
+	for i, h := range header {
+		name := strings.TrimSpace(h)
+		if i == 0 {
+			name = strings.TrimPrefix(name, "\ufeff") // a byte order mark
+		}
+		var slot *int
+		switch name {
+		case "key":
+			slot = &c.key
+		case "val":
+			slot = &c.val
+		case "time":
+			slot = &c.time
+		case "diff":
+			slot = &c.diff
+		default:
+			return c, fmt.Errorf("header: unknown column %q (want key, val, time, diff)", name)
+		}
+		if *slot >= 0 {
+			return c, fmt.Errorf("header: column %q appears twice", name)
+		}
+		*slot = i
+	}
+	for _, m := range []struct {
+		name string
+		i    int
+	}{{"key", c.key}, {"val", c.val}, {"time", c.time}} {
+		if m.i < 0 {
+			return c, fmt.Errorf("header: missing column %q", m.name)
+		}
+	}
+	return c, nil
+}
+
+func parseCSVRow(row []string, c csvCols) (Record, error) {
+	var rec Record
+	var err error
+	if rec.Key, err = csvJSON(row[c.key]); err != nil {
+		return Record{}, fmt.Errorf(`"key": %v`, err)
+	}
+	if rec.Val, err = csvJSON(row[c.val]); err != nil {
+		return Record{}, fmt.Errorf(`"val": %v`, err)
+	}
+	if rec.Time, err = parseTime(strings.TrimSpace(row[c.time])); err != nil {
+		return Record{}, err
+	}
+	rec.Diff = 1
+	if c.diff >= 0 {
+		if s := strings.TrimSpace(row[c.diff]); s != "" {
+			if rec.Diff, err = parseDiff(s); err != nil {
+				return Record{}, err
+			}
+		}
+	}
+	return rec, nil
+}
+
+// csvJSON canonicalizes a cell holding JSON, or takes it as a string.
+func csvJSON(cell string) ([]byte, error) {
+	if b, err := Canonical([]byte(cell)); err == nil {
+		return b, nil
+	}
+	return encodeCanonical(cell)
+}
+
+// csvError turns encoding/csv's error into a LineError.
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &LineError{Name: name, Line: pe.Line, Err: pe.Err}
+	}
+	return fmt.Errorf("records: reading %s: %w", name, err)
+}

@@ -1,0 +1,91 @@
+package records
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// ReadJSONL parses JSONL: one object per line with the fields "key", "val",
+// "time" and optionally "diff" (default 1). Blank lines are skipped; any
+// other field is refused, so a misspelled "diff" is not silently taken as 1.
+func ReadJSONL(r io.Reader, name string) ([]Record, error) {
+	br := bufio.NewReader(r)
+	var out []Record
+	for line := 1; ; line++ {
+		text, err := br.ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("records: reading %s: %w", name, err)
+		}
+		if len(bytes.TrimSpace(text)) > 0 {
+			rec, perr := parseJSONLine(text)
+			if perr != nil {
+				return nil, &LineError{Name: name, Line: line, Err: perr}
+			}
+			rec.Line = line
+			out = append(out, rec)
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+	}
+}
+
+var jsonlFields = map[string]bool{"key": true, "val": true, "time": true, "diff": true}
+
+func parseJSONLine(text []byte) (Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(text))
+	dec.UseNumber()
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return Record{}, fmt.Errorf("want a JSON object with key, val, time and diff, got a JSON %s", ute.Value)
+		}
+		return Record{}, jsonProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Record{}, errors.New("more than one JSON value on the line")
+	}
+	if obj == nil {
+		return Record{}, errors.New("want a JSON object with key, val, time and diff, got null")
+	}
+	var unknown []string
+	for f := range obj {
+		if !jsonlFields[f] {
+			unknown = append(unknown, fmt.Sprintf("%q", f))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return Record{}, fmt.Errorf("unknown field %s (want key, val, time, diff)", strings.Join(unknown, ", "))
+	}
+	var rec Record
+	for _, f := range []string{"key", "val", "time"} {
+		if _, ok := obj[f]; !ok {
+			return Record{}, fmt.Errorf("missing field %q", f)
+		}
+	}
+	var err error
+	if rec.Key, err = Canonical(obj["key"]); err != nil {
+		return Record{}, fmt.Errorf(`"key": %v`, err)
+	}
+	if rec.Val, err = Canonical(obj["val"]); err != nil {
+		return Record{}, fmt.Errorf(`"val": %v`, err)
+	}
+	if rec.Time, err = parseTime(string(obj["time"])); err != nil {
+		return Record{}, err
+	}
+	rec.Diff = 1
+	if d, ok := obj["diff"]; ok {
+		if rec.Diff, err = parseDiff(string(d)); err != nil {
+			return Record{}, err
+		}
+	}
+	return rec, nil
+}

@@ -1,0 +1,120 @@
+package records
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// ErrMalformed is matched (errors.Is) by every *LineError.
+var ErrMalformed = errors.New("records: malformed input")
+
+// Record is one update read from the input. Key and Val are canonical JSON.
+type Record struct {
+	Key, Val []byte
+	Time     uint64
+	Diff     int64
+	// Line is the 1-based line of the input the record started on.
+	Line int
+}
+
+// LineError reports a malformed line of an input. Its message has the form
+// compilers use, "NAME:LINE: problem", so editors can jump to it.
+type LineError struct {
+	Name string // the input's name: a file name, or "stdin"
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.Name, e.Line, e.Err) }
+
+// Unwrap returns ErrMalformed and the cause.
+func (e *LineError) Unwrap() []error { return []error{ErrMalformed, e.Err} }
+
+// Format names an input format.
+type Format string
+
+// The input formats.
+const (
+	JSONL Format = "jsonl"
+	CSV   Format = "csv"
+)
+
+// ParseFormat returns the format named s.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case JSONL, CSV:
+		return Format(s), nil
+	}
+	return "", fmt.Errorf("records: unknown format %q (want jsonl or csv)", s)
+}
+
+// Read parses every record of r in format f. name is used in error messages.
+// It stops at the first malformed line.
+func Read(r io.Reader, name string, f Format) ([]Record, error) {
+	switch f {
+	case JSONL:
+		return ReadJSONL(r, name)
+	case CSV:
+		return ReadCSV(r, name)
+	}
+	panic(fmt.Sprintf("records: unknown format %q", f))
+}
+
+// Canonical returns the canonical form of the JSON value in b: compact,
+// object members sorted, no HTML escaping. b must hold exactly one value.
+func Canonical(b []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, jsonProblem(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("more than one JSON value")
+	}
+	return encodeCanonical(v)
+}
+
+func encodeCanonical(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// jsonProblem turns a decoder error into a short description.
+func jsonProblem(err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("invalid JSON at byte %d: %v", syn.Offset, syn)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("invalid JSON: unexpected end of input")
+	}
+	return fmt.Errorf("invalid JSON: %v", err)
+}
+
+// parseTime parses a time: a JSON or CSV integer in [0, 2^64).
+func parseTime(s string) (uint64, error) {
+	t, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf(`"time" must be an integer in [0, 18446744073709551615], got %s`, s)
+	}
+	return t, nil
+}
+
+// parseDiff parses a diff: an integer in the int64 range.
+func parseDiff(s string) (int64, error) {
+	d, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf(`"diff" must be an integer in [-9223372036854775808, 9223372036854775807], got %s`, s)
+	}
+	return d, nil
+}

@@ -1,0 +1,148 @@
+package records
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{`{"b": 1, "a": [1, 2.50, "x"]}`, `{"a":[1,2.50,"x"],"b":1}`},
+		{` "\u0041<&>" `, `"A<&>"`},
+		{`18446744073709551616123`, `18446744073709551616123`},
+		{`null`, `null`},
+		{`{"a":{"d":true,"c":false}}`, `{"a":{"c":false,"d":true}}`},
+	} {
+		got, err := Canonical([]byte(tc.in))
+		if err != nil || string(got) != tc.want {
+			t.Errorf("Canonical(%s) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{``, `{`, `1 2`, `nope`} {
+		if _, err := Canonical([]byte(bad)); err == nil {
+			t.Errorf("Canonical(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestReadJSONL(t *testing.T) {
+	in := `{"key": "a", "val": {"y":2,"x":1}, "time": 3}
+
+{"key": [1], "val": null, "time": 18446744073709551615, "diff": -2}
+`
+	recs, err := ReadJSONL(strings.NewReader(in), "in.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("got %d records", len(recs))
+	}
+	r := recs[0]
+	if string(r.Key) != `"a"` || string(r.Val) != `{"x":1,"y":2}` || r.Time != 3 || r.Diff != 1 || r.Line != 1 {
+		t.Errorf("record 0 = %+v", r)
+	}
+	r = recs[1]
+	if string(r.Key) != `[1]` || string(r.Val) != `null` || r.Time != 1<<64-1 || r.Diff != -2 || r.Line != 3 {
+		t.Errorf("record 1 = %+v", r)
+	}
+}
+
+func TestReadJSONLErrors(t *testing.T) {
+	good := `{"key":1,"val":2,"time":3}` + "\n"
+	for _, tc := range []struct{ line, want string }{
+		{`{"key":1,"val":2,"time":-1}`, `in:2: "time" must be an integer in [0, 18446744073709551615], got -1`},
+		{`{"key":1,"val":2,"time":1.5}`, `in:2: "time" must be an integer in [0, 18446744073709551615], got 1.5`},
+		{`{"key":1,"val":2,"time":"3"}`, `in:2: "time" must be an integer in [0, 18446744073709551615], got "3"`},
+		{`{"key":1,"val":2,"time":18446744073709551616}`, `in:2: "time" must be an integer in [0, 18446744073709551615], got 18446744073709551616`},
+		{`{"key":1,"val":2,"time":3,"diff":9223372036854775808}`, `in:2: "diff" must be an integer in [-9223372036854775808, 9223372036854775807], got 9223372036854775808`},
+		{`{"key":1,"val":2}`, `in:2: missing field "time"`},
+		{`{"val":2,"time":3}`, `in:2: missing field "key"`},
+		{`{"key":1,"val":2,"time":3,"dif":1}`, `in:2: unknown field "dif" (want key, val, time, diff)`},
+		{`{"key":1,"val":2,"time":3`, `in:2: invalid JSON: unexpected end of input`},
+		{`[1,2]`, `in:2: want a JSON object with key, val, time and diff, got a JSON array`},
+		{`null`, `in:2: want a JSON object with key, val, time and diff, got null`},
+		{`{"key":1,"val":2,"time":3} {}`, `in:2: more than one JSON value on the line`},
+		{`{"key":1,"val":2,"time":3}x`, `in:2: more than one JSON value on the line`},
+	} {
+		_, err := ReadJSONL(strings.NewReader(good+tc.line+"\n"+good), "in")
+		if err == nil {
+			t.Errorf("%s: no error", tc.line)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.line, err, tc.want)
+		}
+		var le *LineError
+		if !errors.Is(err, ErrMalformed) || !errors.As(err, &le) || le.Line != 2 {
+			t.Errorf("%s: error %#v is not a LineError at line 2", tc.line, err)
+		}
+	}
+}
+
+func TestReadCSV(t *testing.T) {
+	in := "time,key,val,diff\n3,apple,\"{\"\"b\"\":1}\",\n4,42,\"\"\"42\"\"\",-1\n"
+	recs, err := ReadCSV(strings.NewReader(in), "in.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("got %d records", len(recs))
+	}
+	if r := recs[0]; string(r.Key) != `"apple"` || string(r.Val) != `{"b":1}` || r.Time != 3 || r.Diff != 1 || r.Line != 2 {
+		t.Errorf("record 0 = %+v", r)
+	}
+	if r := recs[1]; string(r.Key) != `42` || string(r.Val) != `"42"` || r.Time != 4 || r.Diff != -1 || r.Line != 3 {
+		t.Errorf("record 1 = %+v", r)
+	}
+}
+
+func TestReadCSVErrors(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", `in:1: empty input: want a header naming key, val, time (and optionally diff)`},
+		{"key,val\n", `in:1: header: missing column "time"`},
+		{"key,val,time,when\n", `in:1: header: unknown column "when" (want key, val, time, diff)`},
+		{"key,val,time,key\n", `in:1: header: column "key" appears twice`},
+		{"key,val,time\na,b,1\na,b,x\n", `in:3: "time" must be an integer in [0, 18446744073709551615], got x`},
+		{"key,val,time,diff\na,b,1,1.5\n", `in:2: "diff" must be an integer in [-9223372036854775808, 9223372036854775807], got 1.5`},
+		{"key,val,time\na,b,1\na,b\n", `in:3: wrong number of fields`},
+		{"key,val,time\na,\"b,1\n", `in:2: extraneous or missing " in quoted-field`},
+	} {
+		_, err := ReadCSV(strings.NewReader(tc.in), "in")
+		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q:\n got %v\nwant %s", tc.in, err, tc.want)
+		}
+	}
+}
+
+func FuzzReadJSONL(f *testing.F) {
+	f.Add([]byte(`{"key":1,"val":2,"time":3,"diff":-1}`))
+	f.Add([]byte("{\"key\":{\"a\":[1,\"x\"]},\"val\":null,\"time\":0}\n\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		recs, err := ReadJSONL(strings.NewReader(string(b)), "fuzz")
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not match ErrMalformed", err)
+			}
+			return
+		}
+		for _, r := range recs {
+			for _, v := range [][]byte{r.Key, r.Val} {
+				c, err := Canonical(v)
+				if err != nil || string(c) != string(v) {
+					t.Fatalf("stored %s is not canonical: %s, %v", v, c, err)
+				}
+			}
+		}
+	})
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add([]byte("key,val,time,diff\na,1,2,3\n"))
+	f.Add([]byte("time,key,val\n1,\"{\"\"a\"\":1}\",x\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := ReadCSV(strings.NewReader(string(b)), "fuzz"); err != nil && !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v does not match ErrMalformed", err)
+		}
+	})
+}
