@@ -25,7 +25,15 @@ func Feedback[D any, T frontier.Timestamp[T]](s *Scope[T], summary Summary[T]) (
 	b.setSummary(0, 0, summary)
 	b.SetNotify(0, false)
 	l := &LoopHandle[T, D]{in: in}
-	s.loops = append(s.loops, loopCheck{name: "feedback", connected: func() bool { return l.connected }})
+	s.loops = append(s.loops, loopCheck{
+		name:      "feedback",
+		connected: func() bool { return l.connected },
+		advances: func() bool {
+			var zero T
+			r, ok := summary.Apply(zero)
+			return !ok || frontier.LessThan(zero, r)
+		},
+	})
 	b.Build(func(caps []*Capability[T]) func() {
 		caps[0].Drop()
 		return func() {

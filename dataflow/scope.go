@@ -38,6 +38,9 @@ type Scope[T frontier.Timestamp[T]] struct {
 type loopCheck struct {
 	name      string
 	connected func() bool
+	// advances reports whether the summary strictly advances the minimum
+	// time (a summary that does not would let the loop stall itself).
+	advances func() bool
 }
 
 // Dataflow builds a dataflow on w by calling build with a fresh scope, then
@@ -89,6 +92,9 @@ func (s *Scope[T]) finalize() error {
 	for _, l := range s.loops {
 		if !l.connected() {
 			return &GraphError{Dataflow: s.name, Reason: ErrUnconnectedLoop, Path: []string{l.name}}
+		}
+		if !l.advances() {
+			return &GraphError{Dataflow: s.name, Reason: ErrCycle, Path: []string{l.name}}
 		}
 	}
 	g := graph[T]{
