@@ -1,0 +1,233 @@
+package render
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Update is one (key, val, time, diff) of a replayed shard.
+type Update struct {
+	Key, Val []byte
+	Time     uint64
+	Diff     int64
+}
+
+// Compare orders updates by time, then key bytes, then val bytes.
+func Compare(a, b Update) int {
+	if c := cmp.Compare(a.Time, b.Time); c != 0 {
+		return c
+	}
+	if c := bytes.Compare(a.Key, b.Key); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Val, b.Val)
+}
+
+// Consolidate sorts ups by Compare, sums the diffs of equal (key, val, time)
+// and drops zero sums, in place. It returns the consolidated prefix.
+func Consolidate(ups []Update) []Update {
+	slices.SortFunc(ups, Compare)
+	out := ups[:0]
+	for _, u := range ups {
+		if n := len(out); n > 0 && Compare(out[n-1], u) == 0 {
+			out[n-1].Diff += u.Diff
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].Diff == 0 {
+			out[n-1] = u
+			continue
+		}
+		out = append(out, u)
+	}
+	if n := len(out); n > 0 && out[n-1].Diff == 0 {
+		out = out[:n-1]
+	}
+	return out
+}
+
+// Format names an output format of replay.
+type Format string
+
+// The output formats.
+const (
+	JSONL Format = "jsonl"
+	CSV   Format = "csv"
+	Table Format = "table"
+)
+
+// ParseFormat returns the format named s.
+func ParseFormat(s string) (Format, error) {
+	switch Format(s) {
+	case JSONL, CSV, Table:
+		return Format(s), nil
+	}
+	return "", fmt.Errorf("render: unknown output format %q (want jsonl, csv or table)", s)
+}
+
+// Printer writes a replayed stream. Calls must come from one goroutine.
+type Printer interface {
+	// Updates prints consolidated updates (see Consolidate).
+	Updates(ups []Update) error
+	// Frontier prints that the frontier moved to f.
+	Frontier(f []uint64) error
+	// Error prints that the replay froze at frontier f because of msg.
+	Error(msg string, f []uint64) error
+	// Flush writes anything buffered.
+	Flush() error
+}
+
+// NewPrinter returns a printer of format f writing to w.
+func NewPrinter(w io.Writer, f Format) Printer {
+	switch f {
+	case JSONL:
+		return &jsonlPrinter{w: w}
+	case CSV:
+		return &csvPrinter{w: csv.NewWriter(w)}
+	case Table:
+		return &tablePrinter{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+	}
+	panic(fmt.Sprintf("render: unknown format %q", f))
+}
+
+// JSONValue returns b if it is valid JSON, or else b as a JSON string.
+func JSONValue(b []byte) json.RawMessage {
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b)) // a string always marshals
+	return s
+}
+
+// FrontierJSON formats f as a JSON array, [] when empty.
+func FrontierJSON(f []uint64) string {
+	var sb strings.Builder
+	sb.WriteByte('[')
+	for i, t := range f {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.FormatUint(t, 10))
+	}
+	sb.WriteByte(']')
+	return sb.String()
+}
+
+type jsonlPrinter struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (p *jsonlPrinter) Updates(ups []Update) error {
+	p.buf = p.buf[:0]
+	for _, u := range ups {
+		p.buf = append(p.buf, `{"key":`...)
+		p.buf = append(p.buf, JSONValue(u.Key)...)
+		p.buf = append(p.buf, `,"val":`...)
+		p.buf = append(p.buf, JSONValue(u.Val)...)
+		p.buf = append(p.buf, `,"time":`...)
+		p.buf = strconv.AppendUint(p.buf, u.Time, 10)
+		p.buf = append(p.buf, `,"diff":`...)
+		p.buf = strconv.AppendInt(p.buf, u.Diff, 10)
+		p.buf = append(p.buf, "}\n"...)
+	}
+	_, err := p.w.Write(p.buf)
+	return err
+}
+
+func (p *jsonlPrinter) Frontier(f []uint64) error {
+	_, err := fmt.Fprintf(p.w, "{\"frontier\":%s}\n", FrontierJSON(f))
+	return err
+}
+
+func (p *jsonlPrinter) Error(msg string, f []uint64) error {
+	m, _ := json.Marshal(msg)
+	_, err := fmt.Fprintf(p.w, "{\"error\":%s,\"frontier\":%s}\n", m, FrontierJSON(f))
+	return err
+}
+
+func (p *jsonlPrinter) Flush() error { return nil }
+
+type csvPrinter struct {
+	w          *csv.Writer
+	headerDone bool
+}
+
+func (p *csvPrinter) header() error {
+	if p.headerDone {
+		return nil
+	}
+	p.headerDone = true
+	return p.w.Write([]string{"key", "val", "time", "diff"})
+}
+
+func (p *csvPrinter) Updates(ups []Update) error {
+	if err := p.header(); err != nil {
+		return err
+	}
+	for _, u := range ups {
+		row := []string{string(JSONValue(u.Key)), string(JSONValue(u.Val)),
+			strconv.FormatUint(u.Time, 10), strconv.FormatInt(u.Diff, 10)}
+		if err := p.w.Write(row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Frontier writes the header (so an empty replay is still valid CSV) and
+// flushes, so a follower sees each completed time.
+func (p *csvPrinter) Frontier([]uint64) error {
+	if err := p.header(); err != nil {
+		return err
+	}
+	return p.Flush()
+}
+
+func (p *csvPrinter) Error(string, []uint64) error { return p.Flush() }
+
+func (p *csvPrinter) Flush() error {
+	p.w.Flush()
+	return p.w.Error()
+}
+
+type tablePrinter struct {
+	w          *tabwriter.Writer
+	headerDone bool
+}
+
+func (p *tablePrinter) header() {
+	if !p.headerDone {
+		p.headerDone = true
+		fmt.Fprint(p.w, "TIME\tDIFF\tKEY\tVAL\n")
+	}
+}
+
+func (p *tablePrinter) Updates(ups []Update) error {
+	p.header()
+	for _, u := range ups {
+		fmt.Fprintf(p.w, "%d\t%+d\t%s\t%s\n", u.Time, u.Diff, JSONValue(u.Key), JSONValue(u.Val))
+	}
+	return nil
+}
+
+func (p *tablePrinter) Frontier(f []uint64) error {
+	p.header()
+	fmt.Fprintf(p.w, "-- frontier %s\n", FrontierJSON(f))
+	return p.Flush()
+}
+
+func (p *tablePrinter) Error(msg string, f []uint64) error {
+	p.header()
+	fmt.Fprintf(p.w, "-- error at frontier %s: %s\n", FrontierJSON(f), msg)
+	return p.Flush()
+}
+
+func (p *tablePrinter) Flush() error { return p.w.Flush() }
