@@ -1,0 +1,102 @@
+package operators
+
+import (
+	"slices"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// Notificator holds capabilities at times an operator wants to revisit,
+// and hands each back exactly once, in time order, when no input frontier
+// it watches is at or before that time any more: no record at the time can
+// still arrive, so the operator may finish its work there.
+//
+// It belongs to one operator instance and its worker's goroutine. It holds
+// back the operator's output frontier while it holds capabilities: an
+// operator that stops must call Drop.
+type Notificator[T frontier.Timestamp[T]] struct {
+	frontiers []func() frontier.Antichain[T]
+	// pending holds one capability per requested time; byTime indexes it.
+	pending []*dataflow.Capability[T]
+	byTime  map[T]int
+	ready   []*dataflow.Capability[T]
+}
+
+// NewNotificator returns a notificator that fires a time once every one of
+// frontiers (typically InPort.Frontier of each input) has passed it.
+func NewNotificator[T frontier.Timestamp[T]](frontiers ...func() frontier.Antichain[T]) *Notificator[T] {
+	return &Notificator[T]{frontiers: frontiers, byTime: map[T]int{}}
+}
+
+// NotifyAt asks to be notified at c's time, taking ownership of c. A
+// second request for a time already pending is merged into the first (its
+// capability is dropped): each time fires once.
+func (n *Notificator[T]) NotifyAt(c *dataflow.Capability[T]) {
+	if _, ok := n.byTime[c.Time()]; ok {
+		c.Drop()
+		return
+	}
+	n.byTime[c.Time()] = len(n.pending)
+	n.pending = append(n.pending, c)
+}
+
+// Pending returns the number of times requested and not yet fired.
+func (n *Notificator[T]) Pending() int { return len(n.pending) }
+
+// isReady reports whether no watched frontier is at or before t.
+func (n *Notificator[T]) isReady(t T) bool {
+	for _, f := range n.frontiers {
+		if f().LessEqual(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// ForEach calls f with a capability at each requested time that every
+// watched frontier has passed, in time order (Timestamp.Compare), then
+// drops it: f uses it to send at that time, or keeps a later one with
+// Delayed. Times requested from within f are considered after the ones
+// already ready.
+func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
+	for {
+		n.takeReady()
+		if len(n.ready) == 0 {
+			return
+		}
+		for i, c := range n.ready {
+			n.ready[i] = nil
+			f(c)
+			c.Drop()
+		}
+		n.ready = n.ready[:0]
+	}
+}
+
+// takeReady moves the ready capabilities from pending to ready, sorted.
+func (n *Notificator[T]) takeReady() {
+	kept := n.pending[:0]
+	for _, c := range n.pending {
+		if n.isReady(c.Time()) {
+			n.ready = append(n.ready, c)
+			delete(n.byTime, c.Time())
+			continue
+		}
+		n.byTime[c.Time()] = len(kept)
+		kept = append(kept, c)
+	}
+	clear(n.pending[len(kept):])
+	n.pending = kept
+	slices.SortFunc(n.ready, func(a, b *dataflow.Capability[T]) int { return a.Time().Compare(b.Time()) })
+}
+
+// Drop drops every pending capability, for an operator that shuts down.
+func (n *Notificator[T]) Drop() {
+	for _, c := range n.pending {
+		c.Drop()
+	}
+	clear(n.pending)
+	n.pending = n.pending[:0]
+	clear(n.byTime)
+}
