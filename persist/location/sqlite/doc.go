@@ -1,0 +1,40 @@
+// Package sqlite is the embedded, durable location.Consensus: a SQLite
+// database file (through the pure-Go modernc.org/sqlite driver) that several
+// processes on one machine may share.
+//
+// # URLs
+//
+// It registers the consensus scheme "sqlite":
+//
+//	sqlite:///abs/path/consensus.db   an absolute path
+//	sqlite://./rel/consensus.db       a path relative to the working directory
+//	sqlite:rel/consensus.db           the same, without the slashes
+//
+// (In sqlite://HOST/PATH the host is read as the first component of a
+// relative path.) The file and its directory's -wal and -shm companions are
+// created as needed; the directory must exist. The query parameter
+// busy_timeout=DURATION (default 10s) bounds how long an operation waits for
+// another process's write lock.
+//
+// # Durability and concurrency
+//
+// The database runs in WAL mode with synchronous=FULL, so a compare-and-set
+// that returned Committed survives a power failure, and readers never block
+// the writer. A compare-and-set is one transaction opened with BEGIN
+// IMMEDIATE (taking the write lock up front, so it can never fail with a
+// stale snapshot) holding a single conditional INSERT: the new version is
+// inserted only where the key's current greatest seqno IS the expected one
+// (NULL for a key with no versions); one affected row means it committed.
+// Writers within one handle queue in Go rather than in SQLite's busy handler;
+// writers in different processes (or handles) wait for each other up to
+// busy_timeout.
+//
+// # Errors
+//
+// Failures are *location.ExternalError values. Anything before COMMIT is
+// sent, including SQLITE_BUSY when the write lock cannot be had, is
+// determinate; a failed COMMIT is indeterminate. Reads have no effects, so
+// their failures are determinate. SeqNos are stored as signed 64-bit
+// integers: a compare-and-set with a SeqNo above math.MaxInt64 fails with
+// location.ErrSeqNoTooLarge.
+package sqlite

@@ -1,0 +1,186 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// Head implements location.Consensus.
+func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedData, bool, error) {
+	const op = "consensus head"
+	if err := c.begin(ctx, op); err != nil {
+		return location.VersionedData{}, false, err
+	}
+	var (
+		seqno int64
+		data  []byte
+	)
+	err := c.db.QueryRowContext(ctx,
+		`SELECT seqno, data FROM consensus WHERE key = ? ORDER BY seqno DESC LIMIT 1`, key).Scan(&seqno, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return location.VersionedData{}, false, nil
+	}
+	if err != nil {
+		return location.VersionedData{}, false, location.Determinate(op, c.wrap("head", err))
+	}
+	return location.VersionedData{SeqNo: location.SeqNo(seqno), Data: nonNil(data)}, true, nil
+}
+
+// CompareAndSet implements location.Consensus.
+func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
+	const op = "consensus compare-and-set"
+	if err := c.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	if expected != nil && next.SeqNo <= *expected {
+		return 0, location.Determinate(op, fmt.Errorf("%w: next %d, expected %d", location.ErrSeqNoNotIncreasing, next.SeqNo, *expected))
+	}
+	nextSeq, ok := toInt64(next.SeqNo)
+	if !ok {
+		return 0, location.Determinate(op, fmt.Errorf("%w: %d", location.ErrSeqNoTooLarge, next.SeqNo))
+	}
+	var want any // NULL: the key has no versions
+	if expected != nil {
+		// An expected seqno beyond int64 cannot be the head: it mismatches.
+		e, ok := toInt64(*expected)
+		if !ok {
+			return location.ExpectationMismatch, nil
+		}
+		want = e
+	}
+
+	unlock, err := c.lockWriter(ctx, op)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	tx, err := c.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: takes the write lock
+	if err != nil {
+		return 0, location.Determinate(op, c.wrap("begin", err))
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO consensus (key, seqno, data)
+		SELECT ?1, ?2, ?3
+		WHERE (SELECT max(seqno) FROM consensus WHERE key = ?1) IS ?4`,
+		key, nextSeq, nonNil(next.Data), want)
+	if err != nil {
+		tx.Rollback()
+		return 0, location.Determinate(op, c.wrap("insert", err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		tx.Rollback()
+		return 0, location.Determinate(op, c.wrap("insert", err))
+	}
+	if n == 0 {
+		if err := tx.Rollback(); err != nil {
+			return 0, location.Determinate(op, c.wrap("rollback", err))
+		}
+		return location.ExpectationMismatch, nil
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, location.Indeterminate(op, c.wrap("commit", err))
+	}
+	return location.Committed, nil
+}
+
+// Scan implements location.Consensus.
+func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, limit int) ([]location.VersionedData, error) {
+	const op = "consensus scan"
+	if err := c.begin(ctx, op); err != nil {
+		return nil, err
+	}
+	fromSeq, ok := toInt64(from)
+	if limit <= 0 || !ok {
+		return nil, nil // nothing is stored beyond int64
+	}
+	rows, err := c.db.QueryContext(ctx,
+		`SELECT seqno, data FROM consensus WHERE key = ? AND seqno >= ? ORDER BY seqno LIMIT ?`, key, fromSeq, limit)
+	if err != nil {
+		return nil, location.Determinate(op, c.wrap("scan", err))
+	}
+	defer rows.Close()
+	var out []location.VersionedData
+	for rows.Next() {
+		var (
+			seqno int64
+			data  []byte
+		)
+		if err := rows.Scan(&seqno, &data); err != nil {
+			return nil, location.Determinate(op, c.wrap("scan", err))
+		}
+		out = append(out, location.VersionedData{SeqNo: location.SeqNo(seqno), Data: nonNil(data)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, location.Determinate(op, c.wrap("scan", err))
+	}
+	return out, nil
+}
+
+// Truncate implements location.Consensus.
+func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
+	const op = "consensus truncate"
+	if err := c.begin(ctx, op); err != nil {
+		return 0, err
+	}
+	unlock, err := c.lockWriter(ctx, op)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, location.Determinate(op, c.wrap("begin", err))
+	}
+	defer tx.Rollback() // a no-op after Commit
+	var head sql.NullInt64
+	if err := tx.QueryRowContext(ctx, `SELECT max(seqno) FROM consensus WHERE key = ?`, key).Scan(&head); err != nil {
+		return 0, location.Determinate(op, c.wrap("truncate", err))
+	}
+	if !head.Valid {
+		return 0, location.Determinate(op, fmt.Errorf("%w: key %q has no versions", location.ErrTruncateBeyondHead, key))
+	}
+	if s, ok := toInt64(seqno); !ok || s > head.Int64 {
+		return 0, location.Determinate(op, fmt.Errorf("%w: seqno %d, head %d", location.ErrTruncateBeyondHead, seqno, head.Int64))
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM consensus WHERE key = ? AND seqno < ?`, key, int64(seqno))
+	if err != nil {
+		return 0, location.Determinate(op, c.wrap("truncate", err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, location.Determinate(op, c.wrap("truncate", err))
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, location.Indeterminate(op, c.wrap("commit", err))
+	}
+	return int(n), nil
+}
+
+// ListKeys implements location.Consensus.
+func (c *Consensus) ListKeys(ctx context.Context) ([]string, error) {
+	const op = "consensus list keys"
+	if err := c.begin(ctx, op); err != nil {
+		return nil, err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT key FROM consensus ORDER BY key`)
+	if err != nil {
+		return nil, location.Determinate(op, c.wrap("list keys", err))
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, location.Determinate(op, c.wrap("list keys", err))
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, location.Determinate(op, c.wrap("list keys", err))
+	}
+	return keys, nil
+}

@@ -1,0 +1,190 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/persist/location"
+	sqlite3 "modernc.org/sqlite"
+	sqlitelib "modernc.org/sqlite/lib"
+)
+
+func init() {
+	location.RegisterConsensus("sqlite", func(ctx context.Context, u *url.URL) (location.Consensus, error) {
+		path, opts, err := ParseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return Open(ctx, path, opts)
+	})
+}
+
+// Options tune Open. The zero value is the default.
+type Options struct {
+	// BusyTimeout bounds how long an operation waits for a lock another
+	// connection holds (default 10s).
+	BusyTimeout time.Duration
+}
+
+const defaultBusyTimeout = 10 * time.Second
+
+// ParseURL returns the file path and options of a sqlite consensus URL (see
+// the package documentation for its forms).
+func ParseURL(u *url.URL) (path string, opts Options, err error) {
+	if u.Scheme != "sqlite" {
+		return "", opts, fmt.Errorf("sqlite: url %q: scheme is not sqlite", u.Redacted())
+	}
+	switch {
+	case u.Opaque != "":
+		path = u.Opaque
+	case u.Host != "":
+		path = u.Host + u.Path
+	default:
+		path = u.Path
+	}
+	if path == "" {
+		return "", opts, fmt.Errorf("sqlite: url %q: no file path", u.Redacted())
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "busy_timeout" {
+			return "", opts, fmt.Errorf("sqlite: url %q: unknown parameter %q", u.Redacted(), k)
+		}
+	}
+	if v := q.Get("busy_timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return "", opts, fmt.Errorf("sqlite: url %q: bad busy_timeout %q", u.Redacted(), v)
+		}
+		opts.BusyTimeout = d
+	}
+	return path, opts, nil
+}
+
+const schema = `CREATE TABLE IF NOT EXISTS consensus (
+	key   TEXT    NOT NULL,
+	seqno INTEGER NOT NULL,
+	data  BLOB    NOT NULL,
+	PRIMARY KEY (key, seqno)
+) WITHOUT ROWID`
+
+// Consensus is a location.Consensus in a SQLite file. It is safe for
+// concurrent use.
+type Consensus struct {
+	db   *sql.DB
+	path string
+	// writer is a one-slot semaphore held by each write transaction of
+	// this handle, so they queue here, where a context can abandon the wait,
+	// rather than in SQLite's busy handler.
+	writer chan struct{}
+	mu     struct {
+		sync.Mutex
+		closed bool
+	}
+}
+
+var _ location.Consensus = (*Consensus)(nil)
+
+// Open opens (creating if needed) the consensus database at path.
+func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: path %q: must not contain ? or # or start with file:", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: path %q: %w", path, err)
+	}
+	busy := opts.BusyTimeout
+	if busy == 0 {
+		busy = defaultBusyTimeout
+	}
+	// The busy timeout comes first so that switching to WAL, which needs
+	// an exclusive lock the first time, waits out other processes opening
+	// the same new file.
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
+		abs, busy.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: create schema: %w", abs, err))
+	}
+	return &Consensus{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
+}
+
+// Path returns the absolute path of the database file.
+func (c *Consensus) Path() string { return c.path }
+
+// Close implements location.Consensus.
+func (c *Consensus) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.closed {
+		return nil
+	}
+	c.mu.closed = true
+	if err := c.db.Close(); err != nil {
+		return fmt.Errorf("sqlite: close %s: %w", c.path, err)
+	}
+	return nil
+}
+
+// begin checks the handle is open and the context live.
+func (c *Consensus) begin(ctx context.Context, op string) error {
+	c.mu.Lock()
+	closed := c.mu.closed
+	c.mu.Unlock()
+	if closed {
+		return location.Determinate(op, location.ErrClosed)
+	}
+	return location.Determinate(op, ctx.Err())
+}
+
+// lockWriter takes this handle's writer slot, or gives up when ctx ends.
+func (c *Consensus) lockWriter(ctx context.Context, op string) (unlock func(), err error) {
+	select {
+	case c.writer <- struct{}{}:
+		return func() { <-c.writer }, nil
+	case <-ctx.Done():
+		return nil, location.Determinate(op, ctx.Err())
+	}
+}
+
+// wrap prefixes a driver error with the database it came from.
+func (c *Consensus) wrap(what string, err error) error {
+	return fmt.Errorf("sqlite: %s: %s: %w", c.path, what, err)
+}
+
+// IsBusy reports whether err is SQLite's SQLITE_BUSY (in any extended form):
+// the lock another connection holds was not released within the busy
+// timeout.
+func IsBusy(err error) bool {
+	var se *sqlite3.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_BUSY
+}
+
+func toInt64(s location.SeqNo) (int64, bool) {
+	if s > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(s), true
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,141 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/sqlite"
+	"github.com/shardflow/shardflow/persist/persisttest"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func open(t *testing.T, path string) *sqlite.Consensus {
+	t.Helper()
+	c, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	persisttest.TestConsensus(t, func(t *testing.T) location.Consensus {
+		return open(t, filepath.Join(t.TempDir(), "consensus.db"))
+	})
+}
+
+func TestURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"sqlite:///abs/path/consensus.db":    "/abs/path/consensus.db",
+		"sqlite://./x.db":                    "./x.db",
+		"sqlite://dir/x.db":                  "dir/x.db",
+		"sqlite:x.db":                        "x.db",
+		"sqlite:x.db?busy_timeout=250ms":     "x.db",
+		"sqlite:///a/b.db?busy_timeout=1m5s": "/a/b.db",
+	} {
+		u, _ := url.Parse(raw)
+		got, _, err := sqlite.ParseURL(u)
+		if err != nil || got != want {
+			t.Errorf("ParseURL(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	u, _ := url.Parse("sqlite:x.db?busy_timeout=250ms")
+	if _, opts, _ := sqlite.ParseURL(u); opts.BusyTimeout != 250*time.Millisecond {
+		t.Errorf("busy_timeout parsed as %v", opts.BusyTimeout)
+	}
+	for _, raw := range []string{"sqlite://", "sqlite:x.db?nope=1", "sqlite:x.db?busy_timeout=soon", "file:///x.db"} {
+		u, _ := url.Parse(raw)
+		if _, _, err := sqlite.ParseURL(u); err == nil {
+			t.Errorf("ParseURL(%q) accepted", raw)
+		}
+	}
+}
+
+// TestOpenByURL opens through the registry with a relative path, writes,
+// closes, and reads the version back through a new handle: it is on disk.
+func TestOpenByURL(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ctx := t.Context()
+	c, err := location.OpenConsensus(ctx, "sqlite://./state.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 3, Data: []byte("v3")}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, _, err := c.Head(ctx, "k"); !errors.Is(err, location.ErrClosed) {
+		t.Fatalf("Head after Close = %v, want ErrClosed", err)
+	}
+	c, err = location.OpenConsensus(ctx, "sqlite:state.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h, ok, err := c.Head(ctx, "k")
+	if err != nil || !ok || h.SeqNo != 3 || string(h.Data) != "v3" {
+		t.Fatalf("Head after reopen = %v, %v, %v", h, ok, err)
+	}
+}
+
+// TestBusyIsDeterminate holds the write lock from another connection: a
+// compare-and-set that cannot begin within the busy timeout fails
+// determinately with SQLITE_BUSY and writes nothing.
+func TestBusyIsDeterminate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	c, err := sqlite.Open(t.Context(), path, sqlite.Options{BusyTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other, err := sql.Open("sqlite", path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1})
+	if err == nil || location.IsIndeterminate(err) || !sqlite.IsBusy(err) {
+		t.Fatalf("CompareAndSet under another writer's lock = %v, want determinate busy", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := c.Head(t.Context(), "k"); err != nil || ok {
+		t.Fatalf("Head = %v, %v; want nothing written", ok, err)
+	}
+	if res, err := c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1}); err != nil || res != location.Committed {
+		t.Fatalf("CompareAndSet after the lock was released = %v, %v", res, err)
+	}
+}
+
+func TestSeqNoTooLarge(t *testing.T) {
+	c := open(t, filepath.Join(t.TempDir(), "consensus.db"))
+	defer c.Close()
+	_, err := c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1 << 63})
+	if !errors.Is(err, location.ErrSeqNoTooLarge) || location.IsIndeterminate(err) {
+		t.Fatalf("CompareAndSet(1<<63) = %v", err)
+	}
+}
