@@ -66,12 +66,15 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 	}
 	for {
 		notify := l.r.m.watch()
+		token := l.r.beginRead()
 		s, err := l.r.read(ctx, l.asOf, false)
 		if err != nil {
+			l.r.endRead(token)
 			return ListenEvent{}, err
 		}
 		b, ok := s.ListenBatch(l.frontier)
 		if !ok {
+			l.r.endRead(token)
 			if err := l.w.wait(ctx, notify); err != nil {
 				return ListenEvent{}, err
 			}
@@ -81,7 +84,7 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 		l.frontier = b.Upper.Clone()
 		progress := ListenEvent{Kind: ListenProgress, Upper: b.Upper.Clone()}
 		parts := l.r.leasedParts(nil, b, FetchFilter{Mode: ListenRead, AsOf: l.asOf, Lower: lower.Clone(), ReaderID: l.r.id})
-		l.r.lease(s, parts)
+		l.r.lease(token, s, parts)
 		if len(parts) == 0 {
 			return progress, nil
 		}

@@ -29,7 +29,11 @@ type ReadHandle struct {
 		since   Frontier
 		leases  []*lease.Lease // one per state version parts were handed out from
 		lastSeq location.SeqNo // newest state version read
-		expired bool
+		// pending holds, per read in flight (between reading state and
+		// leasing its parts), a seqno no newer than the version it reads.
+		pending map[int]location.SeqNo
+		nextRead int
+		expired  bool
 	}
 }
 
@@ -81,8 +85,14 @@ func (r *ReadHandle) SeqNoHold() location.SeqNo {
 	return r.holdLocked()
 }
 
+// holdLocked is the seqno the reader may hold: the oldest version it has
+// live leased parts from or a read in flight at, and otherwise the newest
+// version this client has seen (it needs nothing older).
 func (r *ReadHandle) holdLocked() location.SeqNo {
-	hold := r.mu.lastSeq
+	hold := max(r.mu.lastSeq, r.m.cached().SeqNo)
+	for _, p := range r.mu.pending {
+		hold = min(hold, p)
+	}
 	live := r.mu.leases[:0]
 	for _, l := range r.mu.leases {
 		if !l.Released() {
@@ -172,6 +182,9 @@ func (r *ReadHandle) expiredErr() error {
 
 // read returns the newest state, checking the reader is still registered
 // and, if checkSince, that asOf is not before its since.
+//
+// Every read is bracketed by beginRead and lease (or endRead): while it is
+// in flight the reader's hold cannot pass the version it reads.
 func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bool) (state.State, error) {
 	s, err := r.m.head(ctx)
 	if err != nil {
@@ -190,11 +203,34 @@ func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bo
 	return s, nil
 }
 
-// lease returns a lease on the version s for n parts (n clones); the
-// reader tracks it until every clone is released.
-func (r *ReadHandle) lease(s state.State, parts []LeasedPart) {
+// beginRead pins the reader's hold at or before any version read from now
+// until endRead or lease with the returned token.
+func (r *ReadHandle) beginRead() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.mu.pending == nil {
+		r.mu.pending = map[int]location.SeqNo{}
+	}
+	r.mu.nextRead++
+	// Consensus is linearizable: the head read next is at least the newest
+	// version this client has seen.
+	r.mu.pending[r.mu.nextRead] = r.m.cached().SeqNo
+	return r.mu.nextRead
+}
+
+func (r *ReadHandle) endRead(token int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.mu.pending, token)
+}
+
+// lease puts a lease on the version s on every part (one clone each) and
+// ends the read token; the reader tracks the lease until every clone is
+// released.
+func (r *ReadHandle) lease(token int, s state.State, parts []LeasedPart) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.mu.pending, token)
 	r.mu.lastSeq = max(r.mu.lastSeq, s.SeqNo)
 	if len(parts) == 0 {
 		return
@@ -228,11 +264,16 @@ func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]Leased
 	defer w.close()
 	for {
 		notify := r.m.watch()
+		token := r.beginRead()
 		s, err := r.read(ctx, asOf, true)
 		if err != nil {
+			r.endRead(token)
 			return nil, err
 		}
 		batches, ready, err := s.SnapshotBatches(asOf)
+		if err != nil || !ready {
+			r.endRead(token)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +283,7 @@ func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]Leased
 			for _, b := range batches {
 				parts = r.leasedParts(parts, b, f)
 			}
-			r.lease(s, parts)
+			r.lease(token, s, parts)
 			return parts, nil
 		}
 		if err := w.wait(ctx, notify); err != nil {

@@ -1,0 +1,267 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// writeBatches appends n one-row batches at times 0..n-1.
+func writeBatches(t *testing.T, w *WriteHandle, from, n int) {
+	t.Helper()
+	for i := from; i < from+n; i++ {
+		k := fmt.Sprintf("k%d", i)
+		if err := w.CompareAndAppend(context.Background(), []Update{up(k, "", uint64Time(i), 1)}, ts(uint64Time(i)), ts(uint64Time(i+1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// compactAndGC moves a second reader's since to t, compacts and collects.
+func compactAndGC(t *testing.T, c *Client, adv *ReadHandle, since int) GCReport {
+	t.Helper()
+	ctx := context.Background()
+	if err := adv.DowngradeSince(ctx, ts(uint64Time(since))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compact(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := adv.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.GC(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestGCKeepsLeasedBlobUntilReleased(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 3)
+	r, _ := c.OpenReader(ctx, "s", "holder")
+	parts, err := r.Snapshot(ctx, 2)
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("%d parts, %v", len(parts), err)
+	}
+	// The holder moves its since (so compaction replaces the parts it
+	// holds) but keeps its leases.
+	if err := r.DowngradeSince(ctx, ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	rep := compactAndGC(t, c, r, 3)
+	if rep.BlobsDeleted != 0 {
+		t.Fatalf("GC deleted %d blobs while leases were live", rep.BlobsDeleted)
+	}
+	if _, err := fetchAll(ctx, c, parts); err != nil { // releases the leases
+		t.Fatalf("fetching leased parts after GC: %v", err)
+	}
+	if err := r.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = c.GC(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BlobsDeleted != 3 {
+		t.Fatalf("GC deleted %d blobs after the leases dropped, want 3", rep.BlobsDeleted)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 1 {
+		t.Fatalf("%d blobs left, want the one compacted part", n)
+	}
+}
+
+// GC and compaction run continuously beside a reader taking and fetching
+// leased parts: no fetch of a leased part ever finds its blob missing.
+func TestGCConcurrentWithLeasedReader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	r, _ := c.OpenReader(ctx, "s", "reader")
+	var wg sync.WaitGroup
+	var cycles atomic.Int64 // completed compact+GC cycles
+	waitCycles := func() {
+		target := cycles.Load() + 2
+		eventually(t, "a compact+GC cycle", func() bool { return cycles.Load() >= target })
+	}
+	gcErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if _, err := c.Compact(ctx, "s"); err != nil && ctx.Err() == nil {
+				gcErr <- err
+				return
+			}
+			if _, err := c.GC(ctx, "s"); err != nil && ctx.Err() == nil {
+				gcErr <- err
+				return
+			}
+			cycles.Add(1)
+		}
+	}()
+	deleted := 0
+	for i := range 60 {
+		writeBatches(t, w, i, 1)
+		asOf := uint64Time(i)
+		parts, err := r.Snapshot(ctx, asOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Downgrade the since before fetching: compaction may now replace
+		// these parts, but the leases keep their blobs.
+		if err := r.DowngradeSince(ctx, ts(asOf)); err != nil {
+			t.Fatal(err)
+		}
+		// Let compaction replace the parts, heartbeat (the hold may now
+		// move up to the oldest live lease) and let GC run after that.
+		waitCycles()
+		if err := r.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitCycles()
+		got, err := fetchAll(ctx, c, parts)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if len(got) != i+1 {
+			t.Fatalf("step %d: %d rows, want %d", i, len(got), i+1)
+		}
+		select {
+		case err := <-gcErr:
+			t.Fatal(err)
+		default:
+		}
+	}
+	cancel()
+	wg.Wait()
+	if _, err := c.Compact(context.Background(), "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Heartbeat(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.GC(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted += rep.BlobsDeleted
+	if n := blobCount(t, e.blob, "s/"); n > 3 {
+		t.Errorf("%d blobs left: GC never collected the compacted parts", n)
+	}
+}
+
+func TestFetchAfterExpiryReportsBlobMissing(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{LeaseDuration: time.Minute})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 2)
+	r, _ := c.OpenReader(ctx, "s", "slow")
+	other, _ := c.OpenReader(ctx, "s", "fast")
+	parts, err := r.Snapshot(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute) // r's lease runs out
+	if err := other.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.GC(ctx, "s"); err != nil || len(rep.ExpiredReaders) != 1 {
+		t.Fatalf("GC did not expire the slow reader: %+v %v", rep, err)
+	}
+	compactAndGC(t, c, other, 2)
+	_, err = c.FetchLeased(ctx, parts[0])
+	var bm *BlobMissingError
+	if !errors.Is(err, ErrBlobMissing) || !errors.As(err, &bm) || !bm.ReaderExpired || bm.Key != parts[0].Desc.Key {
+		t.Fatalf("got %v, want a missing blob of an expired reader", err)
+	}
+	for _, p := range parts {
+		p.Lease.Release()
+	}
+}
+
+func TestFetchCorruptBlob(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 3)
+	r, _ := c.OpenReader(ctx, "s", "")
+	parts, _ := r.Snapshot(ctx, 2)
+	defer func() {
+		for _, p := range parts {
+			p.Lease.Release()
+		}
+	}()
+	data, _, _ := e.blob.Get(ctx, parts[0].Desc.Key)
+	flipped := append([]byte(nil), data...)
+	flipped[len(flipped)/2] ^= 0x40
+	e.blob.Set(ctx, parts[0].Desc.Key, flipped)
+	e.blob.Set(ctx, parts[1].Desc.Key, data[:len(data)-3])
+	e.blob.Delete(ctx, parts[2].Desc.Key)
+	for i, want := range []error{ErrBlobCorrupt, ErrBlobCorrupt, ErrBlobMissing} {
+		if _, err := c.FetchLeased(ctx, parts[i]); !errors.Is(err, want) {
+			t.Errorf("part %d: got %v, want %v", i, err, want)
+		}
+	}
+	// A part whose checksum was recorded wrongly but whose bytes are garbage
+	// that matches it still fails to decode, without a panic.
+	garbage := []byte("PAR1 definitely not parquet PAR1")
+	e.blob.Set(ctx, "s/p/garbage", garbage)
+	d := parts[0].Desc
+	d.Key, d.Bytes, d.Checksum, d.Rows = "s/p/garbage", int64(len(garbage)), partChecksum(garbage), 1
+	if _, err := c.Fetch(ctx, "s", d, parts[0].Filter); !errors.Is(err, ErrBlobCorrupt) {
+		t.Errorf("garbage part: %v", err)
+	}
+	rep, err := c.Verify(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || len(rep.Missing) != 1 || len(rep.Corrupt) != 2 || rep.Parts != 3 {
+		t.Fatalf("verify: %+v", rep)
+	}
+}
+
+func TestJanitorReapsOldOrphansOnly(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 2)
+	e.blob.Set(ctx, "s/p/dead-writer.parquet", []byte("orphan"))
+	e.blob.Set(ctx, "s/p/partial.123.tmp", []byte("half"))
+	e.blob.Set(ctx, "other/p/x", []byte("another shard"))
+	rep, err := c.Janitor(ctx, "s", time.Hour)
+	if err != nil || rep.OrphansReaped != 0 {
+		t.Fatalf("young orphans reaped: %+v %v", rep, err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	e.blob.Set(ctx, "s/p/in-flight.parquet", []byte("young"))
+	rep, err = c.Janitor(ctx, "s", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OrphansReaped != 2 || rep.TempReaped != 1 || rep.Listed != 5 {
+		t.Fatalf("janitor %+v", rep)
+	}
+	if v, err := c.Verify(ctx, "s"); err != nil || !v.OK() {
+		t.Fatalf("janitor removed referenced parts: %+v %v", v, err)
+	}
+	if _, ok, _ := e.blob.Get(ctx, "s/p/in-flight.parquet"); !ok {
+		t.Fatal("young blob reaped")
+	}
+	if _, ok, _ := e.blob.Get(ctx, "other/p/x"); !ok {
+		t.Fatal("another shard's blob reaped")
+	}
+}

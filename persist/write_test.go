@@ -1,0 +1,185 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/persisttest"
+)
+
+func TestWriteThenSnapshot(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{PartTargetSize: 20})
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("b", "1", 0, 1), up("a", "1", 1, 2), up("a", "1", 1, -1), up("c", "x", 2, 1), up("c", "x", 2, -1)}, ts(0), ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "1", 3, 1), up("d", "1", 4, 1)}, ts(3), ts(5)); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Upper(); !got.Equal(ts(5)) {
+		t.Fatalf("upper %v", got)
+	}
+	r, err := c.OpenReader(ctx, "s", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		asOf int
+		want contents
+	}{
+		{0, contents{{"b", "1", 0}: 1}},
+		{2, contents{{"b", "1", 2}: 1, {"a", "1", 2}: 1}},
+		{4, contents{{"b", "1", 4}: 1, {"a", "1", 4}: 2, {"d", "1", 4}: 1}},
+	} {
+		parts, err := r.Snapshot(ctx, uint64Time(tc.asOf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fetchAll(ctx, c, parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !equalContents(got, tc.want) {
+			t.Errorf("snapshot at %d: got %v want %v", tc.asOf, got, tc.want)
+		}
+	}
+	st, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Batches) != 2 || len(st.Readers) != 1 || len(st.Writers) != 1 || st.Batches[0].Parts[0].Checksum == 0 {
+		t.Fatalf("state %+v", st)
+	}
+	if len(st.Batches[0].Parts) < 2 {
+		t.Errorf("a 20-byte target size should split the first batch, got %d parts", len(st.Batches[0].Parts))
+	}
+	shards, err := c.ListShards(ctx)
+	if err != nil || len(shards) != 1 || shards[0] != "s" {
+		t.Fatalf("shards %v %v", shards, err)
+	}
+}
+
+func TestUpperMismatchDeletesParts(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w1, _ := c.OpenWriter(ctx, "s")
+	w2, _ := c.OpenWriter(ctx, "s")
+	if err := w1.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	err := w2.CompareAndAppend(ctx, []Update{up("b", "", 0, 1)}, ts(0), ts(2))
+	var um *UpperMismatchError
+	if !errors.As(err, &um) || !um.Current.Equal(ts(1)) || !um.Expected.Equal(ts(0)) {
+		t.Fatalf("got %v, want upper mismatch with current [1]", err)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 1 {
+		t.Fatalf("%d blobs after a failed append, want 1", n)
+	}
+}
+
+// A second client's cache is stale; its append must still see the true
+// upper rather than report a mismatch against its cache.
+func TestStaleCacheRetries(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c1, c2 := e.client(ClientOptions{}), e.client(ClientOptions{})
+	w1, _ := c1.OpenWriter(ctx, "s")
+	w2, _ := c2.OpenWriter(ctx, "s")
+	if err := w1.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.CompareAndAppend(ctx, []Update{up("b", "", 1, 1)}, ts(1), ts(2)); err != nil {
+		t.Fatalf("append through a stale cache: %v", err)
+	}
+}
+
+func TestInvalidUpdates(t *testing.T) {
+	ctx := context.Background()
+	c := newEnv().client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	for name, err := range map[string]error{
+		"time before lower":  w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(1), ts(2)),
+		"time at upper":      w.CompareAndAppend(ctx, []Update{up("a", "", 2, 1)}, ts(0), ts(2)),
+		"upper before lower": w.CompareAndAppend(ctx, nil, ts(2), ts(1)),
+	} {
+		if !errors.Is(err, ErrInvalidUpdate) {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+	if _, err := c.OpenWriter(ctx, "bad/id"); !errors.Is(err, ErrInvalidShardID) {
+		t.Errorf("bad shard id: %v", err)
+	}
+}
+
+// An append whose commit reply is lost is retried with the same token and
+// recognized as applied, not applied twice.
+func TestIndeterminateAppendIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	faults := persisttest.NewFaults(1)
+	loc := Location{Blob: e.blob, Consensus: persisttest.NewFaultyConsensus(e.cons, faults)}
+	c := NewClient(loc, ClientOptions{Clock: e.clock})
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults.FailNext(persisttest.OpConsensusCAS, persisttest.IndeterminateApplied)
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	faults.FailNext(persisttest.OpConsensusCAS, persisttest.IndeterminateLost)
+	if err := w.CompareAndAppend(ctx, []Update{up("b", "", 1, 1)}, ts(1), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := c.State(ctx, "s")
+	if len(st.Batches) != 2 || !st.Upper.Equal(ts(2)) {
+		t.Fatalf("batches %+v upper %v", st.Batches, st.Upper)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 2 {
+		t.Fatalf("%d blobs, want 2", n)
+	}
+	if faults.Injected(persisttest.IndeterminateApplied) != 1 {
+		t.Fatal("fault not injected")
+	}
+}
+
+// An append whose outcome stays unknown leaves its parts (they may be
+// referenced); a definite failure removes them.
+func TestAppendFailureCleanup(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	faults := persisttest.NewFaults(1)
+	loc := Location{Blob: e.blob, Consensus: persisttest.NewFaultyConsensus(e.cons, faults)}
+	c := NewClient(loc, ClientOptions{Clock: e.clock, CASRetries: 1})
+	w, _ := c.OpenWriter(ctx, "s")
+	faults.FailNext(persisttest.OpConsensusCAS, persisttest.Determinate)
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err == nil {
+		t.Fatal("append succeeded despite a determinate failure")
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 0 {
+		t.Fatalf("%d blobs after a determinate failure", n)
+	}
+	faults.FailNext(persisttest.OpConsensusCAS, persisttest.IndeterminateLost)
+	faults.FailNext(persisttest.OpConsensusCAS, persisttest.IndeterminateLost)
+	err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1))
+	if err == nil || !isIndeterminate(err) {
+		t.Fatalf("got %v, want an indeterminate error", err)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 1 {
+		t.Fatalf("%d blobs after an indeterminate failure, want the part kept", n)
+	}
+}
+
+func isIndeterminate(err error) bool {
+	return err != nil && locationIsIndeterminate(err)
+}
+
+var _ = state.FormatParquetV1
