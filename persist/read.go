@@ -31,7 +31,7 @@ type ReadHandle struct {
 		lastSeq location.SeqNo // newest state version read
 		// pending holds, per read in flight (between reading state and
 		// leasing its parts), a seqno no newer than the version it reads.
-		pending map[int]location.SeqNo
+		pending  map[int]location.SeqNo
 		nextRead int
 		expired  bool
 	}
