@@ -1,7 +1,10 @@
 package dataflow_test
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -53,4 +56,63 @@ func Example() {
 	// complete through 1 seen [0@0 2@1]
 	// complete through 2 seen [0@0 2@1 4@2]
 	// done: true leaks: <nil>
+}
+
+// Two workers on their own goroutines: each feeds ten records, and an
+// Exchange pact routes every record to the worker its hash names. Execute
+// returns once both workers' dataflows have completed.
+func ExampleExecute() {
+	var mu sync.Mutex
+	received := make([][]int, 2)
+	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+		dataflow.Dataflow(w, "route", func(s *dataflow.Scope[T]) {
+			input, stream := dataflow.NewInput[int](s)
+			b := dataflow.NewBuilder(s, "sink")
+			in := dataflow.AddInput(b, stream, dataflow.Exchange(func(d int) uint64 { return uint64(d) }))
+			b.Build(func([]*dataflow.Capability[T]) func() {
+				return func() {
+					in.ForEach(func(_ dataflow.CapabilityRef[T], data []int) {
+						mu.Lock()
+						received[w.Index()] = append(received[w.Index()], data...)
+						mu.Unlock()
+					})
+				}
+			})
+			for i := range 10 {
+				input.Send(10*w.Index() + i)
+			}
+			input.Close()
+		})
+	})
+	for i, r := range received {
+		slices.Sort(r)
+		fmt.Println("worker", i, "received", r)
+	}
+	fmt.Println("error:", err)
+	// Output:
+	// worker 0 received [0 2 4 6 8 10 12 14 16 18]
+	// worker 1 received [1 3 5 7 9 11 13 15 17 19]
+	// error: <nil>
+}
+
+// A capability that is never dropped holds back the frontier forever; the
+// worker lists it, with the operator that holds it.
+func ExampleWorker_LiveCapabilities() {
+	w := dataflow.NewWorker()
+	dataflow.Dataflow(w, "leaky", func(s *dataflow.Scope[T]) {
+		b := dataflow.NewBuilder(s, "forgetful")
+		dataflow.AddOutput[int](b)
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			caps[0].Downgrade(3) // never dropped
+			return nil
+		})
+	})
+	w.Step()
+	for _, c := range w.LiveCapabilities() {
+		fmt.Println(c)
+	}
+	fmt.Println(errors.Is(w.Close(), dataflow.ErrLeakedCapabilities))
+	// Output:
+	// leaky/forgetful (op 0) output 0 at 3 on worker 0
+	// true
 }

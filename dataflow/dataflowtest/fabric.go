@@ -65,14 +65,16 @@ type slot struct{ queue, pos int }
 func (f *QueueFabric) DeliverOne(rng *rand.Rand) bool {
 	var eligible []slot
 	for qi, q := range f.queued {
+		ordered := false
 		for pos, e := range q {
-			if e.Kind == dataflow.DataEnvelope {
+			switch {
+			case e.Kind == dataflow.DataEnvelope:
 				eligible = append(eligible, slot{qi, pos})
-				continue
+			case !ordered:
+				// The first ordered envelope; those after it must wait.
+				ordered = true
+				eligible = append(eligible, slot{qi, pos})
 			}
-			// The first ordered envelope; those after it must wait.
-			eligible = append(eligible, slot{qi, pos})
-			break
 		}
 	}
 	if len(eligible) == 0 {
