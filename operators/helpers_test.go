@@ -99,3 +99,12 @@ func updatesByTime[D comparable](t testing.TB, links []*operators.EventLink[T, o
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+func frontierOf(ts ...T) frontier.Antichain[T] { return frontier.NewAntichain(ts...) }
+
+// settle steps w until no operator is activated: everything sent has been
+// received and processed.
+func settle(t testing.TB, w *dataflow.Worker) {
+	t.Helper()
+	stepUntil(t, w, w.Idle)
+}

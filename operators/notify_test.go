@@ -1,0 +1,111 @@
+package operators_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/operators"
+)
+
+// The notificator fires each requested time exactly once, only once the
+// input frontier has passed it, in time order, however often the time was
+// requested.
+func TestNotificatorFiresOncePerTimeAfterFrontier(t *testing.T) {
+	w := dataflow.NewWorker()
+	var in *dataflow.InputHandle[T, int]
+	var fired []string
+	dataflow.Dataflow(w, "notify", func(s *dataflow.Scope[T]) {
+		var nums *dataflow.Stream[T, int]
+		in, nums = operators.Input[int](s)
+		operators.UnaryNotify(nums, dataflow.Pipeline[int](), "notify",
+			func(in *dataflow.InPort[T, int], out *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
+				in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
+					n.NotifyAt(ref.Retain())
+					n.NotifyAt(ref.Retain()) // a duplicate request merges
+				})
+				n.ForEach(func(c *dataflow.Capability[T]) {
+					if in.Frontier().LessEqual(c.Time()) {
+						t.Errorf("fired at %d with the frontier at %v", c.Time(), in.Frontier())
+					}
+					fired = append(fired, fmt.Sprint(c.Time()))
+				})
+			})
+	})
+	step := func(n int) {
+		for range n {
+			w.Step()
+		}
+	}
+	in.AdvanceTo(1)
+	in.Send(1)
+	step(3)
+	in.Send(1) // the same time again, in a later invocation
+	step(3)
+	if len(fired) != 0 {
+		t.Fatalf("fired %v before the frontier passed 1", fired)
+	}
+	in.AdvanceTo(2)
+	step(3)
+	if !slices.Equal(fired, []string{"1"}) {
+		t.Fatalf("after the frontier passed 1: fired %v", fired)
+	}
+	in.AdvanceTo(4)
+	in.Send(4)
+	in.AdvanceTo(5)
+	in.Send(5)
+	in.Send(5)
+	step(3)
+	if !slices.Equal(fired, []string{"1", "4"}) {
+		t.Fatalf("with the frontier at 5: fired %v", fired)
+	}
+	in.Close()
+	runSingle(t, w)
+	if !slices.Equal(fired, []string{"1", "4", "5"}) {
+		t.Fatalf("at the end: fired %v", fired)
+	}
+}
+
+// BinaryNotify waits for both frontiers; ready times fire in time order
+// even when requested out of order.
+func TestBinaryNotifyWaitsForBothInputs(t *testing.T) {
+	w := dataflow.NewWorker()
+	var a, b *dataflow.InputHandle[T, int]
+	var fired []T
+	dataflow.Dataflow(w, "binary", func(s *dataflow.Scope[T]) {
+		var sa, sb *dataflow.Stream[T, int]
+		a, sa = operators.Input[int](s)
+		b, sb = operators.Input[int](s)
+		operators.BinaryNotify(sa, sb, dataflow.Pipeline[int](), dataflow.Pipeline[int](), "both",
+			func(in1, in2 *dataflow.InPort[T, int], _ *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
+				for _, in := range []*dataflow.InPort[T, int]{in1, in2} {
+					in.ForEach(func(ref dataflow.CapabilityRef[T], _ []int) { n.NotifyAt(ref.Retain()) })
+				}
+				n.ForEach(func(c *dataflow.Capability[T]) { fired = append(fired, c.Time()) })
+			})
+	})
+	a.AdvanceTo(7)
+	a.Send(0)
+	b.AdvanceTo(3)
+	b.Send(0)
+	for range 5 {
+		w.Step()
+	}
+	if len(fired) != 0 {
+		t.Fatalf("fired %v while input b is at 3", fired)
+	}
+	b.AdvanceTo(8)
+	for range 5 {
+		w.Step()
+	}
+	if !slices.Equal(fired, []T{3}) {
+		t.Fatalf("with the frontiers at 7 and 8: fired %v, want [3]", fired)
+	}
+	a.Close()
+	b.Close()
+	runSingle(t, w)
+	if !slices.Equal(fired, []T{3, 7}) {
+		t.Fatalf("at the end: fired %v, want [3 7]", fired)
+	}
+}
