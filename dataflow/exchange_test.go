@@ -1,6 +1,7 @@
 package dataflow_test
 
 import (
+	"errors"
 	"sync"
 	"testing"
 
@@ -92,5 +93,30 @@ func TestClusterExchangeSeeds(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
+	}
+}
+
+// A panic on one worker stops the others, even while their driving code
+// waits for progress that will never come.
+func TestExecutePanicStopsPeers(t *testing.T) {
+	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+		probe := dataflow.NewProbeHandle[T]()
+		var input *dataflow.InputHandle[T, int]
+		dataflow.Dataflow(w, "p", func(s *dataflow.Scope[T]) {
+			var st *dataflow.Stream[T, int]
+			input, st = dataflow.NewInput[int](s)
+			dataflow.ProbeWith(st, probe)
+		})
+		if w.Index() == 1 {
+			panic("boom")
+		}
+		input.Close()
+		for !probe.Done() { // worker 1 never closes its input
+			w.StepOrPark(dataflow.Forever)
+		}
+	})
+	var pe *dataflow.PanicError
+	if !errors.As(err, &pe) || pe.Worker != 1 || pe.Value != "boom" {
+		t.Fatalf("Execute = %v, want worker 1's panic", err)
 	}
 }

@@ -8,6 +8,10 @@ import (
 	"sync/atomic"
 )
 
+// errAborted is the panic value that unwinds a worker of an Execute whose
+// peer panicked, wherever its driving code is stepping it.
+type errAborted struct{}
+
 // Config configures a group of workers.
 type Config struct {
 	// Workers is the number of workers (at least 1).
@@ -26,12 +30,19 @@ type Config struct {
 func Execute(cfg Config, fn func(*Worker)) error {
 	workers := NewWorkers(cfg)
 	var abort atomic.Bool
+	for _, w := range workers {
+		w.abort = &abort
+	}
 	errs := make([]error, len(workers))
 	var wg sync.WaitGroup
 	for i, w := range workers {
 		wg.Go(func() {
 			defer func() {
 				if v := recover(); v != nil {
+					if _, ok := v.(errAborted); ok {
+						errs[i] = fmt.Errorf("dataflow: worker %d: %w", i, ErrAborted)
+						return
+					}
 					errs[i] = &PanicError{Worker: i, Value: v, Stack: debug.Stack()}
 					abort.Store(true)
 					for _, o := range workers {

@@ -47,6 +47,9 @@ type Worker struct {
 	// index of a capability here.
 	live   []liveCapability
 	closed bool
+	// abort is shared by the workers of one Execute: set when one of them
+	// panicked, it makes the others' Step panic with errAborted.
+	abort *atomic.Bool
 }
 
 type liveCapability interface {
@@ -143,6 +146,12 @@ func (w *Worker) syncActivate(op *operator) {
 func (w *Worker) Step() bool {
 	if w.closed {
 		panic("dataflow: Step on a closed worker")
+	}
+	if w.current != nil {
+		panic("dataflow: Step called from the logic of operator " + w.current.name)
+	}
+	if w.abort != nil && w.abort.Load() {
+		panic(errAborted{})
 	}
 	w.receive()
 	w.drainSync()
