@@ -2,6 +2,7 @@ package dataflow_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/dataflow/dataflowtest"
@@ -114,5 +115,31 @@ func TestLeakedCapabilityListed(t *testing.T) {
 	}
 	if !errorsIs(err, dataflow.ErrLeakedCapabilities) || !errorsIs(err, dataflow.ErrIncomplete) {
 		t.Fatalf("Close = %v, want ErrLeakedCapabilities and ErrIncomplete", err)
+	}
+}
+
+// Under Execute, a leaked capability keeps the dataflow open; with an idle
+// timeout the worker gives up and names the capability.
+func TestExecuteReportsLeakOnStall(t *testing.T) {
+	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: 50 * time.Millisecond}, func(w *dataflow.Worker) {
+		dataflow.Dataflow(w, "leaky", func(s *dataflow.Scope[T]) {
+			b := dataflow.NewBuilder(s, "holder")
+			dataflow.AddOutput[int](b)
+			b.Build(func(caps []*dataflow.Capability[T]) func() {
+				if w.Index() == 1 {
+					caps[0].Downgrade(4) // never dropped
+				} else {
+					caps[0].Drop()
+				}
+				return nil
+			})
+		})
+	})
+	var leak *dataflow.LeakError
+	if !errorsIs(err, dataflow.ErrStalled) || !errorsAs(err, &leak) {
+		t.Fatalf("Execute = %v, want a stall with a leak", err)
+	}
+	if len(leak.Capabilities) != 1 || leak.Capabilities[0].Worker != 1 || leak.Capabilities[0].Time != T(4) {
+		t.Fatalf("leaks %v, want holder at 4 on worker 1", leak.Capabilities)
 	}
 }

@@ -23,6 +23,9 @@ var (
 	ErrDropped = errors.New("dataflow: capability already dropped")
 	// ErrIncomplete is returned by Close when dataflows have not finished.
 	ErrIncomplete = errors.New("dataflow: dataflows did not complete")
+	// ErrStalled is returned by Execute for a worker that sat idle for
+	// Config.IdleTimeout with dataflows still running.
+	ErrStalled = errors.New("dataflow: worker stalled with dataflows running")
 	// ErrAborted is returned by Execute for workers stopped because
 	// another worker panicked.
 	ErrAborted = errors.New("dataflow: aborted because another worker failed")

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // errAborted is the panic value that unwinds a worker of an Execute whose
@@ -18,6 +19,12 @@ type Config struct {
 	Workers int
 	// Fabric connects the workers; nil means NewChannelFabric.
 	Fabric Fabric
+	// IdleTimeout, if positive, is how long a worker whose fn has returned
+	// may sit parked with nothing happening before Execute gives up on it:
+	// the worker stops with ErrStalled and a *LeakError naming the
+	// capabilities that hold its dataflows open. Zero waits forever. It is
+	// a diagnostic for tests: a wake-up that is merely slow also trips it.
+	IdleTimeout time.Duration
 }
 
 // Execute runs cfg.Workers workers, each on its own goroutine. Each calls
@@ -51,9 +58,24 @@ func Execute(cfg Config, fn func(*Worker)) error {
 				}
 			}()
 			fn(w)
-			for !abort.Load() && w.StepOrPark(Forever) {
+			stalled := false
+			for !abort.Load() && w.Running() > 0 {
+				if w.Idle() {
+					if cfg.IdleTimeout > 0 {
+						stalled = !w.park(cfg.IdleTimeout)
+						if stalled {
+							break
+						}
+					} else {
+						w.park(Forever)
+					}
+				}
+				w.Step()
 			}
 			err := w.Close()
+			if stalled {
+				err = errors.Join(ErrStalled, err)
+			}
 			if abort.Load() {
 				err = errors.Join(ErrAborted, err)
 			}

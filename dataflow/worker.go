@@ -173,18 +173,26 @@ func (w *Worker) Step() bool {
 // reports whether any dataflow is still running.
 func (w *Worker) StepOrPark(d time.Duration) bool {
 	if d != 0 && len(w.dataflows) > 0 && w.Idle() {
-		if d < 0 {
-			<-w.wake
-		} else {
-			t := time.NewTimer(d)
-			select {
-			case <-w.wake:
-			case <-t.C:
-			}
-			t.Stop()
-		}
+		w.park(d)
 	}
 	return w.Step()
+}
+
+// park waits for a wake-up for up to d (forever if d < 0), reporting
+// whether one came.
+func (w *Worker) park(d time.Duration) bool {
+	if d < 0 {
+		<-w.wake
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.wake:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 // StepWhile steps while cond holds.
