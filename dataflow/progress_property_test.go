@@ -8,7 +8,6 @@ import (
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/dataflow/dataflowtest"
-	"github.com/shardflow/shardflow/frontier"
 )
 
 // The model-based test of progress tracking: random graphs (with feedback
