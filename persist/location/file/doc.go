@@ -1,0 +1,31 @@
+// Package file is a durable location.Blob in a local directory: gocloud's
+// fileblob, made durable and kept free of sidecar files.
+//
+// It registers the blob scheme "file":
+//
+//	file:///abs/path/blobs   an absolute directory
+//	file://./rel/blobs       a directory relative to the working directory
+//	file:rel/blobs           the same, without the slashes
+//
+// The directory is created if missing. Keys map to paths below it ("a/b"
+// is the file a/b).
+//
+// # Durability
+//
+// Set writes the value to a temporary file next to its final path (so the
+// rename never crosses filesystems), fsyncs it, renames it into place, and
+// then fsyncs the directory that holds it, plus every directory the write
+// created, up to the root. When Set returns nil the value survives a crash
+// or power failure; a reader sees either the old value or all of the new
+// one. A failure before the rename is determinate; a failure to sync the
+// directory after it is indeterminate (the value is visible, but may not
+// survive a crash).
+//
+// # What List shows
+//
+// No attribute sidecars are written; any <key>.attrs files an older writer
+// left are hidden from List (and reads still work). A writer that died
+// mid-Set leaves its temporary file, named <key>.<hex>.tmp; List shows it
+// with its real size and modification time, so an age-based janitor can
+// delete it like any other orphan.
+package file

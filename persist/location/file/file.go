@@ -1,0 +1,173 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"gocloud.dev/blob/fileblob"
+
+	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/gcblob"
+)
+
+func init() {
+	location.RegisterBlob("file", func(ctx context.Context, u *url.URL) (location.Blob, error) {
+		dir, err := ParseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		return Open(ctx, dir)
+	})
+}
+
+// ParseURL returns the directory of a file blob URL (see the package
+// documentation for its forms).
+func ParseURL(u *url.URL) (string, error) {
+	if u.Scheme != "file" {
+		return "", fmt.Errorf("file: url %q: scheme is not file", u.Redacted())
+	}
+	if u.RawQuery != "" {
+		return "", fmt.Errorf("file: url %q: no query parameters are supported", u.Redacted())
+	}
+	var dir string
+	switch {
+	case u.Opaque != "":
+		dir = u.Opaque
+	case u.Host != "":
+		dir = u.Host + u.Path
+	default:
+		dir = u.Path
+	}
+	if dir == "" {
+		return "", fmt.Errorf("file: url %q: no directory", u.Redacted())
+	}
+	return dir, nil
+}
+
+// Blob is a durable location.Blob in a directory. It is safe for concurrent
+// use.
+type Blob struct {
+	*gcblob.Blob
+	root string // absolute, cleaned
+	// syncFile and syncDir make a written file and a directory's entries
+	// durable; tests replace them to observe the order of events.
+	syncFile func(f *os.File) error
+	syncDir  func(dir string) error
+	mu       struct {
+		sync.Mutex
+		// durable holds directories below root whose own entry in their
+		// parent is known to have been synced.
+		durable map[string]bool
+	}
+}
+
+var _ location.Blob = (*Blob)(nil)
+
+// Open opens the blob directory dir, creating it if needed.
+func Open(ctx context.Context, dir string) (*Blob, error) {
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("file: directory %q: %w", dir, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, location.Determinate("blob open", err)
+	}
+	bucket, err := fileblob.OpenBucket(root, &fileblob.Options{
+		CreateDir: true,
+		NoTempDir: true,
+		Metadata:  fileblob.MetadataDontWrite,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("file: open %s: %w", root, err)
+	}
+	b := &Blob{
+		Blob:     gcblob.New(bucket, root),
+		root:     root,
+		syncFile: (*os.File).Sync,
+		syncDir:  syncDirPath,
+	}
+	b.mu.durable = map[string]bool{}
+	// The root may have just been created: make its entry durable.
+	if err := b.syncDir(filepath.Dir(root)); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("file: open %s: %w", root, err)
+	}
+	return b, nil
+}
+
+// Dir returns the absolute path of the blob directory.
+func (b *Blob) Dir() string { return b.root }
+
+var errNotAFile = errors.New("file: driver did not expose its temporary file")
+
+// Set implements location.Blob: the value is durable when it returns nil.
+func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
+	const op = "blob set"
+	var tmp string
+	err := b.SetWith(ctx, key, value, func(file any) error {
+		f, ok := file.(*os.File)
+		if !ok {
+			return errNotAFile
+		}
+		tmp = f.Name()
+		if err := b.syncFile(f); err != nil {
+			return fmt.Errorf("file: sync %s: %w", tmp, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// The rename happened; make it and any new directories durable.
+	if err := b.syncParents(filepath.Dir(tmp)); err != nil {
+		return location.Indeterminate(op, fmt.Errorf("file: %s: set %q: %w", b.root, key, err))
+	}
+	return nil
+}
+
+// syncParents syncs dir (making the entries renamed into it durable), then
+// walks up to the root syncing the parent of each directory not yet known
+// durable, since the write may have created it.
+func (b *Blob) syncParents(dir string) error {
+	if !strings.HasPrefix(dir, b.root) {
+		panic(fmt.Sprintf("file: temporary file in %s, outside the root %s", dir, b.root))
+	}
+	if err := b.syncDir(dir); err != nil {
+		return err
+	}
+	for dir != b.root {
+		b.mu.Lock()
+		known := b.mu.durable[dir]
+		b.mu.Unlock()
+		if known {
+			return nil
+		}
+		parent := filepath.Dir(dir)
+		if err := b.syncDir(parent); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		b.mu.durable[dir] = true
+		b.mu.Unlock()
+		dir = parent
+	}
+	return nil
+}
+
+func syncDirPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("file: sync directory %s: %w", dir, err)
+	}
+	return d.Close()
+}

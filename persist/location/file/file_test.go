@@ -1,0 +1,124 @@
+package file_test
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/file"
+	"github.com/shardflow/shardflow/persist/persisttest"
+)
+
+func open(t *testing.T, dir string) *file.Blob {
+	t.Helper()
+	b, err := file.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestConformance(t *testing.T) {
+	persisttest.TestBlob(t, func(t *testing.T) location.Blob {
+		return open(t, filepath.Join(t.TempDir(), "blobs"))
+	})
+}
+
+func TestURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"file:///abs/blobs": "/abs/blobs",
+		"file://./rel":      "./rel",
+		"file:rel/blobs":    "rel/blobs",
+	} {
+		u, _ := url.Parse(raw)
+		if got, err := file.ParseURL(u); err != nil || got != want {
+			t.Errorf("ParseURL(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{"file://", "file:///x?metadata=skip", "s3://x"} {
+		u, _ := url.Parse(raw)
+		if _, err := file.ParseURL(u); err == nil {
+			t.Errorf("ParseURL(%q) accepted", raw)
+		}
+	}
+}
+
+// TestReopen writes through one handle opened by URL and reads through a
+// second: the values are files in the directory.
+func TestReopen(t *testing.T) {
+	t.Chdir(t.TempDir())
+	ctx := t.Context()
+	b, err := location.OpenBlob(ctx, "file://./blobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(ctx, "shard/part-1", []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile("blobs/shard/part-1"); err != nil || string(got) != "data" {
+		t.Fatalf("file on disk = %q, %v", got, err)
+	}
+	b, err = location.OpenBlob(ctx, "file:blobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if v, ok, err := b.Get(ctx, "shard/part-1"); err != nil || !ok || string(v) != "data" {
+		t.Fatalf("Get after reopen = %q, %v, %v", v, ok, err)
+	}
+}
+
+// TestLeftovers: no sidecars are written; sidecars an older writer left are
+// hidden from List; the temporary file of a writer that died mid-Set is
+// listed with its real size and modification time.
+func TestLeftovers(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	b := open(t, dir)
+	defer b.Close()
+	if err := b.Set(ctx, "s/new", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s/new.attrs")); !os.IsNotExist(err) {
+		t.Fatalf("a sidecar was written: %v", err)
+	}
+	// What older code and a dead writer left behind.
+	old := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	for name, content := range map[string]string{
+		"s/old":                "old",
+		"s/old.attrs":          `{"user.content_type":"application/octet-stream"}`,
+		"s/p.18a2b3c4d5e6.tmp": "half a val",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]location.BlobMeta{}
+	if err := b.List(ctx, "s/", func(m location.BlobMeta) error { got[m.Key] = m; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["s/old.attrs"]; ok || len(got) != 3 {
+		t.Fatalf("List = %v, want s/new, s/old and the temporary file, no sidecar", got)
+	}
+	tmp, ok := got["s/p.18a2b3c4d5e6.tmp"]
+	if !ok || tmp.Size != int64(len("half a val")) || !tmp.ModTime.Equal(old) {
+		t.Fatalf("temporary file listed as %+v (listed %v), want size %d, ModTime %v", tmp, ok, len("half a val"), old)
+	}
+	if v, ok, err := b.Get(ctx, "s/old"); err != nil || !ok || string(v) != "old" {
+		t.Fatalf("Get of a key with an old sidecar = %q, %v, %v", v, ok, err)
+	}
+	// The janitor can reap the leftover by its listed key.
+	if existed, err := b.Delete(ctx, "s/p.18a2b3c4d5e6.tmp"); err != nil || !existed {
+		t.Fatalf("Delete(temporary file) = %v, %v", existed, err)
+	}
+}

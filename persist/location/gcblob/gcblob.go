@@ -1,0 +1,194 @@
+package gcblob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
+
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// Blob is a location.Blob over a gocloud bucket. It is safe for concurrent
+// use.
+type Blob struct {
+	bucket *blob.Bucket
+	name   string // for error messages: the URL or directory
+	mu     struct {
+		sync.Mutex
+		closed bool
+	}
+}
+
+var _ location.Blob = (*Blob)(nil)
+
+// New wraps bucket, which the Blob then owns and closes on Close. name
+// identifies the bucket in error messages.
+func New(bucket *blob.Bucket, name string) *Blob {
+	return &Blob{bucket: bucket, name: name}
+}
+
+// Open opens a bucket by its gocloud URL (its driver must be linked in) and
+// wraps it.
+func Open(ctx context.Context, rawURL string) (*Blob, error) {
+	b, err := blob.OpenBucket(ctx, rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("gcblob: open %s: %w", rawURL, err)
+	}
+	return New(b, rawURL), nil
+}
+
+// Bucket returns the wrapped bucket.
+func (b *Blob) Bucket() *blob.Bucket { return b.bucket }
+
+// Check returns a determinate error if the Blob is closed or ctx has ended:
+// the common preamble of every operation, exported for wrappers that
+// replace one of them.
+func (b *Blob) Check(ctx context.Context, op string) error {
+	b.mu.Lock()
+	closed := b.mu.closed
+	b.mu.Unlock()
+	if closed {
+		return location.Determinate(op, location.ErrClosed)
+	}
+	return location.Determinate(op, ctx.Err())
+}
+
+// Wrap prefixes err with the package and bucket name.
+func (b *Blob) Wrap(what, key string, err error) error {
+	return fmt.Errorf("gcblob: %s: %s %q: %w", b.name, what, key, err)
+}
+
+// Get implements location.Blob.
+func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	const op = "blob get"
+	if err := b.Check(ctx, op); err != nil {
+		return nil, false, err
+	}
+	v, err := b.bucket.ReadAll(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, location.Determinate(op, b.Wrap("get", key, err))
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// Set implements location.Blob.
+func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
+	return b.SetWith(ctx, key, value, nil)
+}
+
+// SetWith is Set with a hook: beforeClose, if not nil, runs after every byte
+// was handed to the driver and before the writer is closed (when the value
+// becomes visible); file is the driver's *os.File when the driver is
+// fileblob (else nil). An error from beforeClose abandons the write,
+// determinately.
+func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClose func(file any) error) error {
+	const op = "blob set"
+	if err := b.Check(ctx, op); err != nil {
+		return err
+	}
+	var driverFile any
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := b.bucket.NewWriter(wctx, key, &blob.WriterOptions{
+		ContentType: "application/octet-stream",
+		BeforeWrite: func(as func(any) bool) error {
+			driverFile = fileOf(as)
+			return nil
+		},
+	})
+	if err != nil {
+		return ClassifyWrite(op, b.Wrap("set", key, err))
+	}
+	if _, err := w.Write(value); err != nil {
+		cancel() // abandons the write
+		w.Close()
+		return ClassifyWrite(op, b.Wrap("set", key, err))
+	}
+	if beforeClose != nil {
+		if err := beforeClose(driverFile); err != nil {
+			cancel()
+			w.Close()
+			return location.Determinate(op, b.Wrap("set", key, err))
+		}
+	}
+	if err := w.Close(); err != nil {
+		return ClassifyWrite(op, b.Wrap("set", key, err))
+	}
+	return nil
+}
+
+// Delete implements location.Blob.
+func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
+	const op = "blob delete"
+	if err := b.Check(ctx, op); err != nil {
+		return false, err
+	}
+	err := b.bucket.Delete(ctx, key)
+	if gcerrors.Code(err) == gcerrors.NotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, ClassifyWrite(op, b.Wrap("delete", key, err))
+	}
+	return true, nil
+}
+
+// List implements location.Blob.
+func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
+	const op = "blob list"
+	if err := b.Check(ctx, op); err != nil {
+		return err
+	}
+	it := b.bucket.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return location.Determinate(op, b.Wrap("list", prefix, err))
+		}
+		if obj.IsDir {
+			continue
+		}
+		if err := fn(location.BlobMeta{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}); err != nil {
+			return err
+		}
+	}
+}
+
+// Close implements location.Blob.
+func (b *Blob) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mu.closed {
+		return nil
+	}
+	b.mu.closed = true
+	if err := b.bucket.Close(); err != nil {
+		return fmt.Errorf("gcblob: close %s: %w", b.name, err)
+	}
+	return nil
+}
+
+// ClassifyWrite wraps the failure of a write (Set, Delete) as determinate
+// when its gocloud code says the request was refused, else indeterminate.
+func ClassifyWrite(op string, err error) error {
+	switch gcerrors.Code(err) {
+	case gcerrors.InvalidArgument, gcerrors.PermissionDenied, gcerrors.FailedPrecondition,
+		gcerrors.NotFound, gcerrors.Unimplemented:
+		return location.Determinate(op, err)
+	}
+	return location.Indeterminate(op, err)
+}
