@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Env is what the command reads and writes: the process's standard streams,
+// or a test's.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// globals holds the flags every command shares.
+type globals struct {
+	env       Env
+	location  string
+	blob      string
+	consensus string
+	logLevel  string
+	log       *slog.Logger
+}
+
+const defaultLocation = "./shardflow-data"
+
+// Main runs the shardflow command with args (without the program name) and
+// returns its exit status. ctx is cancelled on SIGINT or SIGTERM.
+func Main(ctx context.Context, args []string, env Env) int {
+	root := newRoot(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	code := statusOf(err)
+	if err != nil {
+		var ee *exitError
+		if !errors.As(err, &ee) || !ee.quiet {
+			fmt.Fprintf(env.Stderr, "shardflow: %v\n", err)
+		}
+		if code == ExitUsage {
+			path := "shardflow"
+			if cmd, _, ferr := root.Find(args); ferr == nil && cmd != nil {
+				path = cmd.CommandPath()
+			}
+			fmt.Fprintf(env.Stderr, "Run '%s --help' for usage.\n", path)
+		}
+	}
+	return code
+}
+
+func newRoot(env Env) *cobra.Command {
+	g := &globals{env: env}
+	root := &cobra.Command{
+		Use:   "shardflow",
+		Short: "Write, replay and inspect durable shards of updates",
+		Long: `shardflow writes batches of updates to a durable shard, replays a shard
+through a dataflow, and inspects and garbage-collects its storage.
+
+A shard is an append-only collection of updates (key, val, time, diff): key
+and val are any JSON, time is an unsigned 64-bit integer, diff a signed
+count (+1 inserts, -1 retracts). Its upper is the frontier below which every
+time is complete; its since, the frontier below which history may have been
+compacted.
+
+By default shards live under ./shardflow-data: blobs (one file per part)
+under ./shardflow-data/blob and the consensus log in
+./shardflow-data/consensus.db. Use --location to pick another directory, or
+--blob and --consensus to name any storage backend by URL.
+
+Exit status: 0 success, 1 failure, 2 usage error, 3 replay froze on a data
+error, 4 inspect --verify found damage.`,
+		Example: `  # Write a sample shard and replay it.
+  shardflow demo
+
+  # Append updates from a JSONL file, then replay them.
+  shardflow write --shard fruit --input updates.jsonl
+  shardflow replay --shard fruit
+
+  # Keep printing new updates until Ctrl-C.
+  shardflow replay --shard fruit --follow`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup(cmd)
+		},
+	}
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageErrorf("%s: %v", cmd.CommandPath(), err)
+	})
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.location, "location", defaultLocation, "directory holding the default storage (file blobs and an embedded consensus log)")
+	pf.StringVar(&g.blob, "blob", "", "blob store URL (e.g. file:///data/blob, s3://bucket?...); needs --consensus")
+	pf.StringVar(&g.consensus, "consensus", "", "consensus URL (e.g. sqlite:///data/consensus.db, postgres://...); needs --blob")
+	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+
+	root.AddCommand(
+		newWriteCmd(g),
+		newReplayCmd(g),
+		newInspectCmd(g),
+		newShardsCmd(g),
+		newGCCmd(g),
+		newDemoCmd(g),
+	)
+	return root
+}
+
+// setup checks the global flags and starts the logger.
+func (g *globals) setup(cmd *cobra.Command) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return usageErrorf("--log-level: unknown level %q (want debug, info, warn or error)", g.logLevel)
+	}
+	g.log = slog.New(slog.NewTextHandler(g.env.Stderr, &slog.HandlerOptions{Level: level}))
+	if (g.blob == "") != (g.consensus == "") {
+		return usageErrorf("--blob and --consensus go together: give both, or neither to use --location")
+	}
+	if g.blob != "" && cmd.Flags().Changed("location") {
+		return usageErrorf("--location cannot be combined with --blob and --consensus")
+	}
+	if strings.TrimSpace(g.location) == "" {
+		return usageErrorf("--location: empty directory name")
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shardflow/shardflow/persist"
+)
+
+// clientOptions are the persist options of the command: a listen that waits
+// on another process's writes polls at least every 250ms, so --follow shows
+// a write well within a second.
+var clientOptions = persist.ClientOptions{
+	ListenPollMin: 10 * time.Millisecond,
+	ListenPollMax: 250 * time.Millisecond,
+}
+
+// store is an open location and a client of it.
+type store struct {
+	loc    persist.Location
+	client *persist.Client
+	// blobDir is the directory of the default location's blobs, "" for a
+	// location given by URL.
+	blobDir string
+}
+
+func (s *store) Close() error { return s.loc.Close() }
+
+// open opens the location named by the global flags. Commands that only
+// read pass create=false: a default location that does not exist is then an
+// error rather than an empty directory left behind.
+func (g *globals) open(ctx context.Context, create bool) (*store, error) {
+	if g.blob != "" {
+		loc, err := persist.OpenLocation(ctx, g.blob, g.consensus)
+		if err != nil {
+			return nil, failure(err)
+		}
+		return &store{loc: loc, client: persist.NewClient(loc, clientOptions)}, nil
+	}
+	if !create {
+		if _, err := os.Stat(filepath.Join(g.location, "consensus.db")); errors.Is(err, fs.ErrNotExist) {
+			return nil, failure(fmt.Errorf("no shards at %s (write one first, or pass --location)", g.location))
+		}
+	}
+	loc, err := persist.DefaultLocation(ctx, g.location)
+	if err != nil {
+		return nil, failure(err)
+	}
+	g.log.Debug("opened location", "dir", g.location)
+	return &store{loc: loc, client: persist.NewClient(loc, clientOptions), blobDir: filepath.Join(g.location, "blob")}, nil
+}
+
+// addShardFlag adds the required --shard flag.
+func addShardFlag(cmd *cobra.Command, dst *string) {
+	cmd.Flags().StringVar(dst, "shard", "", "shard name: 1 to 128 characters of A-Z a-z 0-9 _ . - (required)")
+	_ = cmd.MarkFlagRequired("shard")
+}
+
+// shardID validates a --shard value.
+func shardID(name string) (persist.ShardID, error) {
+	id := persist.ShardID(name)
+	if err := id.Validate(); err != nil {
+		return "", usageErrorf("--shard: invalid shard name %q: want 1 to 128 characters of A-Z a-z 0-9 _ . - (not . or ..)", name)
+	}
+	return id, nil
+}
+
+// mustExist reports an error if the shard has no state yet.
+func (s *store) mustExist(ctx context.Context, id persist.ShardID) error {
+	ids, err := s.client.ListShards(ctx)
+	if err != nil {
+		return failure(err)
+	}
+	if !slices.Contains(ids, id) {
+		return failure(fmt.Errorf("shard %q does not exist (shardflow shards lists them)", id))
+	}
+	return nil
+}
+
+// times returns a frontier's elements.
+func times(f persist.Frontier) []uint64 {
+	out := make([]uint64, 0, f.Len())
+	for _, t := range f.Elements() {
+		out = append(out, uint64(t))
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/records"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
+)
+
+type writeFlags struct {
+	shard  string
+	input  string
+	format string
+	upper  string
+}
+
+func newWriteCmd(g *globals) *cobra.Command {
+	var f writeFlags
+	cmd := &cobra.Command{
+		Use:   "write --shard NAME [--input FILE|-] [--format jsonl|csv] [--upper T]",
+		Short: "Append one batch of updates to a shard",
+		Long: `write appends the updates read from --input (default: standard input) to
+the shard as one batch covering the times [current upper, --upper). The shard
+is created on its first write.
+
+JSONL input is one object per line:
+  {"key": <any JSON>, "val": <any JSON>, "time": <uint64>, "diff": <int64>}
+where diff is optional and defaults to 1 (insert; -1 retracts). CSV input has
+a header naming the columns key, val, time and optionally diff; a key or val
+cell holds JSON, and a cell that is not valid JSON is taken as a string.
+
+--upper defaults to the largest time in the input plus one. Nothing is
+written, and the command fails, if a line is malformed (its line number is
+reported), if a time lies outside [current upper, --upper), or if --upper is
+not beyond the current upper. An empty input with --upper just advances the
+upper, closing the times before it.`,
+		Example: `  # Insert two updates at time 0 and 1; the shard's upper becomes 2.
+  printf '%s\n' '{"key":"apple","val":3,"time":0}' '{"key":"pear","val":1,"time":1}' |
+    shardflow write --shard fruit
+
+  # Retract one and insert another at time 5, closing times up to 9.
+  shardflow write --shard fruit --input more.jsonl --upper 10
+
+  # CSV with a header.
+  shardflow write --shard fruit --format csv --input updates.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runWrite(cmd.Context(), g, f)
+		},
+	}
+	addShardFlag(cmd, &f.shard)
+	cmd.Flags().StringVarP(&f.input, "input", "i", "-", "file to read updates from, - for standard input")
+	cmd.Flags().StringVar(&f.format, "format", "jsonl", "input format: jsonl or csv")
+	cmd.Flags().StringVar(&f.upper, "upper", "", "the batch's upper (default: largest time + 1)")
+	return cmd
+}
+
+func runWrite(ctx context.Context, g *globals, f writeFlags) error {
+	id, err := shardID(f.shard)
+	if err != nil {
+		return err
+	}
+	format, err := records.ParseFormat(f.format)
+	if err != nil {
+		return usageErrorf("--format: unknown input format %q (want jsonl or csv)", f.format)
+	}
+	var upperFlag *uint64
+	if f.upper != "" {
+		u, err := strconv.ParseUint(f.upper, 10, 64)
+		if err != nil {
+			return usageErrorf("--upper: want an unsigned integer, got %q", f.upper)
+		}
+		upperFlag = &u
+	}
+	recs, err := g.readInput(f.input, format)
+	if err != nil {
+		return failure(err)
+	}
+
+	st, err := g.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cur, err := st.client.State(ctx, id)
+	if err != nil {
+		return failure(err)
+	}
+	lower, ok := cur.Upper.Single()
+	if !ok {
+		return failure(fmt.Errorf("shard %q is closed (its upper is []): nothing more can be written", id))
+	}
+	upper, err := batchUpper(recs, upperFlag)
+	if err != nil {
+		return failure(err)
+	}
+	if err := checkBatch(recs, uint64(lower), upper, f.input); err != nil {
+		return failure(err)
+	}
+
+	updates := make([]persist.Update, len(recs))
+	for i, r := range recs {
+		updates[i] = persist.Update{Key: r.Key, Val: r.Val, Time: frontier.Time(r.Time), Diff: r.Diff}
+	}
+	w, err := st.client.OpenWriter(ctx, id)
+	if err != nil {
+		return failure(err)
+	}
+	appendErr := w.CompareAndAppend(ctx, updates, frontier.From(lower), frontier.From(frontier.Time(upper)))
+	closeErr := w.Close(ctx)
+	var mismatch *persist.UpperMismatchError
+	if errors.As(appendErr, &mismatch) {
+		return failure(fmt.Errorf("shard %q: another writer moved the upper to %v while this batch was prepared for %v; nothing was written", id, mismatch.Current, mismatch.Expected))
+	}
+	if appendErr != nil {
+		return failure(appendErr)
+	}
+	if closeErr != nil {
+		g.log.Warn("closing writer", "err", closeErr)
+	}
+	g.log.Info("appended batch", "shard", id, "updates", len(updates), "lower", lower, "upper", upper)
+	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", len(updates), id, lower, upper)
+	return nil
+}
+
+// readInput parses the records of the named input ("-": standard input).
+func (g *globals) readInput(name string, format records.Format) ([]records.Record, error) {
+	var r io.Reader = g.env.Stdin
+	label := "stdin"
+	size := int64(-1)
+	if name != "-" {
+		file, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+		r, label = file, name
+	}
+	bar := g.newProgress(size, "reading "+label, true)
+	defer bar.Done()
+	return records.Read(bar.Reader(r), label, format)
+}
+
+// batchUpper returns --upper, or else the largest time plus one.
+func batchUpper(recs []records.Record, flag *uint64) (uint64, error) {
+	if flag != nil {
+		return *flag, nil
+	}
+	if len(recs) == 0 {
+		return 0, errors.New("no updates in the input and no --upper: nothing to write")
+	}
+	var max uint64
+	for _, r := range recs {
+		max = maxU(max, r.Time)
+	}
+	if max == math.MaxUint64 {
+		return 0, errors.New("time 18446744073709551615 is the largest time: no upper can follow it")
+	}
+	return max + 1, nil
+}
+
+func maxU(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// checkBatch refuses an upper not beyond lower and a record outside
+// [lower, upper).
+func checkBatch(recs []records.Record, lower, upper uint64, input string) error {
+	if upper <= lower {
+		return fmt.Errorf("upper %d is not beyond the shard's current upper [%d]: times before %d are already closed", upper, lower, lower)
+	}
+	label := input
+	if label == "-" {
+		label = "stdin"
+	}
+	for _, r := range recs {
+		if r.Time < lower {
+			return fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): times before the shard's upper [%d] are closed; nothing was written", label, r.Line, r.Time, lower, upper, lower)
+		}
+		if r.Time >= upper {
+			return fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): it is not before --upper %d; nothing was written", label, r.Line, r.Time, lower, upper, upper)
+		}
+	}
+	return nil
+}

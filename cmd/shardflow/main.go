@@ -1,0 +1,23 @@
+// Command shardflow writes, replays and inspects durable shards of updates.
+// Run `shardflow --help` for the commands, or `go run ./cmd/shardflow demo`
+// for a first look.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/cli"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli.Main(ctx, os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}
