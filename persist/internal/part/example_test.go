@@ -1,6 +1,8 @@
 package part_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/shardflow/shardflow/persist/internal/part"
@@ -18,10 +20,11 @@ func Example() {
 	fmt.Printf("rows=%d times=[%d,%d] keys=[%s,%s] diffs=%d\n",
 		stats.Rows, stats.MinTime, stats.MaxTime, stats.KeyLower, stats.KeyUpper, stats.DiffsSum)
 
-	// A reader verifies the checksum recorded at write time before decoding.
+	// The writer records the checksum with the part's reference; a reader
+	// verifies it before decoding.
 	sum := part.Checksum(data)
-	if part.Checksum(data) != sum {
-		panic("corrupt")
+	if err := part.Verify(data, sum); err != nil {
+		panic(err)
 	}
 	d, err := part.Decode(data)
 	if err != nil {
@@ -31,11 +34,17 @@ func Example() {
 	for i := range d.Len() {
 		fmt.Printf("%s %s %d %+d\n", d.Key(i), d.Val(i), d.Time(i), d.Diff(i))
 	}
+
+	flipped := bytes.Clone(data)
+	flipped[len(flipped)/2] ^= 1
+	err = part.Verify(flipped, sum)
+	fmt.Println(errors.Is(err, part.ErrCorrupt))
 	// Output:
 	// rows=3 times=[3,7] keys=[apple,banana] diffs=2
 	// apple red 3 +1
 	// banana yellow 5 +2
 	// apple red 7 -1
+	// true
 }
 
 func ExampleSplit() {

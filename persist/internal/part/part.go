@@ -2,6 +2,7 @@ package part
 
 import (
 	"errors"
+	"fmt"
 	"hash/crc32"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -96,4 +97,27 @@ func Split(updates []Update, targetSize int64) [][]Update {
 		runs = append(runs, updates[start:len(updates):len(updates)])
 	}
 	return runs
+}
+
+// ChecksumError reports a blob whose bytes do not match the checksum its
+// reference recorded. It wraps ErrCorrupt.
+type ChecksumError struct {
+	Want, Got uint32
+	Size      int
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("part: corrupt: checksum of %d bytes is %08x, want %08x", e.Size, e.Got, e.Want)
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *ChecksumError) Unwrap() error { return ErrCorrupt }
+
+// Verify checks data against the checksum recorded for it, returning a
+// *ChecksumError on mismatch.
+func Verify(data []byte, want uint32) error {
+	if got := Checksum(data); got != want {
+		return &ChecksumError{Want: want, Got: got, Size: len(data)}
+	}
+	return nil
 }
