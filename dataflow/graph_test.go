@@ -181,3 +181,40 @@ func TestSyncActivatorWakesParkedWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Two sessions of one output used in turn send each record at its own
+// session's time.
+func TestInterleavedSessions(t *testing.T) {
+	w := dataflow.NewWorker()
+	got := map[int]T{}
+	dataflow.Dataflow(w, "sessions", func(s *dataflow.Scope[T]) {
+		b := dataflow.NewBuilder(s, "two-times")
+		out, st := dataflow.AddOutput[int](b)
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			later := caps[0].Delayed(5)
+			s0, s5 := out.Session(caps[0]), out.Session(later)
+			for i := range 10 {
+				if i%2 == 0 {
+					s0.Give(i)
+				} else {
+					s5.Give(i)
+				}
+			}
+			s5.GiveBatch([]int{11})
+			caps[0].Drop()
+			later.Drop()
+			return nil
+		})
+		collect(t, st, dataflow.Pipeline[int](), func(tm T, d int) { got[d] = tm })
+	})
+	for w.Step() {
+	}
+	for d, tm := range got {
+		if want := T(5 * (d % 2)); tm != want {
+			t.Fatalf("record %d at %v, want %v", d, tm, want)
+		}
+	}
+	if len(got) != 11 {
+		t.Fatalf("got %d records", len(got))
+	}
+}

@@ -92,10 +92,7 @@ func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
 	st := o.st
 	c.check(&st.op.operator, st.port)
 	t := c.Time()
-	if len(st.buf) > 0 && st.bufTime != t {
-		st.flush()
-	}
-	st.bufTime = t
+	st.setTime(t)
 	if cap(st.buf) == 0 {
 		st.buf = make([]D, 0, BatchSize)
 	}
@@ -103,17 +100,23 @@ func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
 		// Outside the operator's logic: run it so the buffer is sent.
 		w.activate(&st.op.operator)
 	}
-	return Session[T, D]{st: st}
+	return Session[T, D]{st: st, t: t}
 }
 
-// Session sends records at one time on one output.
+// Session sends records at one time on one output. Several sessions of
+// one output may be used in turn; records are sent in order, batched while
+// consecutive records share a time.
 type Session[T frontier.Timestamp[T], D any] struct {
 	st *outState[T, D]
+	t  T
 }
 
 // Give sends one record.
 func (s Session[T, D]) Give(d D) {
 	st := s.st
+	if st.bufTime != s.t {
+		st.setTime(s.t)
+	}
 	st.buf = append(st.buf, d)
 	if len(st.buf) >= BatchSize {
 		st.flush()
@@ -134,9 +137,17 @@ func (s Session[T, D]) GiveBatch(ds []D) {
 	if len(ds) == 0 {
 		return
 	}
-	st := s.st
-	st.flush()
-	st.send(st.bufTime, ds)
+	s.st.flush()
+	s.st.send(s.t, ds)
+}
+
+// setTime makes t the time of the buffer, sending what it holds at another
+// time.
+func (st *outState[T, D]) setTime(t T) {
+	if len(st.buf) > 0 && st.bufTime != t {
+		st.flush()
+	}
+	st.bufTime = t
 }
 
 // outState is an output's buffer and the inputs that read it.
@@ -165,6 +176,11 @@ func (st *outState[T, D]) flush() {
 }
 
 func (st *outState[T, D]) send(t T, data []D) {
+	if sc := st.op.scope; sc.tracker == nil {
+		// Still building: the stream's readers may not be attached yet.
+		sc.deferred = append(sc.deferred, func() { st.send(t, data) })
+		return
+	}
 	last := len(st.consumers) - 1
 	for i, c := range st.consumers {
 		if i < last {

@@ -25,6 +25,9 @@ type Scope[T frontier.Timestamp[T]] struct {
 	// channelTargets[i] is the input port exchange channel i feeds.
 	channelTargets []location
 	loops          []loopCheck
+	// deferred holds sends made while building, run once the graph is
+	// complete.
+	deferred []func()
 
 	tracker *tracker[T] // nil until the dataflow is finalized
 	// pending accumulates this worker's progress since the last flush:
@@ -129,6 +132,10 @@ func (s *Scope[T]) finalize() error {
 	}
 	s.tracker.propagate()
 	s.tracker.takeChanged()
+	for _, f := range s.deferred {
+		f()
+	}
+	s.deferred = nil
 	return nil
 }
 
