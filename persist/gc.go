@@ -135,13 +135,13 @@ type JanitorReport struct {
 	Listed        int
 	OrphansFound  int // unreferenced and old enough
 	OrphansReaped int // of those, deleted by this run
-	TempReaped    int // dead writers' partial.*.tmp files among them
+	TempReaped    int // dead blob writers' *.tmp files among them
 }
 
 // Janitor deletes the blobs under the shard that no state version in
 // consensus references and that are older than minAge, such as the parts of
-// a writer that died before committing, and a dead blob writer's
-// partial.*.tmp leftovers. minAge must exceed the longest time a live
+// a writer that died before committing, and the temporary files (*.tmp) a
+// blob writer that died mid-write left. minAge must exceed the longest time a live
 // writer takes between writing a part and committing it, or an in-flight
 // append could lose its parts.
 func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duration) (JanitorReport, error) {
@@ -185,7 +185,7 @@ func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duratio
 		}
 		if existed {
 			rep.OrphansReaped++
-			if base := path.Base(b.Key); strings.HasPrefix(base, "partial.") && strings.HasSuffix(base, ".tmp") {
+			if strings.HasSuffix(path.Base(b.Key), ".tmp") {
 				rep.TempReaped++
 			}
 		}

@@ -8,6 +8,11 @@ import (
 	"path/filepath"
 
 	"github.com/shardflow/shardflow/persist/location"
+	// The backends every program gets: in-memory, file blob and the
+	// embedded consensus. Others (postgres, s3) register when imported.
+	_ "github.com/shardflow/shardflow/persist/location/file"
+	_ "github.com/shardflow/shardflow/persist/location/mem"
+	_ "github.com/shardflow/shardflow/persist/location/sqlite"
 )
 
 // Location is where shards live: a Blob store for parts and a Consensus log
