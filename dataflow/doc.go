@@ -45,12 +45,24 @@
 //		}
 //	})
 //
+// Data moves in batches: a Message is a time and a slice of records. The
+// slice handed to ForEach (or returned by Next) becomes the operator's: it
+// may modify it in place and pass it on with Session.GiveBatch, which takes
+// ownership without copying. Give buffers records and sends them in batches
+// of BatchSize. Sends made while a dataflow is being built are held until
+// its graph is complete.
+//
 // The logic runs when data arrives, when a notifying input's frontier
 // changes, and when an Activator or SyncActivator fires. Feedback creates a
 // loop variable whose Connect is called once the stream that feeds it
 // exists; every cycle must pass through a feedback edge (whose Summary
 // strictly advances time) or through a disconnected input, or Dataflow
 // refuses the graph.
+//
+// Every worker must build the same dataflows, with the same operators, in
+// the same order: operators are identified across workers by their index.
+// A ProbeHandle (ProbeWith) shows driving code the frontier of a stream;
+// InputHandle (NewInput) feeds records from driving code.
 //
 // # Capabilities
 //
@@ -92,6 +104,15 @@
 //     drops its capabilities and discards what still arrives until its
 //     input frontiers are empty; the dataflow then completes.
 //
-// Execute returns once every worker's dataflows have completed, and
-// reports capabilities still held by a worker that stopped early.
+// Execute returns once every worker's dataflows have completed. A leaked
+// capability keeps a dataflow open forever; Worker.Close reports the ones
+// still held, and Config.IdleTimeout makes Execute give up on a stalled
+// worker with ErrStalled and a *LeakError naming them.
+//
+// # Workers and fabrics
+//
+// Workers exchange data, progress and button presses through a Fabric.
+// Execute uses an in-process one (NewChannelFabric); package dataflowtest
+// substitutes one that queues every envelope until a test delivers it, in
+// a seeded random order, with several workers stepped on one goroutine.
 package dataflow
