@@ -34,12 +34,12 @@ func buildButtonDataflow(w *dataflow.Worker) *buttonProducer {
 				held.Drop()
 			}
 			return func() {
-				switch {
-				case button.AllPressed():
+				switch button.Phase() {
+				case dataflow.Draining:
 					held.Drop()
-				case button.LocalPressed():
+				case dataflow.Holding:
 					// Keep every capability: a peer has not agreed yet.
-				default:
+				case dataflow.Running:
 					if c, ok := held.Get(1); ok {
 						out.Session(c).Give(1)
 					}

@@ -80,3 +80,41 @@ func (t *ShutdownToken) Press() {
 
 // Drop releases the token, which presses the button.
 func (t *ShutdownToken) Drop() { t.Press() }
+
+// ShutdownPhase is where an operator stands in the two-phase shutdown.
+type ShutdownPhase uint8
+
+const (
+	// Running: nobody has pressed the button on this worker.
+	Running ShutdownPhase = iota
+	// Holding: this worker pressed, some peer has not (as far as this
+	// worker knows). Keep every capability; do not drain inputs.
+	Holding
+	// Draining: every worker pressed. Drop every capability and discard
+	// whatever still arrives until the input frontiers are empty.
+	Draining
+)
+
+func (p ShutdownPhase) String() string {
+	switch p {
+	case Running:
+		return "running"
+	case Holding:
+		return "holding"
+	case Draining:
+		return "draining"
+	}
+	return "unknown"
+}
+
+// Phase returns the operator's shutdown phase on this worker. A peer's press
+// alone does not leave Running: each worker decides for itself to stop.
+func (b *Button) Phase() ShutdownPhase {
+	switch {
+	case !b.LocalPressed():
+		return Running
+	case !b.AllPressed():
+		return Holding
+	}
+	return Draining
+}
