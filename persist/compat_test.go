@@ -1,0 +1,132 @@
+package persist
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardflow/shardflow/persist/internal/statepb"
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+func futureField() []byte {
+	b := protowire.AppendTag(nil, 900, protowire.BytesType)
+	return protowire.AppendString(b, "from the future")
+}
+
+// State written by a newer version, with fields this version does not know
+// and a part in a format it cannot read, is read, rewritten with the
+// unknown parts intact, and fails only the fetch of the unreadable part.
+func TestNewerStateIsReadAndKept(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 1)
+	head, _, _ := e.cons.Head(ctx, "s")
+	var msg statepb.ShardState
+	if err := proto.Unmarshal(head.Data, &msg); err != nil {
+		t.Fatal(err)
+	}
+	msg.Version = 7
+	msg.ProtoReflect().SetUnknown(futureField())
+	msg.Batches[0].ProtoReflect().SetUnknown(futureField())
+	msg.Batches = append(msg.Batches, &statepb.Batch{
+		Lower: []uint64{1}, Upper: []uint64{2},
+		Parts: []*statepb.Part{{Key: "s/p/future.columnar", Format: 42, Rows: 3, MinTime: 1, MaxTime: 1}},
+	})
+	msg.Upper = []uint64{2}
+	data, _ := proto.Marshal(&msg)
+	if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: data}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+
+	old := e.client(ClientOptions{}) // "older" code: this version
+	ow, err := old.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ow.CompareAndAppend(ctx, []Update{up("x", "", 2, 1)}, ts(2), ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ = e.cons.Head(ctx, "s")
+	var after statepb.ShardState
+	if err := proto.Unmarshal(head.Data, &after); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(after.ProtoReflect().GetUnknown(), futureField()) || !bytes.Equal(after.Batches[0].ProtoReflect().GetUnknown(), futureField()) {
+		t.Fatal("unknown fields lost on rewrite")
+	}
+	if after.Batches[1].Parts[0].Format != 42 {
+		t.Fatal("unknown part format lost on rewrite")
+	}
+	r, _ := old.OpenReader(ctx, "s", "")
+	parts, err := r.Snapshot(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseAll(parts)
+	var unknown, fetched int
+	for _, p := range parts {
+		_, err := old.FetchLeased(ctx, p)
+		switch {
+		case errors.Is(err, ErrUnknownPartFormat):
+			unknown++
+		case err == nil:
+			fetched++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if unknown != 1 || fetched != 2 {
+		t.Fatalf("unknown %d fetched %d", unknown, fetched)
+	}
+	// The janitor must not reap the blob of a part it cannot read.
+	e.blob.Set(ctx, "s/p/future.columnar", []byte("newer format"))
+	e.clock.Advance(1 << 40)
+	if rep, err := old.Janitor(ctx, "s", 0); err != nil || rep.OrphansReaped != 0 {
+		t.Fatalf("janitor %+v %v", rep, err)
+	}
+}
+
+func TestStateRequiringNewerReaderIsRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	data, _ := proto.Marshal(&statepb.ShardState{Version: 9, MinReaderVersion: 9, Since: []uint64{0}, Upper: []uint64{0}})
+	e.cons.CompareAndSet(ctx, "s", nil, location.VersionedData{SeqNo: 1, Data: data})
+	c := e.client(ClientOptions{})
+	if _, err := c.OpenWriter(ctx, "s"); !errors.Is(err, ErrStateIncompatible) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := c.State(ctx, "s"); !errors.Is(err, ErrStateIncompatible) {
+		t.Fatalf("got %v", err)
+	}
+	if head, _, _ := e.cons.Head(ctx, "s"); head.SeqNo != 1 {
+		t.Fatal("incompatible state was rewritten")
+	}
+}
+
+// A corrupt version in consensus is reported, and GC deletes nothing it
+// cannot account for.
+func TestCorruptStateVersion(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 2)
+	head, _, _ := e.cons.Head(ctx, "s")
+	e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: []byte("\x0a\xff garbage")})
+	if _, err := e.client(ClientOptions{}).State(ctx, "s"); !errors.Is(err, ErrStateCorrupt) {
+		t.Fatalf("state: %v", err)
+	}
+	if _, err := e.client(ClientOptions{}).GC(ctx, "s"); !errors.Is(err, ErrStateCorrupt) {
+		t.Fatalf("gc: %v", err)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 2 {
+		t.Fatalf("%d blobs", n)
+	}
+}

@@ -1,0 +1,97 @@
+package persist_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
+)
+
+func Example() {
+	ctx := context.Background()
+	loc, err := persist.OpenLocation(ctx, "mem://", "mem://")
+	if err != nil {
+		panic(err)
+	}
+	defer loc.Close()
+	c := persist.NewClient(loc, persist.ClientOptions{})
+
+	w, _ := c.OpenWriter(ctx, "orders")
+	err = w.CompareAndAppend(ctx, []persist.Update{
+		{Key: []byte("apple"), Val: []byte("3"), Time: 0, Diff: 1},
+		{Key: []byte("pear"), Val: []byte("1"), Time: 1, Diff: 1},
+		{Key: []byte("apple"), Val: []byte("3"), Time: 1, Diff: -1},
+	}, frontier.From[frontier.Time](0), frontier.From[frontier.Time](2))
+	if err != nil {
+		panic(err)
+	}
+
+	r, _ := c.OpenReader(ctx, "orders", "example")
+	parts, _ := r.Snapshot(ctx, 1)
+	for _, p := range parts {
+		f, err := c.FetchLeased(ctx, p)
+		if err != nil {
+			panic(err)
+		}
+		for i := range f.Len() {
+			fmt.Printf("%s=%s @%d %+d\n", f.Key(i), f.Val(i), f.Time(i), f.Diff(i))
+		}
+		f.Release()
+		p.Lease.Release() // every fetch of the part is done
+	}
+	// Output:
+	// pear=1 @1 +1
+}
+
+func ExampleWriteHandle_CompareAndAppend_upperMismatch() {
+	ctx := context.Background()
+	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
+	defer loc.Close()
+	c := persist.NewClient(loc, persist.ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	from := frontier.From[frontier.Time]
+	_ = w.CompareAndAppend(ctx, nil, from(0), from(5))
+
+	err := w.CompareAndAppend(ctx, nil, from(0), from(7))
+	var um *persist.UpperMismatchError
+	if errors.As(err, &um) {
+		fmt.Println("current upper:", um.Current)
+	}
+	fmt.Println(err)
+	// Output:
+	// current upper: [5]
+	// persist: upper mismatch: expected [0] got [5]
+}
+
+func ExampleReadHandle_Listen() {
+	ctx := context.Background()
+	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
+	defer loc.Close()
+	c := persist.NewClient(loc, persist.ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	from := frontier.From[frontier.Time]
+	_ = w.CompareAndAppend(ctx, []persist.Update{{Key: []byte("a"), Time: 3, Diff: 1}}, from(0), from(4))
+	_ = w.CompareAndAppend(ctx, nil, from(4), from(6))
+
+	r, _ := c.OpenReader(ctx, "s", "example")
+	l, _ := r.Listen(ctx, 0)
+	defer l.Close()
+	for !l.Frontier().Equal(from(6)) {
+		ev, _ := l.Next(ctx)
+		switch ev.Kind {
+		case persist.ListenParts:
+			fmt.Printf("parts of [%v, %v): %d\n", ev.Lower, ev.Upper, len(ev.Parts))
+			for _, p := range ev.Parts {
+				p.Lease.Release()
+			}
+		case persist.ListenProgress:
+			fmt.Println("progress", ev.Upper)
+		}
+	}
+	// Output:
+	// parts of [[0], [4]): 1
+	// progress [4]
+	// progress [6]
+}
