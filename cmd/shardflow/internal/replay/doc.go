@@ -1,0 +1,25 @@
+// Package replay runs a source stream in a dataflow and prints what it
+// captures, which is the engine of `shardflow replay`.
+//
+// Run starts Config.Workers workers. Each builds the same dataflow: the
+// source (Config.Build) and a Capture of its output into a per-worker event
+// link. The calling goroutine reads the links, keeps the stream's frontier as
+// the sum of every worker's captured progress, and buffers updates by time.
+// Each time the frontier advances it prints the updates at the times it
+// passed, consolidated and sorted (see render.Consolidate), then the new
+// frontier. So the output is the same for any number of workers, and an
+// update is printed only once its time is complete.
+//
+// Run ends in one of three ways:
+//
+//   - The stream completes (its frontier becomes empty): every update and
+//     the frontier [] have been printed. Run returns nil.
+//   - ctx is cancelled (SIGINT in --follow): Run stops printing, presses the
+//     source's shutdown tokens, waits for every worker to finish (so the
+//     source releases its reader), and returns nil.
+//   - The source reports a data error through the fail callback and freezes
+//     its frontier. Run keeps printing until the dataflow is quiescent (every
+//     worker parked with nothing to do and no message between workers, twice
+//     in a row with no step in between), prints the error with the frozen
+//     frontier, shuts the dataflow down and returns a *FrozenError.
+package replay

@@ -1,0 +1,301 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/render"
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/operators"
+)
+
+// Stream is the kind of stream Run prints.
+type Stream = dataflow.Stream[frontier.Time, render.Update]
+
+// Config says what to run and where to print it.
+type Config struct {
+	// Workers is the number of dataflow workers (at least 1).
+	Workers int
+	// Build builds the source on one worker's scope. fail, which any
+	// goroutine may call, reports a data error after which the source's
+	// frontier is frozen. stop shuts the source down; any goroutine may call
+	// it, and it must wake the worker (pressing a ShutdownToken does).
+	Build func(s *dataflow.Scope[frontier.Time], fail func(error)) (out *Stream, stop func())
+	// Printer receives the output, on Run's goroutine.
+	Printer render.Printer
+	// Printed, if set, is told how many updates each flush printed.
+	Printed func(n int)
+}
+
+// FrozenError says the source froze on a data error, at Frontier.
+type FrozenError struct {
+	Err      error
+	Frontier []uint64
+}
+
+func (e *FrozenError) Error() string {
+	return fmt.Sprintf("replay: frozen at frontier %s: %v", render.FrontierJSON(e.Frontier), e.Err)
+}
+
+func (e *FrozenError) Unwrap() error { return e.Err }
+
+// quietInterval is how long Run watches a seemingly quiescent dataflow for
+// a step before believing it. Workers park without a timeout, so any step in
+// the interval is real work.
+const quietInterval = 20 * time.Millisecond
+
+// Run runs the dataflow and prints its captured stream; see the package
+// documentation for how it ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Workers < 1 {
+		panic("replay: Workers must be at least 1")
+	}
+	r := newRunner(cfg)
+	done := make(chan error, 1)
+	go func() { done <- dataflow.Execute(dataflow.Config{Workers: cfg.Workers, Fabric: r.fabric}, r.worker) }()
+	return r.drive(ctx, done)
+}
+
+// runner is the state Run shares with its workers.
+type runner struct {
+	cfg    Config
+	fabric *countingFabric
+	links  []*operators.EventLink[frontier.Time, render.Update]
+	wake   chan struct{}
+	failed chan error
+
+	stopping atomic.Bool
+	mu       struct {
+		sync.Mutex
+		stops []func()
+	}
+	steps []atomic.Uint64
+	idle  []atomic.Bool
+
+	// Owned by drive's goroutine.
+	frontier *frontier.MutableAntichain[frontier.Time]
+	pending  map[frontier.Time][]render.Update
+	silent   bool // after a cancel or a freeze nothing more is printed
+	printErr error
+}
+
+func newRunner(cfg Config) *runner {
+	n := cfg.Workers
+	r := &runner{
+		cfg:      cfg,
+		fabric:   &countingFabric{Fabric: dataflow.NewChannelFabric(n)},
+		links:    make([]*operators.EventLink[frontier.Time, render.Update], n),
+		wake:     make(chan struct{}, 1),
+		failed:   make(chan error, 1),
+		steps:    make([]atomic.Uint64, n),
+		idle:     make([]atomic.Bool, n),
+		frontier: frontier.NewMutableAntichainAt[frontier.Time](0),
+		pending:  map[frontier.Time][]render.Update{},
+	}
+	// Each worker's capture starts with one count at the minimum time.
+	r.frontier.Update(0, int64(n-1))
+	for i := range r.links {
+		r.links[i] = operators.NewEventLink[frontier.Time, render.Update]()
+		r.links[i].SetWaker(r.notify)
+	}
+	return r
+}
+
+func (r *runner) notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// fail records the first data error.
+func (r *runner) fail(err error) {
+	select {
+	case r.failed <- err:
+	default:
+	}
+	r.notify()
+}
+
+// worker builds the dataflow on w and steps it until it completes or Run
+// asks it to stop; Execute then steps it to completion.
+func (r *runner) worker(w *dataflow.Worker) {
+	i := w.Index()
+	var stop func()
+	dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[frontier.Time]) {
+		var out *Stream
+		out, stop = r.cfg.Build(s, r.fail)
+		operators.Capture(out, r.links[i])
+	})
+	r.mu.Lock()
+	r.mu.stops = append(r.mu.stops, stop)
+	r.mu.Unlock()
+	if r.stopping.Load() {
+		stop() // Run asked to stop before this worker registered
+	}
+	for !r.stopping.Load() && w.Running() > 0 {
+		w.StepOrPark(dataflow.Forever)
+		r.steps[i].Add(1)
+		r.idle[i].Store(w.Idle())
+	}
+}
+
+// stopAll presses every registered stop; workers registering later press
+// their own.
+func (r *runner) stopAll() {
+	r.stopping.Store(true)
+	r.mu.Lock()
+	stops := slices.Clone(r.mu.stops)
+	r.mu.Unlock()
+	for _, s := range stops {
+		s()
+	}
+}
+
+func (r *runner) drive(ctx context.Context, done <-chan error) error {
+	var (
+		frozen  error // the data error, once seen
+		quiet   []uint64
+		ticker  *time.Ticker
+		tick    <-chan time.Time
+		ctxDone = ctx.Done()
+		result  error
+	)
+	for {
+		select {
+		case <-r.wake:
+		case <-ctxDone:
+			ctxDone = nil
+			if frozen == nil {
+				r.silent = true
+				r.stopAll()
+			}
+		case err := <-r.failed:
+			frozen = err
+			ticker = time.NewTicker(quietInterval)
+			defer ticker.Stop()
+			tick = ticker.C
+		case <-tick:
+			r.process()
+			if !r.quiescent() {
+				quiet = nil
+				break
+			}
+			steps := r.stepCounts()
+			if quiet == nil || !slices.Equal(quiet, steps) {
+				quiet = steps
+				break
+			}
+			// Quiescent: nothing moved over a whole interval.
+			tick = nil
+			f := r.frontierTimes()
+			if !r.silent {
+				r.printErr = errors.Join(r.printErr, r.cfg.Printer.Error(frozen.Error(), f), r.cfg.Printer.Flush())
+			}
+			r.silent = true
+			result = &FrozenError{Err: frozen, Frontier: f}
+			r.stopAll()
+		case err := <-done:
+			r.process()
+			if !r.silent {
+				r.printErr = errors.Join(r.printErr, r.cfg.Printer.Flush())
+			}
+			if err != nil {
+				return fmt.Errorf("replay: dataflow: %w", err)
+			}
+			if r.printErr != nil {
+				return fmt.Errorf("replay: printing: %w", r.printErr)
+			}
+			if result == nil && frozen != nil {
+				// The dataflow finished before it was seen quiescent.
+				result = &FrozenError{Err: frozen, Frontier: r.frontierTimes()}
+			}
+			return result
+		}
+		r.process()
+		if r.printErr != nil && !r.silent {
+			r.silent = true
+			r.stopAll() // output is gone (a closed pipe): stop working for it
+		}
+	}
+}
+
+// quiescent reports whether every worker is idle, no envelope is in flight
+// between workers, and every captured event has been read.
+func (r *runner) quiescent() bool {
+	if r.fabric.inflight.Load() != 0 {
+		return false
+	}
+	for i := range r.idle {
+		if !r.idle[i].Load() {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *runner) stepCounts() []uint64 {
+	out := make([]uint64, len(r.steps))
+	for i := range r.steps {
+		out[i] = r.steps[i].Load()
+	}
+	return out
+}
+
+func (r *runner) frontierTimes() []uint64 {
+	f := r.frontier.Frontier()
+	out := make([]uint64, 0, f.Len())
+	for _, t := range f.Elements() {
+		out = append(out, uint64(t))
+	}
+	return out
+}
+
+// process reads every captured event, printing whenever the frontier moves.
+func (r *runner) process() {
+	for _, l := range r.links {
+		for {
+			ev, ok := l.Next()
+			if !ok {
+				break
+			}
+			switch ev.Kind {
+			case operators.MessagesEvent:
+				if !r.silent {
+					r.pending[ev.Time] = append(r.pending[ev.Time], ev.Data...)
+				}
+			case operators.ProgressEvent:
+				if changes := r.frontier.UpdateIter(ev.Progress); len(changes) > 0 && !r.silent {
+					r.flush()
+				}
+			}
+		}
+	}
+}
+
+// flush prints the updates at times the frontier has passed, then the
+// frontier.
+func (r *runner) flush() {
+	var ready []frontier.Time
+	for t := range r.pending {
+		if !r.frontier.LessEqual(t) {
+			ready = append(ready, t)
+		}
+	}
+	slices.Sort(ready)
+	for _, t := range ready {
+		ups := render.Consolidate(r.pending[t])
+		delete(r.pending, t)
+		r.printErr = errors.Join(r.printErr, r.cfg.Printer.Updates(ups))
+		if r.cfg.Printed != nil {
+			r.cfg.Printed(len(ups))
+		}
+	}
+	r.printErr = errors.Join(r.printErr, r.cfg.Printer.Frontier(r.frontierTimes()))
+}

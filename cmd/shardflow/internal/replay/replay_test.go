@@ -1,0 +1,196 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/render"
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// batch is what a fake source sends at one time, from every worker.
+type batch struct {
+	t   frontier.Time
+	ups []render.Update
+}
+
+func up(k string, t uint64, d int64) render.Update {
+	return render.Update{Key: []byte(`"` + k + `"`), Val: []byte(`1`), Time: t, Diff: d}
+}
+
+// fakeSource sends batches in order, each worker sending each update (so
+// the printed diffs are multiplied by the worker count), then either drops
+// its capability, or (freezeAt > 0) calls fail and holds its capability at
+// freezeAt until every worker has pressed the shutdown button.
+func fakeSource(batches []batch, freezeAt frontier.Time) func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()) {
+	return func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
+		b := dataflow.NewBuilder(s, "fake")
+		out, stream := dataflow.AddOutput[render.Update](b)
+		button, token := b.ShutdownButton()
+		act := b.Activator()
+		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+			c := caps[0]
+			next := 0
+			return func() {
+				if !c.Valid() {
+					return
+				}
+				if button.AllPressed() {
+					c.Drop()
+					return
+				}
+				// One batch per invocation, so the frontier moves between
+				// them as a real source's would.
+				if next < len(batches) {
+					bt := batches[next]
+					next++
+					c.Downgrade(bt.t)
+					out.Session(c).GiveSlice(bt.ups)
+					act.Activate()
+					return
+				}
+				if next > len(batches) {
+					return
+				}
+				next++
+				if freezeAt > 0 {
+					c.Downgrade(freezeAt)
+					if s.Index() == 0 {
+						fail(errors.New("blob missing"))
+					}
+					return
+				}
+				c.Drop()
+			}
+		})
+		return stream, token.Drop
+	}
+}
+
+func run(t *testing.T, ctx context.Context, workers int, build func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func())) (string, error) {
+	t.Helper()
+	var sb strings.Builder
+	err := Run(ctx, Config{Workers: workers, Build: build, Printer: render.NewPrinter(&sb, render.JSONL)})
+	return sb.String(), err
+}
+
+func TestRunPrintsConsolidatedPerTime(t *testing.T) {
+	batches := []batch{
+		{0, []render.Update{up("b", 0, 1), up("a", 0, 1), up("a", 0, 1)}},
+		{2, []render.Update{up("a", 2, -1), up("c", 3, 1), up("a", 2, 1)}},
+	}
+	for _, workers := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			got, err := run(t, context.Background(), workers, fakeSource(batches, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := workers
+			want := fmt.Sprintf(`{"key":"a","val":1,"time":0,"diff":%d}
+{"key":"b","val":1,"time":0,"diff":%d}
+{"key":"c","val":1,"time":3,"diff":%d}
+`, 2*w, w, w)
+			if ups := checkOutput(t, got); ups != want {
+				t.Errorf("updates\n%s\nwant\n%s", ups, want)
+			}
+			if !strings.HasSuffix(got, "{\"frontier\":[]}\n") {
+				t.Errorf("output does not end with the empty frontier:\n%s", got)
+			}
+		})
+	}
+}
+
+// checkOutput checks that every update is printed after the frontier line
+// before it and before the one after it passes its time (the frontier lines
+// coalesce differently from run to run: workers see progress at their own
+// pace), and that frontiers only advance. It returns the update lines.
+func checkOutput(t *testing.T, out string) string {
+	t.Helper()
+	var ups strings.Builder
+	var last []uint64 = []uint64{0}
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if line == "" {
+			continue
+		}
+		var v struct {
+			Frontier *[]uint64
+			Time     *uint64
+		}
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		switch {
+		case v.Frontier != nil:
+			f := *v.Frontier
+			if len(f) > 1 || (len(last) == 0) || (len(f) == 1 && f[0] <= last[0]) {
+				t.Fatalf("frontier %v does not advance from %v:\n%s", f, last, out)
+			}
+			last = f
+		case v.Time != nil:
+			if len(last) == 0 || *v.Time < last[0] {
+				t.Fatalf("update at %d printed after frontier %v:\n%s", *v.Time, last, out)
+			}
+			ups.WriteString(line)
+		}
+	}
+	return ups.String()
+}
+
+func TestRunFreezesAndReportsOnceQuiescent(t *testing.T) {
+	batches := []batch{{0, []render.Update{up("a", 0, 1)}}}
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			got, err := run(t, context.Background(), workers, fakeSource(batches, 5))
+			var fe *FrozenError
+			if !errors.As(err, &fe) || fmt.Sprint(fe.Frontier) != "[5]" {
+				t.Fatalf("err = %v, want a FrozenError at [5]", err)
+			}
+			want := fmt.Sprintf(`{"key":"a","val":1,"time":0,"diff":%d}
+{"frontier":[5]}
+{"error":"blob missing","frontier":[5]}
+`, workers)
+			if got != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestRunCancelStopsCleanly(t *testing.T) {
+	// A source that never finishes on its own, like a --follow replay.
+	ctx, cancel := context.WithCancel(context.Background())
+	batches := []batch{{0, []render.Update{up("a", 0, 1)}}}
+	var sb strings.Builder
+	printer := &cancelAfterFrontier{Printer: render.NewPrinter(&sb, render.JSONL), cancel: cancel}
+	err := Run(ctx, Config{Workers: 2, Build: fakeSource(batches, 7), Printer: printer})
+	// The fake source reports a freeze too; a cancel before quiescence
+	// still ends with every worker stopped and goroutines gone (goleak).
+	if err != nil {
+		var fe *FrozenError
+		if !errors.As(err, &fe) {
+			t.Fatal(err)
+		}
+	}
+	if !strings.HasPrefix(sb.String(), `{"key":"a","val":1,"time":0,"diff":2}`) {
+		t.Errorf("output %q", sb.String())
+	}
+}
+
+type cancelAfterFrontier struct {
+	render.Printer
+	cancel func()
+}
+
+func (p *cancelAfterFrontier) Frontier(f []uint64) error {
+	p.cancel()
+	return p.Printer.Frontier(f)
+}
