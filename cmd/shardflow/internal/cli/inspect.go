@@ -134,9 +134,7 @@ func runInspect(ctx context.Context, g *globals, f inspectFlags) error {
 			Missing: nonNil(rep.Missing), Corrupt: nonNil(append(rep.Corrupt, rep.Unknown...)), Problems: nonNil(rep.Problems)}
 	}
 	if f.output == "json" {
-		enc := json.NewEncoder(g.env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(view); err != nil {
+		if err := json.NewEncoder(g.env.Stdout).Encode(view); err != nil {
 			return failure(err)
 		}
 	} else if err := printInspectTable(g.env.Stdout, view); err != nil {

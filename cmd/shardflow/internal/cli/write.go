@@ -181,17 +181,19 @@ func maxU(a, b uint64) uint64 {
 // checkBatch refuses an upper not beyond lower and a record outside
 // [lower, upper).
 func checkBatch(recs []records.Record, lower, upper uint64, input string) error {
-	if upper <= lower {
-		return fmt.Errorf("upper %d is not beyond the shard's current upper [%d]: times before %d are already closed", upper, lower, lower)
-	}
 	label := input
 	if label == "-" {
 		label = "stdin"
 	}
 	for _, r := range recs {
 		if r.Time < lower {
-			return fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): times before the shard's upper [%d] are closed; nothing was written", label, r.Line, r.Time, lower, upper, lower)
+			return fmt.Errorf("%s:%d: time %d is before the shard's upper [%d]: times before it are closed; nothing was written", label, r.Line, r.Time, lower)
 		}
+	}
+	if upper <= lower {
+		return fmt.Errorf("--upper %d is not beyond the shard's current upper [%d]: times before %d are already closed; nothing was written", upper, lower, lower)
+	}
+	for _, r := range recs {
 		if r.Time >= upper {
 			return fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): it is not before --upper %d; nothing was written", label, r.Line, r.Time, lower, upper, upper)
 		}
