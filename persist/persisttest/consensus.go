@@ -376,14 +376,21 @@ func consensusCancelledContext(t *testing.T, c location.Consensus) {
 }
 
 // consensusConcurrentCAS races goroutines that each read the head and try to
-// append the next seqno: every seqno must be won by exactly one of them, and
-// the stored data must be the winner's.
+// append a version after it, skipping ahead by a worker-specific gap (the
+// contract allows gaps, and racing writers that pick different seqnos from
+// one head must still not both win). Every head must be extended by exactly
+// one winner, the stored log must be the chain of winners, and each
+// version's data must be its winner's.
 func consensusConcurrentCAS(t *testing.T, c location.Consensus) {
-	const workers, target = 8, 60
+	const workers, target = 8, 120
+	type win struct {
+		worker   int
+		expected *location.SeqNo
+	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
-		wins = map[location.SeqNo]int{} // seqno -> winning worker
+		wins = map[location.SeqNo]win{} // next seqno -> who committed it, from what
 		dups []string
 	)
 	for w := range workers {
@@ -395,12 +402,12 @@ func consensusConcurrentCAS(t *testing.T, c location.Consensus) {
 					return
 				}
 				var expected *location.SeqNo
-				next := location.SeqNo(1)
+				next := location.SeqNo(1 + w%3)
 				if ok {
 					if head.SeqNo >= target {
 						return
 					}
-					expected, next = seq(head.SeqNo), head.SeqNo+1
+					expected, next = seq(head.SeqNo), head.SeqNo+1+location.SeqNo(w%3)
 				}
 				res, err := c.CompareAndSet(t.Context(), "race", expected, vd(next, fmt.Sprintf("w%d", w)))
 				if err != nil {
@@ -410,9 +417,9 @@ func consensusConcurrentCAS(t *testing.T, c location.Consensus) {
 				if res == location.Committed {
 					mu.Lock()
 					if prev, dup := wins[next]; dup {
-						dups = append(dups, fmt.Sprintf("seqno %d won by %d and %d", next, prev, w))
+						dups = append(dups, fmt.Sprintf("seqno %d won by %d and %d", next, prev.worker, w))
 					}
-					wins[next] = w
+					wins[next] = win{w, expected}
 					mu.Unlock()
 				}
 			}
@@ -425,25 +432,34 @@ func consensusConcurrentCAS(t *testing.T, c location.Consensus) {
 	if len(dups) > 0 {
 		t.Fatalf("seqnos won twice: %v", dups)
 	}
-	vs, err := c.Scan(t.Context(), "race", 0, 2*target)
+	vs, err := c.Scan(t.Context(), "race", 0, 4*target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != target || len(wins) != target {
-		t.Fatalf("%d versions stored, %d wins recorded, want %d", len(vs), len(wins), target)
+	if len(vs) != len(wins) {
+		t.Fatalf("%d versions stored, %d wins recorded", len(vs), len(wins))
 	}
 	for i, v := range vs {
-		if v.SeqNo != location.SeqNo(i+1) {
-			t.Fatalf("version %d has seqno %d", i, v.SeqNo)
+		w, ok := wins[v.SeqNo]
+		if !ok {
+			t.Fatalf("version %d (seqno %d) was won by nobody", i, v.SeqNo)
 		}
-		if want := fmt.Sprintf("w%d", wins[v.SeqNo]); string(v.Data) != want {
+		if want := fmt.Sprintf("w%d", w.worker); string(v.Data) != want {
 			t.Fatalf("seqno %d holds %q but %s won it", v.SeqNo, v.Data, want)
 		}
+		switch {
+		case i == 0 && w.expected != nil:
+			t.Fatalf("first version %d was committed expecting %d", v.SeqNo, *w.expected)
+		case i > 0 && (w.expected == nil || *w.expected != vs[i-1].SeqNo):
+			t.Fatalf("seqno %d was committed expecting %s, but the version before it is %d: two writers won from one head",
+				v.SeqNo, fmtSeq(w.expected), vs[i-1].SeqNo)
+		}
+	}
+	if last := vs[len(vs)-1].SeqNo; last < target {
+		t.Fatalf("the race stopped at seqno %d, before %d", last, target)
 	}
 }
 
-// consensusWatch checks, for stores that implement location.Watcher, that a
-// write through the same store wakes a watcher of that key.
 // watchDeadline bounds how long a notification may take to arrive.
 const watchDeadline = 10 * time.Second
 

@@ -1,0 +1,162 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+func init() {
+	open := func(ctx context.Context, u *url.URL) (location.Consensus, error) {
+		return Open(ctx, u.String())
+	}
+	location.RegisterConsensus("postgres", open)
+	location.RegisterConsensus("postgresql", open)
+}
+
+// channel is the LISTEN/NOTIFY channel; the payload is the shard key.
+const channel = "shardflow_consensus"
+
+const schema = `CREATE TABLE IF NOT EXISTS shardflow_consensus (
+	shard text   NOT NULL,
+	seqno bigint NOT NULL,
+	data  bytea  NOT NULL,
+	PRIMARY KEY (shard, seqno)
+)`
+
+// schemaLock is the advisory lock key that serializes concurrent schema
+// creation (CREATE TABLE IF NOT EXISTS races on the catalog otherwise).
+const schemaLock = 0x7368617264666c6f // "shardflo"
+
+// Consensus is a location.Consensus in PostgreSQL. It is safe for concurrent
+// use.
+type Consensus struct {
+	pool *pgxpool.Pool
+	name string // redacted URL, for messages
+	mu   struct {
+		sync.Mutex
+		closed   bool
+		listener *listener // started by the first Watch
+	}
+}
+
+var (
+	_ location.Consensus = (*Consensus)(nil)
+	_ location.Watcher   = (*Consensus)(nil)
+)
+
+// Open connects to the database at rawURL (a pgx connection string) and
+// creates the table if it is missing.
+func Open(ctx context.Context, rawURL string) (*Consensus, error) {
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	name := redact(rawURL)
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.MaxConnIdleTime == 0 {
+		cfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", name, err)
+	}
+	c := &Consensus{pool: pool, name: name}
+	if err := c.createSchema(ctx); err != nil {
+		pool.Close()
+		return nil, location.Determinate("consensus open", fmt.Errorf("postgres: %s: create schema: %w", name, err))
+	}
+	return c, nil
+}
+
+func (c *Consensus) createSchema(ctx context.Context) error {
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, schema); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Close implements location.Consensus: it stops the listener, if any, and
+// closes the pool.
+func (c *Consensus) Close() error {
+	c.mu.Lock()
+	if c.mu.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.closed = true
+	l := c.mu.listener
+	c.mu.listener = nil
+	c.mu.Unlock()
+	if l != nil {
+		l.stop()
+	}
+	c.pool.Close()
+	return nil
+}
+
+func (c *Consensus) begin(ctx context.Context, op string) error {
+	c.mu.Lock()
+	closed := c.mu.closed
+	c.mu.Unlock()
+	if closed {
+		return location.Determinate(op, location.ErrClosed)
+	}
+	return location.Determinate(op, ctx.Err())
+}
+
+func (c *Consensus) wrap(what string, err error) error {
+	return fmt.Errorf("postgres: %s: %s: %w", c.name, what, err)
+}
+
+// classifyWrite says whether a failed write may have happened: not if the
+// server reported an error (its transaction was rolled back) or pgx knows
+// nothing reached the server.
+func classifyWrite(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+		return location.Determinate(op, err)
+	}
+	return location.Indeterminate(op, err)
+}
+
+func toInt64(s location.SeqNo) (int64, bool) {
+	if s > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(s), true
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}
