@@ -5,8 +5,9 @@
 // source (Config.Build) and a Capture of its output into a per-worker event
 // link. The calling goroutine reads the links, keeps the stream's frontier as
 // the sum of every worker's captured progress, and buffers updates by time.
-// Each time the frontier advances it prints the updates at the times it
-// passed, consolidated and sorted (see render.Consolidate), then the new
+// Each time the frontier advances it prints the updates whose own times it
+// passed (a source may carry an update in a message at an earlier time, as
+// the shard source sends a part's rows at its batch's lower), consolidated and sorted (see render.Consolidate), then the new
 // frontier. So the output is the same for any number of workers, and an
 // update is printed only once its time is complete.
 //

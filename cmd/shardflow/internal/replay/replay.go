@@ -267,8 +267,13 @@ func (r *runner) process() {
 			}
 			switch ev.Kind {
 			case operators.MessagesEvent:
+				// Bucket by each update's own time: a source may send
+				// an update at an earlier time than its own (a shard
+				// source sends a part's rows at the batch's lower).
 				if !r.silent {
-					r.pending[ev.Time] = append(r.pending[ev.Time], ev.Data...)
+					for _, u := range ev.Data {
+						r.pending[frontier.Time(u.Time)] = append(r.pending[frontier.Time(u.Time)], u)
+					}
 				}
 			case operators.ProgressEvent:
 				if changes := r.frontier.UpdateIter(ev.Progress); len(changes) > 0 && !r.silent {
