@@ -1,0 +1,80 @@
+package s3_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"sync/atomic"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"go.uber.org/goleak"
+
+	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/s3"
+	"github.com/shardflow/shardflow/persist/persisttest"
+)
+
+func TestMain(m *testing.M) {
+	// Credentials the fake accepts; never reach for real ones.
+	os.Setenv("AWS_ACCESS_KEY_ID", "test")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	os.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	os.Unsetenv("AWS_PROFILE")
+	goleak.VerifyTestMain(m)
+}
+
+// fakeS3 serves an in-memory S3 on loopback until t ends.
+type fakeS3 struct {
+	backend *s3mem.Backend
+	server  *httptest.Server
+	buckets atomic.Int64
+}
+
+func newFakeS3(t *testing.T) *fakeS3 {
+	f := &fakeS3{backend: s3mem.New()}
+	f.server = httptest.NewServer(gofakes3.New(f.backend).Server())
+	t.Cleanup(f.server.Close)
+	return f
+}
+
+// bucketURL creates a new bucket and returns its s3:// URL.
+func (f *fakeS3) bucketURL(t *testing.T) string {
+	name := fmt.Sprintf("bucket-%d", f.buckets.Add(1))
+	if err := f.backend.CreateBucket(name); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("s3://%s?region=us-east-1&endpoint=%s&use_path_style=true&disable_https=true", name, f.server.URL)
+}
+
+func TestConformance(t *testing.T) {
+	f := newFakeS3(t)
+	persisttest.TestBlob(t, func(t *testing.T) location.Blob {
+		b, err := location.OpenBlob(t.Context(), f.bucketURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	})
+}
+
+func TestBadURL(t *testing.T) {
+	for _, u := range []string{"s3://", "file:///x", "s3://%zz"} {
+		if b, err := s3.Open(t.Context(), u); err == nil {
+			b.Close()
+			t.Errorf("Open(%q) accepted", u)
+		}
+	}
+}
+
+// TestMissingBucket: a bucket that does not exist fails Open, rather than
+// reading as an empty store (S3 reports it like a missing key).
+func TestMissingBucket(t *testing.T) {
+	f := newFakeS3(t)
+	b, err := s3.Open(t.Context(), fmt.Sprintf("s3://nope?region=us-east-1&endpoint=%s&use_path_style=true&disable_https=true", f.server.URL))
+	if err == nil {
+		b.Close()
+		t.Fatal("opened a missing bucket")
+	}
+}
