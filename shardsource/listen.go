@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -62,6 +63,9 @@ type listenConfig[P any] struct {
 	filter func(p P, inSnapshot bool, asOf frontier.Time) (P, filterDecision)
 	// expireTimeout bounds the reader's expiry when the goroutine exits.
 	expireTimeout time.Duration
+	// final, if not nil, is set once the last event has been sent and the
+	// goroutine only waits to be stopped (a hook for quiescence).
+	final *atomic.Bool
 }
 
 // runListen is the body of the listen goroutine (see listenEvent for the
@@ -80,9 +84,15 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 			return false
 		}
 	}
+	finish := func() {
+		if cfg.final != nil {
+			cfg.final.Store(true)
+		}
+		<-ctx.Done()
+	}
 	fail := func(err error) {
 		if ctx.Err() == nil && send(evError{err: err}) {
-			<-ctx.Done()
+			finish()
 		}
 	}
 
@@ -118,7 +128,7 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 	current, ok := asOf.Single()
 	if !ok || beyondUntil(cfg.until, current) {
 		if send(evProgress{frontier: frontier.Antichain[frontier.Time]{}}) {
-			<-ctx.Done()
+			finish()
 		}
 		return
 	}
@@ -185,7 +195,7 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 		current = next
 	}
 	if send(evProgress{frontier: frontier.Antichain[frontier.Time]{}}) {
-		<-ctx.Done()
+		finish()
 	}
 }
 

@@ -1,0 +1,149 @@
+package shardsource
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/codec"
+)
+
+// SnapshotMode says whether the source reads the shard's contents at as_of
+// before the changes after it.
+type SnapshotMode int
+
+const (
+	// SnapshotInclude emits the contents at as_of (advanced to as_of), then
+	// every change after it.
+	SnapshotInclude SnapshotMode = iota
+	// SnapshotExclude emits only the changes after as_of.
+	SnapshotExclude
+)
+
+// FilterResult is a Filter's verdict on one part.
+type FilterResult struct {
+	kind     filterDecision
+	key, val []byte
+}
+
+// Keep fetches the part.
+func Keep() FilterResult { return FilterResult{kind: decideKeep} }
+
+// Discard skips the part: none of its rows can matter to the consumer.
+func Discard() FilterResult { return FilterResult{kind: decideDiscard} }
+
+// ReplaceWith stands the part in with one row (key, val) at as_of whose diff
+// is the sum of the part's diffs, without fetching it. It is honoured only
+// for a snapshot part wholly at or before as_of (otherwise the part is
+// kept): only then are all its rows read at as_of, so that the single row
+// sums them exactly.
+func ReplaceWith(key, val []byte) FilterResult {
+	return FilterResult{kind: decideReplace, key: key, val: val}
+}
+
+// Filter decides, from a part's description (its statistics: time range,
+// key bounds, rows, bytes, diffs sum) and the source's as_of, what to do
+// with it. It runs on the listen goroutine.
+type Filter func(part persist.PartDesc, asOf frontier.Antichain[frontier.Time]) FilterResult
+
+// ErrorHandler says what the source does when a part cannot be fetched (its
+// blob is missing or corrupt) or the listen side fails (the as_of is before
+// the since, the reader expired, consensus failed).
+type ErrorHandler struct {
+	signal func(error)
+}
+
+// Halt panics on the worker with the error (Execute reports it as a
+// *dataflow.PanicError), after stopping this worker's source goroutines. It
+// is the default.
+func Halt() ErrorHandler { return ErrorHandler{} }
+
+// Signal calls fn with the error, on the worker's goroutine, and freezes the
+// source: it keeps every capability and drains nothing more, so its output
+// frontier stays at the failed part's time until the source is shut down.
+func Signal(fn func(error)) ErrorHandler { return ErrorHandler{signal: fn} }
+
+// Options configure a Source. Zero fields take the defaults.
+type Options[K, V any] struct {
+	// AsOf is the time the source reads the shard at; nil means the
+	// reader's since when it registers. The empty antichain reads nothing.
+	AsOf *frontier.Antichain[frontier.Time]
+	// Snapshot: include the contents at as_of (default) or only the
+	// changes after it.
+	Snapshot SnapshotMode
+	// Until suppresses every update at a time at or beyond it; once the
+	// shard's upper passes it the source's frontier becomes empty. The
+	// empty antichain (default) reads forever.
+	Until frontier.Antichain[frontier.Time]
+	// DescTransformer, if not nil, is interposed between the descs and the
+	// fetch operator (flow control, say). It receives the chosen worker's
+	// index.
+	DescTransformer func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc]
+	// KeyCodec and ValCodec decode the rows of fetched parts (Part.Decode).
+	KeyCodec codec.Codec[K]
+	ValCodec codec.Codec[V]
+	// Filter pushes a predicate down to the parts' statistics. Nil keeps
+	// every part.
+	Filter Filter
+	// StartSignal, if not nil, is awaited after the reader is registered
+	// and before as_of is resolved (so a since that moves meanwhile is
+	// read after it).
+	StartSignal <-chan struct{}
+	// ErrorHandler defaults to Halt.
+	ErrorHandler ErrorHandler
+	// FetchConcurrency is how many parts each worker fetches at once
+	// (default 4).
+	FetchConcurrency int
+	// ResultBuffer is the capacity of the channel fetched parts wait in for
+	// the fetch operator (default FetchConcurrency). At most
+	// ResultBuffer+FetchConcurrency fetched parts exist per worker.
+	ResultBuffer int
+	// HeartbeatInterval is how often the listen goroutine heartbeats the
+	// reader while it waits (default 1 minute; it must be well under the
+	// client's lease duration).
+	HeartbeatInterval time.Duration
+	// ExpireTimeout bounds the reader's expiry at shutdown (default 30s).
+	ExpireTimeout time.Duration
+}
+
+func (o Options[K, V]) withDefaults() Options[K, V] {
+	if o.FetchConcurrency <= 0 {
+		o.FetchConcurrency = 4
+	}
+	if o.ResultBuffer <= 0 {
+		o.ResultBuffer = o.FetchConcurrency
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = time.Minute
+	}
+	if o.ExpireTimeout <= 0 {
+		o.ExpireTimeout = 30 * time.Second
+	}
+	return o
+}
+
+// ClientFunc returns the persist client the source reads with. The listen's
+// retry backoff while it waits for another process's write is that client's
+// (persist.ClientOptions.ListenPollMin and ListenPollMax). It is called
+// on the source's goroutines (once per worker for fetching, once on the
+// chosen worker for listening); returning the same *persist.Client each time
+// is usual.
+type ClientFunc func(ctx context.Context) (*persist.Client, error)
+
+// Error is how the source reports a failure to the ErrorHandler: which
+// source, which stage, and the cause (errors.Is with persist.ErrBlobMissing,
+// persist.ErrBlobCorrupt, persist.ErrSinceAdvanced, ... works through it).
+type Error struct {
+	Source string
+	Stage  string // "listen" or "fetch"
+	Err    error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("shardsource: %s: %s: %v", e.Source, e.Stage, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }

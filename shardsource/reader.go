@@ -1,0 +1,192 @@
+package shardsource
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/lease"
+	"github.com/shardflow/shardflow/persist"
+)
+
+// listedPart is what the listen goroutine hands the descs operator: a leased
+// part, or the single row a Filter replaced it with.
+type listedPart struct {
+	leased      persist.LeasedPart
+	replacement *Row
+}
+
+// persistReader adapts a persist.ReadHandle to shardReader. It heartbeats the
+// reader from a goroutine of its own while the listen waits, and moves the
+// reader's since up to the listen's progress (after the parts below it are
+// leased, which Listen.Next does before returning them), so compaction can
+// follow the source.
+type persistReader struct {
+	r             *persist.ReadHandle
+	stopHeartbeat context.CancelFunc
+	heartbeatDone chan struct{}
+}
+
+func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, heartbeat time.Duration) (*persistReader, error) {
+	c, err := client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.OpenReader(ctx, shard, purpose)
+	if err != nil {
+		return nil, err
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	pr := &persistReader{r: r, stopHeartbeat: cancel, heartbeatDone: make(chan struct{})}
+	go func() {
+		defer close(pr.heartbeatDone)
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+				// A failed heartbeat is retried at the next tick; an
+				// expired reader fails the listen's next read, which
+				// reports it.
+				_ = r.Heartbeat(hctx)
+			}
+		}
+	}()
+	return pr, nil
+}
+
+func (p *persistReader) Since() frontier.Antichain[frontier.Time] { return p.r.Since() }
+
+func (p *persistReader) Snapshot(ctx context.Context, asOf frontier.Time) ([]listedPart, error) {
+	parts, err := p.r.Snapshot(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	return listed(nil, parts), nil
+}
+
+func (p *persistReader) Listen(ctx context.Context, asOf frontier.Time) (shardListener[listedPart], error) {
+	l, err := p.r.Listen(ctx, asOf)
+	if err != nil {
+		return nil, err
+	}
+	return &persistListener{r: p.r, l: l}, nil
+}
+
+// Expire stops the heartbeat and unregisters the reader.
+func (p *persistReader) Expire(ctx context.Context) error {
+	p.stopHeartbeat()
+	<-p.heartbeatDone
+	return p.r.Expire(ctx)
+}
+
+type persistListener struct {
+	r *persist.ReadHandle
+	l *persist.Listen
+}
+
+// Next gathers the parts of the next batch and the progress after it.
+func (p *persistListener) Next(ctx context.Context) ([]listedPart, frontier.Antichain[frontier.Time], error) {
+	var parts []listedPart
+	for {
+		ev, err := p.l.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return parts, frontier.Antichain[frontier.Time]{}, nil
+		}
+		if err != nil {
+			releaseListed(parts)
+			return nil, frontier.Antichain[frontier.Time]{}, err
+		}
+		switch ev.Kind {
+		case persist.ListenParts:
+			parts = listed(parts, ev.Parts)
+		case persist.ListenProgress:
+			if !ev.Upper.IsEmpty() {
+				if err := p.r.DowngradeSince(ctx, ev.Upper); err != nil {
+					releaseListed(parts)
+					return nil, frontier.Antichain[frontier.Time]{}, err
+				}
+			}
+			return parts, ev.Upper, nil
+		}
+	}
+}
+
+func (p *persistListener) Close() { p.l.Close() }
+
+func listed(dst []listedPart, parts []persist.LeasedPart) []listedPart {
+	for _, lp := range parts {
+		dst = append(dst, listedPart{leased: lp})
+	}
+	return dst
+}
+
+func releaseListed(parts []listedPart) {
+	for _, p := range parts {
+		releaseLease(p.leased.Lease)
+	}
+}
+
+// persistListenConfig fills the part-specific functions of a listenConfig
+// for persist parts and the user's Filter.
+func persistListenConfig(cfg listenConfig[listedPart], filter Filter) listenConfig[listedPart] {
+	cfg.size = func(p listedPart) uint64 {
+		if p.replacement != nil {
+			return 0
+		}
+		return uint64(max(p.leased.Desc.Bytes, 0))
+	}
+	cfg.leaseOf = func(p listedPart) *lease.Lease { return p.leased.Lease }
+	if filter == nil {
+		return cfg
+	}
+	cfg.filter = func(p listedPart, inSnapshot bool, asOf frontier.Time) (listedPart, filterDecision) {
+		res := filter(p.leased.Desc, frontier.From(asOf))
+		switch res.kind {
+		case decideDiscard:
+			return p, decideDiscard
+		case decideReplace:
+			// Only a snapshot part wholly at or before as_of reads every
+			// row at as_of, so only then does one row with the diffs'
+			// sum stand for it exactly.
+			if !inSnapshot || p.leased.Desc.MaxTime > asOf {
+				return p, decideKeep
+			}
+			releaseLease(p.leased.Lease)
+			p.leased.Lease = nil
+			p.replacement = &Row{Key: res.key, Val: res.val, Time: asOf, Diff: p.leased.Desc.DiffsSum}
+			return p, decideReplace
+		}
+		return p, decideKeep
+	}
+	return cfg
+}
+
+// clientOnce calls a ClientFunc until it succeeds and then keeps its
+// client.
+type clientOnce struct {
+	fn ClientFunc
+	mu struct {
+		sync.Mutex
+		c *persist.Client
+	}
+}
+
+func (o *clientOnce) get(ctx context.Context) (*persist.Client, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.mu.c != nil {
+		return o.mu.c, nil
+	}
+	c, err := o.fn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.mu.c = c
+	return c, nil
+}

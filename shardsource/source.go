@@ -1,0 +1,163 @@
+package shardsource
+
+import (
+	"context"
+	"hash/fnv"
+	"sync"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
+)
+
+// Source builds a source of shard in s and returns the stream of its fetched
+// parts and the tokens that shut it down. Every worker must call it, with
+// the same name and options (the usual rule for building dataflows).
+//
+// The stream's frontier follows the shard's upper from as_of on; parts are
+// emitted at the frontier at which the source learned of them (the
+// snapshot's at as_of), so the times of their rows are at or beyond the
+// part's message time. A consumer owns each *Part and releases it.
+//
+// client is called on the source's goroutines, never on the worker's.
+func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client ClientFunc, shard persist.ShardID, opts Options[K, V]) (*dataflow.Stream[frontier.Time, *Part[K, V]], *Tokens) {
+	opts = opts.withDefaults()
+	chosen := ChosenWorker(name, s.Peers())
+	inst := &instance{name: name, handler: opts.ErrorHandler}
+
+	loop, completedFeedback := dataflow.Feedback[struct{}](s, feedbackSummary)
+
+	cfg := listenConfig[listedPart]{
+		open: func(ctx context.Context) (shardReader[listedPart], error) {
+			return openPersistReader(ctx, client, shard, "shardsource("+name+")", opts.HeartbeatInterval)
+		},
+		asOf:          opts.AsOf,
+		until:         opts.Until.Clone(),
+		snapshot:      opts.Snapshot == SnapshotInclude,
+		startSignal:   opts.StartSignal,
+		workers:       s.Peers(),
+		expireTimeout: opts.ExpireTimeout,
+	}
+	cfg = persistListenConfig(cfg, opts.Filter)
+	descs, descsToken := buildDescs(s, name, chosen, completedFeedback, inst, cfg, Desc{Shard: shard})
+	if opts.DescTransformer != nil {
+		descs = opts.DescTransformer(s, descs, chosen)
+	}
+
+	clients := &clientOnce{fn: client}
+	until := opts.Until.Clone()
+	fetch := func(ctx context.Context, d Desc) (*Part[K, V], error) {
+		if d.Replacement != nil {
+			return replacementPart(d.Replacement, opts.KeyCodec, opts.ValCodec), nil
+		}
+		c, err := clients.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		fp, err := c.Fetch(ctx, d.Shard, d.Part, d.Filter)
+		if err != nil {
+			return nil, err
+		}
+		return newPart(fp, until, opts.KeyCodec, opts.ValCodec), nil
+	}
+	parts, completed, fetchToken := buildFetch(descs, name, inst, fetch, opts.FetchConcurrency, opts.ResultBuffer)
+	loop.Connect(completed)
+	return parts, &Tokens{descs: descsToken, fetch: fetchToken, inst: inst}
+}
+
+// ChosenWorker returns the worker that lists the parts of the source called
+// name among peers workers.
+func ChosenWorker(name string, peers int) int {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return int(h.Sum64() % uint64(peers))
+}
+
+// Tokens shut a source down. Drop (on every worker that built the source)
+// presses both operators' shutdown buttons: once every worker has pressed,
+// the source stops its goroutines, drops its capabilities (its frontier
+// becomes empty) and expires its reader once no fetch is in flight.
+type Tokens struct {
+	descs, fetch *dataflow.ShutdownToken
+	inst         *instance
+}
+
+// Drop presses the source's shutdown buttons on this worker. Any goroutine
+// may call it; calling it again does nothing more.
+func (t *Tokens) Drop() {
+	t.descs.Drop()
+	t.fetch.Drop()
+}
+
+// Settled reports whether this worker's source goroutines can do nothing
+// more by themselves: the listen goroutine (on the chosen worker) has sent
+// its last event or stopped, and no fetch is running or about to deliver.
+// Tests step a dataflow until every worker is idle and every source is
+// settled to reach quiescence without sleeping. It must be called on the
+// worker's goroutine.
+func (t *Tokens) Settled() bool { return t.inst.settled() }
+
+// instance is one worker's share of a source: what its two operators and its
+// goroutines have in common.
+type instance struct {
+	name    string
+	handler ErrorHandler
+	listen  listenState
+
+	mu struct {
+		sync.Mutex
+		stopFetcher func()
+		settledFn   func() bool
+	}
+}
+
+func (in *instance) setFetcher(stop func(), settled func() bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.mu.stopFetcher, in.mu.settledFn = stop, settled
+}
+
+// report hands err to the error handler. Halt stops this worker's
+// goroutines first, then panics.
+func (in *instance) report(stage string, err error) {
+	e := &Error{Source: in.name, Stage: stage, Err: err}
+	if in.handler.signal != nil {
+		in.handler.signal(e)
+		return
+	}
+	in.stopFetcher()
+	in.stopListen()
+	panic(e)
+}
+
+func (in *instance) stopFetcher() {
+	in.mu.Lock()
+	stop := in.mu.stopFetcher
+	in.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// stopListen stops the listen goroutine and waits for it (it expires the
+// reader on its way out). It is idempotent.
+func (in *instance) stopListen() {
+	l := &in.listen
+	if !l.started || l.stopped.Load() {
+		return
+	}
+	l.cancel()
+	<-l.done
+	l.stopped.Store(true)
+}
+
+func (in *instance) settled() bool {
+	l := &in.listen
+	if l.started && !l.stopped.Load() && !l.final.Load() {
+		return false
+	}
+	in.mu.Lock()
+	settled := in.mu.settledFn
+	in.mu.Unlock()
+	return settled == nil || settled()
+}
