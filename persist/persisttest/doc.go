@@ -38,5 +38,6 @@
 // indeterminate error (the operation may or may not have happened: the
 // wrapper flips a seeded coin and applies it or not), or be delayed. Faults
 // can be random (SetRates) or scripted (FailNext). With no faults configured
-// the wrappers pass the conformance suites.
+// the wrappers pass the conformance suites. WrapConsensus keeps
+// location.Watcher when the wrapped store has it (Watch is not faulted).
 package persisttest

@@ -180,3 +180,29 @@ func (c *FaultyConsensus) ListKeys(ctx context.Context) ([]string, error) {
 
 // Close implements location.Consensus.
 func (c *FaultyConsensus) Close() error { return c.inner.Close() }
+
+// FaultyWatcher is a FaultyConsensus over a store that implements
+// location.Watcher; Watch passes through unfaulted (a lost notification is
+// already harmless by the Watcher contract).
+type FaultyWatcher struct {
+	*FaultyConsensus
+	watcher location.Watcher
+}
+
+var _ location.Watcher = (*FaultyWatcher)(nil)
+
+// Watch implements location.Watcher.
+func (w *FaultyWatcher) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	return w.watcher.Watch(ctx, key)
+}
+
+// WrapConsensus wraps c with the faults of f, keeping location.Watcher when
+// c implements it: the result is a *FaultyWatcher then, else a
+// *FaultyConsensus.
+func WrapConsensus(c location.Consensus, f *Faults) location.Consensus {
+	fc := NewFaultyConsensus(c, f)
+	if w, ok := c.(location.Watcher); ok {
+		return &FaultyWatcher{FaultyConsensus: fc, watcher: w}
+	}
+	return fc
+}

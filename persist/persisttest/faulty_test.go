@@ -19,6 +19,14 @@ func TestFaultyConformance(t *testing.T) {
 	persisttest.TestConsensus(t, func(t *testing.T) location.Consensus {
 		return persisttest.NewFaultyConsensus(mem.NewConsensus(), persisttest.NewFaults(1))
 	})
+	// WrapConsensus keeps the Watcher of mem, so the Watch test runs too.
+	persisttest.TestConsensus(t, func(t *testing.T) location.Consensus {
+		c := persisttest.WrapConsensus(mem.NewConsensus(), persisttest.NewFaults(1))
+		if _, ok := c.(location.Watcher); !ok {
+			t.Fatal("WrapConsensus dropped location.Watcher")
+		}
+		return c
+	})
 }
 
 func TestScriptedConsensusFaults(t *testing.T) {
