@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/parquet"
@@ -19,7 +20,7 @@ import (
 // Release. A Decoded is not safe for concurrent Release and use.
 type Decoded struct {
 	keys, vals columnBytes
-	times      []uint64
+	times      []int64 // frontier.Time bits
 	diffs      []int64
 }
 
@@ -45,7 +46,7 @@ func (d *Decoded) Key(i int) []byte { return d.keys.at(i) }
 func (d *Decoded) Val(i int) []byte { return d.vals.at(i) }
 
 // Time returns the time of row i.
-func (d *Decoded) Time(i int) frontier.Time { return frontier.Time(d.times[i]) }
+func (d *Decoded) Time(i int) frontier.Time { return frontier.Time(uint64(d.times[i])) }
 
 // Diff returns the diff of row i.
 func (d *Decoded) Diff(i int) int64 { return d.diffs[i] }
@@ -54,7 +55,7 @@ func (d *Decoded) Diff(i int) int64 { return d.diffs[i] }
 // obtained from Key or Val is invalid afterwards, and the Decoded is empty.
 // Releasing twice is harmless.
 func (d *Decoded) Release() {
-	if d.times == nil {
+	if d.keys.offs == nil {
 		return
 	}
 	decodedPool.Put(&Decoded{
@@ -114,18 +115,19 @@ func Decode(data []byte) (d *Decoded, err error) {
 	return d, nil
 }
 
-// newDecoded takes a Decoded from the pool, sized for rows rows. The footer
-// is not trusted for the size of the byte buffers: they grow as values
-// arrive, starting at no more than the part's own size.
+// newDecoded takes a Decoded from the pool. The footer's row count is not
+// trusted for sizing: buffers start at no more than the part's own size
+// allows and grow as values actually decode.
 func newDecoded(rows, size int) *Decoded {
 	d, _ := decodedPool.Get().(*Decoded)
 	if d == nil {
 		d = &Decoded{}
 	}
-	d.times = grow(d.times, rows)
-	d.diffs = grow(d.diffs, rows)
-	d.keys.offs = append(grow(d.keys.offs, rows+1), 0)
-	d.vals.offs = append(grow(d.vals.offs, rows+1), 0)
+	hint := min(rows, size)
+	d.times = grow(d.times, hint)
+	d.diffs = grow(d.diffs, hint)
+	d.keys.offs = append(grow(d.keys.offs, hint+1), 0)
+	d.vals.offs = append(grow(d.vals.offs, hint+1), 0)
 	d.keys.data = grow(d.keys.data, size)
 	d.vals.data = grow(d.vals.data, size)
 	return d
@@ -154,18 +156,13 @@ func checkSchema(md *metadata.FileMetaData) error {
 	return nil
 }
 
-// read appends the rows of every row group.
+// read appends the rows of every row group. Decode has checked that the
+// row groups' counts add up to at most MaxRows.
 func (d *Decoded) read(rdr *file.Reader) error {
 	var scratch [batchRows]parquet.ByteArray
 	for g := range rdr.NumRowGroups() {
 		rg := rdr.RowGroup(g)
 		n := rg.NumRows()
-		if n < 0 || int64(d.Len())+n > int64(cap(d.times)) {
-			return fmt.Errorf("%w: row group %d claims %d rows", ErrCorrupt, g, n)
-		}
-		base := d.Len()
-		d.times = d.times[:base+int(n)]
-		d.diffs = d.diffs[:base+int(n)]
 		for col := range numCols {
 			cr, err := rg.Column(col)
 			if err != nil {
@@ -177,9 +174,9 @@ func (d *Decoded) read(rdr *file.Reader) error {
 			case colVal:
 				err = readBytes(cr, n, &d.vals, scratch[:])
 			case colTime:
-				err = readInt64s(cr, asInt64s(d.times[base:]))
+				d.times, err = readInt64s(cr, n, d.times)
 			case colDiff:
-				err = readInt64s(cr, d.diffs[base:])
+				d.diffs, err = readInt64s(cr, n, d.diffs)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
@@ -190,7 +187,8 @@ func (d *Decoded) read(rdr *file.Reader) error {
 }
 
 // readBytes appends n values of a byte-array column to c, copying each page's
-// values out before the next page replaces them.
+// values out before the next page replaces them. Like readInt64s it reads a
+// page at a time and refuses a read that makes no progress.
 func readBytes(cr file.ColumnChunkReader, n int64, c *columnBytes, scratch []parquet.ByteArray) error {
 	r, ok := cr.(*file.ByteArrayColumnChunkReader)
 	if !ok {
@@ -216,23 +214,31 @@ func readBytes(cr file.ColumnChunkReader, n int64, c *columnBytes, scratch []par
 	return nil
 }
 
-// readInt64s fills dst from an int64 column.
-func readInt64s(cr file.ColumnChunkReader, dst []int64) error {
+// readInt64s appends n values of an int64 column to dst.
+func readInt64s(cr file.ColumnChunkReader, n int64, dst []int64) ([]int64, error) {
 	r, ok := cr.(*file.Int64ColumnChunkReader)
 	if !ok {
-		return fmt.Errorf("unexpected reader %T", cr)
+		return dst, fmt.Errorf("unexpected reader %T", cr)
 	}
-	for len(dst) > 0 {
-		got, _, err := r.ReadBatch(int64(len(dst)), dst, nil, nil)
+	for n > 0 {
+		// Grow by what is still missing, but at most double: the count
+		// comes from the footer, which may lie.
+		k := int(min(n, int64(max(cap(dst)-len(dst), len(dst), batchRows))))
+		dst = slices.Grow(dst, k)
+		// One page at a time, refusing a read that makes no progress: a
+		// malformed page can promise values its decoder never yields, and
+		// the multi-page ReadBatch would wait for them forever.
+		got, _, err := r.ReadBatchInPage(int64(k), dst[len(dst):len(dst)+k], nil, nil)
 		if err != nil {
-			return err
+			return dst, err
 		}
 		if got <= 0 {
-			return fmt.Errorf("%d values missing", len(dst))
+			return dst, fmt.Errorf("%d values missing", n)
 		}
-		dst = dst[got:]
+		dst = dst[:len(dst)+int(got)]
+		n -= got
 	}
-	return nil
+	return dst, nil
 }
 
 // ReadStats returns the Stats stored in a part's footer, without decoding

@@ -49,7 +49,7 @@ const (
 	// MaxRows is the most rows one part may hold. Encode refuses more and
 	// Decode treats a footer claiming more as corrupt, which bounds the
 	// memory a hostile part can make Decode allocate.
-	MaxRows = 1 << 25
+	MaxRows = 1 << 23
 
 	// maxColumnBytes bounds the total key (or value) bytes of one part:
 	// decoded offsets are uint32.
