@@ -192,3 +192,33 @@ func TestConcurrentOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchSurvivesLostConnection kills the listening connection's backend:
+// the listener reconnects, wakes every watcher (notifications may have been
+// lost meanwhile), and later writes wake them again.
+func TestWatchSurvivesLostConnection(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	c := open(t, url)
+	defer c.Close()
+	ctx := t.Context()
+	notify, cancel, err := c.Watch(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&killed); err != nil || killed != 1 {
+		t.Fatalf("terminated %d listening backends, %v; want 1", killed, err)
+	}
+	wait(t, notify, "the listening connection was lost")
+	if res, err := c.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+	wait(t, notify, "a write after the listener reconnected")
+}
