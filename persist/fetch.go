@@ -92,6 +92,10 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 	return filterDecoded(d, p, filter), nil
 }
 
+// parallelChecksumBytes is the part size from which Fetch computes the
+// checksum beside decoding instead of before it.
+const parallelChecksumBytes = 1 << 20
+
 func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (*part.Decoded, error) {
 	data, ok, err := c.loc.Blob.Get(ctx, p.Key)
 	if err != nil {
@@ -112,12 +116,33 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 	if int64(len(data)) != p.Bytes {
 		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("size %d, state says %d", len(data), p.Bytes)}
 	}
-	if sum := part.Checksum(data); sum != p.Checksum {
+	// Checksum and decode large parts at once; the decoded rows are used
+	// only if the checksum matches.
+	var sum uint32
+	var d *part.Decoded
+	var derr error
+	if len(data) >= parallelChecksumBytes {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			sum = part.Checksum(data)
+		}()
+		d, derr = part.Decode(data)
+		<-done
+	} else {
+		sum = part.Checksum(data)
+		if sum == p.Checksum {
+			d, derr = part.Decode(data)
+		}
+	}
+	if sum != p.Checksum {
+		if d != nil {
+			d.Release()
+		}
 		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("crc32c %08x, state says %08x", sum, p.Checksum)}
 	}
-	d, err := part.Decode(data)
-	if err != nil {
-		return nil, &BlobCorruptError{Key: p.Key, Reason: "decode", Err: err}
+	if derr != nil {
+		return nil, &BlobCorruptError{Key: p.Key, Reason: "decode", Err: derr}
 	}
 	if int64(d.Len()) != p.Rows {
 		d.Release()
@@ -137,8 +162,8 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 	if f.Mode == ListenRead && p.MinTime > f.AsOf && f.Lower.LessEqual(p.MinTime) {
 		return out // every row is beyond asOf and lower
 	}
-	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && p.MinTime == p.MaxTime {
-		return out // every row kept at its own time: nothing merges
+	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && (p.MinTime == p.MaxTime || !anyAdjacentEqual(d)) {
+		return out // every row kept, and no two rows merge at asOf
 	}
 	idx := make([]int32, 0, n)
 	var diffs []int64
@@ -180,4 +205,15 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 	}
 	out.idx, out.diffs = idx, diffs
 	return out
+}
+
+// anyAdjacentEqual reports whether two neighbouring rows have the same key
+// and value (and so merge when moved to one time).
+func anyAdjacentEqual(d *part.Decoded) bool {
+	for i := 1; i < d.Len(); i++ {
+		if bytes.Equal(d.Key(i-1), d.Key(i)) && bytes.Equal(d.Val(i-1), d.Val(i)) {
+			return true
+		}
+	}
+	return false
 }
