@@ -1,6 +1,7 @@
 package file_test
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -120,5 +121,18 @@ func TestLeftovers(t *testing.T) {
 	// The janitor can reap the leftover by its listed key.
 	if existed, err := b.Delete(ctx, "s/p.18a2b3c4d5e6.tmp"); err != nil || !existed {
 		t.Fatalf("Delete(temporary file) = %v, %v", existed, err)
+	}
+}
+
+func BenchmarkSet(b *testing.B) {
+	for _, size := range []int{4 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			blob, err := file.Open(b.Context(), b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer blob.Close()
+			persisttest.BenchmarkSet(b, blob, size)
+		})
 	}
 }

@@ -163,3 +163,7 @@ func TestBlobClock(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func BenchmarkCompareAndSet(b *testing.B) {
+	persisttest.BenchmarkCompareAndSet(b, mem.NewConsensus())
+}

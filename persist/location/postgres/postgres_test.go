@@ -222,3 +222,12 @@ func TestWatchSurvivesLostConnection(t *testing.T) {
 	}
 	wait(t, notify, "a write after the listener reconnected")
 }
+
+func BenchmarkCompareAndSet(b *testing.B) {
+	c, err := postgres.Open(b.Context(), pgtest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	persisttest.BenchmarkCompareAndSet(b, c)
+}

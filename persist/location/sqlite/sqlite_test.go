@@ -139,3 +139,12 @@ func TestSeqNoTooLarge(t *testing.T) {
 		t.Fatalf("CompareAndSet(1<<63) = %v", err)
 	}
 }
+
+func BenchmarkCompareAndSet(b *testing.B) {
+	c, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "consensus.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	persisttest.BenchmarkCompareAndSet(b, c)
+}
