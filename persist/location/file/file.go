@@ -32,8 +32,12 @@ func ParseURL(u *url.URL) (string, error) {
 	if u.Scheme != "file" {
 		return "", fmt.Errorf("file: url %q: scheme is not file", u.Redacted())
 	}
-	if u.RawQuery != "" {
+	if u.RawQuery != "" || u.ForceQuery {
 		return "", fmt.Errorf("file: url %q: no query parameters are supported", u.Redacted())
+	}
+	if u.Fragment != "" {
+		// A '#' in a directory name would silently cut the path short.
+		return "", fmt.Errorf("file: url %q: fragment not allowed (escape '#' as %%23)", u.Redacted())
 	}
 	var dir string
 	switch {

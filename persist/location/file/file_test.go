@@ -39,7 +39,7 @@ func TestURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %q, %v; want %q", raw, got, err, want)
 		}
 	}
-	for _, raw := range []string{"file://", "file:///x?metadata=skip", "s3://x"} {
+	for _, raw := range []string{"file://", "file:///x?metadata=skip", "s3://x", "file:///a#b"} {
 		u, _ := url.Parse(raw)
 		if _, err := file.ParseURL(u); err == nil {
 			t.Errorf("ParseURL(%q) accepted", raw)

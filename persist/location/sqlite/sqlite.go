@@ -53,6 +53,10 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 	if path == "" {
 		return "", opts, fmt.Errorf("sqlite: url %q: no file path", u.Redacted())
 	}
+	if u.Fragment != "" {
+		// A '#' in the path would silently cut it short.
+		return "", opts, fmt.Errorf("sqlite: url %q: fragment not allowed", u.Redacted())
+	}
 	q := u.Query()
 	for k := range q {
 		if k != "busy_timeout" {

@@ -57,7 +57,7 @@ func TestURL(t *testing.T) {
 	if _, opts, _ := sqlite.ParseURL(u); opts.BusyTimeout != 250*time.Millisecond {
 		t.Errorf("busy_timeout parsed as %v", opts.BusyTimeout)
 	}
-	for _, raw := range []string{"sqlite://", "sqlite:x.db?nope=1", "sqlite:x.db?busy_timeout=soon", "file:///x.db"} {
+	for _, raw := range []string{"sqlite://", "sqlite:x.db?nope=1", "sqlite:x.db?busy_timeout=soon", "file:///x.db", "sqlite:///a#b.db"} {
 		u, _ := url.Parse(raw)
 		if _, _, err := sqlite.ParseURL(u); err == nil {
 			t.Errorf("ParseURL(%q) accepted", raw)
