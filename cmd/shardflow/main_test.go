@@ -29,9 +29,10 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits":   cmdExits,
-			"waitfor": cmdWaitfor,
-			"jsonget": cmdJSONGet,
+			"exits":      cmdExits,
+			"waitfor":    cmdWaitfor,
+			"jsonget":    cmdJSONGet,
+			"cmpupdates": cmdCmpUpdates,
 		},
 	})
 }
@@ -132,4 +133,25 @@ func cmdJSONGet(ts *testscript.TestScript, neg bool, args []string) {
 		s = fmt.Sprint(v)
 	}
 	ts.Setenv(args[0], s)
+}
+
+// cmdCmpUpdates compares the update lines of a replay's JSONL output with a
+// file, ignoring the frontier lines: how the frontier's advances coalesce
+// depends on how fast the workers hear of each other's progress, while the
+// updates, consolidated and sorted per time, do not.
+//
+//	cmpupdates stdout FILE
+func cmdCmpUpdates(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cmpupdates stdout|FILE FILE")
+	}
+	var got strings.Builder
+	for _, line := range strings.SplitAfter(ts.ReadFile(args[0]), "\n") {
+		if line != "" && !strings.HasPrefix(line, `{"frontier":`) {
+			got.WriteString(line)
+		}
+	}
+	if want := ts.ReadFile(args[1]); got.String() != want {
+		ts.Fatalf("updates in %s differ from %s:\n got:\n%s\nwant:\n%s", args[0], args[1], got.String(), want)
+	}
 }

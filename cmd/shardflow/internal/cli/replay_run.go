@@ -3,8 +3,161 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/render"
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/replay"
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/operators"
+	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/codec"
+	"github.com/shardflow/shardflow/shardsource"
 )
 
+// replayShard runs the shard source in a dataflow and prints what it
+// captures (see package replay).
 func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) error {
-	return failure(errors.New("replay: not implemented yet"))
+	opts := shardsource.Options[[]byte, []byte]{
+		KeyCodec:         codec.Bytes{},
+		ValCodec:         codec.Bytes{},
+		FetchConcurrency: cfg.fetchConcurrency,
+	}
+	if !cfg.snapshot {
+		opts.Snapshot = shardsource.SnapshotExclude
+	}
+	if cfg.asOf != nil {
+		asOf := frontier.From(frontier.Time(*cfg.asOf))
+		opts.AsOf = &asOf
+	}
+	switch {
+	case cfg.until != nil:
+		opts.Until = frontier.From(frontier.Time(*cfg.until))
+	case !cfg.follow:
+		// Stop at the upper as it is now, so the replay ends.
+		s, err := st.client.State(ctx, cfg.shard)
+		if err != nil {
+			return failure(err)
+		}
+		// A closed shard (upper []) reads to its end by itself.
+		opts.Until = s.Upper.Clone()
+		warnUnreadable(g, cfg, s)
+	}
+	g.log.Info("replay", "shard", cfg.shard, "as_of", cfg.asOf, "until", opts.Until.String(),
+		"snapshot", cfg.snapshot, "workers", cfg.workers, "fetch_concurrency", cfg.fetchConcurrency, "follow", cfg.follow)
+
+	release, err := holdSince(ctx, g, st, cfg.shard)
+	if err != nil {
+		return failure(err)
+	}
+	defer release()
+
+	client := func(context.Context) (*persist.Client, error) { return st.client, nil }
+	printer := render.NewPrinter(g.env.Stdout, cfg.output)
+	bar := g.newProgress(-1, "replaying "+string(cfg.shard), false)
+	defer bar.Done()
+	err = replay.Run(ctx, replay.Config{
+		Workers: cfg.workers,
+		Build: func(s *dataflow.Scope[frontier.Time], fail func(error)) (*replay.Stream, func()) {
+			o := opts
+			o.ErrorHandler = shardsource.Signal(fail)
+			parts, tokens := shardsource.Source(s, "replay", client, cfg.shard, o)
+			return operators.FlatMap(parts, partRows), tokens.Drop
+		},
+		Printer: printer,
+		Printed: bar.Add,
+	})
+	var frozen *replay.FrozenError
+	if errors.As(err, &frozen) {
+		return &exitError{code: ExitFrozen, err: fmt.Errorf("replay: %v (frozen at frontier %s)", frozen.Err, render.FrontierJSON(frozen.Frontier))}
+	}
+	if err != nil {
+		return failure(err)
+	}
+	if ctx.Err() != nil {
+		g.log.Info("replay stopped by signal")
+	}
+	return nil
+}
+
+// partRows yields a fetched part's rows as updates (copying the bytes) and
+// then releases the part.
+func partRows(p *shardsource.Part[[]byte, []byte]) iter.Seq[render.Update] {
+	return func(yield func(render.Update) bool) {
+		defer p.Release()
+		for i := range p.Len() {
+			u := render.Update{
+				Key:  append([]byte(nil), p.Key(i)...),
+				Val:  append([]byte(nil), p.Val(i)...),
+				Time: uint64(p.Time(i)),
+				Diff: p.Diff(i),
+			}
+			if !yield(u) {
+				return
+			}
+		}
+	}
+}
+
+// warnUnreadable explains an empty replay: nothing is both complete (before
+// the upper) and readable (at or after the since, which every finished
+// replay advances to the upper it reached).
+func warnUnreadable(g *globals, cfg replayConfig, s persist.ShardState) {
+	since, ok1 := s.Since.Single()
+	upper, ok2 := s.Upper.Single()
+	if !ok1 || !ok2 {
+		return
+	}
+	asOf := since
+	if cfg.asOf != nil {
+		asOf = frontier.Time(*cfg.asOf)
+	}
+	if asOf >= upper && asOf >= since {
+		g.log.Warn("nothing to replay: the as-of is not before the shard's upper; write more, or use --follow",
+			"shard", cfg.shard, "as_of", uint64(asOf), "since", uint64(since), "upper", uint64(upper))
+	}
+}
+
+// holdSince registers a reader that keeps the shard's since where it is
+// while the replay runs, and returns the function that expires it.
+//
+// The source's own reader downgrades its since as it reads, and the shard's
+// since is the meet of its readers' sinces, which stays put once no reader
+// is left. Without the hold, a replay would leave the since at the upper it
+// reached, and every later replay would see the history before it only
+// consolidated at that since: reading would change what can be read.
+func holdSince(ctx context.Context, g *globals, st *store, shard persist.ShardID) (release func(), err error) {
+	r, err := st.client.OpenReader(ctx, shard, "shardflow replay: since hold")
+	if err != nil {
+		return nil, err
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		// Heartbeat well within the lease (a --follow can run for days).
+		defer close(done)
+		t := time.NewTicker(leaseDuration / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if err := r.Heartbeat(context.WithoutCancel(ctx)); err != nil {
+					g.log.Warn("since hold heartbeat", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := r.Expire(ectx); err != nil {
+			g.log.Warn("expiring the since hold", "reader", r.ID(), "err", err)
+		}
+	}, nil
 }

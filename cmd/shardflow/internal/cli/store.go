@@ -19,9 +19,14 @@ import (
 // on another process's writes polls at least every 250ms, so --follow shows
 // a write well within a second.
 var clientOptions = persist.ClientOptions{
+	LeaseDuration: leaseDuration,
 	ListenPollMin: 10 * time.Millisecond,
 	ListenPollMax: 250 * time.Millisecond,
 }
+
+// leaseDuration is how long a reader or writer of a process that died stays
+// registered.
+const leaseDuration = 15 * time.Minute
 
 // store is an open location and a client of it.
 type store struct {
