@@ -95,6 +95,21 @@ func (f *fetcher[T, P, R]) submit(t T, part P) {
 	f.mu.cond.Signal()
 }
 
+// discardQueued drops the queued requests whose time matches; those being
+// fetched are unaffected.
+func (f *fetcher[T, P, R]) discardQueued(match func(T) bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kept := f.mu.queue[:0]
+	for _, r := range f.mu.queue {
+		if !match(r.time) {
+			kept = append(kept, r)
+		}
+	}
+	clear(f.mu.queue[len(kept):])
+	f.mu.queue = kept
+}
+
 // poll returns a delivered result without blocking.
 func (f *fetcher[T, P, R]) poll() (fetchResult[T, R], bool) {
 	select {

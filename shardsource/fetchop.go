@@ -11,13 +11,19 @@ type capPair = *dataflow.Capability[frontier.Time]
 
 // fetchOp is the state of the fetch operator on one worker.
 type fetchOp[K, V any] struct {
-	inst      *instance
-	in        *dataflow.InPort[frontier.Time, Desc]
-	out       *dataflow.OutPort[frontier.Time, *Part[K, V]]
-	inflight  *inflight[frontier.Time, capPair]
-	fetcher   *fetcher[frontier.Time, Desc, *Part[K, V]]
-	start     func() *fetcher[frontier.Time, Desc, *Part[K, V]]
+	inst     *instance
+	in       *dataflow.InPort[frontier.Time, Desc]
+	out      *dataflow.OutPort[frontier.Time, *Part[K, V]]
+	inflight *inflight[frontier.Time, capPair]
+	fetcher  *fetcher[frontier.Time, Desc, *Part[K, V]]
+	start    func() *fetcher[frontier.Time, Desc, *Part[K, V]]
+	// frozen is set once a fetch failed; failedAt is the least time at
+	// which one did. From then on nothing at or after failedAt is emitted
+	// or completed, so those times keep their capabilities and the output
+	// frontier stays at failedAt; earlier times still finish, so it gets
+	// there.
 	frozen    bool
+	failedAt  frontier.Time
 	discarded bool // shut down: capabilities dropped, goroutines stopped
 }
 
@@ -47,9 +53,7 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 		return func() {
 			switch button.Phase() {
 			case dataflow.Running:
-				if !op.frozen {
-					op.run()
-				}
+				op.run()
 			case dataflow.Holding:
 				// Keep every capability, drain nothing.
 			case dataflow.Draining:
@@ -64,11 +68,14 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 func (op *fetchOp[K, V]) run() {
 	op.in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], descs []Desc) {
 		t := ref.Time()
-		if op.fetcher == nil {
-			op.fetcher = op.start()
-		}
 		for _, d := range descs {
 			op.inflight.add(t, func() (capPair, capPair) { return ref.DelayedFor(0, t), ref.DelayedFor(1, t) })
+			if op.frozen && t >= op.failedAt {
+				continue // held, never fetched: the source is frozen here
+			}
+			if op.fetcher == nil {
+				op.fetcher = op.start()
+			}
 			op.fetcher.submit(t, d)
 		}
 	})
@@ -80,13 +87,17 @@ func (op *fetchOp[K, V]) run() {
 		if !ok {
 			break
 		}
+		if op.frozen && r.time >= op.failedAt {
+			// Its time keeps its capabilities: neither emitted nor
+			// completed, whatever the result.
+			if r.err == nil {
+				r.value.Release()
+			}
+			continue
+		}
 		if r.err != nil {
-			// Freeze: the failed part's time keeps its capabilities, and
-			// nothing more is drained, so no later result can move the
-			// frontier past it.
-			op.frozen = true
-			op.inst.report("fetch", r.err)
-			return
+			op.freeze(r.time, r.err)
+			continue
 		}
 		op.out.Session(op.inflight.data(r.time)).Give(r.value)
 		if data, completed, last := op.inflight.complete(r.time); last {
@@ -98,6 +109,17 @@ func (op *fetchOp[K, V]) run() {
 		// Nothing more can arrive: let the goroutines go.
 		op.inst.stopFetcher()
 	}
+}
+
+// freeze records a failed fetch at t: the capabilities of t (and of every
+// later time) are kept from now on, so the output frontier never passes t.
+// Queued fetches at or after t are dropped; they could not be emitted.
+func (op *fetchOp[K, V]) freeze(t frontier.Time, err error) {
+	if !op.frozen || t < op.failedAt {
+		op.frozen, op.failedAt = true, t
+		op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= t })
+	}
+	op.inst.report("fetch", err)
 }
 
 // discard is the second phase of shutdown: stop the goroutines (no fetch is

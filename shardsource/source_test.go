@@ -2,10 +2,13 @@ package shardsource
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
 // With no explicit as_of the source reads at the reader's since, and its
@@ -76,4 +79,89 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// A part at t=1 whose blob is gone: the fetch error fires, and after the
+// dataflow quiesces (every later result fetched and offered) the frontier
+// is still at 1.
+func TestFetchErrorFreezes(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	e.appendAt(2, 3, row("c", 2, 1))
+	e.deleteBlobsAt(1)
+	var got []error
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](3),
+		ErrorHandler: Signal(func(err error) { got = append(got, err) }),
+	})
+	r.stepUntil("the error", func() bool { return len(got) > 0 })
+	r.quiesce()
+	if !r.frontier().Equal(frontier.From[frontier.Time](1)) {
+		t.Fatalf("frontier %v after the t=1 part failed, want [1]", r.frontier())
+	}
+	var se *Error
+	if len(got) != 1 || !errors.Is(got[0], persist.ErrBlobMissing) || !errors.As(got[0], &se) || se.Stage != "fetch" {
+		t.Fatalf("errors %v", got)
+	}
+}
+
+// Dropping the tokens mid-stream drains the frontier to empty, stops every
+// goroutine (goleak) and expires the reader.
+func TestShutdownMidStream(t *testing.T) {
+	e := newEnv(t)
+	for i := range frontier.Time(10) {
+		e.appendAt(i, i+1, row("k", i, 1))
+	}
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf})
+	r.stepUntil("frontier >= 1", func() bool { return !r.frontier().LessThan(1) })
+	r.shutdown()
+	if !r.frontier().IsEmpty() {
+		t.Fatalf("frontier %v after shutdown", r.frontier())
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers registered after shutdown, want the source's expired", n)
+	}
+}
+
+func TestConcurrentFetch(t *testing.T) {
+	blob := newSlowBlob(mem.NewBlob(), 1, 2*time.Millisecond)
+	e := newEnvWithBlob(t, blob)
+	var want []Row
+	for i := range frontier.Time(16) {
+		rw := row(fmt.Sprintf("k%02d", i), i, 1)
+		want = append(want, rw)
+		e.appendAt(i, i+1, rw)
+	}
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf, Until: frontier.From[frontier.Time](16), FetchConcurrency: 8})
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	if got, w := consolidated(r.out.rows), consolidated(want); !equalStrings(got, w) {
+		t.Fatalf("got %v\nwant %v", got, w)
+	}
+}
+
+func TestConcurrentFetchErrorFreezes(t *testing.T) {
+	blob := newSlowBlob(mem.NewBlob(), 2, 2*time.Millisecond)
+	e := newEnvWithBlob(t, blob)
+	for i := range frontier.Time(12) {
+		e.appendAt(i, i+1, row(fmt.Sprintf("k%02d", i), i, 1))
+	}
+	e.deleteBlobsAt(5)
+	var got []error
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](12), FetchConcurrency: 8,
+		ErrorHandler: Signal(func(err error) { got = append(got, err) }),
+	})
+	r.stepUntil("the error", func() bool { return len(got) > 0 })
+	r.quiesce()
+	if !r.frontier().Equal(frontier.From[frontier.Time](5)) {
+		t.Fatalf("frontier %v, want frozen at [5]", r.frontier())
+	}
+	if len(got) != 1 || !errors.Is(got[0], persist.ErrBlobMissing) {
+		t.Fatalf("errors %v", got)
+	}
 }
