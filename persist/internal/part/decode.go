@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -80,7 +81,80 @@ func Decode(data []byte) (d *Decoded, err error) {
 			d, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
 		}
 	}()
-	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	rdr, err := open(data)
+	if err != nil {
+		return nil, err
+	}
+	rows := rdr.MetaData().GetNumRows()
+	d = newDecoded(rdr.MetaData(), int(rows), len(data))
+	if err := d.read(rdr); err != nil {
+		d.Release()
+		return nil, err
+	}
+	if int64(d.Len()) != rows {
+		d.Release()
+		return nil, fmt.Errorf("%w: footer claims %d rows, row groups hold %d", ErrCorrupt, rows, d.Len())
+	}
+	return d, nil
+}
+
+// newDecoded takes a Decoded from the pool. The footer is not trusted for
+// sizing: buffers start at no more than the part's own size allows and grow
+// as values actually decode.
+func newDecoded(md *metadata.FileMetaData, rows, size int) *Decoded {
+	d, _ := decodedPool.Get().(*Decoded)
+	if d == nil {
+		d = &Decoded{}
+	}
+	hint := min(rows, size)
+	d.times = grow(d.times, hint)
+	d.diffs = grow(d.diffs, hint)
+	d.keys.offs = append(grow(d.keys.offs, hint+1), 0)
+	d.vals.offs = append(grow(d.vals.offs, hint+1), 0)
+	d.keys.data = grow(d.keys.data, chunkBytes(md, colKey, size))
+	d.vals.data = grow(d.vals.data, chunkBytes(md, colVal, size))
+	return d
+}
+
+// chunkBytes estimates the decoded bytes of a byte-array column: its
+// uncompressed chunk sizes (exact for plain pages, less the 4-byte length
+// prefixes), at most limit.
+func chunkBytes(md *metadata.FileMetaData, col, limit int) int {
+	var n int64
+	for g := range md.NumRowGroups() {
+		if cc, err := md.RowGroup(g).ColumnChunk(col); err == nil {
+			n += max(cc.TotalUncompressedSize(), 0)
+		}
+		if n >= int64(limit) {
+			return limit
+		}
+	}
+	return int(n)
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s[:0]
+}
+
+// readerBufferSize is how much of a column chunk the reader buffers at a
+// time; pages are read whole.
+const readerBufferSize = 1 << 20
+
+// open reads a part's footer and checks everything Decode relies on before
+// any page is read: the schema, row counts that add up and stay within
+// MaxRows, and column chunks that lie inside the part. Page sizes are
+// capped at the part's size, so no header can make the reader allocate
+// more than the part itself.
+func open(data []byte) (*file.Reader, error) {
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = readerBufferSize
+	props.MaxCompressedPageSize = int64(len(data))
+	props.MaxUncompressedPageSize = int64(len(data))
+	rdr, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(props))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
@@ -93,51 +167,36 @@ func Decode(data []byte) (d *Decoded, err error) {
 		return nil, fmt.Errorf("%w: %d rows", ErrCorrupt, rows)
 	}
 	var sum int64
+	size := int64(len(data))
 	for g := range md.NumRowGroups() {
-		n := md.RowGroup(g).NumRows()
+		rg := md.RowGroup(g)
+		n := rg.NumRows()
 		if n < 0 || n > MaxRows {
 			return nil, fmt.Errorf("%w: row group %d claims %d rows", ErrCorrupt, g, n)
 		}
 		sum += n
+		if rg.NumColumns() != numCols {
+			return nil, fmt.Errorf("%w: row group %d has %d columns", ErrCorrupt, g, rg.NumColumns())
+		}
+		for c := range numCols {
+			cc, err := rg.ColumnChunk(c)
+			if err != nil {
+				return nil, fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[c], err)
+			}
+			start, length := cc.DataPageOffset(), cc.TotalCompressedSize()
+			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
+				start = min(start, cc.DictionaryPageOffset())
+			}
+			if start < 0 || length < 0 || start > size || length > size-start {
+				return nil, fmt.Errorf("%w: row group %d column %s spans [%d, +%d) outside the part's %d bytes",
+					ErrCorrupt, g, colNames[c], start, length, size)
+			}
+		}
 	}
 	if sum != rows {
 		return nil, fmt.Errorf("%w: footer claims %d rows, row groups %d", ErrCorrupt, rows, sum)
 	}
-	d = newDecoded(int(rows), len(data))
-	if err := d.read(rdr); err != nil {
-		d.Release()
-		return nil, err
-	}
-	if int64(d.Len()) != rows {
-		d.Release()
-		return nil, fmt.Errorf("%w: footer claims %d rows, row groups hold %d", ErrCorrupt, rows, d.Len())
-	}
-	return d, nil
-}
-
-// newDecoded takes a Decoded from the pool. The footer's row count is not
-// trusted for sizing: buffers start at no more than the part's own size
-// allows and grow as values actually decode.
-func newDecoded(rows, size int) *Decoded {
-	d, _ := decodedPool.Get().(*Decoded)
-	if d == nil {
-		d = &Decoded{}
-	}
-	hint := min(rows, size)
-	d.times = grow(d.times, hint)
-	d.diffs = grow(d.diffs, hint)
-	d.keys.offs = append(grow(d.keys.offs, hint+1), 0)
-	d.vals.offs = append(grow(d.vals.offs, hint+1), 0)
-	d.keys.data = grow(d.keys.data, size)
-	d.vals.data = grow(d.vals.data, size)
-	return d
-}
-
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, 0, n)
-	}
-	return s[:0]
+	return rdr, nil
 }
 
 func checkSchema(md *metadata.FileMetaData) error {
@@ -202,13 +261,21 @@ func readBytes(cr file.ColumnChunkReader, n int64, c *columnBytes, scratch []par
 		if got <= 0 {
 			return fmt.Errorf("%d values missing", n)
 		}
-		for _, v := range scratch[:got] {
-			c.data = append(c.data, v...)
-			if len(c.data) > math.MaxUint32 {
-				return fmt.Errorf("column exceeds %d bytes", uint64(math.MaxUint32))
-			}
-			c.offs = append(c.offs, uint32(len(c.data)))
+		vals := scratch[:got]
+		total := len(c.data)
+		for _, v := range vals {
+			total += len(v)
 		}
+		if total > math.MaxUint32 {
+			return fmt.Errorf("column exceeds %d bytes", uint64(math.MaxUint32))
+		}
+		data := slices.Grow(c.data, total-len(c.data))
+		offs := slices.Grow(c.offs, len(vals))
+		for _, v := range vals {
+			data = append(data, v...)
+			offs = append(offs, uint32(len(data)))
+		}
+		c.data, c.offs = data, offs
 		n -= got
 	}
 	return nil
@@ -249,14 +316,11 @@ func ReadStats(data []byte) (st Stats, err error) {
 			st, err = Stats{}, fmt.Errorf("%w: footer reader panicked: %v", ErrCorrupt, r)
 		}
 	}()
-	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	rdr, err := open(data)
 	if err != nil {
-		return Stats{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	md := rdr.MetaData()
-	if err := checkSchema(md); err != nil {
 		return Stats{}, err
 	}
+	md := rdr.MetaData()
 	v := md.KeyValueMetadata().FindValue(statsKey)
 	if v == nil {
 		return Stats{}, fmt.Errorf("%w: no %s entry in the footer", ErrCorrupt, statsKey)
