@@ -12,6 +12,7 @@ import (
 // buttonProducer holds, on worker 0 only, a capability at time 1, and
 // follows the two-phase shutdown rules.
 type buttonProducer struct {
+	button   *dataflow.Button
 	token    *dataflow.ShutdownToken
 	consumer *dataflow.InPort[T, int]
 	scope    *dataflow.Scope[T]
@@ -24,7 +25,7 @@ func buildButtonDataflow(w *dataflow.Worker) *buttonProducer {
 		b := dataflow.NewBuilder(s, "producer")
 		out, stream := dataflow.AddOutput[int](b)
 		button, token := b.ShutdownButton()
-		bp.token = token
+		bp.button, bp.token = button, token
 		b.Build(func(caps []*dataflow.Capability[T]) func() {
 			held := dataflow.NewCapabilitySet(caps...)
 			if w.Index() == 0 {
