@@ -34,6 +34,7 @@ func TestBlob(t *testing.T, open func(t *testing.T) location.Blob) {
 		{"ValueIsolation", blobValueIsolation},
 		{"CancelledContext", blobCancelledContext},
 		{"ConcurrentSetGet", blobConcurrentSetGet},
+		{"Model", blobModel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

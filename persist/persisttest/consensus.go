@@ -38,6 +38,7 @@ func TestConsensus(t *testing.T, open func(t *testing.T) location.Consensus) {
 		{"ListKeys", consensusListKeys},
 		{"CancelledContext", consensusCancelledContext},
 		{"ConcurrentCAS", consensusConcurrentCAS},
+		{"Model", consensusModel},
 		{"Watch", consensusWatch},
 	}
 	for _, tc := range tests {

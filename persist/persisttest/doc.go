@@ -29,6 +29,8 @@
 //   - A call with an already cancelled context returns an error.
 //   - Keys are made of the characters [A-Za-z0-9/._-]; consensus keys and
 //     blob keys use no others.
+//   - No blob key is a "directory" of another: "a" and "a/b" are never both
+//     keys (a file system cannot hold a file and a directory of one name).
 //
 // # Fault injection
 //

@@ -8,7 +8,9 @@
 //	file:rel/blobs           the same, without the slashes
 //
 // The directory is created if missing. Keys map to paths below it ("a/b"
-// is the file a/b).
+// is the file a/b), so a key cannot also be a directory of another key:
+// with "a/b" stored, Set("a") fails. Deletes are not synced: after a crash
+// a deleted blob may reappear, and is then an orphan like any other.
 //
 // # Durability
 //

@@ -3,6 +3,7 @@ package mem_test
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,21 +20,22 @@ func TestConsensusConformance(t *testing.T) {
 	persisttest.TestConsensus(t, func(t *testing.T) location.Consensus { return mem.NewConsensus() })
 }
 
+// storeCounter names stores uniquely: named stores outlive a test, and
+// -count=N runs the tests again in the same process.
+var storeCounter atomic.Int64
+
 // TestURLConformance runs the suites through the registered scheme, one
 // named store per subtest.
 func TestURLConformance(t *testing.T) {
-	n := 0
 	persisttest.TestBlob(t, func(t *testing.T) location.Blob {
-		n++
-		b, err := location.OpenBlob(t.Context(), fmt.Sprintf("mem://blob-conformance-%d", n))
+		b, err := location.OpenBlob(t.Context(), fmt.Sprintf("mem://blob-conformance-%d", storeCounter.Add(1)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	})
 	persisttest.TestConsensus(t, func(t *testing.T) location.Consensus {
-		n++
-		c, err := location.OpenConsensus(t.Context(), fmt.Sprintf("mem://consensus-conformance-%d", n))
+		c, err := location.OpenConsensus(t.Context(), fmt.Sprintf("mem://consensus-conformance-%d", storeCounter.Add(1)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +45,8 @@ func TestURLConformance(t *testing.T) {
 
 func TestNamedStoresShared(t *testing.T) {
 	ctx := t.Context()
-	b1, err := location.OpenBlob(ctx, "mem://shared-test")
+	name := fmt.Sprintf("shared-test-%d", storeCounter.Add(1))
+	b1, err := location.OpenBlob(ctx, "mem://"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestNamedStoresShared(t *testing.T) {
 	}
 	// The same name reaches the same store, even after the first handle
 	// closed; a different name or the empty name does not.
-	for url, want := range map[string]bool{"mem://shared-test": true, "mem:shared-test": true, "mem://other": false, "mem://": false} {
+	for url, want := range map[string]bool{"mem://" + name: true, "mem:" + name: true, "mem://" + name + "-other": false, "mem://": false} {
 		b, err := location.OpenBlob(ctx, url)
 		if err != nil {
 			t.Fatal(err)
@@ -65,8 +68,8 @@ func TestNamedStoresShared(t *testing.T) {
 		}
 		b.Close()
 	}
-	c1, _ := location.OpenConsensus(ctx, "mem://shared-test")
-	c2, _ := location.OpenConsensus(ctx, "mem://shared-test")
+	c1, _ := location.OpenConsensus(ctx, "mem://"+name)
+	c2, _ := location.OpenConsensus(ctx, "mem://"+name)
 	defer c1.Close()
 	defer c2.Close()
 	if res, err := c1.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1}); err != nil || res != location.Committed {
@@ -98,8 +101,9 @@ func TestClosedHandle(t *testing.T) {
 // another; notifications coalesce; cancel and Close end watches.
 func TestWatchAcrossHandles(t *testing.T) {
 	ctx := t.Context()
-	w := mem.OpenConsensus("watch-test")
-	c := mem.OpenConsensus("watch-test")
+	name := fmt.Sprintf("watch-test-%d", storeCounter.Add(1))
+	w := mem.OpenConsensus(name)
+	c := mem.OpenConsensus(name)
 	defer c.Close()
 	notify, cancel, err := w.Watch(ctx, "k")
 	if err != nil {
