@@ -183,13 +183,14 @@ func open(data []byte) (*file.Reader, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[c], err)
 			}
-			start, length := cc.DataPageOffset(), cc.TotalCompressedSize()
+			data, length := cc.DataPageOffset(), cc.TotalCompressedSize()
+			start := data
 			if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
 				start = min(start, cc.DictionaryPageOffset())
 			}
-			if start < 0 || length < 0 || start > size || length > size-start {
-				return nil, fmt.Errorf("%w: row group %d column %s spans [%d, +%d) outside the part's %d bytes",
-					ErrCorrupt, g, colNames[c], start, length, size)
+			if start < 0 || length < 0 || start > size || length > size-start || data >= start+length {
+				return nil, fmt.Errorf("%w: row group %d column %s: pages at %d and %d, %d bytes, outside the part's %d bytes",
+					ErrCorrupt, g, colNames[c], start, data, length, size)
 			}
 		}
 	}
