@@ -60,8 +60,11 @@ func (b *slowBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-		if b.afterGated != nil {
-			b.afterGated(key, err)
+		b.mu.Lock()
+		after := b.afterGated
+		b.mu.Unlock()
+		if after != nil {
+			after(key, err)
 		}
 		if err != nil {
 			return nil, false, location.Determinate("blob get", err)

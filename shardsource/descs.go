@@ -188,6 +188,9 @@ func (op *descsOp) emit(ev evParts[listedPart]) {
 	session := op.out.Session(op.cap)
 	for _, a := range ev.parts {
 		if a.lease != nil {
+			if op.inst.onPark != nil {
+				op.inst.onPark(ev.ts, a.lease)
+			}
 			op.leases.PushAt(parkTime(ev.ts), a.lease)
 		}
 		d := op.shard

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/lease"
 	"github.com/shardflow/shardflow/persist"
 )
 
@@ -103,6 +104,9 @@ type instance struct {
 	name    string
 	handler ErrorHandler
 	listen  listenState
+	// onPark, if set (by tests, before the first step), sees each lease
+	// the descs operator parks and the time of its parts.
+	onPark func(ts frontier.Time, l *lease.Lease)
 
 	mu struct {
 		sync.Mutex

@@ -1,0 +1,124 @@
+package shardsource
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/lease"
+	"github.com/shardflow/shardflow/persist/location/mem"
+)
+
+// gatedRun starts a source over batches at 0, 1 and 2 whose t=1 part's
+// blob read blocks until released, and waits until that fetch has begun.
+func gatedRun(t *testing.T, hook func(*Tokens)) (*env, *slowBlob, *single) {
+	blob := newSlowBlob(mem.NewBlob(), 4, 0)
+	e := newEnvWithBlob(t, blob)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	e.appendAt(2, 3, row("c", 2, 1))
+	gated := e.partKeysAt(1)[0]
+	blob.gate(gated)
+	asOf := frontier.From[frontier.Time](0)
+	w := dataflow.NewWorker()
+	r := &single{t: t, w: w, probe: dataflow.NewProbeHandle[frontier.Time]()}
+	dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+		parts, tokens := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{
+			AsOf: &asOf, Until: frontier.From[frontier.Time](3), FetchConcurrency: 4,
+		}))
+		hook(tokens)
+		dataflow.ProbeWith(parts, r.probe)
+		r.out = collect(s, parts)
+		r.tokens = tokens
+	})
+	t.Cleanup(r.shutdown)
+	started := false
+	r.stepUntil("the gated fetch to start", func() bool {
+		select {
+		case <-blob.started:
+			started = true
+		default:
+		}
+		return started
+	})
+	return e, blob, r
+}
+
+// A lease is released only after the completed-fetches frontier passes its
+// time: while the t=1 fetch hangs, the leases of t=1 and t=2 stay held
+// (t=2's fetch is done, but the frontier is still at 1), t=0's goes.
+func TestLeaseReleasedOnlyAfterCompletedFrontierPasses(t *testing.T) {
+	parked := map[frontier.Time][]*lease.Lease{}
+	_, blob, r := gatedRun(t, func(tk *Tokens) {
+		tk.inst.onPark = func(ts frontier.Time, l *lease.Lease) { parked[ts] = append(parked[ts], l) }
+	})
+	released := func(ts frontier.Time) bool {
+		for _, l := range parked[ts] {
+			if !l.IsReleased() {
+				return false
+			}
+		}
+		return len(parked[ts]) > 0
+	}
+	r.stepUntil("t=0 done and its lease released", func() bool {
+		return r.frontier().Equal(frontier.From[frontier.Time](1)) && released(0) && len(parked[2]) > 0
+	})
+	// Give t=2's fetch every chance to complete while t=1's hangs.
+	r.stepUntil("t=2 fetched", func() bool {
+		for _, rw := range r.out.rows {
+			if rw.Time == 2 {
+				return true
+			}
+		}
+		return false
+	})
+	for range 50 {
+		r.w.Step()
+	}
+	for _, ts := range []frontier.Time{1, 2} {
+		for _, l := range parked[ts] {
+			if l.IsReleased() {
+				t.Fatalf("lease of the parts at %d released while the t=1 fetch is in flight", ts)
+			}
+		}
+	}
+	blob.release(e0key(t, blob))
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	r.stepUntil("every lease released", func() bool { return released(0) && released(1) && released(2) })
+}
+
+func e0key(t *testing.T, b *slowBlob) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k := range b.gates {
+		return k
+	}
+	t.Fatal("no gate")
+	return ""
+}
+
+// The reader outlives every in-flight fetch: shutting down while a fetch
+// hangs cancels it, and the reader is expired only after it has returned.
+func TestReaderOutlivesInflightFetch(t *testing.T) {
+	var sawReaders atomic.Int64
+	sawReaders.Store(-1)
+	var e *env
+	e, blob, r := gatedRun(t, func(*Tokens) {})
+	blob.mu.Lock()
+	blob.afterGated = func(string, error) {
+		st, err := e.client.State(context.Background(), testShard)
+		if err == nil {
+			sawReaders.Store(int64(len(st.Readers)))
+		}
+	}
+	blob.mu.Unlock()
+	r.shutdown()
+	if got := sawReaders.Load(); got != 1 {
+		t.Fatalf("when the in-flight fetch returned, %d readers were registered, want the source's 1", got)
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after shutdown, want 0", n)
+	}
+}
