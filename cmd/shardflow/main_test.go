@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
 )
 
 func TestMain(m *testing.M) {
@@ -29,10 +33,11 @@ func TestScripts(t *testing.T) {
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits":      cmdExits,
-			"waitfor":    cmdWaitfor,
-			"jsonget":    cmdJSONGet,
-			"cmpupdates": cmdCmpUpdates,
+			"exits":          cmdExits,
+			"waitfor":        cmdWaitfor,
+			"jsonget":        cmdJSONGet,
+			"cmpupdates":     cmdCmpUpdates,
+			"downgradesince": cmdDowngradeSince,
 		},
 	})
 }
@@ -154,4 +159,25 @@ func cmdCmpUpdates(ts *testscript.TestScript, neg bool, args []string) {
 	if want := ts.ReadFile(args[1]); got.String() != want {
 		ts.Fatalf("updates in %s differ from %s:\n got:\n%s\nwant:\n%s", args[0], args[1], got.String(), want)
 	}
+}
+
+// cmdDowngradeSince advances a shard's since in the default location, as a
+// reader that is done with earlier times would: it registers a reader,
+// downgrades its since and expires it (the since stays).
+//
+//	downgradesince SHARD T
+func cmdDowngradeSince(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: downgradesince SHARD T")
+	}
+	t, err := strconv.ParseUint(args[1], 10, 64)
+	ts.Check(err)
+	ctx := context.Background()
+	loc, err := persist.DefaultLocation(ctx, ts.MkAbs("shardflow-data"))
+	ts.Check(err)
+	defer loc.Close()
+	r, err := persist.NewClient(loc, persist.ClientOptions{}).OpenReader(ctx, persist.ShardID(args[0]), "test")
+	ts.Check(err)
+	ts.Check(r.DowngradeSince(ctx, frontier.From(frontier.Time(t))))
+	ts.Check(r.Expire(ctx))
 }

@@ -191,7 +191,12 @@ func (p *csvPrinter) Frontier([]uint64) error {
 	return p.Flush()
 }
 
-func (p *csvPrinter) Error(string, []uint64) error { return p.Flush() }
+func (p *csvPrinter) Error(string, []uint64) error {
+	if err := p.header(); err != nil {
+		return err
+	}
+	return p.Flush()
+}
 
 func (p *csvPrinter) Flush() error {
 	p.w.Flush()
