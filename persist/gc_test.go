@@ -94,22 +94,25 @@ func TestGCConcurrentWithLeasedReader(t *testing.T) {
 		target := cycles.Load() + 2
 		eventually(t, "a compact+GC cycle", func() bool { return cycles.Load() >= target })
 	}
-	gcErr := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for ctx.Err() == nil {
-			if _, err := c.Compact(ctx, "s"); err != nil && ctx.Err() == nil {
-				gcErr <- err
-				return
+	gcErr := make(chan error, 2)
+	// Two collectors at once: every step must tolerate the other.
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if _, err := c.Compact(ctx, "s"); err != nil && ctx.Err() == nil {
+					gcErr <- err
+					return
+				}
+				if _, err := c.GC(ctx, "s"); err != nil && ctx.Err() == nil {
+					gcErr <- err
+					return
+				}
+				cycles.Add(1)
 			}
-			if _, err := c.GC(ctx, "s"); err != nil && ctx.Err() == nil {
-				gcErr <- err
-				return
-			}
-			cycles.Add(1)
-		}
-	}()
+		}()
+	}
 	deleted := 0
 	for i := range 60 {
 		writeBatches(t, w, i, 1)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/state"
 	"github.com/shardflow/shardflow/persist/location"
 )
@@ -54,6 +55,14 @@ func (m *machine) observe(s state.State) {
 func (m *machine) observeLocked(s state.State) {
 	if s.SeqNo <= m.mu.latest.SeqNo {
 		return
+	}
+	if state.InvariantsEnabled && m.mu.latest.Exists() {
+		old := m.mu.latest
+		if !frontier.LessEqual(old.Since, s.Since) || !frontier.LessEqual(old.Upper, s.Upper) {
+			panic(fmt.Sprintf("persist: shard %s regressed from seqno %d (since %v upper %v) to %d (since %v upper %v)",
+				m.shard, old.SeqNo, old.Since, old.Upper, s.SeqNo, s.Since, s.Upper))
+		}
+		s.CheckInvariants()
 	}
 	m.mu.latest = s
 	close(m.mu.notify)

@@ -1,0 +1,101 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/part"
+)
+
+func decodedOf(t testing.TB, us []Update) (*part.Decoded, PartDesc) {
+	t.Helper()
+	data, st, err := part.Encode(consolidate(us))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := part.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, PartDesc{Rows: st.Rows, MinTime: st.MinTime, MaxTime: st.MaxTime}
+}
+
+func rowsOf(f *FetchedPart) contents {
+	out := contents{}
+	for i := range f.Len() {
+		out.add(string(f.Key(i)), string(f.Val(i)), f.Time(i), f.Diff(i))
+	}
+	return out
+}
+
+func TestFilterDecoded(t *testing.T) {
+	us := []Update{
+		up("a", "", 1, 1), up("a", "", 2, 1), up("a", "", 4, -2), up("a", "", 5, 1),
+		up("b", "", 2, 1), up("b", "", 3, -1), up("c", "x", 3, 7),
+	}
+	for _, tc := range []struct {
+		name string
+		f    FetchFilter
+		want contents
+	}{
+		{"snapshot merges and drops zeros", FetchFilter{Mode: SnapshotRead, AsOf: 3},
+			contents{{"a", "", 3}: 2, {"c", "x", 3}: 7}},
+		{"snapshot at the end", FetchFilter{Mode: SnapshotRead, AsOf: 9},
+			contents{{"a", "", 9}: 1, {"c", "x", 9}: 7}},
+		{"listen beyond as-of", FetchFilter{Mode: ListenRead, AsOf: 2, Lower: frontier.From[frontier.Time](0)},
+			contents{{"a", "", 4}: -2, {"a", "", 5}: 1, {"b", "", 3}: -1, {"c", "x", 3}: 7}},
+		{"listen from a later lower", FetchFilter{Mode: ListenRead, AsOf: 1, Lower: frontier.From[frontier.Time](4)},
+			contents{{"a", "", 4}: -2, {"a", "", 5}: 1}},
+		{"listen all", FetchFilter{Mode: ListenRead, AsOf: 0, Lower: frontier.From[frontier.Time](0)},
+			contents{{"a", "", 1}: 1, {"a", "", 2}: 1, {"a", "", 4}: -2, {"a", "", 5}: 1, {"b", "", 2}: 1, {"b", "", 3}: -1, {"c", "x", 3}: 7}},
+	} {
+		d, desc := decodedOf(t, us)
+		f := filterDecoded(d, desc, tc.f)
+		if got := rowsOf(f); !equalContents(got, tc.want) {
+			t.Errorf("%s: got %v want %v", tc.name, got, tc.want)
+		}
+		for i := 1; i < f.Len(); i++ {
+			if compareUpdates(Update{Key: f.Key(i - 1), Val: f.Val(i - 1), Time: f.Time(i - 1)}, Update{Key: f.Key(i), Val: f.Val(i), Time: f.Time(i)}) >= 0 {
+				t.Errorf("%s: rows %d and %d out of order or not consolidated", tc.name, i-1, i)
+			}
+		}
+		f.Release()
+		f.Release()
+	}
+}
+
+// FuzzFetch stores arbitrary bytes as a part (with a matching checksum, as
+// if state were honest about garbage) and fetches it: an error or rows,
+// never a panic.
+func FuzzFetch(f *testing.F) {
+	good, _, _ := part.Encode([]Update{up("a", "b", 1, 1), up("c", "", 2, -1)})
+	f.Add(good, uint64(2), true)
+	f.Add([]byte("PAR1\x00\x00PAR1"), uint64(0), false)
+	f.Fuzz(func(t *testing.T, data []byte, asOf uint64, snapshot bool) {
+		ctx := context.Background()
+		e := newEnv()
+		c := e.client(ClientOptions{})
+		e.blob.Set(ctx, "s/p/x", data)
+		d := PartDesc{Key: "s/p/x", Format: 1, Bytes: int64(len(data)), Checksum: part.Checksum(data), Rows: -1, MaxTime: frontier.Time(asOf)}
+		if st, err := part.ReadStats(data); err == nil {
+			d.Rows, d.MinTime, d.MaxTime = st.Rows, st.MinTime, st.MaxTime
+		}
+		filter := FetchFilter{Mode: ListenRead, AsOf: frontier.Time(asOf), Lower: frontier.From[frontier.Time](0)}
+		if snapshot {
+			filter = FetchFilter{Mode: SnapshotRead, AsOf: frontier.Time(asOf)}
+		}
+		fp, err := c.Fetch(ctx, "s", d, filter)
+		if err != nil {
+			if !errors.Is(err, ErrBlobCorrupt) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		for i := range fp.Len() {
+			_, _, _, _ = fp.Key(i), fp.Val(i), fp.Time(i), fp.Diff(i)
+		}
+		fp.Release()
+	})
+}
