@@ -57,7 +57,7 @@ func NewBuilder[T frontier.Timestamp[T]](s *Scope[T], name string) *Builder[T] {
 		panic("dataflow: NewBuilder on a dataflow that is already running")
 	}
 	op := &opCore[T]{scope: s}
-	op.operator = operator{name: name, index: len(s.ops), w: s.w, df: s}
+	op.operator = operator{name: name, index: len(s.ops), w: s.w, df: s, dfQueued: &s.queued}
 	s.ops = append(s.ops, op)
 	return &Builder[T]{op: op}
 }

@@ -218,3 +218,33 @@ func TestInterleavedSessions(t *testing.T) {
 		t.Fatalf("got %d records", len(got))
 	}
 }
+
+// An operator that asked for frontier changes runs once more after its
+// input frontier empties, even though that completes the dataflow: it can
+// release what it held for the stream's lifetime.
+func TestFinalFrontierIsDelivered(t *testing.T) {
+	w := dataflow.NewWorker()
+	var input *dataflow.InputHandle[T, int]
+	sawEmpty := false
+	dataflow.Dataflow(w, "final", func(s *dataflow.Scope[T]) {
+		var st *dataflow.Stream[T, int]
+		input, st = dataflow.NewInput[int](s)
+		b := dataflow.NewBuilder(s, "watcher")
+		in := dataflow.AddInput(b, st, dataflow.Pipeline[int]())
+		b.Build(func([]*dataflow.Capability[T]) func() {
+			return func() {
+				in.ForEach(func(dataflow.CapabilityRef[T], []int) {})
+				if in.Frontier().IsEmpty() {
+					sawEmpty = true
+				}
+			}
+		})
+	})
+	input.Send(1)
+	input.Close()
+	for w.Step() {
+	}
+	if !sawEmpty {
+		t.Fatal("the dataflow completed before its operator saw the empty frontier")
+	}
+}

@@ -36,6 +36,9 @@ type Scope[T frontier.Timestamp[T]] struct {
 	pending frontier.ChangeBatch[pointstamp[T]]
 	dirty   bool // the tracker has changes to propagate
 	retired bool
+	// queued counts this dataflow's operators waiting in the worker's
+	// activation queue.
+	queued int
 }
 
 type loopCheck struct {
@@ -266,7 +269,10 @@ func (s *Scope[T]) propagate() {
 	}
 }
 
-func (s *Scope[T]) done() bool { return s.tracker.done() && s.pending.IsEmpty() }
+// done reports whether the dataflow has completed: nothing holds a
+// capability or is in flight, and every operator activated by the last
+// changes (an input frontier going empty, say) has run and seen them.
+func (s *Scope[T]) done() bool { return s.tracker.done() && s.pending.IsEmpty() && s.queued == 0 }
 
 func (s *Scope[T]) retire() {
 	s.retired = true

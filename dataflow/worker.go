@@ -69,8 +69,11 @@ type operator struct {
 	post  func() // after logic: flush outputs, expire capability refs
 
 	queued bool
-	ranAt  uint64 // the step the operator last ran in
-	dead   bool   // its dataflow completed
+	// dfQueued counts the queued operators of the operator's dataflow: a
+	// dataflow is not complete while one of them still has to run.
+	dfQueued *int
+	ranAt    uint64 // the step the operator last ran in
+	dead     bool   // its dataflow completed
 
 	button *Button
 }
@@ -129,6 +132,7 @@ func (w *Worker) activate(op *operator) {
 		return
 	}
 	op.queued = true
+	*op.dfQueued++
 	w.queue = append(w.queue, op)
 }
 
@@ -251,6 +255,7 @@ func (w *Worker) runQueue() {
 		w.queue[i] = nil
 		if op.dead {
 			op.queued = false
+			*op.dfQueued--
 			continue
 		}
 		if op.ranAt == w.steps {
@@ -258,6 +263,7 @@ func (w *Worker) runQueue() {
 			continue
 		}
 		op.queued = false
+		*op.dfQueued--
 		op.ranAt = w.steps
 		w.current = op
 		op.logic()
