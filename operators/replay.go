@@ -57,7 +57,13 @@ func Replay[T frontier.Timestamp[T], D any](s *dataflow.Scope[T], sources []Even
 						if !ok {
 							panic("operators: replayed message at a time its progress has passed")
 						}
-						out.Session(c).GiveBatch(e.Data)
+						if c.Time() == e.Time {
+							out.Session(c).GiveBatch(e.Data)
+							continue
+						}
+						at := c.Delayed(e.Time)
+						out.Session(at).GiveBatch(e.Data)
+						at.Drop()
 					case ProgressEvent:
 						if len(counts.UpdateIter(e.Progress)) > 0 {
 							changed = true
