@@ -57,8 +57,8 @@ func ParseURL(u *url.URL) (string, error) {
 // Blob is a durable location.Blob in a directory. It is safe for concurrent
 // use.
 type Blob struct {
-	*gcblob.Blob
-	root string // absolute, cleaned
+	gc   *gcblob.Blob // not embedded: its SetWith would bypass the syncs
+	root string       // absolute, cleaned
 	// syncFile and syncDir make a written file and a directory's entries
 	// durable; tests replace them to observe the order of events.
 	syncFile func(f *os.File) error
@@ -91,7 +91,7 @@ func Open(ctx context.Context, dir string) (*Blob, error) {
 		return nil, fmt.Errorf("file: open %s: %w", root, err)
 	}
 	b := &Blob{
-		Blob:     gcblob.New(bucket, root),
+		gc:       gcblob.New(bucket, root),
 		root:     root,
 		syncFile: (*os.File).Sync,
 		syncDir:  syncDirPath,
@@ -105,6 +105,25 @@ func Open(ctx context.Context, dir string) (*Blob, error) {
 	return b, nil
 }
 
+// Get implements location.Blob.
+func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return b.gc.Get(ctx, key)
+}
+
+// Delete implements location.Blob. The removal is not synced (see the
+// package documentation).
+func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
+	return b.gc.Delete(ctx, key)
+}
+
+// List implements location.Blob.
+func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
+	return b.gc.List(ctx, prefix, fn)
+}
+
+// Close implements location.Blob.
+func (b *Blob) Close() error { return b.gc.Close() }
+
 // Dir returns the absolute path of the blob directory.
 func (b *Blob) Dir() string { return b.root }
 
@@ -114,7 +133,7 @@ var errNotAFile = errors.New("file: driver did not expose its temporary file")
 func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 	const op = "blob set"
 	var tmp string
-	err := b.SetWith(ctx, key, value, func(file any) error {
+	err := b.gc.SetWith(ctx, key, value, func(file any) error {
 		f, ok := file.(*os.File)
 		if !ok {
 			return errNotAFile

@@ -45,10 +45,9 @@ func Open(ctx context.Context, rawURL string) (*Blob, error) {
 // Bucket returns the wrapped bucket.
 func (b *Blob) Bucket() *blob.Bucket { return b.bucket }
 
-// Check returns a determinate error if the Blob is closed or ctx has ended:
-// the common preamble of every operation, exported for wrappers that
-// replace one of them.
-func (b *Blob) Check(ctx context.Context, op string) error {
+// check returns a determinate error if the Blob is closed or ctx has ended:
+// the common preamble of every operation.
+func (b *Blob) check(ctx context.Context, op string) error {
 	b.mu.Lock()
 	closed := b.mu.closed
 	b.mu.Unlock()
@@ -58,15 +57,15 @@ func (b *Blob) Check(ctx context.Context, op string) error {
 	return location.Determinate(op, ctx.Err())
 }
 
-// Wrap prefixes err with the package and bucket name.
-func (b *Blob) Wrap(what, key string, err error) error {
+// wrap prefixes err with the package and bucket name.
+func (b *Blob) wrap(what, key string, err error) error {
 	return fmt.Errorf("gcblob: %s: %s %q: %w", b.name, what, key, err)
 }
 
 // Get implements location.Blob.
 func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	const op = "blob get"
-	if err := b.Check(ctx, op); err != nil {
+	if err := b.check(ctx, op); err != nil {
 		return nil, false, err
 	}
 	v, err := b.bucket.ReadAll(ctx, key)
@@ -74,7 +73,7 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, location.Determinate(op, b.Wrap("get", key, err))
+		return nil, false, location.Determinate(op, b.wrap("get", key, err))
 	}
 	if v == nil {
 		v = []byte{}
@@ -94,7 +93,7 @@ func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 // determinately.
 func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClose func(file any) error) error {
 	const op = "blob set"
-	if err := b.Check(ctx, op); err != nil {
+	if err := b.check(ctx, op); err != nil {
 		return err
 	}
 	var driverFile any
@@ -108,22 +107,22 @@ func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClos
 		},
 	})
 	if err != nil {
-		return ClassifyWrite(op, b.Wrap("set", key, err))
+		return ClassifyWrite(op, b.wrap("set", key, err))
 	}
 	if _, err := w.Write(value); err != nil {
 		cancel() // abandons the write
 		w.Close()
-		return ClassifyWrite(op, b.Wrap("set", key, err))
+		return ClassifyWrite(op, b.wrap("set", key, err))
 	}
 	if beforeClose != nil {
 		if err := beforeClose(driverFile); err != nil {
 			cancel()
 			w.Close()
-			return location.Determinate(op, b.Wrap("set", key, err))
+			return location.Determinate(op, b.wrap("set", key, err))
 		}
 	}
 	if err := w.Close(); err != nil {
-		return ClassifyWrite(op, b.Wrap("set", key, err))
+		return ClassifyWrite(op, b.wrap("set", key, err))
 	}
 	return nil
 }
@@ -131,7 +130,7 @@ func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClos
 // Delete implements location.Blob.
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	const op = "blob delete"
-	if err := b.Check(ctx, op); err != nil {
+	if err := b.check(ctx, op); err != nil {
 		return false, err
 	}
 	err := b.bucket.Delete(ctx, key)
@@ -139,7 +138,7 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, ClassifyWrite(op, b.Wrap("delete", key, err))
+		return false, ClassifyWrite(op, b.wrap("delete", key, err))
 	}
 	return true, nil
 }
@@ -147,7 +146,7 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 // List implements location.Blob.
 func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
 	const op = "blob list"
-	if err := b.Check(ctx, op); err != nil {
+	if err := b.check(ctx, op); err != nil {
 		return err
 	}
 	it := b.bucket.List(&blob.ListOptions{Prefix: prefix})
@@ -157,7 +156,7 @@ func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMet
 			return nil
 		}
 		if err != nil {
-			return location.Determinate(op, b.Wrap("list", prefix, err))
+			return location.Determinate(op, b.wrap("list", prefix, err))
 		}
 		if obj.IsDir {
 			continue
