@@ -230,4 +230,3 @@ func readInt64s(cr file.ColumnChunkReader, n int64, dst []int64) ([]int64, error
 	}
 	return dst, nil
 }
-
