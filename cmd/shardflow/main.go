@@ -19,5 +19,11 @@ func main() {
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal the command shuts down cleanly; a second
+		// one kills it as usual.
+		<-ctx.Done()
+		stop()
+	}()
 	return cli.Main(ctx, os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
 }

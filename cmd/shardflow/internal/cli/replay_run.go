@@ -77,6 +77,9 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 		return failure(err)
 	}
 	if ctx.Err() != nil {
+		if !cfg.follow {
+			return failure(errors.New("replay: interrupted before the end"))
+		}
 		g.log.Info("replay stopped by signal")
 	}
 	return nil

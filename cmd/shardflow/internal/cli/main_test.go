@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// run runs the command in process in dir and returns its status and output.
+func run(t *testing.T, ctx context.Context, dir, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"--location", dir + "/data"}, args...)
+	code := Main(ctx, args, Env{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr})
+	return code, stdout.String(), stderr.String()
+}
+
+// TestInProcess runs the commands in this process, so goleak sees every
+// goroutine a replay or a write starts.
+func TestInProcess(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	code, out, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`+"\n"+`{"key":"b","val":2,"time":2}`, "write", "--shard", "s")
+	if code != ExitOK || out != "wrote 2 updates to shard s: upper [0] -> [3]\n" {
+		t.Fatalf("write: %d %q %q", code, out, errOut)
+	}
+	code, out, errOut = run(t, ctx, dir, "", "replay", "--shard", "s", "--workers", "3")
+	if code != ExitOK || !strings.HasPrefix(out, `{"key":"a","val":1,"time":0,"diff":1}`) || !strings.HasSuffix(out, "{\"frontier\":[]}\n") {
+		t.Fatalf("replay: %d %q %q", code, out, errOut)
+	}
+	code, out, _ = run(t, ctx, dir, "", "inspect", "--shard", "s", "--output", "json")
+	if code != ExitOK || !strings.Contains(out, `"readers":[]`) || !strings.Contains(out, `"since":[0]`) {
+		t.Fatalf("inspect after replay: %d %q", code, out)
+	}
+}
+
+// TestFollowCancel stops a --follow replay by cancelling its context, as
+// SIGINT does: status 0, nothing leaked, its readers expired.
+func TestFollowCancel(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(fctx, []string{"--location", dir + "/data", "replay", "--shard", "s", "--follow"},
+			Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), `{"frontier":[1]}`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no frontier [1] within 10s: %q", out.String())
+		}
+		time.Sleep(5 * time.Millisecond) // polling another goroutine's output, bounded by the deadline
+	}
+	cancel()
+	if code := <-done; code != ExitOK {
+		t.Fatalf("status %d: %s", code, out.String())
+	}
+	code, inspect, _ := run(t, ctx, dir, "", "inspect", "--shard", "s", "--output", "json")
+	if code != ExitOK || !strings.Contains(inspect, `"readers":[]`) {
+		t.Fatalf("readers left behind: %s", inspect)
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestProgressOnlyOnTerminal: a bar is drawn only when stderr is a terminal;
+// a buffer or a regular file gets nothing.
+func TestProgressOnlyOnTerminal(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, w := range []io.Writer{&bytes.Buffer{}, f} {
+		g := &globals{env: Env{Stderr: w}}
+		p := g.newProgress(100, "x", false)
+		if p.bar != nil {
+			t.Fatalf("%T: a progress bar on a non-terminal", w)
+		}
+		p.Add(10)
+		p.Done()
+	}
+	if fi, _ := f.Stat(); fi.Size() != 0 {
+		t.Fatalf("%d bytes written to a non-terminal stderr", fi.Size())
+	}
+}
