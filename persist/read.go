@@ -241,6 +241,7 @@ func (r *ReadHandle) lease(token int, s state.State, parts []LeasedPart) {
 	}
 	r.mu.leases = append(r.mu.leases, l)
 	l.Release()
+	r.holdLocked() // prunes released leases, so the list stays small
 }
 
 // leasedParts turns the parts of a batch that may match the filter into
