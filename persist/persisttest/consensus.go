@@ -39,6 +39,7 @@ func TestConsensus(t *testing.T, open func(t *testing.T) location.Consensus) {
 		{"CancelledContext", consensusCancelledContext},
 		{"ConcurrentCAS", consensusConcurrentCAS},
 		{"Model", consensusModel},
+		{"Script", consensusScriptTest},
 		{"Watch", consensusWatch},
 	}
 	for _, tc := range tests {
