@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -30,6 +31,7 @@ const (
 func childMain() int {
 	ctx := context.Background()
 	id := os.Getenv(childIDEnv)
+	// Target 0: run until killed.
 	target, err := strconv.ParseUint(os.Getenv(childTargetEnv), 10, 64)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child: bad target:", err)
@@ -50,7 +52,7 @@ func childMain() int {
 		var expected *location.SeqNo
 		next := location.SeqNo(1)
 		if ok {
-			if uint64(head.SeqNo) >= target {
+			if target > 0 && uint64(head.SeqNo) >= target {
 				return 0
 			}
 			expected, next = &head.SeqNo, head.SeqNo+1
@@ -125,4 +127,70 @@ func TestMultiProcess(t *testing.T) {
 		procsWon[string(v.Data)] = true
 	}
 	t.Logf("%d seqnos won by %d of %d processes", target, len(procsWon), procs)
+}
+
+// TestKilledWriter kills a process in the middle of a stream of
+// compare-and-sets: every commit it reported before dying is in the file,
+// the log is an unbroken chain, and the database passes SQLite's integrity
+// check.
+func TestKilledWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	open(t, path).Close()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+path, childIDEnv+"=victim", childTargetEnv+"=0")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const killAfter = 40
+	reported := map[location.SeqNo]bool{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		n, err := strconv.ParseUint(strings.TrimPrefix(sc.Text(), "won "), 10, 64)
+		if err != nil {
+			t.Fatalf("child printed %q", sc.Text())
+		}
+		reported[location.SeqNo(n)] = true
+		if len(reported) == killAfter {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("the child exited cleanly; it should have been killed")
+	}
+	if len(reported) < killAfter {
+		t.Fatalf("child reported only %d commits before dying", len(reported))
+	}
+	c := open(t, path)
+	defer c.Close()
+	vs, err := c.Scan(t.Context(), "race", 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vs {
+		if v.SeqNo != location.SeqNo(i+1) || string(v.Data) != "victim" {
+			t.Fatalf("version %d = (%d, %q): the log is not an unbroken chain", i, v.SeqNo, v.Data)
+		}
+	}
+	for s := range reported {
+		if int(s) > len(vs) {
+			t.Fatalf("commit of seqno %d was reported but is not in the file (%d versions)", s, len(vs))
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var check string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity_check = %q, %v", check, err)
+	}
+	t.Logf("%d commits reported, %d versions in the file", len(reported), len(vs))
 }
