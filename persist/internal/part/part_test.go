@@ -363,3 +363,18 @@ func TestCorruption(t *testing.T) {
 		t.Fatalf("Verify error %v is not a *ChecksumError for %08x", err, sum)
 	}
 }
+
+// TestGoldenBytes pins the encoding of a fixed part. Equal updates must give
+// equal bytes in every process (a part's checksum is recorded in state and
+// its bytes may be compared across writers); a change here means a library
+// upgrade or a writer setting changed the format, which must be deliberate.
+func TestGoldenBytes(t *testing.T) {
+	data, _, err := part.Encode(repeatedUpdates(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantSum, wantLen = 0x35bef1a7, 781
+	if got := part.Checksum(data); got != wantSum || len(data) != wantLen {
+		t.Fatalf("golden part: crc32c %08x, %d bytes; want %08x, %d bytes", got, len(data), uint32(wantSum), wantLen)
+	}
+}
