@@ -4,15 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"testing"
-
-	"go.uber.org/goleak"
 
 	"github.com/shardflow/shardflow/persist/location"
 	_ "github.com/shardflow/shardflow/persist/location/file"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func Example() {
 	dir, err := os.MkdirTemp("", "blobs")
