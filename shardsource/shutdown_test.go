@@ -1,0 +1,67 @@
+package shardsource
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/location/mem"
+)
+
+// completeBelow checks that the rows output below the frontier f are
+// exactly the model's: the frontier never passes a time with data missing.
+func completeBelow(f frontier.Antichain[frontier.Time], got, model []Row) error {
+	below := func(rows []Row) []Row {
+		var out []Row
+		for _, r := range rows {
+			if !f.LessEqual(r.Time) {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	g, m := consolidated(below(got)), consolidated(below(model))
+	if !equalStrings(g, m) {
+		return fmt.Errorf("frontier %v passed missing data: below it got %v, want %v", f, g, m)
+	}
+	return nil
+}
+
+// A press of the shutdown buttons on one worker only must not move the
+// frontier past data another worker has yet to emit: the pressed worker's
+// operators hold their capabilities and drain nothing until every worker
+// has pressed.
+func TestShutdownLocalPressHolds(t *testing.T) {
+	for _, which := range []string{"chosen", "other"} {
+		t.Run(which, func(t *testing.T) {
+			e := newEnvWithBlob(t, newSlowBlob(mem.NewBlob(), 5, 4*time.Millisecond))
+			var model []Row
+			for i := range frontier.Time(10) {
+				rows := []Row{row(fmt.Sprintf("a%d", i), i, 1), row(fmt.Sprintf("b%d", i), i, 1)}
+				model = append(model, rows...)
+				e.appendAt(i, i+1, rows...)
+			}
+			asOf := frontier.From[frontier.Time](0)
+			cl := runCluster(t, e, 2, 7, Options[string, string]{AsOf: &asOf, Until: frontier.From[frontier.Time](10), FetchConcurrency: 1})
+			pressed := ChosenWorker("test_source", 2)
+			if which == "other" {
+				pressed = 1 - pressed
+			}
+			cl.tickUntil("frontier >= 1", func() bool { return !cl.probes[0].Frontier().LessThan(1) })
+			cl.tokens[pressed].Drop()
+			for range 3000 {
+				cl.tick()
+				for w, p := range cl.probes {
+					if err := completeBelow(p.Frontier(), cl.rows(), model); err != nil {
+						t.Fatalf("worker %d pressed only (seed %d), worker %d: %v", pressed, cl.c.Seed, w, err)
+					}
+				}
+			}
+			cl.shutdown()
+			if !cl.probes[0].Done() {
+				t.Fatalf("frontier %v after every worker pressed", cl.probes[0].Frontier())
+			}
+		})
+	}
+}
