@@ -20,7 +20,7 @@ const readerBufferSize = 1 << 20
 // capped at the part's size, so no header can make the reader allocate
 // more than the part itself.
 func open(data []byte) (*file.Reader, error) {
-	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props := parquet.NewReaderProperties(goAllocator)
 	props.BufferedStreamEnabled = true
 	props.BufferSize = readerBufferSize
 	props.MaxCompressedPageSize = int64(len(data))
@@ -113,3 +113,7 @@ func ReadStats(data []byte) (st Stats, err error) {
 	st.Bytes = int64(len(data))
 	return st, nil
 }
+
+// goAllocator leaves arrow's buffers to the garbage collector: nothing read
+// from a part outlives Decode except what it copies into Go slices.
+var goAllocator = memory.NewGoAllocator()
