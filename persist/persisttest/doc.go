@@ -39,7 +39,9 @@
 // injected determinate error (the operation did not happen), an injected
 // indeterminate error (the operation may or may not have happened: the
 // wrapper flips a seeded coin and applies it or not), or be delayed. Faults
-// can be random (SetRates) or scripted (FailNext). With no faults configured
+// can be random (SetRates, or SetOpRates for one operation) or scripted
+// (FailNext); a scripted Corrupt makes a blob Get return a damaged value, to
+// test checksum verification. With no faults configured
 // the wrappers pass the conformance suites. WrapConsensus keeps
 // location.Watcher when the wrapped store has it (Watch is not faulted).
 package persisttest

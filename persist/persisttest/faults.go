@@ -45,6 +45,11 @@ const (
 	// IndeterminateLost: the operation does not happen and returns an
 	// indeterminate error (the request was lost).
 	IndeterminateLost
+	// Corrupt: a blob Get succeeds but returns the value with one byte
+	// flipped (an empty value reads as one garbage byte), as a bad disk or
+	// a buggy proxy would. Only scripted (FailNext), and only meaningful
+	// for OpBlobGet; other operations run normally.
+	Corrupt
 )
 
 func (k FaultKind) String() string {
@@ -57,6 +62,8 @@ func (k FaultKind) String() string {
 		return "indeterminate (applied)"
 	case IndeterminateLost:
 		return "indeterminate (lost)"
+	case Corrupt:
+		return "corrupt"
 	}
 	return fmt.Sprintf("FaultKind(%d)", int(k))
 }
@@ -69,8 +76,9 @@ type Faults struct {
 	mu   struct {
 		sync.Mutex
 		rng           *rand.Rand
-		determinate   float64 // probability an operation fails determinately
-		indeterminate float64 // probability it fails indeterminately
+		determinate   float64           // probability an operation fails determinately
+		indeterminate float64           // probability it fails indeterminately
+		opRates       map[Op][2]float64 // per-op overrides of the two
 		latency       time.Duration
 		sleep         func(ctx context.Context, d time.Duration) error
 		script        []scripted // consumed front to back
@@ -90,6 +98,7 @@ func NewFaults(seed uint64) *Faults {
 	f.mu.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	f.mu.sleep = sleepContext
 	f.mu.injected = map[FaultKind]int{}
+	f.mu.opRates = map[Op][2]float64{}
 	return f
 }
 
@@ -100,12 +109,29 @@ func (f *Faults) Seed() uint64 { return f.seed }
 // determinate and indeterminately with probability indeterminate (half of
 // those applied, half lost). Zero rates turn random faults off.
 func (f *Faults) SetRates(determinate, indeterminate float64) {
-	if determinate < 0 || indeterminate < 0 || determinate+indeterminate > 1 {
-		panic(fmt.Sprintf("persisttest: fault rates %v + %v outside [0, 1]", determinate, indeterminate))
-	}
+	checkRates(determinate, indeterminate)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mu.determinate, f.mu.indeterminate = determinate, indeterminate
+}
+
+// SetOpRates is SetRates for one operation only, overriding the global
+// rates for it (AnyOp: same as SetRates).
+func (f *Faults) SetOpRates(op Op, determinate, indeterminate float64) {
+	if op == AnyOp {
+		f.SetRates(determinate, indeterminate)
+		return
+	}
+	checkRates(determinate, indeterminate)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.opRates[op] = [2]float64{determinate, indeterminate}
+}
+
+func checkRates(determinate, indeterminate float64) {
+	if determinate < 0 || indeterminate < 0 || determinate+indeterminate > 1 {
+		panic(fmt.Sprintf("persisttest: fault rates %v + %v outside [0, 1]", determinate, indeterminate))
+	}
 }
 
 // SetLatency delays every operation by d before it runs (zero: no delay).
@@ -158,12 +184,12 @@ func (f *Faults) decideLocked(op Op) FaultKind {
 	if i := f.scriptIndexLocked(op); i >= 0 {
 		kind = f.mu.script[i].kind
 		f.mu.script = append(f.mu.script[:i], f.mu.script[i+1:]...)
-	} else if f.mu.determinate+f.mu.indeterminate > 0 {
+	} else if det, indet := f.ratesLocked(op); det+indet > 0 {
 		r := f.mu.rng.Float64()
 		switch {
-		case r < f.mu.determinate:
+		case r < det:
 			kind = Determinate
-		case r < f.mu.determinate+f.mu.indeterminate:
+		case r < det+indet:
 			kind = IndeterminateLost
 			if f.mu.rng.IntN(2) == 0 {
 				kind = IndeterminateApplied
@@ -174,6 +200,13 @@ func (f *Faults) decideLocked(op Op) FaultKind {
 		f.mu.injected[kind]++
 	}
 	return kind
+}
+
+func (f *Faults) ratesLocked(op Op) (determinate, indeterminate float64) {
+	if r, ok := f.mu.opRates[op]; ok {
+		return r[0], r[1]
+	}
+	return f.mu.determinate, f.mu.indeterminate
 }
 
 func (f *Faults) scriptIndexLocked(op Op) int {

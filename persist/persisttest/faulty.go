@@ -9,10 +9,20 @@ import (
 // run performs do under the fault f decides for op. do's results reach the
 // caller only when it reports success.
 func (f *Faults) run(ctx context.Context, op Op, do func() error) error {
+	_, err := f.runKind(ctx, op, do)
+	return err
+}
+
+// runKind is run that also says which fault it applied.
+func (f *Faults) runKind(ctx context.Context, op Op, do func() error) (FaultKind, error) {
 	kind, err := f.begin(ctx, op)
 	if err != nil {
-		return location.Determinate(string(op), err)
+		return NoFault, location.Determinate(string(op), err)
 	}
+	return kind, f.apply(kind, op, do)
+}
+
+func (f *Faults) apply(kind FaultKind, op Op, do func() error) error {
 	switch kind {
 	case Determinate:
 		return location.Determinate(string(op), ErrInjected)
@@ -50,12 +60,19 @@ func (b *FaultyBlob) Get(ctx context.Context, key string) ([]byte, bool, error) 
 		value []byte
 		ok    bool
 	)
-	err := b.faults.run(ctx, OpBlobGet, func() (err error) {
+	kind, err := b.faults.runKind(ctx, OpBlobGet, func() (err error) {
 		value, ok, err = b.inner.Get(ctx, key)
 		return err
 	})
 	if err != nil {
 		return nil, false, err
+	}
+	if kind == Corrupt && ok {
+		if len(value) == 0 {
+			value = []byte{0xff}
+		} else {
+			value[len(value)/2] ^= 0x5a
+		}
 	}
 	return value, ok, nil
 }

@@ -173,3 +173,39 @@ func TestLatency(t *testing.T) {
 		t.Fatalf("Set with a context ended during latency = %v, want determinate", err)
 	}
 }
+
+func TestCorruptGet(t *testing.T) {
+	ctx := t.Context()
+	f := persisttest.NewFaults(1)
+	b := persisttest.NewFaultyBlob(mem.NewBlob(), f)
+	defer b.Close()
+	b.Set(ctx, "k", []byte("checksummed"))
+	b.Set(ctx, "empty", nil)
+	f.FailNext(persisttest.OpBlobGet, persisttest.Corrupt)
+	f.FailNext(persisttest.OpBlobGet, persisttest.Corrupt)
+	for key, orig := range map[string]string{"k": "checksummed", "empty": ""} {
+		v, ok, err := b.Get(ctx, key)
+		if err != nil || !ok || string(v) == orig {
+			t.Fatalf("corrupted Get(%s) = %q, %v, %v; want a different value", key, v, ok, err)
+		}
+	}
+	if v, _, _ := b.Get(ctx, "k"); string(v) != "checksummed" {
+		t.Fatalf("the stored value changed: %q", v)
+	}
+}
+
+func TestOpRates(t *testing.T) {
+	ctx := t.Context()
+	f := persisttest.NewFaults(3)
+	f.SetOpRates(persisttest.OpBlobGet, 1, 0) // every Get fails, nothing else
+	b := persisttest.NewFaultyBlob(mem.NewBlob(), f)
+	defer b.Close()
+	for range 20 {
+		if err := b.Set(ctx, "k", []byte("v")); err != nil {
+			t.Fatalf("Set failed with faults only on Get: %v", err)
+		}
+		if _, _, err := b.Get(ctx, "k"); err == nil || location.IsIndeterminate(err) {
+			t.Fatalf("Get = %v, want a determinate fault", err)
+		}
+	}
+}
