@@ -41,7 +41,9 @@
 // wrapper flips a seeded coin and applies it or not), or be delayed. Faults
 // can be random (SetRates, or SetOpRates for one operation) or scripted
 // (FailNext); a scripted Corrupt makes a blob Get return a damaged value, to
-// test checksum verification. With no faults configured
-// the wrappers pass the conformance suites. WrapConsensus keeps
-// location.Watcher when the wrapped store has it (Watch is not faulted).
+// test checksum verification. With no faults configured the wrappers pass
+// the conformance suites. WrapConsensus keeps location.Watcher when the
+// wrapped store has it (Watch is not faulted).
+//
+// BenchmarkCompareAndSet and BenchmarkSet are shared benchmark bodies.
 package persisttest
