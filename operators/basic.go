@@ -21,6 +21,7 @@ func Map[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) 
 	g, inPlace := any(f).(func(E) E)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
+		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
@@ -32,14 +33,14 @@ func Map[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) 
 					for i := range same {
 						same[i] = g(same[i])
 					}
-					out.Session(ref).GiveBatch(same)
+					sessionAt(out, slot, ref).GiveBatch(same)
 					continue
 				}
 				res := make([]E, len(data))
 				for i := range data {
 					res[i] = f(data[i])
 				}
-				out.Session(ref).GiveBatch(res)
+				sessionAt(out, slot, ref).GiveBatch(res)
 			}
 		}
 	})
@@ -55,6 +56,7 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
+		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
@@ -68,7 +70,7 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 					}
 				}
 				clear(data[len(kept):]) // release what the dropped records referenced
-				out.Session(ref).GiveBatch(kept)
+				sessionAt(out, slot, ref).GiveBatch(kept)
 			}
 		}
 	})
@@ -84,13 +86,14 @@ func FlatMap[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
+		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
 				if !ok {
 					return
 				}
-				session := out.Session(ref)
+				session := sessionAt(out, slot, ref)
 				for _, d := range data {
 					for e := range f(d) {
 						session.Give(e)
@@ -121,6 +124,7 @@ func InspectBatch[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], f fu
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
+		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
@@ -128,7 +132,7 @@ func InspectBatch[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], f fu
 					return
 				}
 				f(ref.Time(), data)
-				out.Session(ref).GiveBatch(data)
+				sessionAt(out, slot, ref).GiveBatch(data)
 			}
 		}
 	})
@@ -150,9 +154,10 @@ func Concat[T frontier.Timestamp[T], D any](streams ...*dataflow.Stream[T, D]) *
 	out, stream := dataflow.AddOutput[D](b)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
+		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for _, in := range ins {
-				forward(in, out)
+				forward(in, out, slot)
 			}
 		}
 	})
@@ -169,19 +174,20 @@ func Exchange[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], hash fun
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		return func() { forward(in, out) }
+		slot := new(dataflow.CapabilityRef[T])
+		return func() { forward(in, out, slot) }
 	})
 	return stream
 }
 
 // forward moves every queued batch of in to out unchanged.
-func forward[T frontier.Timestamp[T], D any](in *dataflow.InPort[T, D], out *dataflow.OutPort[T, D]) {
+func forward[T frontier.Timestamp[T], D any](in *dataflow.InPort[T, D], out *dataflow.OutPort[T, D], slot *dataflow.CapabilityRef[T]) {
 	for {
 		ref, data, ok := in.Next()
 		if !ok {
 			return
 		}
-		out.Session(ref).GiveBatch(data)
+		sessionAt(out, slot, ref).GiveBatch(data)
 	}
 }
 
@@ -199,4 +205,13 @@ func Input[D any, T frontier.Timestamp[T]](s *dataflow.Scope[T]) (*dataflow.Inpu
 func Probe[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D]) (*dataflow.ProbeHandle[T], *dataflow.Stream[T, D]) {
 	h := dataflow.NewProbeHandle[T]()
 	return h, dataflow.ProbeWith(s, h)
+}
+
+// sessionAt returns a session at the time of the message ref stands for.
+// OutPort.Session takes the dataflow.Cap interface, and a CapabilityRef
+// value converted to it escapes to the heap: one allocation per batch. A
+// pointer to a slot the operator allocated once converts for free.
+func sessionAt[T frontier.Timestamp[T], D any](out *dataflow.OutPort[T, D], slot *dataflow.CapabilityRef[T], ref dataflow.CapabilityRef[T]) dataflow.Session[T, D] {
+	*slot = ref
+	return out.Session(slot)
 }
