@@ -64,7 +64,7 @@ func perRecord(b *testing.B) func(sum uint64) {
 		}
 		n := float64(b.N) * benchRecords
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/record")
-		b.ReportMetric(float64((cpuTime() - start).Nanoseconds())/n, "cpu-ns/record")
+		b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/n, "cpu-ns/record")
 	}
 }
 
