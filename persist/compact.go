@@ -2,6 +2,7 @@ package persist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -68,6 +69,18 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 	for _, b := range run {
 		for _, p := range b.Parts {
 			d, err := c.fetchDecoded(ctx, shard, partDesc(p, b), "")
+			if errors.Is(err, ErrBlobMissing) {
+				// The compactor holds no seqno: a concurrent compaction
+				// may have replaced this run and GC collected it. That is
+				// a lost race unless the run is still in state.
+				lost, herr := runReplaced(ctx, m, replaced, run)
+				if herr != nil {
+					return rep, herr
+				}
+				if lost {
+					return rep, nil
+				}
+			}
 			if err != nil {
 				return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 			}
@@ -105,4 +118,15 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 	}
 	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(run), len(replaced), len(parts), int64(len(updates))
 	return rep, nil
+}
+
+// runReplaced reports whether the run of batches holding exactly the parts
+// replaced is gone from the shard's current state.
+func runReplaced(ctx context.Context, m *machine, replaced []string, run []state.Batch) (bool, error) {
+	s, err := m.head(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, present := s.ApplyCompaction(replaced, state.Batch{Lower: run[0].Lower, Upper: run[len(run)-1].Upper})
+	return !present, nil
 }
