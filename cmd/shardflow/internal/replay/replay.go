@@ -172,10 +172,14 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 		case <-r.wake:
 		case <-ctxDone:
 			ctxDone = nil
-			if frozen == nil {
-				r.silent = true
-				r.stopAll()
+			if frozen != nil && result == nil {
+				// Asked to stop while waiting for quiescence: report the
+				// freeze where the frontier stands now.
+				result = r.reportFrozen(frozen)
+				tick = nil
 			}
+			r.silent = true
+			r.stopAll()
 		case err := <-r.failed:
 			frozen = err
 			ticker = time.NewTicker(quietInterval)
@@ -194,12 +198,8 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 			}
 			// Quiescent: nothing moved over a whole interval.
 			tick = nil
-			f := r.frontierTimes()
-			if !r.silent {
-				r.printErr = errors.Join(r.printErr, r.cfg.Printer.Error(frozen.Error(), f), r.cfg.Printer.Flush())
-			}
+			result = r.reportFrozen(frozen)
 			r.silent = true
-			result = &FrozenError{Err: frozen, Frontier: f}
 			r.stopAll()
 		case err := <-done:
 			r.process()
@@ -224,6 +224,15 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 			r.stopAll() // output is gone (a closed pipe): stop working for it
 		}
 	}
+}
+
+// reportFrozen prints the freeze at the current frontier.
+func (r *runner) reportFrozen(err error) *FrozenError {
+	f := r.frontierTimes()
+	if !r.silent {
+		r.printErr = errors.Join(r.printErr, r.cfg.Printer.Error(err.Error(), f), r.cfg.Printer.Flush())
+	}
+	return &FrozenError{Err: err, Frontier: f}
 }
 
 // quiescent reports whether every worker is idle, no envelope is in flight
