@@ -118,9 +118,13 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
+// binGlob is where installed PostgreSQL versions are looked for; tests
+// point it elsewhere.
+var binGlob = "/usr/lib/postgresql/*/bin"
+
 // findBinaries returns the directory holding initdb and pg_ctl.
 func findBinaries() (string, error) {
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(binGlob)
 	slices.SortFunc(dirs, func(a, b string) int { return versionOf(b) - versionOf(a) })
 	for _, d := range dirs {
 		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) {
