@@ -5,11 +5,10 @@ import (
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/lease"
-	"github.com/shardflow/shardflow/persist/location"
 )
 
 func ExampleLease() {
-	l := lease.NewWithCallback(7, func(s location.SeqNo) { fmt.Println("hold on seqno", s, "ended") })
+	l := lease.NewWithCallback(7, func(s lease.SeqNo) { fmt.Println("hold on seqno", s, "ended") })
 	c := l.Clone()
 	fmt.Println(l.Count(), l.Released())
 	l.Release()

@@ -3,9 +3,11 @@ package lease
 import (
 	"fmt"
 	"sync/atomic"
-
-	"github.com/shardflow/shardflow/persist/location"
 )
+
+// SeqNo numbers the versions of a shard's state; a lease holds one. persist's
+// location.SeqNo is this type.
+type SeqNo uint64
 
 // Lease is one holder's handle on a counted hold of a SeqNo. Every handle
 // returned by New or Clone is released exactly once by its holder; when the
@@ -27,8 +29,8 @@ type Lease struct {
 
 // hold is what all clones of a lease share.
 type hold struct {
-	seqno     location.SeqNo
-	onRelease func(location.SeqNo)
+	seqno     SeqNo
+	onRelease func(SeqNo)
 	// count is the number of handles not yet released. It only reaches zero
 	// once: no handle is created from a released one.
 	count atomic.Int64
@@ -38,19 +40,19 @@ type hold struct {
 }
 
 // New returns the first handle on a hold of seqno.
-func New(seqno location.SeqNo) *Lease { return NewWithCallback(seqno, nil) }
+func New(seqno SeqNo) *Lease { return NewWithCallback(seqno, nil) }
 
 // NewWithCallback is New with a callback that runs exactly once, on the
 // goroutine of the Release that ends the hold, after Released turns true. A
 // nil onRelease is allowed.
-func NewWithCallback(seqno location.SeqNo, onRelease func(location.SeqNo)) *Lease {
+func NewWithCallback(seqno SeqNo, onRelease func(SeqNo)) *Lease {
 	h := &hold{seqno: seqno, onRelease: onRelease}
 	h.count.Store(1)
 	return &Lease{h: h}
 }
 
 // SeqNo returns the SeqNo held.
-func (l *Lease) SeqNo() location.SeqNo { return l.h.seqno }
+func (l *Lease) SeqNo() SeqNo { return l.h.seqno }
 
 // Clone returns a new handle on the same hold, which keeps the hold alive
 // until it too is released. It panics if l has been released: the caller no

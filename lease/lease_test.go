@@ -8,14 +8,13 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/shardflow/shardflow/lease"
-	"github.com/shardflow/shardflow/persist/location"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestLeaseCounts(t *testing.T) {
-	var calls []location.SeqNo
-	l := lease.NewWithCallback(9, func(s location.SeqNo) { calls = append(calls, s) })
+	var calls []lease.SeqNo
+	l := lease.NewWithCallback(9, func(s lease.SeqNo) { calls = append(calls, s) })
 	if l.SeqNo() != 9 || l.Count() != 1 || l.Released() {
 		t.Fatalf("new lease: %v released=%v", l, l.Released())
 	}
@@ -69,7 +68,7 @@ func TestCallbackOnceUnderConcurrentRelease(t *testing.T) {
 		var calls atomic.Int32
 		var remaining atomic.Int32
 		remaining.Store(holders)
-		l := lease.NewWithCallback(location.SeqNo(round), func(location.SeqNo) {
+		l := lease.NewWithCallback(lease.SeqNo(round), func(lease.SeqNo) {
 			if r := remaining.Load(); r != 0 {
 				t.Errorf("callback ran with %d handles unreleased", r)
 			}
@@ -108,7 +107,7 @@ func TestCallbackOnceUnderConcurrentRelease(t *testing.T) {
 // not end early.
 func TestCloneRacesRelease(t *testing.T) {
 	var calls atomic.Int32
-	l := lease.NewWithCallback(1, func(location.SeqNo) { calls.Add(1) })
+	l := lease.NewWithCallback(1, func(lease.SeqNo) { calls.Add(1) })
 	handles := []*lease.Lease{l}
 	for range 31 {
 		handles = append(handles, l.Clone())

@@ -3,11 +3,14 @@ package location
 import (
 	"context"
 	"time"
+
+	"github.com/shardflow/shardflow/lease"
 )
 
 // SeqNo numbers the versions of one consensus key. Versions are strictly
-// increasing; the first version of a key may have any SeqNo.
-type SeqNo uint64
+// increasing; the first version of a key may have any SeqNo. It is the type
+// leases hold (lease.SeqNo), so that lease depends on nothing of persist.
+type SeqNo = lease.SeqNo
 
 // VersionedData is one version of a consensus key.
 type VersionedData struct {
