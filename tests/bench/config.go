@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// Config says which measures to run and how large to make them. Zero fields
+// take the defaults (or the quick defaults when Quick is set).
+type Config struct {
+	// Rows and Parts shape the generated shard of P1, P2 and P6 (default
+	// 1,000,000 rows in 64 parts).
+	Rows, Parts int
+	// Latency is what P2's blob adds to every read (default 20ms).
+	Latency time.Duration
+	// Records is how many records P3 pushes through its stages (default
+	// 10,000,000).
+	Records int
+	// Steps is how many Steps P4 times per run (default 10,000).
+	Steps int
+	// Writes is how many writes P5 times per run (default 1000).
+	Writes int
+	// Quick shrinks every default so that the whole run takes under a
+	// minute; explicit fields still win.
+	Quick bool
+	// Runs is how many timed runs each figure is the median of (default 5,
+	// quick 3). One untimed warm-up run precedes them.
+	Runs int
+	// Only restricts the run to the measures named ("P1", "P3", ...);
+	// empty runs all.
+	Only []string
+	// Dir is where shards are generated; empty means a new temporary
+	// directory, removed at the end.
+	Dir string
+	// Progress, if not nil, receives one line per row as it is measured.
+	Progress io.Writer
+}
+
+// Measures lists the measure ids Run knows, in the order it runs them.
+var Measures = []string{"P1", "P2", "P3", "P4", "P5", "P6"}
+
+// withDefaults returns cfg with its zero fields filled in, or an error
+// naming the first field out of range.
+func (cfg Config) withDefaults() (Config, error) {
+	def := Config{Rows: 1_000_000, Parts: 64, Latency: 20 * time.Millisecond,
+		Records: 10_000_000, Steps: 10_000, Writes: 1000, Runs: 5}
+	if cfg.Quick {
+		def = Config{Rows: 100_000, Parts: 16, Latency: 5 * time.Millisecond,
+			Records: 2_000_000, Steps: 2000, Writes: 200, Runs: 3}
+	}
+	fill := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	fill(&cfg.Rows, def.Rows)
+	fill(&cfg.Parts, def.Parts)
+	fill(&cfg.Records, def.Records)
+	fill(&cfg.Steps, def.Steps)
+	fill(&cfg.Writes, def.Writes)
+	fill(&cfg.Runs, def.Runs)
+	if cfg.Latency == 0 {
+		cfg.Latency = def.Latency
+	}
+	switch {
+	case cfg.Rows < 1:
+		return cfg, fmt.Errorf("%w: rows %d < 1", ErrConfig, cfg.Rows)
+	case cfg.Parts < 1 || cfg.Parts > cfg.Rows:
+		return cfg, fmt.Errorf("%w: parts %d not in [1, rows=%d]", ErrConfig, cfg.Parts, cfg.Rows)
+	case cfg.Latency < 0:
+		return cfg, fmt.Errorf("%w: latency %v < 0", ErrConfig, cfg.Latency)
+	case cfg.Records < 1 || cfg.Steps < 1 || cfg.Writes < 1 || cfg.Runs < 1:
+		return cfg, fmt.Errorf("%w: records, steps, writes and runs must be at least 1", ErrConfig)
+	}
+	for _, id := range cfg.Only {
+		if !slices.Contains(Measures, id) {
+			return cfg, fmt.Errorf("%w: unknown measure %q (known: %v)", ErrConfig, id, Measures)
+		}
+	}
+	return cfg, nil
+}
+
+// runs reports whether the measure id is selected.
+func (cfg Config) runs(id string) bool {
+	return len(cfg.Only) == 0 || slices.Contains(cfg.Only, id)
+}

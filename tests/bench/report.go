@@ -1,0 +1,99 @@
+package bench
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"text/tabwriter"
+)
+
+// ErrConfig is wrapped by Run's error for a Config it refuses.
+var ErrConfig = errors.New("bench: bad config")
+
+// Report is the outcome of Run: one Row per figure, in the order measured.
+type Report struct {
+	Rows []Row `json:"rows"`
+}
+
+// Row is one figure. Ratio is Shardflow/Baseline, or 0 when the measure has
+// no baseline (Baseline 0). Met is nil when the measure has no goal or could
+// not judge it.
+type Row struct {
+	ID        string  `json:"id"`
+	Measure   string  `json:"measure"`
+	Unit      string  `json:"unit"`
+	Shardflow float64 `json:"shardflow"`
+	Baseline  float64 `json:"baseline"`
+	Ratio     float64 `json:"ratio"`
+	Goal      string  `json:"goal,omitempty"`
+	Met       *bool   `json:"met"`
+	Note      string  `json:"note,omitempty"`
+}
+
+// newRow fills Ratio from the two figures.
+func newRow(id, measure, unit string, shardflow, baseline float64) Row {
+	r := Row{ID: id, Measure: measure, Unit: unit, Shardflow: shardflow, Baseline: baseline}
+	if baseline != 0 {
+		r.Ratio = shardflow / baseline
+	}
+	return r
+}
+
+// judge sets the row's goal and whether it was met.
+func (r Row) judge(goal string, met bool) Row {
+	r.Goal, r.Met = goal, &met
+	return r
+}
+
+// WriteTable writes the report as an aligned text table.
+func (r Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tMEASURE\tUNIT\tSHARDFLOW\tBASELINE\tRATIO\tGOAL\tMET\tNOTE")
+	for _, row := range r.Rows {
+		met := "-"
+		if row.Met != nil {
+			met = map[bool]string{true: "yes", false: "NO"}[*row.Met]
+		}
+		goal := row.Goal
+		if goal == "" {
+			goal = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.ID, row.Measure, row.Unit,
+			figure(row.Shardflow), figure(row.Baseline), ratio(row), goal, met, row.Note)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("bench: write table: %w", err)
+	}
+	return nil
+}
+
+// WriteJSON writes the report as one indented JSON object.
+func (r Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("bench: write json: %w", err)
+	}
+	return nil
+}
+
+// figure prints a value with three significant digits, "-" for none.
+func figure(v float64) string {
+	if v == 0 || math.IsNaN(v) {
+		return "-"
+	}
+	if math.Abs(v) >= 1000 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
+}
+
+func ratio(r Row) string {
+	if r.Baseline == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(r.Ratio, 'f', 2, 64)
+}

@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/shardflow/shardflow/persist"
+)
+
+// Run runs the measures cfg selects and returns their rows. A measure that
+// fails ends the run with its error; the rows measured so far are returned
+// with it.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Report{}, err
+	}
+	e, err := newEnv(ctx, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	var rep Report
+	err = e.run(ctx, &rep)
+	return rep, errors.Join(err, e.close())
+}
+
+// measure runs one measure and returns its rows.
+type measure func(ctx context.Context, e *env) ([]Row, error)
+
+var measureFuncs = map[string]measure{
+	"P1": measureP1,
+	"P2": measureP2,
+	"P3": measureP3,
+	"P4": measureP4,
+	"P5": measureP5,
+	"P6": measureP6,
+}
+
+func (e *env) run(ctx context.Context, rep *Report) error {
+	for _, id := range Measures {
+		if !e.cfg.runs(id) {
+			continue
+		}
+		rows, err := measureFuncs[id](ctx, e)
+		rep.Rows = append(rep.Rows, rows...)
+		for _, r := range rows {
+			e.progress(r)
+		}
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// env is what the measures of one Run share: the configuration and the
+// directory and location shards are generated in.
+type env struct {
+	cfg     Config
+	dir     string
+	ownsDir bool
+	loc     persist.Location
+	shards  map[string]*shard // by name
+}
+
+func newEnv(ctx context.Context, cfg Config) (*env, error) {
+	e := &env{cfg: cfg, dir: cfg.Dir, shards: map[string]*shard{}}
+	if e.dir == "" {
+		d, err := os.MkdirTemp("", "shardflow-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("bench: temporary directory: %w", err)
+		}
+		e.dir, e.ownsDir = d, true
+	}
+	loc, err := persist.DefaultLocation(ctx, e.dir)
+	if err != nil {
+		e.removeDir()
+		return nil, fmt.Errorf("bench: open location in %s: %w", e.dir, err)
+	}
+	e.loc = loc
+	return e, nil
+}
+
+func (e *env) close() error {
+	err := e.loc.Close()
+	if err != nil {
+		err = fmt.Errorf("bench: close location: %w", err)
+	}
+	return errors.Join(err, e.removeDir())
+}
+
+func (e *env) removeDir() error {
+	if !e.ownsDir {
+		return nil
+	}
+	if err := os.RemoveAll(e.dir); err != nil {
+		return fmt.Errorf("bench: remove %s: %w", e.dir, err)
+	}
+	return nil
+}
+
+// progress prints one row as a line, if asked to.
+func (e *env) progress(r Row) {
+	if e.cfg.Progress == nil {
+		return
+	}
+	line := fmt.Sprintf("%s %s: %s %s", r.ID, r.Measure, figure(r.Shardflow), r.Unit)
+	if r.Baseline != 0 {
+		line += fmt.Sprintf(" (baseline %s, ratio %.2f)", figure(r.Baseline), r.Ratio)
+	}
+	fmt.Fprintln(e.cfg.Progress, line)
+}
+
+// timed runs fn once to warm up, then runs times, and returns the median
+// duration of the timed runs. fn's own error ends it.
+func timed(ctx context.Context, runs int, fn func() error) (time.Duration, error) {
+	var ds []time.Duration
+	for i := range runs + 1 {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		if err := fn(); err != nil {
+			return 0, err
+		}
+		if i > 0 {
+			ds = append(ds, time.Since(start))
+		}
+	}
+	return median(ds), nil
+}
+
+// median returns the middle value (the mean of the two middle ones for an
+// even count).
+func median[T ~int64 | ~float64](xs []T) T {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) by nearest rank.
+func percentile(xs []time.Duration, p float64) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	k := int(float64(len(s))*p/100+0.999999) - 1
+	return s[max(0, min(k, len(s)-1))]
+}

@@ -1,0 +1,69 @@
+package tests
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/shardflow/shardflow"
+
+// allowed lists, for each top-level package, the top-level packages of this
+// module it may import (ARCHITECTURE.md, "Packages and their direction of
+// dependency"). Subpackages count as their top-level package; dataflowtest
+// and persisttest are harnesses and may import what their package may.
+var allowed = map[string][]string{
+	"frontier":    {},
+	"lease":       {"frontier"},
+	"dataflow":    {"frontier"},
+	"operators":   {"dataflow", "frontier"},
+	"persist":     {"frontier", "lease"},
+	"shardsource": {"dataflow", "lease", "persist", "frontier"},
+	"cmd":         {"shardsource", "operators", "dataflow", "persist", "lease", "frontier", "tests"},
+	"tests":       {"shardsource", "operators", "dataflow", "persist", "lease", "frontier"},
+}
+
+func top(importPath string) string {
+	rest := strings.TrimPrefix(importPath, module+"/")
+	top, _, _ := strings.Cut(rest, "/")
+	return top
+}
+
+// TestDependencyDirection fails if any package imports one of this module's
+// packages against the arrows of the architecture.
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		from := top(fields[0])
+		rules, known := allowed[from]
+		if !known {
+			t.Errorf("package %s is in no row of the dependency table", fields[0])
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			to := top(imp)
+			checked++
+			if to == from {
+				continue
+			}
+			ok := false
+			for _, r := range rules {
+				ok = ok || r == to
+			}
+			if !ok {
+				t.Errorf("%s imports %s: %s may import only %v", fields[0], imp, from, rules)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no imports of this module were seen: the check checked nothing")
+	}
+}
