@@ -229,7 +229,6 @@ func (c *Client) Verify(ctx context.Context, shard ShardID) (VerifyReport, error
 				return rep, fmt.Errorf("persist: verify %s: %w", p.Key, err)
 			case !ok:
 				rep.Missing = append(rep.Missing, p.Key)
-				rep.Problems = append(rep.Problems, fmt.Sprintf("missing: %s (batch [%v, %v))", p.Key, b.Lower, b.Upper))
 			case int64(len(data)) != p.Bytes:
 				rep.Corrupt = append(rep.Corrupt, p.Key)
 				rep.Problems = append(rep.Problems, fmt.Sprintf("corrupt: %s: %d bytes, state says %d", p.Key, len(data), p.Bytes))
@@ -241,6 +240,26 @@ func (c *Client) Verify(ctx context.Context, shard ShardID) (VerifyReport, error
 			}
 		}
 	}
+	if len(rep.Missing) == 0 {
+		return rep, nil
+	}
+	// A compaction and GC may have replaced and collected a part since the
+	// state was read: only a part the newest state still references is
+	// missing.
+	now, err := m.head(ctx)
+	if err != nil {
+		return rep, err
+	}
+	still := map[string]bool{}
+	now.BlobKeys(func(k string) { still[k] = true })
+	missing := rep.Missing[:0]
+	for _, k := range rep.Missing {
+		if still[k] {
+			missing = append(missing, k)
+			rep.Problems = append(rep.Problems, fmt.Sprintf("missing: %s (referenced by seqno %d)", k, now.SeqNo))
+		}
+	}
+	rep.Missing = missing
 	return rep, nil
 }
 func partChecksum(b []byte) uint32 { return part.Checksum(b) }

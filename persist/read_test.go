@@ -205,3 +205,56 @@ func TestSeqNoHoldFollowsOldestLease(t *testing.T) {
 		t.Fatalf("hold %d did not advance past %d after the leases were released", st.Readers[0].SeqNoHold, held)
 	}
 }
+
+// A listen in one client wakes on another client's write through the
+// consensus's Watcher, without waiting for its (hour-long) poll.
+func TestListenWakesOnWatcher(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e := newEnv()
+	writer := e.client(ClientOptions{})
+	reader := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
+	w, _ := writer.OpenWriter(ctx, "s")
+	r, _ := reader.OpenReader(ctx, "s", "")
+	l, err := r.Listen(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan error, 1)
+	go func() {
+		ev, err := l.Next(ctx)
+		if err == nil {
+			releaseAll(ev.Parts)
+		}
+		done <- err
+	}()
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, 1)}, ts(0), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("listen not woken by the watcher: %v", err)
+	}
+}
+
+// The waiter under Snapshot and Listen takes a write by another client,
+// announced by the Watcher, as its wake-up: with an hour-long poll it
+// returns only through the watcher.
+func TestWaiterWakesOnWatcher(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e := newEnv()
+	writer := e.client(ClientOptions{})
+	reader := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
+	w, _ := writer.OpenWriter(ctx, "s")
+	r, _ := reader.OpenReader(ctx, "s", "")
+	wt := r.newWaiter()
+	defer wt.close()
+	local := r.m.watch()
+	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.wait(ctx, local); err != nil {
+		t.Fatalf("waiter not woken by the watcher: %v", err)
+	}
+}
