@@ -40,8 +40,9 @@ before it has been printed. The frontier [] means the replay is done:
 --as-of (default: the shard's since) is the time of the snapshot: with
 --snapshot include (the default) the updates at or before it come first,
 advanced to it; with exclude they are skipped. Then come the updates after
-it. Without --follow and --until, the replay stops at the shard's upper as it
-was when the replay started. --until T stops before time T. --follow keeps
+it. The as-of must be at or after the shard's since; a replay holds the since
+where it is while it runs and never moves it. Without --follow and --until,
+the replay stops at the shard's upper as it was when the replay started. --until T stops before time T. --follow keeps
 printing new updates as they are written, until SIGINT or SIGTERM, then shuts
 down cleanly and exits 0.
 
