@@ -27,6 +27,7 @@
 // failures are determinate; a failed Set or Delete is determinate only when
 // S3 refused the request (access denied, bad argument, ...), and
 // indeterminate when it may have landed (a timeout, a 5xx, a lost
-// connection). Delete issues a HEAD first to report whether the key
-// existed.
+// connection). The SDK retries throttling and 5xx answers (three attempts,
+// with backoff) before an error surfaces. Delete issues a HEAD first to
+// report whether the key existed.
 package s3
