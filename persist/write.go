@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
@@ -133,7 +135,9 @@ func checkBounds(updates []Update, lower, upper Frontier) error {
 // zero diffs, in place. Every part persist writes is consolidated; Fetch
 // relies on it.
 func consolidate(us []Update) []Update {
-	slices.SortFunc(us, compareUpdates)
+	if !slices.IsSortedFunc(us, compareUpdates) {
+		slices.SortFunc(us, compareUpdates)
+	}
 	out := 0
 	for i := 0; i < len(us); {
 		j, sum := i+1, us[i].Diff
@@ -168,29 +172,42 @@ func (w *WriteHandle) writeParts(ctx context.Context, updates []Update) ([]state
 }
 
 func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, updates []Update) ([]state.Part, error) {
-	var parts []state.Part
-	for _, run := range part.Split(updates, c.opts.PartTargetSize) {
-		data, st, err := part.Encode(run)
-		if err != nil {
-			deleteParts(c, parts)
-			return nil, fmt.Errorf("persist: encode part: %w", err)
-		}
-		p := state.Part{
-			Key: shard.partKey(writer), Format: state.FormatParquetV1,
-			Bytes: int64(len(data)), Rows: st.Rows, MinTime: st.MinTime, MaxTime: st.MaxTime,
-			KeyLower: st.KeyLower, KeyUpper: st.KeyUpper, DiffsSum: st.DiffsSum,
-			Checksum: part.Checksum(data),
-		}
-		// Record the key before the write: a failed Set may still have
-		// stored it.
-		parts = append(parts, p)
-		if err := c.loc.Blob.Set(ctx, p.Key, data); err != nil {
-			deleteParts(c, parts)
-			return nil, fmt.Errorf("persist: write part %s: %w", p.Key, err)
-		}
+	runs := part.Split(updates, c.opts.PartTargetSize)
+	parts := make([]state.Part, len(runs))
+	for i := range parts {
+		// Keys are chosen up front so a failure can delete every part that
+		// may have been stored, even by a Set that failed.
+		parts[i].Key = shard.partKey(writer)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(partWriteConcurrency)
+	for i, run := range runs {
+		g.Go(func() error {
+			data, st, err := part.Encode(run)
+			if err != nil {
+				return fmt.Errorf("persist: encode part: %w", err)
+			}
+			p := &parts[i]
+			p.Format = state.FormatParquetV1
+			p.Bytes, p.Rows, p.MinTime, p.MaxTime = int64(len(data)), st.Rows, st.MinTime, st.MaxTime
+			p.KeyLower, p.KeyUpper, p.DiffsSum = st.KeyLower, st.KeyUpper, st.DiffsSum
+			p.Checksum = part.Checksum(data)
+			if err := c.loc.Blob.Set(gctx, p.Key, data); err != nil {
+				return fmt.Errorf("persist: write part %s: %w", p.Key, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		deleteParts(c, parts)
+		return nil, err
 	}
 	return parts, nil
 }
+
+// partWriteConcurrency bounds the parts of one append encoded and written
+// at once.
+const partWriteConcurrency = 4
 
 func (w *WriteHandle) deleteParts(parts []state.Part) { deleteParts(w.c, parts) }
 
