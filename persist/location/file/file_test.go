@@ -136,3 +136,19 @@ func BenchmarkSet(b *testing.B) {
 		})
 	}
 }
+
+// TestPathWithSpace: a directory with a space survives the URL.
+func TestPathWithSpace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "with space")
+	b, err := location.OpenBlob(t.Context(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Set(t.Context(), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "k")); err != nil {
+		t.Fatalf("blob not where the URL says: %v", err)
+	}
+}

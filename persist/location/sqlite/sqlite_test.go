@@ -148,3 +148,23 @@ func BenchmarkCompareAndSet(b *testing.B) {
 	defer c.Close()
 	persisttest.BenchmarkCompareAndSet(b, c)
 }
+
+// TestPathWithSpace: a path with a space survives the URL and the driver's
+// DSN.
+func TestPathWithSpace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "with space")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c, err := location.OpenConsensus(t.Context(), "sqlite://"+filepath.Join(dir, "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.db")); err != nil {
+		t.Fatalf("database not where the URL says: %v", err)
+	}
+}
