@@ -6,8 +6,8 @@
 //
 // TestBlob and TestConsensus run one subtest per contract written on
 // location.Blob and location.Consensus. A backend's test calls them with a
-// function that opens a new, empty store; the suite closes every store it
-// opens (Close must therefore tolerate being the only cleanup):
+// function that opens a new, empty store; the suite closes each store it
+// opens, once, at the end of the subtest that opened it:
 //
 //	func TestConformance(t *testing.T) {
 //		persisttest.TestConsensus(t, func(t *testing.T) location.Consensus {

@@ -11,8 +11,8 @@
 //	sqlite:rel/consensus.db           the same, without the slashes
 //
 // (In sqlite://HOST/PATH the host is read as the first component of a
-// relative path.) The file and its directory's -wal and -shm companions are
-// created as needed; the directory must exist. The query parameter
+// relative path.) The file and its -wal and -shm companions are created as
+// needed; the directory must exist. The query parameter
 // busy_timeout=DURATION (default 10s) bounds how long an operation waits for
 // another process's write lock.
 //
