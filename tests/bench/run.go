@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"time"
@@ -155,6 +156,6 @@ func percentile(xs []time.Duration, p float64) time.Duration {
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
-	k := int(float64(len(s))*p/100+0.999999) - 1
+	k := int(math.Ceil(float64(len(s))*p/100)) - 1
 	return s[max(0, min(k, len(s)-1))]
 }

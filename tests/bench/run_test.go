@@ -1,0 +1,103 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tinyConfig runs every measure at sizes that take a few seconds.
+func tinyConfig() Config {
+	return Config{Rows: 20_000, Parts: 8, Latency: 2 * time.Millisecond, Records: 100_000,
+		Steps: 200, Writes: 20, Runs: 1}
+}
+
+// TestRunQuick runs every measure at tiny sizes and checks the report's
+// shape: every measure reported, figures finite and positive, ratios
+// consistent, and both encodings carry every row. The replays' row counts
+// are checked inside Run (a replay that loses a row fails it).
+func TestRunQuick(t *testing.T) {
+	var progress bytes.Buffer
+	cfg := tinyConfig()
+	cfg.Progress = &progress
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"P1": 4, "P2": 3, "P3": 2, "P4": 1, "P5": 2, "P6": 1}
+	got := map[string]int{}
+	for _, r := range rep.Rows {
+		got[r.ID]++
+		if !finitePositive(r.Shardflow) {
+			t.Errorf("%s %s: shardflow figure %v", r.ID, r.Measure, r.Shardflow)
+		}
+		if r.ID == "P4" {
+			continue // no baseline
+		}
+		if !finitePositive(r.Baseline) || !finitePositive(r.Ratio) {
+			t.Errorf("%s %s: baseline %v ratio %v", r.ID, r.Measure, r.Baseline, r.Ratio)
+		}
+		if math.Abs(r.Ratio-r.Shardflow/r.Baseline) > 1e-9*r.Ratio {
+			t.Errorf("%s %s: ratio %v is not %v/%v", r.ID, r.Measure, r.Ratio, r.Shardflow, r.Baseline)
+		}
+	}
+	for id, n := range want {
+		if got[id] != n {
+			t.Errorf("%s: %d rows, want %d", id, got[id], n)
+		}
+	}
+	if lines := strings.Count(progress.String(), "\n"); lines != len(rep.Rows) {
+		t.Errorf("%d progress lines for %d rows:\n%s", lines, len(rep.Rows), progress.String())
+	}
+
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(table.String(), "\n"); lines != len(rep.Rows)+1 {
+		t.Errorf("table has %d lines, want %d:\n%s", lines, len(rep.Rows)+1, table.String())
+	}
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(back.Rows, rep.Rows, sameRow) {
+		t.Errorf("JSON round trip changed the rows:\n%s", js.String())
+	}
+	t.Logf("tiny run (not a measurement):\n%s", table.String())
+}
+
+func sameRow(a, b Row) bool {
+	metA, metB := a.Met != nil && *a.Met, b.Met != nil && *b.Met
+	a.Met, b.Met = nil, nil
+	return a == b && metA == metB
+}
+
+func finitePositive(v float64) bool { return v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
+
+// Only selects measures; an unknown one is refused before anything runs.
+func TestOnly(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Only = []string{"P4"}
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].ID != "P4" {
+		t.Fatalf("rows %+v, want one P4 row", rep.Rows)
+	}
+	cfg.Only = []string{"P9"}
+	if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrConfig) {
+		t.Fatalf("unknown measure: err %v, want ErrConfig", err)
+	}
+}

@@ -1,0 +1,220 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/operators"
+)
+
+// The P3 pipeline: stages functions applied to batches of batchLen uint64s.
+const (
+	stages   = 10
+	batchLen = 1024
+)
+
+// stageFuncs are the stage functions every P3 variant applies, called
+// through func values so that no variant gets them inlined.
+var stageFuncs = func() []func(uint64) uint64 {
+	fs := make([]func(uint64) uint64, stages)
+	for i := range fs {
+		k := uint64(i + 1)
+		fs[i] = func(x uint64) uint64 { return x*3 + k }
+	}
+	return fs
+}()
+
+// fillBatch writes the next records (counting from *next, at most up to
+// records) into buf and returns it.
+func fillBatch(buf []uint64, next *uint64, records uint64) []uint64 {
+	buf = buf[:min(uint64(batchLen), records-*next)]
+	for i := range buf {
+		buf[i] = *next
+		*next++
+	}
+	return buf
+}
+
+// chainLoop is P3's first baseline: the stages as a plain loop over
+// batches. It returns the sum of the outputs.
+func chainLoop(records int) uint64 {
+	var sum, next uint64
+	buf := make([]uint64, batchLen)
+	for next < uint64(records) {
+		b := fillBatch(buf, &next, uint64(records))
+		for _, f := range stageFuncs {
+			for i, x := range b {
+				b[i] = f(x)
+			}
+		}
+		for _, x := range b {
+			sum += x
+		}
+	}
+	return sum
+}
+
+// chainDataflow is P3 on shardflow: an input, ten Map operators and a sink
+// on one worker, stepped after every batch. Batches are recycled from the
+// sink, so neither it nor chainLoop allocates per batch.
+func chainDataflow(records int) (uint64, error) {
+	w := dataflow.NewWorker()
+	var input *dataflow.InputHandle[frontier.Time, uint64]
+	var free [][]uint64
+	var sum uint64
+	dataflow.Dataflow(w, "bench-chain", func(s *dataflow.Scope[frontier.Time]) {
+		var stream *dataflow.Stream[frontier.Time, uint64]
+		input, stream = operators.Input[uint64](s)
+		for _, f := range stageFuncs {
+			stream = operators.Map(stream, f)
+		}
+		operators.InspectBatch(stream, func(_ frontier.Time, data []uint64) {
+			for _, x := range data {
+				sum += x
+			}
+			free = append(free, data[:cap(data)])
+		})
+	})
+	var next uint64
+	for next < uint64(records) {
+		var buf []uint64
+		if k := len(free); k > 0 {
+			buf, free = free[k-1], free[:k-1]
+		} else {
+			buf = make([]uint64, batchLen)
+		}
+		input.SendBatch(fillBatch(buf, &next, uint64(records)))
+		w.Step()
+	}
+	input.Close()
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		return 0, fmt.Errorf("chain dataflow: %w", err)
+	}
+	return sum, nil
+}
+
+// chainChannels is P3's second baseline: a goroutine per stage, batches
+// passed along channels and recycled through a free channel.
+func chainChannels(records int) uint64 {
+	const inflight = 4
+	free := make(chan []uint64, inflight)
+	for range inflight {
+		free <- make([]uint64, batchLen)
+	}
+	chans := make([]chan []uint64, stages+1)
+	for i := range chans {
+		chans[i] = make(chan []uint64, 1)
+	}
+	var wg sync.WaitGroup
+	for i, f := range stageFuncs {
+		wg.Go(func() {
+			for b := range chans[i] {
+				for j, x := range b {
+					b[j] = f(x)
+				}
+				chans[i+1] <- b
+			}
+			close(chans[i+1])
+		})
+	}
+	var sum uint64
+	wg.Go(func() {
+		for b := range chans[stages] {
+			for _, x := range b {
+				sum += x
+			}
+			free <- b[:cap(b)]
+		}
+	})
+	var next uint64
+	for next < uint64(records) {
+		chans[0] <- fillBatch(<-free, &next, uint64(records))
+	}
+	close(chans[0])
+	wg.Wait()
+	return sum
+}
+
+// measureP3 compares the Map chain on a worker with the two baselines, in
+// nanoseconds per record, and checks all three compute the same sum.
+func measureP3(ctx context.Context, e *env) ([]Row, error) {
+	n := e.cfg.Records
+	want := chainLoop(n)
+	check := func(what string, got uint64) error {
+		if got != want {
+			return fmt.Errorf("%w: %s sum %d, plain loop %d", ErrWrongResult, what, got, want)
+		}
+		return nil
+	}
+	sf, err := timed(ctx, e.cfg.Runs, func() error {
+		sum, err := chainDataflow(n)
+		if err != nil {
+			return err
+		}
+		return check("dataflow", sum)
+	})
+	if err != nil {
+		return nil, err
+	}
+	loop, err := timed(ctx, e.cfg.Runs, func() error { return check("loop", chainLoop(n)) })
+	if err != nil {
+		return nil, err
+	}
+	chans, err := timed(ctx, e.cfg.Runs, func() error { return check("channels", chainChannels(n)) })
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%d Map stages, %d records, batches of %d", stages, n, batchLen)
+	perRec := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
+	r1 := newRow("P3", what+" vs plain loop", "ns/record", perRec(sf), perRec(loop))
+	r1 = r1.judge("ratio <= 1.5", r1.Ratio <= 1.5)
+	r2 := newRow("P3", what+" vs channel pipeline", "ns/record", perRec(sf), perRec(chans))
+	r2 = r2.judge("ratio < 1", r2.Ratio < 1)
+	r2.Note = "baseline: a goroutine per stage joined by channels"
+	return []Row{r1, r2}, nil
+}
+
+// idleOps is how many idle operators P4's worker holds.
+const idleOps = 1000
+
+// measureP4 times Step on a worker whose only dataflow is a chain of
+// idleOps operators, none of them activated, per operator.
+func measureP4(ctx context.Context, e *env) ([]Row, error) {
+	w := dataflow.NewWorker()
+	var input *dataflow.InputHandle[frontier.Time, int]
+	dataflow.Dataflow(w, "bench-idle", func(s *dataflow.Scope[frontier.Time]) {
+		var stream *dataflow.Stream[frontier.Time, int]
+		input, stream = operators.Input[int](s)
+		for range idleOps {
+			stream = operators.Map(stream, func(x int) int { return x })
+		}
+	})
+	for range 3 {
+		w.Step() // every operator's first run and its progress
+	}
+	d, err := timed(ctx, e.cfg.Runs, func() error {
+		for range e.cfg.Steps {
+			w.Step()
+		}
+		return nil
+	})
+	input.Close()
+	for w.Step() {
+	}
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("idle dataflow: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ns := float64(d.Nanoseconds()) / float64(e.cfg.Steps) / idleOps
+	r := newRow("P4", fmt.Sprintf("Step with %d idle operators", idleOps), "ns/op", ns, 0)
+	r.Note = fmt.Sprintf("median of %d runs of %d Steps; no baseline", e.cfg.Runs, e.cfg.Steps)
+	return []Row{r.judge("< 10 ns", ns < 10)}, nil
+}

@@ -1,0 +1,113 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shardflow/shardflow/persist"
+)
+
+// measureP1 times replays of the shard through shardsource against the plain
+// decoding loop, with 1 and 2 workers.
+func measureP1(ctx context.Context, e *env) (rows []Row, err error) {
+	s, err := e.shardFor(ctx, e.cfg.Rows, e.cfg.Parts)
+	if err != nil {
+		return nil, err
+	}
+	client := persist.NewClient(e.loc, persist.ClientOptions{})
+	release, err := holdSince(ctx, client, s)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
+	for _, workers := range []int{1, 2} {
+		sf, err := timed(ctx, e.cfg.Runs, func() error {
+			n, err := replayShard(ctx, client, s, replayOpts{workers: workers, fetchConcurrency: 1})
+			return checkRows("shardflow replay", n, s.rows, err)
+		})
+		if err != nil {
+			return rows, err
+		}
+		base, err := timed(ctx, e.cfg.Runs, func() error {
+			n, err := plainReplay(ctx, e.loc, s, workers)
+			return checkRows("plain replay", n, s.rows, err)
+		})
+		if err != nil {
+			return rows, err
+		}
+		what := fmt.Sprintf("replay %d rows in %d parts, %d worker(s)", s.rows, len(s.parts), workers)
+		note := fmt.Sprintf("median of %d; FetchConcurrency 1 per worker; baseline: %d goroutine(s) Get+decode", e.cfg.Runs, workers)
+		r := newRow("P1", what, "rows/s", perSec(s.rows, sf), perSec(s.rows, base))
+		r.Note = note
+		rows = append(rows, r.judge("ratio >= 0.9", r.Ratio >= 0.9))
+		r = newRow("P1", what, "MB/s", perSec(s.bytes, sf)/1e6, perSec(s.bytes, base)/1e6)
+		r.Note = "MB of part blobs read"
+		rows = append(rows, r.judge("ratio >= 0.9", r.Ratio >= 0.9))
+	}
+	return rows, nil
+}
+
+// measureP2 times replays on one worker through a blob that waits
+// e.cfg.Latency per read, at FetchConcurrency 1, 8 and 32.
+func measureP2(ctx context.Context, e *env) (rows []Row, err error) {
+	s, err := e.shardFor(ctx, e.cfg.Rows, e.cfg.Parts)
+	if err != nil {
+		return nil, err
+	}
+	slow := persist.Location{Blob: slowBlob{Blob: e.loc.Blob, latency: e.cfg.Latency}, Consensus: e.loc.Consensus}
+	client := persist.NewClient(slow, persist.ClientOptions{})
+	release, err := holdSince(ctx, client, s)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, release()) }()
+	var base float64
+	for _, fc := range []int{1, 8, 32} {
+		d, err := timed(ctx, e.cfg.Runs, func() error {
+			n, err := replayShard(ctx, client, s, replayOpts{workers: 1, fetchConcurrency: fc})
+			return checkRows("slow replay", n, s.rows, err)
+		})
+		if err != nil {
+			return rows, err
+		}
+		tput := perSec(s.rows, d)
+		if fc == 1 {
+			base = tput
+		}
+		r := newRow("P2", fmt.Sprintf("fetch concurrency %d, %v per read", fc, e.cfg.Latency), "rows/s", tput, base)
+		r.Note = "baseline: FetchConcurrency 1; ratio: multiple of it"
+		if fc > 1 {
+			ideal := min(fc, len(s.parts))
+			r = r.judge(fmt.Sprintf("ratio >= %.1f (90%% of %dx)", 0.9*float64(ideal), ideal), r.Ratio >= 0.9*float64(ideal))
+			if ideal < fc {
+				r.Note += fmt.Sprintf("; only %d parts, so linear is %dx", len(s.parts), ideal)
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// checkRows turns a replay that lost or invented rows into an error.
+func checkRows(what string, got, want int64, err error) error {
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("%w: %s returned %d rows, the shard holds %d", ErrWrongResult, what, got, want)
+	}
+	return nil
+}
+
+// ErrWrongResult says a measured computation produced a wrong answer, so
+// its figure means nothing.
+var ErrWrongResult = errors.New("bench: wrong result")
+
+func perSec(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
