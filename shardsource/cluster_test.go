@@ -14,8 +14,15 @@ import (
 
 // cluster is n workers stepped on the test's goroutine, each running the
 // same source.
+// failer is what the harnesses need of a *testing.T or a *rapid.T.
+type failer interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 type cluster struct {
-	t       testing.TB
+	t       failer
 	c       *dataflowtest.Cluster
 	probes  []*dataflow.ProbeHandle[frontier.Time]
 	outs    []*output
@@ -24,18 +31,24 @@ type cluster struct {
 }
 
 func runCluster(t testing.TB, e *env, workers int, seed uint64, opts Options[string, string]) *cluster {
+	cl := runClusterNoCleanup(t, e, workers, seed, opts)
+	t.Cleanup(cl.shutdown)
+	return cl
+}
+
+// runClusterNoCleanup is runCluster for callers that shut down themselves
+// (a rapid.T has no Cleanup).
+func runClusterNoCleanup(t failer, e *env, workers int, seed uint64, opts Options[string, string]) *cluster {
 	cl := &cluster{t: t, c: dataflowtest.NewCluster(workers, seed)}
 	cl.c.Build(func(w *dataflow.Worker) {
 		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
 			parts, tokens := Source(s, "test_source", e.clientFn(), testShard, stringOpts(opts))
 			p := dataflow.NewProbeHandle[frontier.Time]()
-			dataflow.ProbeWith(parts, p)
 			cl.probes = append(cl.probes, p)
-			cl.outs = append(cl.outs, collect(s, parts))
+			cl.outs = append(cl.outs, collect(s, parts, p))
 			cl.tokens = append(cl.tokens, tokens)
 		})
 	})
-	t.Cleanup(cl.shutdown)
 	return cl
 }
 

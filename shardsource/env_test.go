@@ -31,10 +31,17 @@ func newEnv(t testing.TB) *env {
 }
 
 func newEnvWithBlob(t testing.TB, blob location.Blob) *env {
+	return newEnvOpts(t, blob, 0)
+}
+
+// newEnvOpts is newEnvWithBlob with parts split at partSize bytes (0: the
+// default, one part per batch for small batches).
+func newEnvOpts(t testing.TB, blob location.Blob, partSize int64) *env {
 	loc := persist.Location{Blob: blob, Consensus: mem.NewConsensus()}
 	c := persist.NewClient(loc, persist.ClientOptions{
 		LeaseDuration: time.Hour,
 		ListenPollMin: time.Millisecond, ListenPollMax: 5 * time.Millisecond,
+		PartTargetSize: partSize,
 	})
 	w, err := c.OpenWriter(context.Background(), testShard)
 	if err != nil {
@@ -126,12 +133,19 @@ type output struct {
 	violations []string
 }
 
-// collect consumes parts, copying their rows and releasing them.
-func collect(s *dataflow.Scope[frontier.Time], parts *dataflow.Stream[frontier.Time, *Part[string, string]]) *output {
+// collect consumes parts, copying their rows and releasing them. Its
+// output carries nothing; its frontier is that of collect's input, so a
+// probe on it passes a time only once collect has consumed every part
+// there (a probe on the parts stream itself may pass a time while parts
+// still wait in collect's queue on another worker).
+func collect(s *dataflow.Scope[frontier.Time], parts *dataflow.Stream[frontier.Time, *Part[string, string]], probe *dataflow.ProbeHandle[frontier.Time]) *output {
 	out := &output{}
 	b := dataflow.NewBuilder(s, "collect")
 	in := dataflow.AddInput(b, parts, dataflow.Pipeline[*Part[string, string]]())
-	b.Build(func([]*dataflow.Capability[frontier.Time]) func() {
+	_, done := dataflow.AddOutput[struct{}](b)
+	dataflow.ProbeWith(done, probe)
+	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+		caps[0].Drop()
 		return func() {
 			in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ps []*Part[string, string]) {
 				for _, p := range ps {
@@ -188,8 +202,7 @@ func runSingle(t testing.TB, e *env, opts Options[string, string]) *single {
 	r := &single{t: t, w: w, probe: dataflow.NewProbeHandle[frontier.Time]()}
 	dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
 		parts, tokens := Source(s, "test_source", e.clientFn(), testShard, stringOpts(opts))
-		dataflow.ProbeWith(parts, r.probe)
-		r.out = collect(s, parts)
+		r.out = collect(s, parts, r.probe)
 		r.tokens = tokens
 	})
 	t.Cleanup(r.shutdown)

@@ -59,6 +59,13 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 			case dataflow.Draining:
 				op.discard()
 			}
+			if op.inflight.total() == 0 && op.in.Frontier().IsEmpty() {
+				// Nothing more can arrive and nothing is held: let the
+				// goroutines go, whatever the phase. (In Holding this
+				// worker may never run again: the dataflow can complete
+				// before the other workers' presses arrive.)
+				op.inst.stopFetcher()
+			}
 		}
 	})
 	return parts, completed, token
@@ -104,10 +111,6 @@ func (op *fetchOp[K, V]) run() {
 			data.Drop()
 			completed.Drop()
 		}
-	}
-	if op.inflight.total() == 0 && op.in.Frontier().IsEmpty() {
-		// Nothing more can arrive: let the goroutines go.
-		op.inst.stopFetcher()
 	}
 }
 

@@ -29,8 +29,7 @@ func gatedRun(t *testing.T, hook func(*Tokens)) (*env, *slowBlob, *single) {
 			AsOf: &asOf, Until: frontier.From[frontier.Time](3), FetchConcurrency: 4,
 		}))
 		hook(tokens)
-		dataflow.ProbeWith(parts, r.probe)
-		r.out = collect(s, parts)
+		r.out = collect(s, parts, r.probe)
 		r.tokens = tokens
 	})
 	t.Cleanup(r.shutdown)
