@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/persist/location"
 )
@@ -181,8 +182,9 @@ func blobList(t *testing.T, b location.Blob) {
 		if m[k].Key != k || m[k].Size != int64(n) {
 			t.Errorf("List: %q has %+v, want size %d", k, m[k], n)
 		}
-		if m[k].ModTime.IsZero() {
-			t.Errorf("List: %q has no ModTime", k)
+		// Age-based cleanup relies on ModTime being the time of the write.
+		if age := time.Since(m[k].ModTime); age < -time.Hour || age > time.Hour {
+			t.Errorf("List: %q has ModTime %v, %v from now; want the time it was written", k, m[k].ModTime, age)
 		}
 	}
 }
