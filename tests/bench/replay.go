@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"golang.org/x/sync/errgroup"
@@ -133,7 +134,12 @@ type decodeScratch struct {
 // decode reads every value of every column of a part (key and val byte
 // arrays, time and diff int64s) and returns the row count.
 func (d *decodeScratch) decode(data []byte) (int64, error) {
-	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	// The reader settings persist's own decoder uses: stream each column
+	// chunk through a buffer instead of copying it whole.
+	props := parquet.NewReaderProperties(memory.NewGoAllocator())
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 1 << 20
+	rdr, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(props))
 	if err != nil {
 		return 0, err
 	}
@@ -156,12 +162,12 @@ func (d *decodeScratch) decode(data []byte) (int64, error) {
 				var got int64
 				switch r := cr.(type) {
 				case *file.ByteArrayColumnChunkReader:
-					got, _, err = r.ReadBatch(min(left, batch), d.bytes, nil, nil)
+					got, _, err = r.ReadBatchInPage(min(left, batch), d.bytes, nil, nil)
 					for _, v := range d.bytes[:got] {
 						d.keyLen += int64(len(v))
 					}
 				case *file.Int64ColumnChunkReader:
-					got, _, err = r.ReadBatch(min(left, batch), d.ints, nil, nil)
+					got, _, err = r.ReadBatchInPage(min(left, batch), d.ints, nil, nil)
 				default:
 					return 0, fmt.Errorf("column %d: unexpected reader %T", col, cr)
 				}
