@@ -17,6 +17,8 @@ type PartDesc struct {
 	KeyLower, KeyUpper []byte // inclusive bounds on the part's keys
 	DiffsSum           int64
 	Checksum           uint32 // crc32c of the blob's bytes
+	// DistinctKeyVals: no two rows share a (key, val).
+	DistinctKeyVals bool
 	// BatchLower and BatchUpper are the bounds of the batch holding the
 	// part when it was read.
 	BatchLower, BatchUpper Frontier
@@ -26,7 +28,7 @@ func partDesc(p state.Part, b state.Batch) PartDesc {
 	return PartDesc{
 		Key: p.Key, Format: int32(p.Format), Bytes: p.Bytes, Rows: p.Rows,
 		MinTime: p.MinTime, MaxTime: p.MaxTime, KeyLower: p.KeyLower, KeyUpper: p.KeyUpper,
-		DiffsSum: p.DiffsSum, Checksum: p.Checksum,
+		DiffsSum: p.DiffsSum, Checksum: p.Checksum, DistinctKeyVals: p.DistinctKeyVals,
 		BatchLower: b.Lower.Clone(), BatchUpper: b.Upper.Clone(),
 	}
 }

@@ -162,7 +162,7 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 	if f.Mode == ListenRead && p.MinTime > f.AsOf && f.Lower.LessEqual(p.MinTime) {
 		return out // every row is beyond asOf and lower
 	}
-	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && (p.MinTime == p.MaxTime || !anyAdjacentEqual(d)) {
+	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && (p.MinTime == p.MaxTime || p.DistinctKeyVals || !anyAdjacentEqual(d)) {
 		return out // every row kept, and no two rows merge at asOf
 	}
 	idx := make([]int32, 0, n)

@@ -192,6 +192,7 @@ func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, up
 			p.Bytes, p.Rows, p.MinTime, p.MaxTime = int64(len(data)), st.Rows, st.MinTime, st.MaxTime
 			p.KeyLower, p.KeyUpper, p.DiffsSum = st.KeyLower, st.KeyUpper, st.DiffsSum
 			p.Checksum = part.Checksum(data)
+			p.DistinctKeyVals = distinctKeyVals(run)
 			if err := c.loc.Blob.Set(gctx, p.Key, data); err != nil {
 				return fmt.Errorf("persist: write part %s: %w", p.Key, err)
 			}
@@ -203,6 +204,17 @@ func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, up
 		return nil, err
 	}
 	return parts, nil
+}
+
+// distinctKeyVals reports whether no two neighbours of consolidated, sorted
+// updates share a (key, val).
+func distinctKeyVals(us []Update) bool {
+	for i := 1; i < len(us); i++ {
+		if bytes.Equal(us[i-1].Key, us[i].Key) && bytes.Equal(us[i-1].Val, us[i].Val) {
+			return false
+		}
+	}
+	return true
 }
 
 // partWriteConcurrency bounds the parts of one append encoded and written

@@ -49,16 +49,17 @@ func Encode(s State) []byte {
 		}
 		for _, p := range b.Parts {
 			pp := &statepb.Part{
-				Key:         p.Key,
-				Format:      statepb.PartFormat(p.Format),
-				EncodedSize: p.Bytes,
-				Rows:        p.Rows,
-				MinTime:     uint64(p.MinTime),
-				MaxTime:     uint64(p.MaxTime),
-				KeyLower:    p.KeyLower,
-				KeyUpper:    p.KeyUpper,
-				DiffsSum:    p.DiffsSum,
-				Checksum:    p.Checksum,
+				Key:             p.Key,
+				Format:          statepb.PartFormat(p.Format),
+				EncodedSize:     p.Bytes,
+				Rows:            p.Rows,
+				MinTime:         uint64(p.MinTime),
+				MaxTime:         uint64(p.MaxTime),
+				KeyLower:        p.KeyLower,
+				KeyUpper:        p.KeyUpper,
+				DiffsSum:        p.DiffsSum,
+				Checksum:        p.Checksum,
+				DistinctKeyVals: p.DistinctKeyVals,
 			}
 			setUnknown(pp, p.unknown)
 			pb.Parts = append(pb.Parts, pp)
@@ -133,17 +134,18 @@ func Decode(data []byte) (State, error) {
 		}
 		for _, pp := range pb.Parts {
 			b.Parts = append(b.Parts, Part{
-				Key:      pp.Key,
-				Format:   PartFormat(pp.Format),
-				Bytes:    pp.EncodedSize,
-				Rows:     pp.Rows,
-				MinTime:  frontier.Time(pp.MinTime),
-				MaxTime:  frontier.Time(pp.MaxTime),
-				KeyLower: pp.KeyLower,
-				KeyUpper: pp.KeyUpper,
-				DiffsSum: pp.DiffsSum,
-				Checksum: pp.Checksum,
-				unknown:  unknownOf(pp),
+				Key:             pp.Key,
+				Format:          PartFormat(pp.Format),
+				Bytes:           pp.EncodedSize,
+				Rows:            pp.Rows,
+				MinTime:         frontier.Time(pp.MinTime),
+				MaxTime:         frontier.Time(pp.MaxTime),
+				KeyLower:        pp.KeyLower,
+				KeyUpper:        pp.KeyUpper,
+				DiffsSum:        pp.DiffsSum,
+				Checksum:        pp.Checksum,
+				DistinctKeyVals: pp.DistinctKeyVals,
+				unknown:         unknownOf(pp),
 			})
 		}
 		s.Batches = append(s.Batches, b)

@@ -31,6 +31,7 @@ type Part struct {
 	KeyLower, KeyUpper []byte
 	DiffsSum           int64
 	Checksum           uint32 // crc32c of the blob bytes
+	DistinctKeyVals    bool   // no two rows share a (key, val)
 
 	unknown []byte // fields written by newer code, kept on rewrite
 }

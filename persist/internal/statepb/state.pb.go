@@ -288,9 +288,12 @@ type Part struct {
 	KeyUpper    []byte     `protobuf:"bytes,8,opt,name=key_upper,json=keyUpper,proto3" json:"key_upper,omitempty"`
 	DiffsSum    int64      `protobuf:"varint,9,opt,name=diffs_sum,json=diffsSum,proto3" json:"diffs_sum,omitempty"`
 	// crc32c (Castagnoli) of the blob's bytes.
-	Checksum      uint32 `protobuf:"varint,10,opt,name=checksum,proto3" json:"checksum,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Checksum uint32 `protobuf:"varint,10,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	// No two rows share a (key, val): moving every row to one time merges
+	// nothing, so a snapshot fetch need not look for neighbours to merge.
+	DistinctKeyVals bool `protobuf:"varint,11,opt,name=distinct_key_vals,json=distinctKeyVals,proto3" json:"distinct_key_vals,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Part) Reset() {
@@ -391,6 +394,13 @@ func (x *Part) GetChecksum() uint32 {
 		return x.Checksum
 	}
 	return 0
+}
+
+func (x *Part) GetDistinctKeyVals() bool {
+	if x != nil {
+		return x.DistinctKeyVals
+	}
+	return false
 }
 
 type Reader struct {
@@ -578,7 +588,7 @@ const file_state_proto_rawDesc = "" +
 	"\x05parts\x18\x03 \x03(\v2 .shardflow.persist.state.v1.PartR\x05parts\x12\x1b\n" +
 	"\twriter_id\x18\x04 \x01(\tR\bwriterId\x12+\n" +
 	"\x11idempotency_token\x18\x05 \x01(\tR\x10idempotencyToken\x12\x14\n" +
-	"\x05since\x18\x06 \x03(\x04R\x05since\"\xb8\x02\n" +
+	"\x05since\x18\x06 \x03(\x04R\x05since\"\xe4\x02\n" +
 	"\x04Part\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12>\n" +
 	"\x06format\x18\x02 \x01(\x0e2&.shardflow.persist.state.v1.PartFormatR\x06format\x12!\n" +
@@ -590,7 +600,8 @@ const file_state_proto_rawDesc = "" +
 	"\tkey_upper\x18\b \x01(\fR\bkeyUpper\x12\x1b\n" +
 	"\tdiffs_sum\x18\t \x01(\x03R\bdiffsSum\x12\x1a\n" +
 	"\bchecksum\x18\n" +
-	" \x01(\rR\bchecksum\"\xc8\x01\n" +
+	" \x01(\rR\bchecksum\x12*\n" +
+	"\x11distinct_key_vals\x18\v \x01(\bR\x0fdistinctKeyVals\"\xc8\x01\n" +
 	"\x06Reader\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1d\n" +
