@@ -1,0 +1,136 @@
+package shardsource
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
+)
+
+// Filter: Discard skips a part, ReplaceWith stands a snapshot part wholly at
+// or before as_of in with one row summing its diffs, and is ignored (the
+// part is fetched) for a part with rows after as_of.
+func TestFilter(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("drop", 0, 1))
+	e.appendAt(1, 2, row("x", 1, 1), row("y", 1, 2))
+	e.appendAt(2, 4, row("late", 3, 1))
+	asOf := frontier.From[frontier.Time](2)
+	filter := func(p persist.PartDesc, a frontier.Antichain[frontier.Time]) FilterResult {
+		if !a.Equal(asOf) {
+			t.Errorf("filter saw as_of %v", a)
+		}
+		switch {
+		case bytes.Equal(p.KeyLower, []byte("drop")):
+			return Discard()
+		case bytes.Equal(p.KeyLower, []byte("x")), bytes.Equal(p.KeyLower, []byte("late")):
+			return ReplaceWith([]byte("sum"), []byte("v"))
+		}
+		return Keep()
+	}
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf, Filter: filter, Until: frontier.From[frontier.Time](4)})
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	got := consolidated(r.out.rows)
+	want := []string{"late/v@3+1", "sum/v@2+3"}
+	if !equalStrings(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// SnapshotExclude emits only the changes after as_of; Until drops rows at
+// or beyond it and ends the source.
+func TestSnapshotExcludeAndUntil(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 2, row("a", 0, 1), row("b", 1, 1))
+	e.appendAt(2, 6, row("c", 2, 1), row("d", 5, 1))
+	asOf := frontier.From[frontier.Time](1)
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf, Snapshot: SnapshotExclude, Until: frontier.From[frontier.Time](5)})
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	if got, want := consolidated(r.out.rows), []string{"c/v@2+1"}; !equalStrings(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// StartSignal: the reader registers, but as_of is not resolved (the
+// frontier does not move to the since) before the signal.
+func TestStartSignal(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 10, row("a", 1, 1))
+	e.holdSince(7)
+	start := make(chan struct{})
+	r := runSingle(t, e, Options[string, string]{StartSignal: start})
+	r.stepUntil("the reader registered", func() bool { return e.readers() == 2 })
+	for range 20 {
+		r.w.Step()
+	}
+	if !r.frontier().Equal(frontier.From[frontier.Time](0)) {
+		t.Fatalf("frontier %v before the start signal", r.frontier())
+	}
+	close(start)
+	r.stepUntil("frontier [10]", func() bool { return r.frontier().Equal(frontier.From[frontier.Time](10)) })
+	if got, want := consolidated(r.out.rows), []string{"a/v@7+1"}; !equalStrings(got, want) {
+		t.Fatalf("got %v, want %v (read at the since)", got, want)
+	}
+}
+
+// A DescTransformer sits between the descs and the fetch operator.
+func TestDescTransformer(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	seen := 0
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](2),
+		DescTransformer: func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc] {
+			b := dataflow.NewBuilder(s, "count")
+			in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
+			out, stream := dataflow.AddOutput[Desc](b)
+			b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+				caps[0].Drop()
+				return func() {
+					in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
+						seen += len(ds)
+						out.Session(ref).GiveBatch(ds)
+					})
+				}
+			})
+			return stream
+		},
+	})
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	if seen != 2 || len(r.out.rows) != 2 {
+		t.Fatalf("transformer saw %d descs, %d rows out", seen, len(r.out.rows))
+	}
+}
+
+// Halt panics on the worker with the error, after stopping the source's
+// goroutines (goleak checks none is left).
+func TestHalt(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 2, row("a", 0, 1))
+	e.deleteBlobsAt(0)
+	asOf := frontier.From[frontier.Time](0)
+	w := dataflow.NewWorker()
+	dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+		parts, _ := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{AsOf: &asOf}))
+		collect(s, parts, dataflow.NewProbeHandle[frontier.Time]())
+	})
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		for range 100000 {
+			w.StepOrPark(10 * 1000 * 1000)
+		}
+	}()
+	err, ok := got.(error)
+	if !ok || !errors.Is(err, persist.ErrBlobMissing) {
+		t.Fatalf("recovered %v, want the missing blob", got)
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after halt, want the source's expired", n)
+	}
+}
