@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -125,6 +126,11 @@ func TestCrashBetweenPartsAndCommit(t *testing.T) {
 	if want := (contents{{"parent", "acked", 1}: 1, {"child", "acked", 1}: 1}); !equalContents(got, want) {
 		t.Fatalf("after the crash: got %v want %v", got, want)
 	}
+	// A blob writer that died mid-write leaves a temporary file beside its
+	// key; the janitor reaps it by age like any orphan.
+	if err := os.WriteFile(filepath.Join(dir, "blob", "s", "p", "dead.parquet.5f3a.tmp"), []byte("half a part"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	before := blobCount(t, loc.Blob, "s/")
 	if before <= 2 {
 		t.Fatalf("%d blobs: the child left no orphan parts to reap", before)
@@ -138,7 +144,7 @@ func TestCrashBetweenPartsAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.OrphansReaped != before-2 {
+	if rep.OrphansReaped != before-2 || rep.TempReaped != 1 {
 		t.Fatalf("janitor %+v, want %d orphans reaped", rep, before-2)
 	}
 	if v, err := fresh.Verify(ctx, "s"); err != nil || !v.OK() || v.Parts != 2 {

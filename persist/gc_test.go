@@ -218,6 +218,10 @@ func TestFetchCorruptBlob(t *testing.T) {
 			t.Errorf("part %d: got %v, want %v", i, err, want)
 		}
 	}
+	var bm *BlobMissingError
+	if _, err := c.FetchLeased(ctx, parts[2]); !errors.As(err, &bm) || bm.ReaderExpired || bm.ReaderID != r.ID() {
+		t.Errorf("missing blob of a live reader: %+v", bm)
+	}
 	// A part whose checksum was recorded wrongly but whose bytes are garbage
 	// that matches it still fails to decode, without a panic.
 	garbage := []byte("PAR1 definitely not parquet PAR1")

@@ -109,6 +109,16 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 	}
 }
 
+// Heartbeat renews the writer's registration (an append renews it too); a
+// writer idle for longer than the lease duration is removed by GC, which
+// only loses the record of its last append.
+func (w *WriteHandle) Heartbeat(ctx context.Context) error {
+	_, err := w.m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		return s.RegisterWriter(w.id, w.c.nowMs(), w.c.opts.LeaseDuration.Milliseconds()), true, nil
+	})
+	return err
+}
+
 // Close unregisters the writer.
 func (w *WriteHandle) Close(ctx context.Context) error {
 	_, err := w.m.apply(ctx, func(s state.State) (state.State, bool, error) {
