@@ -45,6 +45,25 @@
 // lease, so GC keeps the blob until the lease is released. Fetch verifies a
 // part's checksum, decodes it and keeps the rows of the read, consolidated.
 //
+// # Leases, for code that fetches elsewhere
+//
+// The parts of one Snapshot or Listen event may be handed to other
+// goroutines or workers (PartDesc is plain data) and fetched there with
+// Client.Fetch. Release a part's Lease only once every fetch of it is done,
+// and take parts (with their leases) before downgrading the reader's since.
+// Heartbeat the reader more often than the lease duration; a reader that
+// expired loses its holds, and a fetch of a part GC then removed fails with
+// a *BlobMissingError whose ReaderExpired is true.
+//
+// # Errors
+//
+// Errors are typed and prefixed "persist:": *UpperMismatchError,
+// *SinceAdvancedError (errors.Is ErrSinceAdvanced), ErrReaderExpired,
+// *BlobMissingError (ErrBlobMissing), *BlobCorruptError (ErrBlobCorrupt),
+// ErrUnknownPartFormat, ErrStateIncompatible, ErrStateCorrupt. Failures of
+// the stores wrap *location.ExternalError; location.IsIndeterminate says
+// whether a failed operation may still have happened.
+//
 // # Maintenance
 //
 // Compact merges the batches behind the since. GC deletes blobs only older
