@@ -269,3 +269,13 @@ func BenchmarkCompareAndSet(b *testing.B) {
 	defer c.Close()
 	persisttest.BenchmarkCompareAndSet(b, c)
 }
+
+func BenchmarkCompareAndSetParallel(b *testing.B) {
+	c, err := postgres.Open(b.Context(), pgtest.NewDatabase(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.SetParallelism(4)
+	persisttest.BenchmarkCompareAndSetParallel(b, c)
+}

@@ -168,3 +168,13 @@ func TestPathWithSpace(t *testing.T) {
 		t.Fatalf("database not where the URL says: %v", err)
 	}
 }
+
+func BenchmarkCompareAndSetParallel(b *testing.B) {
+	c, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "consensus.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.SetParallelism(4)
+	persisttest.BenchmarkCompareAndSetParallel(b, c)
+}
