@@ -18,16 +18,16 @@ type Op string
 
 // The operations of location.Blob and location.Consensus. AnyOp matches all.
 const (
-	AnyOp           Op = ""
-	OpBlobGet       Op = "blob get"
-	OpBlobSet       Op = "blob set"
-	OpBlobDelete    Op = "blob delete"
-	OpBlobList      Op = "blob list"
-	OpConsensusHead Op = "consensus head"
-	OpConsensusCAS  Op = "consensus compare-and-set"
-	OpConsensusScan Op = "consensus scan"
-	OpConsensusTrun Op = "consensus truncate"
-	OpConsensusList Op = "consensus list keys"
+	AnyOp               Op = ""
+	OpBlobGet           Op = "blob get"
+	OpBlobSet           Op = "blob set"
+	OpBlobDelete        Op = "blob delete"
+	OpBlobList          Op = "blob list"
+	OpConsensusHead     Op = "consensus head"
+	OpConsensusCAS      Op = "consensus compare-and-set"
+	OpConsensusScan     Op = "consensus scan"
+	OpConsensusTruncate Op = "consensus truncate"
+	OpConsensusListKeys Op = "consensus list keys"
 )
 
 // FaultKind is what happens to one operation.

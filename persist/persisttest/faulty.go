@@ -172,7 +172,7 @@ func (c *FaultyConsensus) Scan(ctx context.Context, key string, from location.Se
 // Truncate implements location.Consensus.
 func (c *FaultyConsensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
 	var n int
-	err := c.faults.run(ctx, OpConsensusTrun, func() (err error) {
+	err := c.faults.run(ctx, OpConsensusTruncate, func() (err error) {
 		n, err = c.inner.Truncate(ctx, key, seqno)
 		return err
 	})
@@ -185,7 +185,7 @@ func (c *FaultyConsensus) Truncate(ctx context.Context, key string, seqno locati
 // ListKeys implements location.Consensus.
 func (c *FaultyConsensus) ListKeys(ctx context.Context) ([]string, error) {
 	var keys []string
-	err := c.faults.run(ctx, OpConsensusList, func() (err error) {
+	err := c.faults.run(ctx, OpConsensusListKeys, func() (err error) {
 		keys, err = c.inner.ListKeys(ctx)
 		return err
 	})

@@ -65,7 +65,7 @@ func TestScriptedConsensusFaults(t *testing.T) {
 	}
 
 	// Scripted faults target their op only.
-	f.FailNext(persisttest.OpConsensusTrun, persisttest.Determinate)
+	f.FailNext(persisttest.OpConsensusTruncate, persisttest.Determinate)
 	if _, _, err := c.Head(ctx, "k"); err != nil {
 		t.Fatalf("Head hit a fault scripted for Truncate: %v", err)
 	}
