@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"github.com/shardflow/shardflow/frontier"
 )
@@ -39,14 +38,6 @@ func (id ShardID) blobPrefix() string { return string(id) + "/" }
 // partKey returns a fresh, never reused blob key for a part.
 func (id ShardID) partKey(writer string) string {
 	return id.blobPrefix() + "p/" + writer + "-" + randomID() + ".parquet"
-}
-
-func shardOfKey(key string) (ShardID, bool) {
-	i := strings.IndexByte(key, '/')
-	if i <= 0 {
-		return "", false
-	}
-	return ShardID(key[:i]), true
 }
 
 func randomID() string {
