@@ -1,29 +1,77 @@
 // Package shardsource streams a persist shard into a dataflow.
 //
-// The source is two operators and two goroutines.
+// Source(scope, name, client, shard, options) returns a stream of *Part, the
+// fetched parts of the shard, and the Tokens that shut the source down. A
+// Part's rows are (key, val, time, diff): Key and Val return slices into the
+// decoded part (no copy), Decode turns a row into Go values with the
+// options' codecs, and Release hands the buffers back once the consumer is
+// done with the part. Every worker of the dataflow must build the source,
+// with the same name and options.
 //
-// The descs operator exists on every worker, but only the chosen worker (a
-// hash of the source's name modulo the number of workers) does anything: it
-// runs the listen goroutine, which owns the leased reader, takes the
-// snapshot, listens, filters parts by their statistics, assigns each part to
-// the worker with the fewest bytes assigned so far, and sends the operator
-// AsOf, Parts{ts, [(worker, part, lease)]}, Progress(frontier) and Error
-// events over a channel, waking it with a SyncActivator. The operator
-// downgrades its capability to follow, parks each lease at its time and
-// emits the parts, exchanged to their workers. Its second, disconnected
-// input is the completed-fetches feedback edge: as its frontier passes a time
-// the leases parked there are released, and when it is empty the listen
-// goroutine is stopped and the reader expired.
+// # What the stream holds
 //
-// The fetch operator hands each part, tagged with the time of the capability
-// it arrived at, to its fetch goroutines, which fetch up to FetchConcurrency
-// parts at once and return results in completion order over a bounded
-// channel. The operator counts fetches in flight per time, holding for each
-// time a data capability and a completed-fetches capability; a result is
-// emitted at its time, and when a time's count reaches zero both
-// capabilities are dropped, which advances the output and releases leases.
+// Reading at as_of (Options.AsOf, or the reader's since when nil), the
+// source emits the shard's contents at as_of with every row advanced to
+// as_of (unless Options.Snapshot is SnapshotExclude), then every update
+// after as_of, and suppresses updates at or beyond Options.Until. Its
+// frontier moves to as_of at once, before the snapshot is available, and
+// then follows the shard's upper; once the upper passes Until it is empty.
+// Parts are emitted at the frontier at which the source learned of them
+// (the snapshot's at as_of), so a row's time is at or after its message's
+// time. When the frontier passes a time, every row at that time has been
+// emitted.
 //
-// A missing or corrupt blob, or an error on the listen side, is reported to
-// the ErrorHandler and freezes the source: every capability is kept, nothing
-// more is drained, and the output frontier stays at the failed part's time.
+// The source's reader moves its since up with the source's progress (after
+// the parts below it are leased), so compaction can follow it. A program
+// that wants to read the shard again at an earlier time must hold the since
+// with a reader of its own.
+//
+// # How it works
+//
+// The source is two operators and two kinds of goroutine.
+//
+// The descs operator exists on every worker, but only the chosen worker
+// (ChosenWorker: a hash of the source's name modulo the number of workers)
+// does anything: it runs the listen goroutine, which owns the leased
+// reader, takes the snapshot, listens, applies Options.Filter to each part's
+// statistics, assigns each part to the worker with the fewest bytes assigned
+// so far, and sends the operator AsOf, Parts{ts, [(worker, part, lease)]},
+// Progress(frontier) and Error events over a channel, waking it with a
+// SyncActivator. The operator downgrades its capability to follow, parks
+// each lease at its time and emits the parts, exchanged to their workers.
+// Its second, disconnected input is the completed-fetches feedback edge: as
+// its frontier passes a time the leases parked there are released, and when
+// it is empty the listen goroutine is stopped and the reader expired.
+//
+// The fetch operator hands each part, tagged with the time of the
+// capability it arrived at, to its fetch goroutines, which fetch up to
+// Options.FetchConcurrency parts at once and return results in completion
+// order over a channel of Options.ResultBuffer: no more than
+// ResultBuffer+FetchConcurrency fetched parts are held per worker. The
+// operator counts fetches in flight per time, holding for each time a data
+// capability and a completed-fetches capability; a result is emitted at its
+// time, and when a time's count reaches zero both capabilities are dropped,
+// which advances the output and releases the leases. Results are never
+// matched to capabilities by arrival order.
+//
+// # Errors
+//
+// A missing or corrupt blob, or a failure on the listen side (an as_of
+// before the since, an expired reader, a consensus failure), is reported as
+// an *Error to the ErrorHandler. Halt (the default) panics on the worker.
+// Signal calls a function and freezes the source: the failed time and every
+// later one keep their capabilities and nothing more is emitted there, while
+// earlier times still complete, so the output frontier reaches the failed
+// part's time and stays there until the source is shut down.
+//
+// # Shutdown
+//
+// Tokens.Drop presses the operators' two-phase shutdown buttons. While only
+// some workers have pressed, every pressed instance keeps its capabilities
+// and drains nothing, so the frontier cannot pass data an unpressed worker
+// still holds. Once every worker has pressed, the fetch goroutines are
+// stopped (no fetch is in flight afterwards), every capability is dropped,
+// and then the listen goroutine is stopped and the reader expired: the
+// reader outlives every fetch. Nothing the source started outlives its
+// dataflow.
 package shardsource
