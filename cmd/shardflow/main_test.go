@@ -32,6 +32,13 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			// A race-enabled binary sleeps a second at exit by default,
+			// waiting for other goroutines' reports: a second per command.
+			gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+			env.Setenv("GORACE", gorace)
+			return nil
+		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits":          cmdExits,
 			"waitfor":        cmdWaitfor,
