@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/csv"
@@ -88,7 +89,7 @@ type Printer interface {
 func NewPrinter(w io.Writer, f Format) Printer {
 	switch f {
 	case JSONL:
-		return &jsonlPrinter{w: w}
+		return &jsonlPrinter{w: bufio.NewWriter(w)}
 	case CSV:
 		return &csvPrinter{w: csv.NewWriter(w)}
 	case Table:
@@ -120,8 +121,10 @@ func FrontierJSON(f []uint64) string {
 	return sb.String()
 }
 
+// jsonlPrinter buffers updates and flushes at every frontier line, so a
+// follower sees each completed time at once without a write per update.
 type jsonlPrinter struct {
-	w   io.Writer
+	w   *bufio.Writer
 	buf []byte
 }
 
@@ -143,17 +146,21 @@ func (p *jsonlPrinter) Updates(ups []Update) error {
 }
 
 func (p *jsonlPrinter) Frontier(f []uint64) error {
-	_, err := fmt.Fprintf(p.w, "{\"frontier\":%s}\n", FrontierJSON(f))
-	return err
+	if _, err := fmt.Fprintf(p.w, "{\"frontier\":%s}\n", FrontierJSON(f)); err != nil {
+		return err
+	}
+	return p.w.Flush()
 }
 
 func (p *jsonlPrinter) Error(msg string, f []uint64) error {
 	m, _ := json.Marshal(msg)
-	_, err := fmt.Fprintf(p.w, "{\"error\":%s,\"frontier\":%s}\n", m, FrontierJSON(f))
-	return err
+	if _, err := fmt.Fprintf(p.w, "{\"error\":%s,\"frontier\":%s}\n", m, FrontierJSON(f)); err != nil {
+		return err
+	}
+	return p.w.Flush()
 }
 
-func (p *jsonlPrinter) Flush() error { return nil }
+func (p *jsonlPrinter) Flush() error { return p.w.Flush() }
 
 type csvPrinter struct {
 	w          *csv.Writer
