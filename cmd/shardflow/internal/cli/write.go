@@ -148,6 +148,11 @@ func (g *globals) readInput(name string, format records.Format) ([]records.Recor
 		}
 		r, label = file, name
 	}
+	if size < 0 {
+		// A pipe or a terminal: no size to measure against, and a
+		// spinner would draw over what a person types.
+		return records.Read(r, label, format)
+	}
 	bar := g.newProgress(size, "reading "+label, true)
 	defer bar.Done()
 	return records.Read(bar.Reader(r), label, format)
