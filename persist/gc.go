@@ -12,7 +12,8 @@ import (
 	"github.com/shardflow/shardflow/persist/location"
 )
 
-// State returns the shard's current state, read from consensus alone.
+// State returns the shard's current state, read from consensus alone. A
+// shard with no state yet is returned empty with SeqNo 0.
 func (c *Client) State(ctx context.Context, shard ShardID) (ShardState, error) {
 	m, err := c.machine(shard)
 	if err != nil {
@@ -143,7 +144,7 @@ type JanitorReport struct {
 // a writer that died before committing, and the temporary files (*.tmp) a
 // blob writer that died mid-write left. minAge must exceed the longest time a live
 // writer takes between writing a part and committing it, or an in-flight
-// append could lose its parts.
+// append could lose its parts; an hour is a safe choice.
 func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duration) (JanitorReport, error) {
 	var rep JanitorReport
 	if err := shard.Validate(); err != nil {
