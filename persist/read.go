@@ -46,7 +46,7 @@ func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) 
 	}
 	r := &ReadHandle{c: c, m: m, id: "r-" + randomID(), purpose: purpose}
 	var reg state.Reader
-	s, err := m.apply(ctx, func(s state.State) (state.State, bool, error) {
+	_, err = m.apply(ctx, func(s state.State) (state.State, bool, error) {
 		if existing, ok := s.Reader(r.id); ok {
 			reg = existing
 			return s, false, nil
@@ -60,7 +60,6 @@ func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) 
 	}
 	r.mu.since = reg.Since.Clone()
 	r.mu.lastSeq = reg.SeqNoHold
-	_ = s
 	return r, nil
 }
 
