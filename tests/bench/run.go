@@ -117,22 +117,34 @@ func (e *env) progress(r Row) {
 }
 
 // timed runs fn once to warm up, then runs times, and returns the median
-// duration of the timed runs. fn's own error ends it.
+// wall time of the timed runs. fn's own error ends it.
 func timed(ctx context.Context, runs int, fn func() error) (time.Duration, error) {
-	var ds []time.Duration
+	wall, _, err := timedCPU(ctx, runs, fn)
+	return wall, err
+}
+
+// timedCPU is timed that also returns the median CPU time the process
+// spent in a run (0 where the system does not report it). On a shared
+// machine CPU time says more about cost than wall time, which mostly
+// measures the share of the cores the scheduler gave.
+func timedCPU(ctx context.Context, runs int, fn func() error) (wall, cpu time.Duration, err error) {
+	var walls, cpus []time.Duration
 	for i := range runs + 1 {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
+		c0, _ := cpuTime()
 		start := time.Now()
 		if err := fn(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if i > 0 {
-			ds = append(ds, time.Since(start))
+			walls = append(walls, time.Since(start))
+			c1, _ := cpuTime()
+			cpus = append(cpus, c1-c0)
 		}
 	}
-	return median(ds), nil
+	return median(walls), median(cpus), nil
 }
 
 // median returns the middle value (the mean of the two middle ones for an

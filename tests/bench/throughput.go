@@ -63,6 +63,15 @@ func measureP2(ctx context.Context, e *env) (rows []Row, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, release()) }()
+	// The same replay with no latency at FetchConcurrency 32 bounds what
+	// any concurrency can reach: decoding and the runtime's own work.
+	floor, err := timed(ctx, e.cfg.Runs, func() error {
+		n, err := replayShard(ctx, persist.NewClient(e.loc, persist.ClientOptions{}), s, replayOpts{workers: 1, fetchConcurrency: 32})
+		return checkRows("replay", n, s.rows, err)
+	})
+	if err != nil {
+		return nil, err
+	}
 	var base float64
 	for _, fc := range []int{1, 8, 32} {
 		d, err := timed(ctx, e.cfg.Runs, func() error {
@@ -78,6 +87,9 @@ func measureP2(ctx context.Context, e *env) (rows []Row, err error) {
 		}
 		r := newRow("P2", fmt.Sprintf("fetch concurrency %d, %v per read", fc, e.cfg.Latency), "rows/s", tput, base)
 		r.Note = "baseline: FetchConcurrency 1; ratio: multiple of it"
+		if fc == 1 {
+			r.Note += fmt.Sprintf("; with no latency the replay takes %v, so no concurrency can exceed %.1fx", floor.Round(time.Microsecond), d.Seconds()/floor.Seconds())
+		}
 		if fc > 1 {
 			ideal := min(fc, len(s.parts))
 			r = r.judge(fmt.Sprintf("ratio >= %.1f (90%% of %dx)", 0.9*float64(ideal), ideal), r.Ratio >= 0.9*float64(ideal))
