@@ -185,9 +185,10 @@ func measureP3(ctx context.Context, e *env) ([]Row, error) {
 // idleOps is how many idle operators P4's worker holds.
 const idleOps = 1000
 
-// measureP4 times Step on a worker whose only dataflow is a chain of
-// idleOps operators, none of them activated, per operator.
-func measureP4(ctx context.Context, e *env) ([]Row, error) {
+// idleWorker returns a worker whose only dataflow is a chain of idleOps
+// operators that have run once and wait for input that never comes, and a
+// function that ends the dataflow and closes the worker.
+func idleWorker() (*dataflow.Worker, func() error) {
 	w := dataflow.NewWorker()
 	var input *dataflow.InputHandle[frontier.Time, int]
 	dataflow.Dataflow(w, "bench-idle", func(s *dataflow.Scope[frontier.Time]) {
@@ -200,17 +201,29 @@ func measureP4(ctx context.Context, e *env) ([]Row, error) {
 	for range 3 {
 		w.Step() // every operator's first run and its progress
 	}
+	return w, func() error {
+		input.Close()
+		for w.Step() {
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("idle dataflow: %w", err)
+		}
+		return nil
+	}
+}
+
+// measureP4 times Step on a worker holding idleOps idle operators, per
+// operator.
+func measureP4(ctx context.Context, e *env) ([]Row, error) {
+	w, finish := idleWorker()
 	d, err := timed(ctx, e.cfg.Runs, func() error {
 		for range e.cfg.Steps {
 			w.Step()
 		}
 		return nil
 	})
-	input.Close()
-	for w.Step() {
-	}
-	if cerr := w.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("idle dataflow: %w", cerr)
+	if ferr := finish(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		return nil, err

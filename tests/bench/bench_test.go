@@ -1,0 +1,213 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/persist"
+)
+
+// The Go benchmarks run the measures of Run one figure at a time, for
+// benchstat. Their sizes come from these flags (after -args, or directly:
+// go test -bench P1 ./tests/bench -rows 200000).
+var (
+	flagRows    = flag.Int("rows", 1_000_000, "rows of the generated shard (P1, P2, P6)")
+	flagParts   = flag.Int("parts", 64, "parts of the generated shard (P1, P2, P6)")
+	flagLatency = flag.Duration("latency", 20*time.Millisecond, "latency per blob read (P2)")
+	flagRecords = flag.Int("records", 10_000_000, "records through the Map chain (P3)")
+	flagWrites  = flag.Int("writes", 200, "writes per P5 iteration")
+)
+
+var benchEnvState struct {
+	sync.Mutex
+	env *env
+}
+
+// benchEnv returns the environment the benchmarks share, opened the first
+// time; TestMain closes it.
+func benchEnv(b *testing.B) *env {
+	benchEnvState.Lock()
+	defer benchEnvState.Unlock()
+	if benchEnvState.env == nil {
+		cfg, err := Config{Rows: *flagRows, Parts: *flagParts, Latency: *flagLatency,
+			Records: *flagRecords, Writes: *flagWrites, Runs: 1}.withDefaults()
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := newEnv(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchEnvState.env = e
+	}
+	return benchEnvState.env
+}
+
+func closeBenchEnv() error {
+	benchEnvState.Lock()
+	defer benchEnvState.Unlock()
+	if benchEnvState.env == nil {
+		return nil
+	}
+	err := benchEnvState.env.close()
+	benchEnvState.env = nil
+	return err
+}
+
+// benchShard returns the shared shard and a client of loc holding its since
+// for the benchmark's duration.
+func benchShard(b *testing.B, loc persist.Location) (*env, *shard, *persist.Client) {
+	ctx := context.Background()
+	e := benchEnv(b)
+	if loc == (persist.Location{}) {
+		loc = e.loc
+	}
+	s, err := e.shardFor(ctx, e.cfg.Rows, e.cfg.Parts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := persist.NewClient(loc, persist.ClientOptions{})
+	release, err := holdSince(ctx, client, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := release(); err != nil {
+			b.Error(err)
+		}
+	})
+	return e, s, client
+}
+
+// reportRows reports rows/s and, through SetBytes, MB/s of part blobs.
+func reportRows(b *testing.B, s *shard) {
+	b.SetBytes(s.bytes)
+	b.ReportMetric(float64(s.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func benchReplay(b *testing.B, workers int) {
+	_, s, client := benchShard(b, persist.Location{})
+	b.ResetTimer()
+	for b.Loop() {
+		n, err := replayShard(context.Background(), client, s, replayOpts{workers: workers, fetchConcurrency: 1})
+		if err := checkRows("replay", n, s.rows, err); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRows(b, s)
+}
+
+func benchPlain(b *testing.B, conc int) {
+	e, s, _ := benchShard(b, persist.Location{})
+	b.ResetTimer()
+	for b.Loop() {
+		n, err := plainReplay(context.Background(), e.loc, s, conc)
+		if err := checkRows("plain", n, s.rows, err); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRows(b, s)
+}
+
+func BenchmarkP1Replay1Worker(b *testing.B)    { benchReplay(b, 1) }
+func BenchmarkP1Replay2Workers(b *testing.B)   { benchReplay(b, 2) }
+func BenchmarkP1Plain1Goroutine(b *testing.B)  { benchPlain(b, 1) }
+func BenchmarkP1Plain2Goroutines(b *testing.B) { benchPlain(b, 2) }
+
+func BenchmarkP2FetchConcurrency(b *testing.B) {
+	e := benchEnv(b)
+	slow := persist.Location{Blob: slowBlob{Blob: e.loc.Blob, latency: e.cfg.Latency}, Consensus: e.loc.Consensus}
+	for _, fc := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("fc=%d", fc), func(b *testing.B) {
+			_, s, client := benchShard(b, slow)
+			b.ResetTimer()
+			for b.Loop() {
+				n, err := replayShard(context.Background(), client, s, replayOpts{workers: 1, fetchConcurrency: fc})
+				if err := checkRows("replay", n, s.rows, err); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportRows(b, s)
+		})
+	}
+}
+
+func benchChain(b *testing.B, run func(records int) (uint64, error)) {
+	n := benchEnv(b).cfg.Records
+	want := chainLoop(n)
+	c0, _ := cpuTime()
+	for b.Loop() {
+		got, err := run(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != want {
+			b.Fatalf("sum %d, plain loop %d", got, want)
+		}
+	}
+	c1, _ := cpuTime()
+	records := float64(n) * float64(b.N)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/records, "ns/record")
+	b.ReportMetric(float64((c1-c0).Nanoseconds())/records, "cpu-ns/record")
+}
+
+func BenchmarkP3Dataflow(b *testing.B) { benchChain(b, chainDataflow) }
+func BenchmarkP3Loop(b *testing.B) {
+	benchChain(b, func(n int) (uint64, error) { return chainLoop(n), nil })
+}
+func BenchmarkP3Channels(b *testing.B) {
+	benchChain(b, func(n int) (uint64, error) { return chainChannels(n), nil })
+}
+
+func BenchmarkP4IdleStep(b *testing.B) {
+	w, finish := idleWorker()
+	b.ResetTimer()
+	for b.Loop() {
+		w.Step()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/idleOps, "ns/idle-op")
+	b.StopTimer()
+	if err := finish(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkP5WriteToVisible runs P5's session of -writes writes per
+// iteration and reports the mean of the sessions' percentiles.
+func BenchmarkP5WriteToVisible(b *testing.B) {
+	e := benchEnv(b)
+	var p50, p99 float64
+	for b.Loop() {
+		rows, err := measureP5(context.Background(), e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p50 += rows[0].Shardflow
+		p99 += rows[1].Shardflow
+	}
+	b.ReportMetric(p50/float64(b.N), "p50-ms")
+	b.ReportMetric(p99/float64(b.N), "p99-ms")
+}
+
+// BenchmarkP6PeakHeap reports the highest heap seen over the replays and
+// the fetch budget they ran under.
+func BenchmarkP6PeakHeap(b *testing.B) {
+	_, s, client := benchShard(b, persist.Location{})
+	var peak uint64
+	for b.Loop() {
+		h := startHeapSampler(time.Millisecond)
+		n, err := replayShard(context.Background(), client, s, replayOpts{workers: 1, fetchConcurrency: p6Slots, resultBuffer: p6Slots})
+		p, _ := h.stop()
+		if err := checkRows("replay", n, s.rows, err); err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, p)
+	}
+	pb, pr := s.maxPart()
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(int64(2*p6Slots)*(pb+pr*decodedRowBytes))/(1<<20), "budget-MiB")
+}
