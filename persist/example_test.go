@@ -95,3 +95,22 @@ func ExampleReadHandle_Listen() {
 	// progress [4]
 	// progress [6]
 }
+
+func ExampleClient_Verify() {
+	ctx := context.Background()
+	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
+	defer loc.Close()
+	c := persist.NewClient(loc, persist.ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	from := frontier.From[frontier.Time]
+	_ = w.CompareAndAppend(ctx, []persist.Update{{Key: []byte("a"), Time: 0, Diff: 1}}, from(0), from(1))
+
+	st, _ := c.State(ctx, "s")
+	key := st.Batches[0].Parts[0].Key
+	_, _ = loc.Blob.Delete(ctx, key) // simulate a lost blob
+
+	rep, _ := c.Verify(ctx, "s")
+	fmt.Println("ok:", rep.OK(), "parts:", rep.Parts, "missing:", len(rep.Missing))
+	// Output:
+	// ok: false parts: 1 missing: 1
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/persisttest"
 )
 
@@ -183,3 +184,38 @@ func isIndeterminate(err error) bool {
 }
 
 var _ = state.FormatParquetV1
+
+func TestOpenLocation(t *testing.T) {
+	ctx := context.Background()
+	var us *location.UnknownSchemeError
+	if _, err := OpenLocation(ctx, "nope://x", "mem://"); !errors.As(err, &us) {
+		t.Fatalf("unknown blob scheme: %v", err)
+	}
+	dir := t.TempDir()
+	loc, err := DefaultLocation(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(loc, ClientOptions{})
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loc.Close()
+	// Reopened, the shard is rebuilt from consensus alone.
+	loc, err = DefaultLocation(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	st, err := NewClient(loc, ClientOptions{}).State(ctx, "s")
+	if err != nil || !st.Upper.Equal(ts(1)) || len(st.Writers) != 0 {
+		t.Fatalf("reopened state %+v %v", st, err)
+	}
+}
