@@ -102,9 +102,11 @@ func updatesByTime[D comparable](t testing.TB, links []*operators.EventLink[T, o
 
 func frontierOf(ts ...T) frontier.Antichain[T] { return frontier.NewAntichain(ts...) }
 
-// settle steps w until no operator is activated: everything sent has been
-// received and processed.
+// settle steps w at least once (progress made between steps is reported
+// by the next one), then until no operator is activated: everything sent
+// has been received and processed.
 func settle(t testing.TB, w *dataflow.Worker) {
 	t.Helper()
+	w.Step()
 	stepUntil(t, w, w.Idle)
 }

@@ -20,13 +20,18 @@ type Notificator[T frontier.Timestamp[T]] struct {
 	// pending holds one capability per requested time; byTime indexes it.
 	pending []*dataflow.Capability[T]
 	byTime  map[T]int
+	// checked counts the leading pending entries found not ready against
+	// the frontiers in seen; while the frontiers stay equal to seen, only
+	// later entries need checking.
+	checked int
+	seen    []frontier.Antichain[T]
 	ready   []*dataflow.Capability[T]
 }
 
 // NewNotificator returns a notificator that fires a time once every one of
 // frontiers (typically InPort.Frontier of each input) has passed it.
 func NewNotificator[T frontier.Timestamp[T]](frontiers ...func() frontier.Antichain[T]) *Notificator[T] {
-	return &Notificator[T]{frontiers: frontiers, byTime: map[T]int{}}
+	return &Notificator[T]{frontiers: frontiers, byTime: map[T]int{}, seen: make([]frontier.Antichain[T], len(frontiers))}
 }
 
 // NotifyAt asks to be notified at c's time, taking ownership of c. A
@@ -74,10 +79,31 @@ func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 	}
 }
 
+// frontiersChanged reports whether a watched frontier differs from the
+// one seen at the last check, and records the current ones.
+func (n *Notificator[T]) frontiersChanged() bool {
+	changed := false
+	for i, f := range n.frontiers {
+		if now := f(); !now.Equal(n.seen[i]) {
+			n.seen[i].Clear()
+			n.seen[i].Extend(now.Elements()...)
+			changed = true
+		}
+	}
+	return changed
+}
+
 // takeReady moves the ready capabilities from pending to ready, sorted.
+// It checks every pending time when a frontier moved, and otherwise only
+// those requested since the last check: the cost of an invocation that
+// moves no frontier is proportional to its new requests.
 func (n *Notificator[T]) takeReady() {
-	kept := n.pending[:0]
-	for _, c := range n.pending {
+	start := n.checked
+	if n.frontiersChanged() {
+		start = 0
+	}
+	kept := n.pending[:start]
+	for _, c := range n.pending[start:] {
 		if n.isReady(c.Time()) {
 			n.ready = append(n.ready, c)
 			delete(n.byTime, c.Time())
@@ -88,6 +114,7 @@ func (n *Notificator[T]) takeReady() {
 	}
 	clear(n.pending[len(kept):])
 	n.pending = kept
+	n.checked = len(kept)
 	slices.SortFunc(n.ready, func(a, b *dataflow.Capability[T]) int { return a.Time().Compare(b.Time()) })
 }
 
@@ -98,5 +125,6 @@ func (n *Notificator[T]) Drop() {
 	}
 	clear(n.pending)
 	n.pending = n.pending[:0]
+	n.checked = 0
 	clear(n.byTime)
 }

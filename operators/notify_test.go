@@ -2,6 +2,7 @@ package operators_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -107,5 +108,66 @@ func TestBinaryNotifyWaitsForBothInputs(t *testing.T) {
 	runSingle(t, w)
 	if !slices.Equal(fired, []T{3, 7}) {
 		t.Fatalf("at the end: fired %v, want [3 7]", fired)
+	}
+}
+
+// A randomized check against a model: after the worker settles, the times
+// fired are exactly the requested times both inputs have passed, each
+// fired once, in increasing order.
+func TestNotificatorModel(t *testing.T) {
+	for seed := uint64(1); seed <= 30; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		w := dataflow.NewWorker()
+		var a, b *dataflow.InputHandle[T, int]
+		var fired []T
+		dataflow.Dataflow(w, "model", func(s *dataflow.Scope[T]) {
+			var sa, sb *dataflow.Stream[T, int]
+			a, sa = operators.Input[int](s)
+			b, sb = operators.Input[int](s)
+			operators.BinaryNotify(sa, sb, dataflow.Pipeline[int](), dataflow.Exchange(func(int) uint64 { return 0 }), "model",
+				func(in1, in2 *dataflow.InPort[T, int], _ *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
+					for _, in := range []*dataflow.InPort[T, int]{in1, in2} {
+						in.ForEach(func(ref dataflow.CapabilityRef[T], _ []int) { n.NotifyAt(ref.Retain()) })
+					}
+					n.ForEach(func(c *dataflow.Capability[T]) { fired = append(fired, c.Time()) })
+				})
+		})
+		requested := map[T]bool{}
+		inputs := []*dataflow.InputHandle[T, int]{a, b}
+		for range 200 {
+			in := inputs[rng.IntN(2)]
+			if in.Closed() {
+				continue
+			}
+			switch rng.IntN(10) {
+			case 0:
+				in.Close()
+			case 1, 2, 3:
+				in.AdvanceTo(in.Time() + T(rng.IntN(4)))
+			default:
+				in.Send(0)
+				requested[in.Time()] = true
+			}
+			settle(t, w)
+			limit := T(1 << 62)
+			for _, in := range inputs {
+				if !in.Closed() {
+					limit = min(limit, in.Time())
+				}
+			}
+			var want []T
+			for tm := range requested {
+				if tm < limit {
+					want = append(want, tm)
+				}
+			}
+			slices.Sort(want)
+			if !slices.Equal(fired, want) {
+				t.Fatalf("seed %d: fired %v, want %v (inputs at %v)", seed, fired, want, limit)
+			}
+		}
+		a.Close()
+		b.Close()
+		runSingle(t, w)
 	}
 }
