@@ -138,3 +138,6 @@ func (b slowBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 }
 
 func (b slowBlob) Close() error { return nil }
+
+// newClient returns a client of e's location.
+func newClient(e *env) *persist.Client { return persist.NewClient(e.loc, persist.ClientOptions{}) }

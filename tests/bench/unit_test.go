@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestMedianPercentile(t *testing.T) {
+	if got := median([]float64{5, 1, 3}); got != 3 {
+		t.Errorf("median of 5,1,3 = %v", got)
+	}
+	if got := median([]time.Duration{4, 1, 3, 2}); got != 2 { // (2+3)/2 in integers
+		t.Errorf("median of 4,1,3,2 = %v", got)
+	}
+	var ds []time.Duration
+	for i := range 100 {
+		ds = append(ds, time.Duration(100-i))
+	}
+	if p50, p99 := percentile(ds, 50), percentile(ds, 99); p50 != 50 || p99 != 99 {
+		t.Errorf("p50 %v p99 %v of 1..100, want 50 and 99", p50, p99)
+	}
+	if p := percentile(ds[:1], 99); p != 100 {
+		t.Errorf("p99 of one value = %v", p)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := Config{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Rows != 1_000_000 || cfg.Parts != 64 || cfg.Latency != 20*time.Millisecond || cfg.Runs != 5 {
+		t.Errorf("defaults %+v", cfg)
+	}
+	q, err := Config{Quick: true, Rows: 5000}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Rows != 5000 || q.Parts != 16 || q.Runs != 3 {
+		t.Errorf("quick defaults with rows set: %+v", q)
+	}
+	for _, bad := range []Config{{Rows: -1}, {Rows: 10, Parts: 11}, {Latency: -time.Second}, {Only: []string{"p1"}}} {
+		if _, err := bad.withDefaults(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: err %v, want ErrConfig", bad, err)
+		}
+	}
+}
+
+// The replay and the baseline both return every row of a generated shard,
+// on one and two workers; a count that differs is a wrong result.
+func TestReplayReturnsEveryRow(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := tinyConfig().withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEnv(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	s, err := e.shardFor(ctx, 5003, 7) // rows do not divide evenly
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rows != 5003 || len(s.parts) != 7 {
+		t.Fatalf("shard has %d rows in %d parts", s.rows, len(s.parts))
+	}
+	client := newClient(e)
+	release, err := holdSince(ctx, client, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := release(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, workers := range []int{1, 2} {
+		n, err := replayShard(ctx, client, s, replayOpts{workers: workers, fetchConcurrency: 2})
+		if err := checkRows("replay", n, s.rows, err); err != nil {
+			t.Errorf("%d workers: %v", workers, err)
+		}
+		n, err = plainReplay(ctx, e.loc, s, workers)
+		if err := checkRows("plain", n, s.rows, err); err != nil {
+			t.Errorf("%d goroutines: %v", workers, err)
+		}
+	}
+	if err := checkRows("replay", s.rows-1, s.rows, nil); !errors.Is(err, ErrWrongResult) {
+		t.Errorf("a lost row: err %v, want ErrWrongResult", err)
+	}
+}
+
+// Cancelling Run mid-replay (P2 with a slow blob) returns the context's
+// error promptly; TestMain then finds no goroutine left behind.
+func TestRunCancelled(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Only = []string{"P2"}
+	cfg.Latency = 50 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Run took %v to notice the cancel", d)
+	}
+}
