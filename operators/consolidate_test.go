@@ -65,7 +65,7 @@ func TestConsolidateOutOfOrderTimes(t *testing.T) {
 }
 
 func TestConsolidateExchangeGathersEqualData(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
+	for run := 1; run <= 4; run++ { // Execute's interleavings differ run to run
 		const workers = 3
 		links := make([]*operators.EventLink[T, up], workers)
 		err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
@@ -86,10 +86,10 @@ func TestConsolidateExchangeGathersEqualData(t *testing.T) {
 			in.Close()
 		})
 		if err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
+			t.Fatalf("run %d: %v", run, err)
 		}
 		if got := updatesByTime(t, links); got != "a:3@1" {
-			t.Fatalf("seed %d: got\n%s", seed, got)
+			t.Fatalf("run %d: got\n%s", run, got)
 		}
 	}
 }

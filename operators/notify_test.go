@@ -116,6 +116,7 @@ func TestBinaryNotifyWaitsForBothInputs(t *testing.T) {
 // fired once, in increasing order.
 func TestNotificatorModel(t *testing.T) {
 	for seed := uint64(1); seed <= 30; seed++ {
+		t.Logf("seed %d", seed)
 		rng := rand.New(rand.NewPCG(seed, 2))
 		w := dataflow.NewWorker()
 		var a, b *dataflow.InputHandle[T, int]

@@ -88,6 +88,7 @@ func TestDropTokensMidStreamExecute(t *testing.T) {
 // drains to empty.
 func TestDropTokensMidStreamCluster(t *testing.T) {
 	for seed := uint64(1); seed <= 6; seed++ {
+		t.Logf("seed %d", seed)
 		c := dataflowtest.NewCluster(2, seed)
 		links := newLinks(2)
 		var ins []*dataflow.InputHandle[T, uint64]

@@ -131,6 +131,7 @@ func TestWordCountClusterSeeds(t *testing.T) {
 	rounds := corpus(11, 5, 30)
 	want := expectedCounts(t, rounds)
 	for seed := uint64(1); seed <= 12; seed++ {
+		t.Logf("seed %d", seed)
 		workers := []int{1, 2, 4}[seed%3]
 		c := dataflowtest.NewCluster(workers, seed)
 		links := make([]*operators.EventLink[T, operators.Update[string]], workers)
