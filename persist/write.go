@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -194,9 +193,7 @@ func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, up
 	g.SetLimit(partWriteConcurrency)
 	for i, run := range runs {
 		g.Go(func() error {
-			encodeMu.Lock()
 			data, st, err := part.Encode(run)
-			encodeMu.Unlock()
 			if err != nil {
 				return fmt.Errorf("persist: encode part: %w", err)
 			}
@@ -229,12 +226,6 @@ func distinctKeyVals(us []Update) bool {
 	}
 	return true
 }
-
-// encodeMu serializes part.Encode, which is not safe for concurrent use in
-// this version: every call builds its writer from one shared Parquet schema
-// whose nodes cache their column paths lazily (a data race the race
-// detector reports). Part writes still overlap their blob I/O.
-var encodeMu sync.Mutex
 
 // partWriteConcurrency bounds the parts of one append encoded and written
 // at once.

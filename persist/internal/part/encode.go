@@ -21,9 +21,11 @@ const (
 
 var colNames = [numCols]string{"key", "val", "time", "diff"}
 
-// partSchema is the Parquet schema of a part: four required columns, time as
-// an unsigned 64-bit integer so Parquet's own statistics order it correctly.
-var partSchema = func() *schema.GroupNode {
+// newPartSchema builds the Parquet schema of a part: four required columns,
+// time as an unsigned 64-bit integer so Parquet's own statistics order it
+// correctly. Each Encode builds its own: schema nodes cache their column paths
+// lazily, so one shared schema is a data race between concurrent writers.
+func newPartSchema() *schema.GroupNode {
 	timeNode, err := schema.NewPrimitiveNodeLogical(colNames[colTime], parquet.Repetitions.Required,
 		schema.NewIntLogicalType(64, false), parquet.Types.Int64, 0, -1)
 	if err != nil {
@@ -39,7 +41,7 @@ var partSchema = func() *schema.GroupNode {
 		panic(err)
 	}
 	return root
-}()
+}
 
 // writerProps are fixed so that the same updates always encode to the same
 // bytes: uncompressed, dictionary on (falling back to plain per column chunk
@@ -79,7 +81,7 @@ func Encode(updates []Update) ([]byte, Stats, error) {
 
 	var buf bytes.Buffer
 	buf.Grow(int(keyBytes+valBytes) + len(updates)*rowOverhead + 1024)
-	w, err := file.NewParquetWriterWithError(&buf, partSchema, file.WithWriterProps(writerProps))
+	w, err := file.NewParquetWriterWithError(&buf, newPartSchema(), file.WithWriterProps(writerProps))
 	if err != nil {
 		return nil, Stats{}, fmt.Errorf("part: new writer: %w", err)
 	}
