@@ -18,6 +18,10 @@ type slowBlob struct {
 	rng     *rand.Rand
 	maxWait time.Duration
 	gates   map[string]chan struct{}
+	// gated records the keys whose one gated Get has begun: a gate holds
+	// back only the first Get of its key (the source's fetch), not a later
+	// reader such as compaction.
+	gated map[string]bool
 	// started is signalled (non-blocking) when a gated Get begins.
 	started chan string
 	// afterGated runs when a gated Get returns (cancelled or released).
@@ -26,7 +30,7 @@ type slowBlob struct {
 
 func newSlowBlob(inner location.Blob, seed uint64, maxWait time.Duration) *slowBlob {
 	return &slowBlob{Blob: inner, rng: rand.New(rand.NewPCG(seed, seed)), maxWait: maxWait,
-		gates: map[string]chan struct{}{}, started: make(chan string, 64)}
+		gates: map[string]chan struct{}{}, gated: map[string]bool{}, started: make(chan string, 64)}
 }
 
 func (b *slowBlob) gate(key string) {
@@ -48,6 +52,11 @@ func (b *slowBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 		wait = time.Duration(b.rng.Int64N(int64(b.maxWait)))
 	}
 	g := b.gates[key]
+	if b.gated[key] {
+		g = nil
+	} else if g != nil {
+		b.gated[key] = true
+	}
 	b.mu.Unlock()
 	if g != nil {
 		select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -14,6 +15,10 @@ import (
 // gatedRun starts a source over batches at 0, 1 and 2 whose t=1 part's
 // blob read blocks until released, and waits until that fetch has begun.
 func gatedRun(t *testing.T, hook func(*Tokens)) (*env, *slowBlob, *single) {
+	return gatedRunOpts(t, hook, Options[string, string]{})
+}
+
+func gatedRunOpts(t *testing.T, hook func(*Tokens), opts Options[string, string]) (*env, *slowBlob, *single) {
 	blob := newSlowBlob(mem.NewBlob(), 4, 0)
 	e := newEnvWithBlob(t, blob)
 	e.appendAt(0, 1, row("a", 0, 1))
@@ -25,9 +30,8 @@ func gatedRun(t *testing.T, hook func(*Tokens)) (*env, *slowBlob, *single) {
 	w := dataflow.NewWorker()
 	r := &single{t: t, w: w, probe: dataflow.NewProbeHandle[frontier.Time]()}
 	dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
-		parts, tokens := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{
-			AsOf: &asOf, Until: frontier.From[frontier.Time](3), FetchConcurrency: 4,
-		}))
+		opts.AsOf, opts.Until, opts.FetchConcurrency = &asOf, frontier.From[frontier.Time](3), 4
+		parts, tokens := Source(s, "test_source", e.clientFn(), testShard, stringOpts(opts))
 		hook(tokens)
 		r.out = collect(s, parts, r.probe)
 		r.tokens = tokens
@@ -119,5 +123,52 @@ func TestReaderOutlivesInflightFetch(t *testing.T) {
 	}
 	if n := e.readers(); n != 0 {
 		t.Fatalf("%d readers after shutdown, want 0", n)
+	}
+}
+
+// GC and compaction while a fetch is in flight never delete the blob it
+// reads: the part's lease holds the reader's seqno hold at the state
+// version it was listed from, although the source's since (and the
+// heartbeat, every millisecond here) would otherwise let GC collect it.
+func TestGCKeepsLeasedParts(t *testing.T) {
+	var errs []error
+	e, blob, r := gatedRunOpts(t, func(*Tokens) {}, Options[string, string]{
+		HeartbeatInterval: time.Millisecond,
+		ErrorHandler:      Signal(func(err error) { errs = append(errs, err) }),
+	})
+	ctx := context.Background()
+	r.stepUntil("t=0 and t=2 done", func() bool { return len(r.out.rows) == 2 })
+	merged := 0
+	for range 20 {
+		rep, err := e.client.Compact(ctx, testShard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged += rep.BatchesMerged
+		if _, err := e.client.GC(ctx, testShard); err != nil {
+			t.Fatal(err)
+		}
+		r.w.StepOrPark(time.Millisecond)
+	}
+	if merged == 0 {
+		t.Fatal("compaction merged nothing: the test does not exercise GC")
+	}
+	blob.release(e0key(t, blob))
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() || len(errs) > 0 })
+	if len(errs) > 0 {
+		t.Fatalf("a leased part went missing: %v", errs)
+	}
+	if got := consolidated(r.out.rows); len(got) != 3 {
+		t.Fatalf("rows %v", got)
+	}
+	// Once the source is done its reader is gone and GC may collect the
+	// replaced parts.
+	r.shutdown()
+	rep, err := e.client.GC(ctx, testShard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BlobsDeleted == 0 {
+		t.Fatal("GC deleted nothing after the source finished: the hold was never the point")
 	}
 }
