@@ -60,7 +60,8 @@ type NotifyingSource[T frontier.Timestamp[T], D any] interface {
 
 // EventLink is an unbounded, mutex-guarded queue of events: an EventPusher
 // on one goroutine and an EventSource (or a reader of Events) on another.
-// The zero value is ready to use.
+// It keeps every event it is given, for Events; it suits tests, tools and
+// bounded streams, not an endless one. The zero value is ready to use.
 type EventLink[T frontier.Timestamp[T], D any] struct {
 	mu struct {
 		sync.Mutex
