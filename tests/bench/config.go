@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
 	"time"
 )
@@ -36,6 +38,11 @@ type Config struct {
 	Dir string
 	// Progress, if not nil, receives one line per row as it is measured.
 	Progress io.Writer
+	// ListenerCommand, if not nil, makes P5 also measure a listener in
+	// another process: it returns the command of a process that calls
+	// ServeListener(ctx, dir, shard, os.Stdin, os.Stdout). Run starts it,
+	// closes its standard input when done and waits for it.
+	ListenerCommand func(ctx context.Context, dir, shard string) *exec.Cmd
 }
 
 // Measures lists the measure ids Run knows, in the order it runs them.

@@ -101,3 +101,23 @@ func TestOnly(t *testing.T) {
 		t.Fatalf("unknown measure: err %v, want ErrConfig", err)
 	}
 }
+
+// P5 with a listener in another process (this test binary, re-executed):
+// four rows, and the cross-process latencies are real readings.
+func TestP5OtherProcess(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Only, cfg.Writes, cfg.ListenerCommand = []string{"P5"}, 3, listenerCommand
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 4 {
+		t.Fatalf("%d rows, want 4: %+v", len(rep.Rows), rep.Rows)
+	}
+	for _, r := range rep.Rows {
+		if !finitePositive(r.Shardflow) || !finitePositive(r.Baseline) {
+			t.Errorf("%s: %v ms, baseline %v ms", r.Measure, r.Shardflow, r.Baseline)
+		}
+	}
+	t.Logf("other process p50 %.1f ms (write %.1f ms)", rep.Rows[2].Shardflow, rep.Rows[2].Baseline)
+}

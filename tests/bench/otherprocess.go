@@ -1,0 +1,137 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shardflow/shardflow/persist"
+)
+
+// The other-process listener speaks lines on its standard output: "ready"
+// once its listen has started, then "seen <unix nanoseconds>" for every
+// batch with parts. It stops when its standard input is closed.
+const (
+	lineReady = "ready"
+	lineSeen  = "seen "
+)
+
+// ServeListener is the other process of P5: it opens the default location
+// in dir, listens to shard as of 0 and reports each batch it sees to out,
+// until in reaches end of file (the measuring process closes it) or ctx
+// ends. `shardflow bench` runs it in a child process through
+// Config.ListenerCommand.
+func ServeListener(ctx context.Context, dir, shard string, in io.Reader, out io.Writer) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_, _ = io.Copy(io.Discard, in) // returns at EOF or when in is closed
+		cancel()
+	}()
+	loc, err := persist.DefaultLocation(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("bench: listener: %w", err)
+	}
+	defer func() { err = errors.Join(err, loc.Close()) }()
+	client := persist.NewClient(loc, persist.ClientOptions{})
+	r, err := client.OpenReader(ctx, persist.ShardID(shard), "bench: other-process listener")
+	if err != nil {
+		return fmt.Errorf("bench: listener: %w", err)
+	}
+	defer func() { err = errors.Join(err, r.Expire(context.WithoutCancel(ctx))) }()
+	l, err := r.Listen(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("bench: listener: %w", err)
+	}
+	if _, err := fmt.Fprintln(out, lineReady); err != nil {
+		l.Close()
+		return fmt.Errorf("bench: listener: %w", err)
+	}
+	return listenLoop(ctx, l, func(at time.Time) error {
+		_, err := fmt.Fprintf(out, "%s%d\n", lineSeen, at.UnixNano())
+		return err
+	})
+}
+
+// measureP5OtherProcess runs the write session against a listener started
+// with Config.ListenerCommand. Times cross the process boundary as wall
+// clock readings of one machine.
+func measureP5OtherProcess(ctx context.Context, e *env) (rows []Row, err error) {
+	client := newClient(e)
+	w, id, err := openP5Shard(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, w.Close(context.WithoutCancel(ctx))) }()
+
+	cmd := e.cfg.ListenerCommand(ctx, e.dir, string(id))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("listener process: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("listener process: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("listener process: %w", err)
+	}
+	lines := make(chan string)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	})
+	defer func() {
+		stdin.Close()
+		for range lines { // drain until the child closes its output
+		}
+		wg.Wait()
+		if werr := cmd.Wait(); werr != nil {
+			err = errors.Join(err, fmt.Errorf("listener process: %w: %s", werr, strings.TrimSpace(stderr.String())))
+		}
+	}()
+	next := func(ctx context.Context) (string, error) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return "", errors.New("listener process closed its output")
+			}
+			return l, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	if l, err := next(ctx); err != nil || l != lineReady {
+		return nil, fmt.Errorf("listener process: want %q, got %q: %v", lineReady, l, err)
+	}
+	visible, write, err := writeSession(ctx, w, e.cfg.Writes, func(ctx context.Context) (time.Time, error) {
+		l, err := next(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		ns, ok := strings.CutPrefix(l, lineSeen)
+		n, perr := strconv.ParseInt(ns, 10, 64)
+		if !ok || perr != nil {
+			return time.Time{}, fmt.Errorf("listener process: bad line %q", l)
+		}
+		return time.Unix(0, n), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return latencyRows(fmt.Sprintf("write to visible, listener in another process, %d writes", e.cfg.Writes),
+		visible, write, "SQLite consensus: the listener polls (10ms-1s backoff); PostgreSQL: not measured", false), nil
+}
