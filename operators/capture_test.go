@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/dataflow/dataflowtest"
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/operators"
 )
@@ -159,5 +160,67 @@ func TestReplayFollowsRecordedFrontier(t *testing.T) {
 	runSingle(t, w)
 	if !slices.Equal(got, []string{"1@0", "2@6"}) {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// The round trip under the seeded harness: capture on one cluster, replay
+// the finished histories on a cluster of another size, and compare.
+func TestCaptureReplayClusterSeeds(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Logf("seed %d", seed)
+		from, to := 1+int(seed%3), 1+int((seed/3)%3)
+		captured, replayed := newLinks(from), newLinks(to)
+		a := dataflowtest.NewCluster(from, seed)
+		var inputs []*dataflow.InputHandle[T, int]
+		a.Build(func(w *dataflow.Worker) {
+			dataflow.Dataflow(w, "capture", func(s *dataflow.Scope[T]) {
+				in, nums := operators.Input[int](s)
+				inputs = append(inputs, in)
+				operators.Capture(operators.Exchange(nums, func(x int) uint64 { return uint64(x) }), captured[w.Index()])
+			})
+		})
+		for i := range 200 {
+			in := inputs[i%from]
+			in.AdvanceTo(T(i / 30))
+			in.Send(i)
+			a.Tick()
+		}
+		for _, in := range inputs {
+			in.Close()
+		}
+		if err := a.Run(200000); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		sources := make([]operators.EventSource[T, int], from)
+		for i, l := range captured {
+			sources[i] = l
+		}
+		b := dataflowtest.NewCluster(to, seed)
+		b.Build(func(w *dataflow.Worker) {
+			dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[T]) {
+				operators.Capture(operators.Replay(s, sources), replayed[w.Index()])
+			})
+		})
+		if err := b.Run(200000); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Close(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		var orig, again []string
+		for _, l := range captured {
+			orig = append(orig, checkHistory(t, "capture", l.Events())...)
+		}
+		for _, l := range replayed {
+			again = append(again, checkHistory(t, "replay", l.Events())...)
+		}
+		slices.Sort(orig)
+		slices.Sort(again)
+		if len(orig) != 200 || !slices.Equal(orig, again) {
+			t.Fatalf("seed %d (%d→%d workers): captured %d records, replayed %d", seed, from, to, len(orig), len(again))
+		}
 	}
 }

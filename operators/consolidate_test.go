@@ -1,10 +1,12 @@
 package operators_test
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/dataflow/dataflowtest"
 	"github.com/shardflow/shardflow/operators"
 )
 
@@ -90,6 +92,63 @@ func TestConsolidateExchangeGathersEqualData(t *testing.T) {
 		}
 		if got := updatesByTime(t, links); got != "a:3@1" {
 			t.Fatalf("run %d: got\n%s", run, got)
+		}
+	}
+}
+
+// Random updates from every worker, whose inputs advance independently
+// (so times reach Consolidate out of order), consolidated across workers
+// under the seeded harness, against a direct sum.
+func TestConsolidateModelClusterSeeds(t *testing.T) {
+	type key struct {
+		d  string
+		tm T
+	}
+	for seed := uint64(1); seed <= 10; seed++ {
+		t.Logf("seed %d", seed)
+		rng := rand.New(rand.NewPCG(seed, 3))
+		workers := 1 + int(seed%3)
+		c := dataflowtest.NewCluster(workers, seed)
+		links := make([]*operators.EventLink[T, up], workers)
+		inputs := make([]*dataflow.InputHandle[T, up], workers)
+		c.Build(func(w *dataflow.Worker) {
+			links[w.Index()] = operators.NewEventLink[T, up]()
+			dataflow.Dataflow(w, "model", func(s *dataflow.Scope[T]) {
+				var ups *dataflow.Stream[T, up]
+				inputs[w.Index()], ups = operators.Input[up](s)
+				operators.Capture(operators.ConsolidateExchange(ups, fnv), links[w.Index()])
+			})
+		})
+		sums := map[key]int64{}
+		for range 300 {
+			in := inputs[rng.IntN(workers)]
+			if rng.IntN(4) == 0 {
+				in.AdvanceTo(in.Time() + T(rng.IntN(3)))
+			} else {
+				u := up{Data: string(rune('a' + rng.IntN(5))), Diff: int64(rng.IntN(5) - 2)}
+				in.Send(u)
+				sums[key{u.Data, in.Time()}] += u.Diff
+			}
+			c.Tick()
+		}
+		for _, in := range inputs {
+			in.Close()
+		}
+		if err := c.Run(200000); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		model := operators.NewEventLink[T, up]()
+		for k, d := range sums {
+			if d != 0 {
+				model.Push(operators.Messages(k.tm, []up{{Data: k.d, Diff: d}}))
+			}
+		}
+		want := updatesByTime(t, []*operators.EventLink[T, up]{model})
+		if got := updatesByTime(t, links); got != want {
+			t.Fatalf("seed %d (%d workers): got\n%s\nwant\n%s", seed, workers, got, want)
 		}
 	}
 }
