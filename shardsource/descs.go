@@ -75,7 +75,7 @@ func buildDescs(s *dataflow.Scope[frontier.Time], name string, chosen int, compl
 		}
 		op := &descsOp{inst: inst, cap: caps[0], keepalive: caps[1], out: out, shard: template, leases: lease.NewManager[frontier.Time]()}
 		return func() {
-			if op.events == nil && !inst.listen.stopped.Load() {
+			if op.events == nil && button.Phase() == dataflow.Running {
 				op.start(cfg, activator)
 			}
 			fb.ForEach(func(dataflow.CapabilityRef[frontier.Time], []struct{}) {})

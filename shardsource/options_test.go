@@ -134,3 +134,34 @@ func TestHalt(t *testing.T) {
 		t.Fatalf("%d readers after halt, want the source's expired", n)
 	}
 }
+
+// An empty as_of reads nothing; an as_of at or beyond Until too: the
+// frontier is empty at once and nothing is listened to.
+func TestNothingToRead(t *testing.T) {
+	for name, opts := range map[string]Options[string, string]{
+		"empty as_of":    {AsOf: &frontier.Antichain[frontier.Time]{}},
+		"as_of >= until": {AsOf: ptr(frontier.From[frontier.Time](3)), Until: frontier.From[frontier.Time](3)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.appendAt(0, 5, row("a", 1, 1))
+			r := runSingle(t, e, opts)
+			r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+			r.stepUntil("the dataflow to complete", func() bool { return r.w.Running() == 0 })
+			if len(r.out.rows) != 0 || e.readers() != 0 {
+				t.Fatalf("rows %v, readers %d", r.out.rows, e.readers())
+			}
+		})
+	}
+}
+
+// Tokens dropped before the first step: nothing is started, nothing leaks.
+func TestShutdownBeforeStart(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 5, row("a", 1, 1))
+	r := runSingle(t, e, Options[string, string]{})
+	r.shutdown()
+	if e.readers() != 0 {
+		t.Fatalf("readers %d after shutdown", e.readers())
+	}
+}
