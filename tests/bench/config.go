@@ -22,8 +22,13 @@ type Config struct {
 	Records int
 	// Steps is how many Steps P4 times per run (default 10,000).
 	Steps int
-	// Writes is how many writes P5 times per run (default 1000).
+	// Writes is how many writes P5 times with the listener in process
+	// (default 1000).
 	Writes int
+	// OtherWrites is how many writes P5 times with the listener in another
+	// process (default 100, quick 10): that listener polls, so each write
+	// can take up to the poll backoff's cap to be seen.
+	OtherWrites int
 	// Quick shrinks every default so that the whole run takes under a
 	// minute; explicit fields still win.
 	Quick bool
@@ -52,10 +57,10 @@ var Measures = []string{"P1", "P2", "P3", "P4", "P5", "P6"}
 // naming the first field out of range.
 func (cfg Config) withDefaults() (Config, error) {
 	def := Config{Rows: 1_000_000, Parts: 64, Latency: 20 * time.Millisecond,
-		Records: 10_000_000, Steps: 10_000, Writes: 1000, Runs: 5}
+		Records: 10_000_000, Steps: 10_000, Writes: 1000, OtherWrites: 100, Runs: 5}
 	if cfg.Quick {
 		def = Config{Rows: 100_000, Parts: 16, Latency: 5 * time.Millisecond,
-			Records: 2_000_000, Steps: 2000, Writes: 200, Runs: 3}
+			Records: 2_000_000, Steps: 2000, Writes: 200, OtherWrites: 10, Runs: 3}
 	}
 	fill := func(v *int, d int) {
 		if *v == 0 {
@@ -67,6 +72,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	fill(&cfg.Records, def.Records)
 	fill(&cfg.Steps, def.Steps)
 	fill(&cfg.Writes, def.Writes)
+	fill(&cfg.OtherWrites, def.OtherWrites)
 	fill(&cfg.Runs, def.Runs)
 	if cfg.Latency == 0 {
 		cfg.Latency = def.Latency
@@ -78,7 +84,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: parts %d not in [1, rows=%d]", ErrConfig, cfg.Parts, cfg.Rows)
 	case cfg.Latency < 0:
 		return cfg, fmt.Errorf("%w: latency %v < 0", ErrConfig, cfg.Latency)
-	case cfg.Records < 1 || cfg.Steps < 1 || cfg.Writes < 1 || cfg.Runs < 1:
+	case cfg.Records < 1 || cfg.Steps < 1 || cfg.Writes < 1 || cfg.OtherWrites < 1 || cfg.Runs < 1:
 		return cfg, fmt.Errorf("%w: records, steps, writes and runs must be at least 1", ErrConfig)
 	}
 	for _, id := range cfg.Only {

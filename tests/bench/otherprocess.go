@@ -117,7 +117,7 @@ func measureP5OtherProcess(ctx context.Context, e *env) (rows []Row, err error) 
 	if l, err := next(ctx); err != nil || l != lineReady {
 		return nil, fmt.Errorf("listener process: want %q, got %q: %v", lineReady, l, err)
 	}
-	visible, write, err := writeSession(ctx, w, e.cfg.Writes, func(ctx context.Context) (time.Time, error) {
+	visible, write, err := writeSession(ctx, w, e.cfg.OtherWrites, func(ctx context.Context) (time.Time, error) {
 		l, err := next(ctx)
 		if err != nil {
 			return time.Time{}, err
@@ -132,6 +132,6 @@ func measureP5OtherProcess(ctx context.Context, e *env) (rows []Row, err error) 
 	if err != nil {
 		return nil, err
 	}
-	return latencyRows(fmt.Sprintf("write to visible, listener in another process, %d writes", e.cfg.Writes),
+	return latencyRows(fmt.Sprintf("write to visible, listener in another process, %d writes", e.cfg.OtherWrites),
 		visible, write, "SQLite consensus: the listener polls (10ms-1s backoff); PostgreSQL: not measured", false), nil
 }

@@ -15,7 +15,7 @@ import (
 // tinyConfig runs every measure at sizes that take a few seconds.
 func tinyConfig() Config {
 	return Config{Rows: 20_000, Parts: 8, Latency: 2 * time.Millisecond, Records: 100_000,
-		Steps: 200, Writes: 20, Runs: 1}
+		Steps: 200, Writes: 20, OtherWrites: 3, Runs: 1}
 }
 
 // TestRunQuick runs every measure at tiny sizes and checks the report's
@@ -106,7 +106,7 @@ func TestOnly(t *testing.T) {
 // four rows, and the cross-process latencies are real readings.
 func TestP5OtherProcess(t *testing.T) {
 	cfg := tinyConfig()
-	cfg.Only, cfg.Writes, cfg.ListenerCommand = []string{"P5"}, 3, listenerCommand
+	cfg.Only, cfg.OtherWrites, cfg.ListenerCommand = []string{"P5"}, 3, listenerCommand
 	rep, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
