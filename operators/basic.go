@@ -78,7 +78,8 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 }
 
 // FlatMap replaces every record d of s by the records of f(d), at the same
-// time. Functions returning iter.Seq, like strings.FieldsSeq, fit directly.
+// time. Functions returning iter.Seq, like strings.FieldsSeq, fit directly;
+// the iterator f returns is usually one allocation per record.
 func FlatMap[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) iter.Seq[E]) *dataflow.Stream[T, E] {
 	b := dataflow.NewBuilder(s.Scope(), "FlatMap")
 	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
