@@ -10,7 +10,8 @@ import (
 	"github.com/shardflow/shardflow/persist/internal/part"
 )
 
-// Clock tells the time; reader leases and the janitor's minimum age read it.
+// Clock tells the time: reader and writer leases read ClientOptions.Clock,
+// the janitor's minimum age ClientOptions.BlobClock.
 type Clock interface {
 	Now() time.Time
 }
@@ -23,6 +24,12 @@ func (systemClock) Now() time.Time { return time.Now() }
 type ClientOptions struct {
 	// Clock for lease heartbeats and expiry (default: the system clock).
 	Clock Clock
+	// BlobClock is the clock that stamps the blob store's modification
+	// times, which the janitor compares with its minimum age (default: the
+	// system clock). It is not Clock: moving Clock forward to expire
+	// leases must not make a part written a moment ago look old enough to
+	// reap.
+	BlobClock Clock
 	// LeaseDuration is how long a reader or writer stays registered
 	// without a heartbeat (default 15 minutes).
 	LeaseDuration time.Duration
@@ -42,6 +49,9 @@ type ClientOptions struct {
 func (o ClientOptions) withDefaults() ClientOptions {
 	if o.Clock == nil {
 		o.Clock = systemClock{}
+	}
+	if o.BlobClock == nil {
+		o.BlobClock = systemClock{}
 	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 15 * time.Minute

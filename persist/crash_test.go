@@ -82,7 +82,7 @@ func TestCrashBetweenPartsAndCommit(t *testing.T) {
 	defer loc.Close()
 	clk := newManualClock()
 	clk.t = time.Now()
-	c := NewClient(loc, ClientOptions{Clock: clk})
+	c := NewClient(loc, ClientOptions{Clock: clk, BlobClock: clk})
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,9 @@ func TestCrashBetweenPartsAndCommit(t *testing.T) {
 	}
 
 	// A fresh client rebuilds the shard from consensus alone.
-	fresh := NewClient(loc, ClientOptions{Clock: clk})
+	// clk starts at the wall clock that stamps the file blobs' ModTime and
+	// stands in for it: advancing it ages them.
+	fresh := NewClient(loc, ClientOptions{Clock: clk, BlobClock: clk})
 	st, err := fresh.State(ctx, "s")
 	if err != nil {
 		t.Fatal(err)

@@ -144,7 +144,8 @@ type JanitorReport struct {
 // a writer that died before committing, and the temporary files (*.tmp) a
 // blob writer that died mid-write left. minAge must exceed the longest time a live
 // writer takes between writing a part and committing it, or an in-flight
-// append could lose its parts; an hour is a safe choice.
+// append could lose its parts; an hour is a safe choice. Ages are measured
+// by ClientOptions.BlobClock, the clock of the blob store's ModTime.
 func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duration) (JanitorReport, error) {
 	var rep JanitorReport
 	if err := shard.Validate(); err != nil {
@@ -153,7 +154,7 @@ func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duratio
 	// List before scanning state: a blob listed here was written before
 	// the scan, so if it was committed by then the scan sees it.
 	var candidates []location.BlobMeta
-	cutoff := c.opts.Clock.Now().Add(-minAge)
+	cutoff := c.opts.BlobClock.Now().Add(-minAge)
 	err := c.loc.Blob.List(ctx, shard.blobPrefix(), func(b location.BlobMeta) error {
 		rep.Listed++
 		if b.ModTime.Before(cutoff) {

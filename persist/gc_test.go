@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
 // writeBatches appends n one-row batches at times 0..n-1.
@@ -270,5 +272,29 @@ func TestJanitorReapsOldOrphansOnly(t *testing.T) {
 	}
 	if _, ok, _ := e.blob.Get(ctx, "other/p/x"); !ok {
 		t.Fatal("another shard's blob reaped")
+	}
+}
+
+// The janitor measures a blob's age by the blob store's clock, not by the
+// lease clock: a lease clock moved far ahead (to expire readers) must not
+// make a part written a moment ago, by a writer yet to commit, look old.
+func TestJanitorAgeUsesBlobClock(t *testing.T) {
+	ctx := context.Background()
+	leaseClock := newManualClock()
+	leaseClock.t = time.Now().Add(24 * time.Hour)
+	b := mem.NewBlob() // stamps ModTime with the system clock
+	c := NewClient(Location{Blob: b, Consensus: mem.NewConsensus()}, ClientOptions{Clock: leaseClock})
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeBatches(t, w, 0, 1)
+	b.Set(ctx, "s/p/in-flight.parquet", []byte("not committed yet"))
+	rep, err := c.Janitor(ctx, "s", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OrphansReaped != 0 {
+		t.Fatalf("janitor reaped a blob written just now: %+v", rep)
 	}
 }

@@ -62,6 +62,9 @@ func (e *env) client(opts ClientOptions) *Client {
 	if opts.Clock == nil {
 		opts.Clock = e.clock
 	}
+	if opts.BlobClock == nil {
+		opts.BlobClock = e.clock // e.blob stamps ModTime with it
+	}
 	if opts.LeaseDuration == 0 {
 		opts.LeaseDuration = time.Minute
 	}
