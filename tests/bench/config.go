@@ -45,9 +45,14 @@ type Config struct {
 	Progress io.Writer
 	// ListenerCommand, if not nil, makes P5 also measure a listener in
 	// another process: it returns the command of a process that calls
-	// ServeListener(ctx, dir, shard, os.Stdin, os.Stdout). Run starts it,
-	// closes its standard input when done and waits for it.
-	ListenerCommand func(ctx context.Context, dir, shard string) *exec.Cmd
+	// ServeListener(ctx, blobURL, consensusURL, shard, os.Stdin,
+	// os.Stdout). Run starts it, closes its standard input when done and
+	// waits for it.
+	ListenerCommand func(ctx context.Context, blobURL, consensusURL, shard string) *exec.Cmd
+	// PostgresURL, if set, makes P5 also measure with consensus in that
+	// PostgreSQL database (blobs stay in files), whose LISTEN/NOTIFY wakes
+	// listeners in other processes.
+	PostgresURL string
 }
 
 // Measures lists the measure ids Run knows, in the order it runs them.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
+	_ "github.com/shardflow/shardflow/persist/location/postgres" // Config.PostgresURL
 )
 
 // measureP5 times, for e.cfg.Writes single-row writes, how long after a
@@ -17,20 +19,55 @@ import (
 // set, a listener in another process. The baseline is the CompareAndAppend
 // call itself, so the ratio says how much the listener adds to the write.
 func measureP5(ctx context.Context, e *env) (rows []Row, err error) {
-	rows, err = measureP5InProcess(ctx, e)
+	abs, err := filepath.Abs(e.dir)
 	if err != nil {
-		return rows, err
+		return nil, fmt.Errorf("p5: %w", err)
+	}
+	blobURL := "file://" + filepath.ToSlash(filepath.Join(abs, "blob"))
+	backends := []p5Backend{{name: "SQLite", blobURL: blobURL,
+		consensusURL: "sqlite://" + filepath.ToSlash(filepath.Join(abs, "consensus.db"))}}
+	if e.cfg.PostgresURL != "" {
+		backends = append(backends, p5Backend{name: "PostgreSQL", blobURL: blobURL, consensusURL: e.cfg.PostgresURL})
+	}
+	for _, b := range backends {
+		more, err := b.measure(ctx, e)
+		rows = append(rows, more...)
+		if err != nil {
+			return rows, fmt.Errorf("%s: %w", b.name, err)
+		}
 	}
 	if e.cfg.ListenerCommand == nil {
-		rows[0].Note += "; other process: not measured (no ListenerCommand); PostgreSQL: not measured"
-		return rows, nil
+		rows[0].Note += "; other process: not measured (no ListenerCommand)"
 	}
-	more, err := measureP5OtherProcess(ctx, e)
+	if e.cfg.PostgresURL == "" {
+		rows[0].Note += "; PostgreSQL: not measured (no PostgresURL)"
+	}
+	return rows, nil
+}
+
+// p5Backend is a location P5 measures: blobs in files, consensus named by
+// URL.
+type p5Backend struct {
+	name                  string
+	blobURL, consensusURL string
+}
+
+func (b p5Backend) measure(ctx context.Context, e *env) (rows []Row, err error) {
+	loc, err := persist.OpenLocation(ctx, b.blobURL, b.consensusURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, loc.Close()) }()
+	client := persist.NewClient(loc, persist.ClientOptions{})
+	rows, err = b.inProcess(ctx, e, client)
+	if err != nil || e.cfg.ListenerCommand == nil {
+		return rows, err
+	}
+	more, err := b.otherProcess(ctx, e, client)
 	return append(rows, more...), err
 }
 
-func measureP5InProcess(ctx context.Context, e *env) (rows []Row, err error) {
-	client := newClient(e)
+func (b p5Backend) inProcess(ctx context.Context, e *env, client *persist.Client) (rows []Row, err error) {
 	w, id, err := openP5Shard(ctx, client)
 	if err != nil {
 		return nil, err
@@ -82,8 +119,8 @@ func measureP5InProcess(ctx context.Context, e *env) (rows []Row, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return latencyRows(fmt.Sprintf("write to visible, listener in process, %d writes", e.cfg.Writes),
-		visible, write, "baseline: the CompareAndAppend call (file blob + SQLite)", true), nil
+	return latencyRows(fmt.Sprintf("write to visible, %s, listener in process, %d writes", b.name, e.cfg.Writes),
+		visible, write, fmt.Sprintf("baseline: the CompareAndAppend call (file blob + %s)", b.name), true), nil
 }
 
 // openP5Shard creates a new shard, opens its writer and closes [0, 1) with

@@ -23,19 +23,20 @@ const (
 	lineSeen  = "seen "
 )
 
-// ServeListener is the other process of P5: it opens the default location
-// in dir, listens to shard as of 0 and reports each batch it sees to out,
-// until in reaches end of file (the measuring process closes it) or ctx
-// ends. `shardflow bench` runs it in a child process through
-// Config.ListenerCommand.
-func ServeListener(ctx context.Context, dir, shard string, in io.Reader, out io.Writer) (err error) {
+// ServeListener is the other process of P5: it opens the location of
+// blobURL and consensusURL, listens to shard as of 0 and reports each batch
+// it sees to out, until in reaches end of file (the measuring process closes
+// it) or ctx ends. `shardflow bench` runs it in a child process through
+// Config.ListenerCommand. A goroutine copies in until its end, so in must end
+// (a child's standard input does when the parent closes it).
+func ServeListener(ctx context.Context, blobURL, consensusURL, shard string, in io.Reader, out io.Writer) (err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		_, _ = io.Copy(io.Discard, in) // returns at EOF or when in is closed
 		cancel()
 	}()
-	loc, err := persist.DefaultLocation(ctx, dir)
+	loc, err := persist.OpenLocation(ctx, blobURL, consensusURL)
 	if err != nil {
 		return fmt.Errorf("bench: listener: %w", err)
 	}
@@ -63,15 +64,14 @@ func ServeListener(ctx context.Context, dir, shard string, in io.Reader, out io.
 // measureP5OtherProcess runs the write session against a listener started
 // with Config.ListenerCommand. Times cross the process boundary as wall
 // clock readings of one machine.
-func measureP5OtherProcess(ctx context.Context, e *env) (rows []Row, err error) {
-	client := newClient(e)
+func (b p5Backend) otherProcess(ctx context.Context, e *env, client *persist.Client) (rows []Row, err error) {
 	w, id, err := openP5Shard(ctx, client)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, w.Close(context.WithoutCancel(ctx))) }()
 
-	cmd := e.cfg.ListenerCommand(ctx, e.dir, string(id))
+	cmd := e.cfg.ListenerCommand(ctx, b.blobURL, b.consensusURL, string(id))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -132,6 +132,10 @@ func measureP5OtherProcess(ctx context.Context, e *env) (rows []Row, err error) 
 	if err != nil {
 		return nil, err
 	}
-	return latencyRows(fmt.Sprintf("write to visible, listener in another process, %d writes", e.cfg.OtherWrites),
-		visible, write, "SQLite consensus: the listener polls (10ms-1s backoff); PostgreSQL: not measured", false), nil
+	note := "the listener polls consensus (10ms-1s backoff)"
+	if b.name == "PostgreSQL" {
+		note = "the listener is woken by LISTEN/NOTIFY"
+	}
+	return latencyRows(fmt.Sprintf("write to visible, %s, listener in another process, %d writes", b.name, e.cfg.OtherWrites),
+		visible, write, note, false), nil
 }

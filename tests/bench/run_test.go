@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shardflow/shardflow/persist/location/postgres/pgtest"
 )
 
 // tinyConfig runs every measure at sizes that take a few seconds.
@@ -120,4 +122,29 @@ func TestP5OtherProcess(t *testing.T) {
 		}
 	}
 	t.Logf("other process p50 %.1f ms (write %.1f ms)", rep.Rows[2].Shardflow, rep.Rows[2].Baseline)
+}
+
+// P5 with consensus in PostgreSQL, in process and in another process.
+func TestP5Postgres(t *testing.T) {
+	url := pgtest.NewDatabase(t) // skips, saying why, if no PostgreSQL can run here
+	cfg := tinyConfig()
+	cfg.Only, cfg.OtherWrites, cfg.ListenerCommand, cfg.PostgresURL = []string{"P5"}, 3, listenerCommand, url
+	rep, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 8 {
+		t.Fatalf("%d rows, want 8: %+v", len(rep.Rows), rep.Rows)
+	}
+	for _, r := range rep.Rows {
+		if !finitePositive(r.Shardflow) || !finitePositive(r.Baseline) {
+			t.Errorf("%s: %v ms, baseline %v ms", r.Measure, r.Shardflow, r.Baseline)
+		}
+	}
+	for _, r := range rep.Rows[4:] {
+		if !strings.Contains(r.Measure, "PostgreSQL") {
+			t.Errorf("row %q is not PostgreSQL's", r.Measure)
+		}
+	}
+	t.Logf("PostgreSQL other process p50 %.1f ms (write %.1f ms)", rep.Rows[6].Shardflow, rep.Rows[6].Baseline)
 }
