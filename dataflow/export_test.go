@@ -55,3 +55,11 @@ func (w *Worker) ReceiveForTest() {
 		df.propagate()
 	}
 }
+
+// SyncQueuedForTest returns the number of activations from other goroutines
+// waiting for w's next step.
+func SyncQueuedForTest(w *Worker) int {
+	w.sync.mu.Lock()
+	defer w.sync.mu.Unlock()
+	return len(w.sync.mu.ops)
+}

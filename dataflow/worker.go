@@ -38,7 +38,12 @@ type Worker struct {
 		pending atomic.Bool
 		mu      struct {
 			sync.Mutex
+			// ops holds each operator at most once (operator.syncListed),
+			// so a goroutine firing a SyncActivator in a loop, or after the
+			// worker closed, cannot grow it without bound.
 			ops []*operator
+			// closed is set by Close: activations are dropped from then on.
+			closed bool
 		}
 		taken []*operator
 	}
@@ -74,6 +79,9 @@ type operator struct {
 	dfQueued *int
 	ranAt    uint64 // the step the operator last ran in
 	dead     bool   // its dataflow completed
+	// syncListed is set while the operator waits in the worker's list of
+	// activations from other goroutines; guarded by Worker.sync.mu.
+	syncListed bool
 
 	button *Button
 }
@@ -138,7 +146,16 @@ func (w *Worker) activate(op *operator) {
 
 func (w *Worker) syncActivate(op *operator) {
 	w.sync.mu.Lock()
-	w.sync.mu.ops = append(w.sync.mu.ops, op)
+	if w.sync.mu.closed {
+		w.sync.mu.Unlock()
+		return
+	}
+	// Taking the lock even when op is already listed orders the caller's
+	// writes before the step that runs op.
+	if !op.syncListed {
+		op.syncListed = true
+		w.sync.mu.ops = append(w.sync.mu.ops, op)
+	}
 	w.sync.pending.Store(true)
 	w.sync.mu.Unlock()
 	w.notify()
@@ -237,6 +254,9 @@ func (w *Worker) drainSync() {
 	}
 	w.sync.mu.Lock()
 	w.sync.taken, w.sync.mu.ops = w.sync.mu.ops, w.sync.taken[:0]
+	for _, op := range w.sync.taken {
+		op.syncListed = false // an activation from now on runs it again
+	}
 	w.sync.pending.Store(false)
 	w.sync.mu.Unlock()
 	for i, op := range w.sync.taken {
@@ -340,6 +360,12 @@ func (w *Worker) Close() error {
 		df.retire()
 	}
 	w.dataflows = nil
+	w.sync.mu.Lock()
+	w.sync.mu.closed = true
+	clear(w.sync.mu.ops)
+	w.sync.mu.ops = nil
+	w.sync.pending.Store(false)
+	w.sync.mu.Unlock()
 	w.fabric.SetWaker(w.index, nil)
 	return errors.Join(errs...)
 }
