@@ -119,32 +119,49 @@ func (e *env) progress(r Row) {
 // timed runs fn once to warm up, then runs times, and returns the median
 // wall time of the timed runs. fn's own error ends it.
 func timed(ctx context.Context, runs int, fn func() error) (time.Duration, error) {
-	wall, _, err := timedCPU(ctx, runs, fn)
-	return wall, err
+	ts, err := interleaved(ctx, runs, fn)
+	if err != nil {
+		return 0, err
+	}
+	return ts[0].wall, nil
 }
 
-// timedCPU is timed that also returns the median CPU time the process
-// spent in a run (0 where the system does not report it). On a shared
-// machine CPU time says more about cost than wall time, which mostly
+// timing is the median wall and CPU time of one function's runs. CPU time
+// is the whole process's (0 where the system does not report it); on a
+// shared machine it says more about cost than wall time, which mostly
 // measures the share of the cores the scheduler gave.
-func timedCPU(ctx context.Context, runs int, fn func() error) (wall, cpu time.Duration, err error) {
-	var walls, cpus []time.Duration
-	for i := range runs + 1 {
-		if err := ctx.Err(); err != nil {
-			return 0, 0, err
-		}
-		c0, _ := cpuTime()
-		start := time.Now()
-		if err := fn(); err != nil {
-			return 0, 0, err
-		}
-		if i > 0 {
-			walls = append(walls, time.Since(start))
+type timing struct{ wall, cpu time.Duration }
+
+// interleaved warms each fn up once, then runs them in turn, runs rounds,
+// so that a change in the machine's load during the measurement falls on
+// all of them alike; it returns each fn's median timing. The first error
+// ends it.
+func interleaved(ctx context.Context, runs int, fns ...func() error) ([]timing, error) {
+	walls := make([][]time.Duration, len(fns))
+	cpus := make([][]time.Duration, len(fns))
+	for round := range runs + 1 {
+		for i, fn := range fns {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			c0, _ := cpuTime()
+			start := time.Now()
+			if err := fn(); err != nil {
+				return nil, err
+			}
+			wall := time.Since(start)
 			c1, _ := cpuTime()
-			cpus = append(cpus, c1-c0)
+			if round > 0 {
+				walls[i] = append(walls[i], wall)
+				cpus[i] = append(cpus[i], c1-c0)
+			}
 		}
 	}
-	return median(walls), median(cpus), nil
+	out := make([]timing, len(fns))
+	for i := range fns {
+		out[i] = timing{wall: median(walls[i]), cpu: median(cpus[i])}
+	}
+	return out, nil
 }
 
 // median returns the middle value (the mean of the two middle ones for an

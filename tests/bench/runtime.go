@@ -152,24 +152,21 @@ func measureP3(ctx context.Context, e *env) ([]Row, error) {
 		}
 		return nil
 	}
-	sf, sfCPU, err := timedCPU(ctx, e.cfg.Runs, func() error {
-		sum, err := chainDataflow(n)
-		if err != nil {
-			return err
-		}
-		return check("dataflow", sum)
-	})
+	ts, err := interleaved(ctx, e.cfg.Runs,
+		func() error {
+			sum, err := chainDataflow(n)
+			if err != nil {
+				return err
+			}
+			return check("dataflow", sum)
+		},
+		func() error { return check("loop", chainLoop(n)) },
+		func() error { return check("channels", chainChannels(n)) })
 	if err != nil {
 		return nil, err
 	}
-	loop, loopCPU, err := timedCPU(ctx, e.cfg.Runs, func() error { return check("loop", chainLoop(n)) })
-	if err != nil {
-		return nil, err
-	}
-	chans, chansCPU, err := timedCPU(ctx, e.cfg.Runs, func() error { return check("channels", chainChannels(n)) })
-	if err != nil {
-		return nil, err
-	}
+	sf, loop, chans := ts[0].wall, ts[1].wall, ts[2].wall
+	sfCPU, loopCPU, chansCPU := ts[0].cpu, ts[1].cpu, ts[2].cpu
 	what := fmt.Sprintf("%d Map stages, %d records, batches of %d", stages, n, batchLen)
 	perRec := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
 	r1 := newRow("P3", what+" vs plain loop", "ns/record", perRec(sf), perRec(loop))

@@ -23,22 +23,21 @@ func measureP1(ctx context.Context, e *env) (rows []Row, err error) {
 	}
 	defer func() { err = errors.Join(err, release()) }()
 	for _, workers := range []int{1, 2} {
-		sf, err := timed(ctx, e.cfg.Runs, func() error {
-			n, err := replayShard(ctx, client, s, replayOpts{workers: workers, fetchConcurrency: 1})
-			return checkRows("shardflow replay", n, s.rows, err)
-		})
+		ts, err := interleaved(ctx, e.cfg.Runs,
+			func() error {
+				n, err := replayShard(ctx, client, s, replayOpts{workers: workers, fetchConcurrency: 1})
+				return checkRows("shardflow replay", n, s.rows, err)
+			},
+			func() error {
+				n, err := plainReplay(ctx, e.loc, s, workers)
+				return checkRows("plain replay", n, s.rows, err)
+			})
 		if err != nil {
 			return rows, err
 		}
-		base, err := timed(ctx, e.cfg.Runs, func() error {
-			n, err := plainReplay(ctx, e.loc, s, workers)
-			return checkRows("plain replay", n, s.rows, err)
-		})
-		if err != nil {
-			return rows, err
-		}
+		sf, base := ts[0].wall, ts[1].wall
 		what := fmt.Sprintf("replay %d rows in %d parts, %d worker(s)", s.rows, len(s.parts), workers)
-		note := fmt.Sprintf("median of %d; FetchConcurrency 1 per worker; baseline: %d goroutine(s) Get+decode", e.cfg.Runs, workers)
+		note := fmt.Sprintf("median of %d, interleaved; FetchConcurrency 1 per worker; baseline: %d goroutine(s) Get+decode", e.cfg.Runs, workers)
 		r := newRow("P1", what, "rows/s", perSec(s.rows, sf), perSec(s.rows, base))
 		r.Note = note
 		rows = append(rows, r.judge("ratio >= 0.9", r.Ratio >= 0.9))
