@@ -73,3 +73,40 @@ func TestSyncActivatorBounded(t *testing.T) {
 		t.Fatalf("%d activations listed on a closed worker, want 0", n)
 	}
 }
+
+// A capability change made by driving code between steps (an input's
+// AdvanceTo or Close with nothing buffered) is progress still to report:
+// the worker is not idle, and StepOrPark must not park on it.
+func TestPendingProgressIsNotIdle(t *testing.T) {
+	w := dataflow.NewWorker()
+	probe := dataflow.NewProbeHandle[T]()
+	var input *dataflow.InputHandle[T, int]
+	dataflow.Dataflow(w, "advance", func(s *dataflow.Scope[T]) {
+		var st *dataflow.Stream[T, int]
+		input, st = dataflow.NewInput[int](s)
+		dataflow.ProbeWith(st, probe)
+	})
+	for !w.Idle() {
+		w.Step()
+	}
+	input.AdvanceTo(3)
+	if w.Idle() {
+		t.Fatal("idle with an unreported downgrade: StepOrPark(Forever) would park for good")
+	}
+	w.StepOrPark(dataflow.Forever)
+	if probe.LessThan(3) {
+		t.Fatalf("probe %v after the step, want [3]", probe.Frontier())
+	}
+	input.Close()
+	if w.Idle() {
+		t.Fatal("idle with an unreported drop")
+	}
+	for w.StepOrPark(dataflow.Forever) {
+	}
+	if !probe.Done() {
+		t.Fatalf("probe %v, want done", probe.Frontier())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

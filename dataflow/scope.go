@@ -274,6 +274,8 @@ func (s *Scope[T]) propagate() {
 // changes (an input frontier going empty, say) has run and seen them.
 func (s *Scope[T]) done() bool { return s.tracker.done() && s.pending.IsEmpty() && s.queued == 0 }
 
+func (s *Scope[T]) quiet() bool { return !s.dirty && s.pending.IsEmpty() }
+
 func (s *Scope[T]) retire() {
 	s.retired = true
 	for _, op := range s.ops {

@@ -95,6 +95,9 @@ type dataflowRuntime interface {
 	propagate()
 	flush()
 	done() bool
+	// quiet reports whether the dataflow has no progress to report or
+	// propagate.
+	quiet() bool
 	retire()
 }
 
@@ -188,8 +191,8 @@ func (w *Worker) Step() bool {
 	return len(w.dataflows) > 0
 }
 
-// StepOrPark steps, first parking the worker for up to d if no operator is
-// activated: it wakes early on a message from another worker or a
+// StepOrPark steps, first parking the worker for up to d if it is Idle: it
+// wakes early on a message from another worker or a
 // SyncActivator. d == 0 never parks; Forever parks without a timeout. It
 // reports whether any dataflow is still running.
 func (w *Worker) StepOrPark(d time.Duration) bool {
@@ -223,9 +226,21 @@ func (w *Worker) StepWhile(cond func() bool) {
 	}
 }
 
-// Idle reports whether no operator is activated and no activation from
-// another goroutine is waiting; messages from other workers may still be.
-func (w *Worker) Idle() bool { return len(w.queue) == 0 && !w.sync.pending.Load() }
+// Idle reports whether no operator is activated, no activation from
+// another goroutine is waiting and no progress is left to report (a
+// capability changed by driving code between steps, say); messages from
+// other workers may still be waiting.
+func (w *Worker) Idle() bool {
+	if len(w.queue) > 0 || w.sync.pending.Load() {
+		return false
+	}
+	for _, df := range w.dataflows {
+		if !df.quiet() {
+			return false
+		}
+	}
+	return true
+}
 
 // Running reports the number of dataflows that have not completed.
 func (w *Worker) Running() int { return len(w.dataflows) }
