@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strconv"
 	"text/tabwriter"
+	"time"
 )
 
 // ErrConfig is wrapped by Run's error for a Config it refuses.
@@ -15,7 +17,34 @@ var ErrConfig = errors.New("bench: bad config")
 
 // Report is the outcome of Run: one Row per figure, in the order measured.
 type Report struct {
-	Rows []Row `json:"rows"`
+	Settings Settings `json:"settings"`
+	Rows     []Row    `json:"rows"`
+}
+
+// Settings records what a Report was measured with, so that two reports can
+// be told comparable or not.
+type Settings struct {
+	Rows, Parts int
+	Latency     string
+	Records     int
+	Steps       int
+	Writes      int
+	OtherWrites int
+	Runs        int
+	Quick       bool
+	GOMAXPROCS  int
+	NumCPU      int
+	GoVersion   string
+	GOOS        string
+	GOARCH      string
+	Started     time.Time
+}
+
+func settingsOf(cfg Config, started time.Time) Settings {
+	return Settings{Rows: cfg.Rows, Parts: cfg.Parts, Latency: cfg.Latency.String(), Records: cfg.Records,
+		Steps: cfg.Steps, Writes: cfg.Writes, OtherWrites: cfg.OtherWrites, Runs: cfg.Runs, Quick: cfg.Quick,
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), GoVersion: runtime.Version(),
+		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Started: started.UTC()}
 }
 
 // Row is one figure. Ratio is Shardflow/Baseline, or 0 when the measure has

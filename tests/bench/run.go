@@ -24,7 +24,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	var rep Report
+	rep := Report{Settings: settingsOf(cfg, time.Now())}
 	err = e.run(ctx, &rep)
 	return rep, errors.Join(err, e.close())
 }

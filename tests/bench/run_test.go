@@ -73,6 +73,9 @@ func TestRunQuick(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
+	if back.Settings.Rows != cfg.Rows || back.Settings.GOMAXPROCS < 1 || back.Settings.Latency != "2ms" {
+		t.Errorf("settings %+v", back.Settings)
+	}
 	if !slices.EqualFunc(back.Rows, rep.Rows, sameRow) {
 		t.Errorf("JSON round trip changed the rows:\n%s", js.String())
 	}
