@@ -68,7 +68,9 @@ func TestFilterDecoded(t *testing.T) {
 
 // FuzzFetch stores arbitrary bytes as a part (with a matching checksum, as
 // if state were honest about garbage) and fetches it: an error or rows,
-// never a panic.
+// never a panic. Each exec decodes Parquet under coverage instrumentation,
+// and the fuzzer spends up to a minute minimizing each new input (pass
+// -fuzzminimizetime=1s); FuzzFetchModel checks the rows themselves.
 func FuzzFetch(f *testing.F) {
 	good, _, _ := part.Encode([]Update{up("a", "b", 1, 1), up("c", "", 2, -1)})
 	f.Add(good, uint64(2), true)
