@@ -113,7 +113,7 @@ func (b p5Backend) inProcess(ctx context.Context, e *env, client *persist.Client
 			}
 			return at, nil
 		case <-ctx.Done():
-			return time.Time{}, ctx.Err()
+			return time.Time{}, context.Cause(ctx)
 		}
 	})
 	if err != nil {
@@ -162,6 +162,12 @@ func listenLoop(ctx context.Context, l *persist.Listen, seen func(time.Time) err
 	}
 }
 
+// visibleTimeout bounds the wait for one write to be seen, so that a
+// listener that misses a write fails the measure instead of hanging it.
+const visibleTimeout = 30 * time.Second
+
+var errNotSeen = fmt.Errorf("bench: a write was not seen within %v", visibleTimeout)
+
 // writeSession writes one row at each of the times 1, 2, ... and after
 // each write waits for visibleAt to say when a listener saw it. The first
 // tenth of the writes warm up; the rest are returned: the latency from each
@@ -179,7 +185,9 @@ func writeSession(ctx context.Context, w *persist.WriteHandle, writes int, visib
 			return nil, nil, fmt.Errorf("write %d: %w", i, err)
 		}
 		wrote := time.Since(start)
-		at, err := visibleAt(ctx)
+		wctx, cancel := context.WithTimeoutCause(ctx, visibleTimeout, errNotSeen)
+		at, err := visibleAt(wctx)
+		cancel()
 		if err != nil {
 			return nil, nil, fmt.Errorf("waiting for write %d to be seen: %w", i, err)
 		}

@@ -111,11 +111,17 @@ func (b p5Backend) otherProcess(ctx context.Context, e *env, client *persist.Cli
 			}
 			return l, nil
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return "", context.Cause(ctx)
 		}
 	}
-	if l, err := next(ctx); err != nil || l != lineReady {
-		return nil, fmt.Errorf("listener process: want %q, got %q: %v", lineReady, l, err)
+	rctx, cancel := context.WithTimeoutCause(ctx, visibleTimeout, errors.New("bench: the listener process did not start listening"))
+	l, err := next(rctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("listener process: %w", err)
+	}
+	if l != lineReady {
+		return nil, fmt.Errorf("listener process: want %q, got %q", lineReady, l)
 	}
 	visible, write, err := writeSession(ctx, w, e.cfg.OtherWrites, func(ctx context.Context) (time.Time, error) {
 		l, err := next(ctx)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -150,4 +151,23 @@ func TestP5Postgres(t *testing.T) {
 		}
 	}
 	t.Logf("PostgreSQL other process p50 %.1f ms (write %.1f ms)", rep.Rows[6].Shardflow, rep.Rows[6].Baseline)
+}
+
+// A listener process that fails at once (it cannot open its location) makes
+// P5 fail promptly with the process's error, instead of waiting for it.
+func TestP5ListenerProcessFails(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Only, cfg.OtherWrites = []string{"P5"}, 3
+	cfg.ListenerCommand = func(ctx context.Context, _, consensusURL, shard string) *exec.Cmd {
+		return listenerCommand(ctx, "nosuchscheme://x", consensusURL, shard)
+	}
+	start := time.Now()
+	_, err := Run(context.Background(), cfg)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("err %v, want the listener's *exec.ExitError", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v", d)
+	}
 }
