@@ -66,10 +66,11 @@ type env struct {
 	ownsDir bool
 	loc     persist.Location
 	shards  map[string]*shard // by name
+	started time.Time
 }
 
 func newEnv(ctx context.Context, cfg Config) (*env, error) {
-	e := &env{cfg: cfg, dir: cfg.Dir, shards: map[string]*shard{}}
+	e := &env{cfg: cfg, dir: cfg.Dir, shards: map[string]*shard{}, started: time.Now()}
 	if e.dir == "" {
 		d, err := os.MkdirTemp("", "shardflow-bench-")
 		if err != nil {

@@ -171,3 +171,14 @@ func TestP5ListenerProcessFails(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// Two runs in one Config.Dir do not collide: each generates its own shards.
+func TestRunTwiceInOneDir(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Only, cfg.Dir = []string{"P1"}, t.TempDir()
+	for i := range 2 {
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+}

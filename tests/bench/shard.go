@@ -38,7 +38,9 @@ func (s *shard) maxPart() (bytes, rows int64) {
 // shardFor returns the shard of rows rows in parts parts under e's
 // location, generating it the first time.
 func (e *env) shardFor(ctx context.Context, rows, parts int) (*shard, error) {
-	name := fmt.Sprintf("bench-%d-%d", rows, parts)
+	// Unique per Run, so that a Config.Dir reused across runs never meets
+	// a shard of an earlier one.
+	name := fmt.Sprintf("bench-%d-%d-%d", rows, parts, e.started.UnixNano())
 	if s, ok := e.shards[name]; ok {
 		return s, nil
 	}
