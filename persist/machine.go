@@ -102,14 +102,21 @@ type transition func(s state.State) (next state.State, changed bool, err error)
 // change). A transition that declines on the cached state is run again on
 // the head read from consensus, so its refusal never rests on stale state.
 func (m *machine) apply(ctx context.Context, fn transition) (state.State, error) {
-	maybeCommitted := false
-	s, err := m.applyLoop(ctx, fn, &maybeCommitted)
+	s, _, err := m.applyTracked(ctx, fn)
+	return s, err
+}
+
+// applyTracked is apply that also reports whether an attempt ended
+// indeterminately, so an earlier run of fn may have committed even if the
+// last run declined to change anything.
+func (m *machine) applyTracked(ctx context.Context, fn transition) (s state.State, maybeCommitted bool, err error) {
+	s, err = m.applyLoop(ctx, fn, &maybeCommitted)
 	if err != nil && maybeCommitted && !location.IsIndeterminate(err) {
 		// An earlier attempt may have committed: whatever failed after it,
 		// the outcome is unknown.
 		err = location.Indeterminate("persist compare-and-set", err)
 	}
-	return s, err
+	return s, maybeCommitted, err
 }
 
 func (m *machine) applyLoop(ctx context.Context, fn transition, maybeCommitted *bool) (state.State, error) {

@@ -71,8 +71,9 @@ func (w *WriteHandle) FetchUpper(ctx context.Context) (Frontier, error) {
 // current upper, and the parts written are deleted. A commit whose outcome
 // is unknown is retried with the same idempotency token, so an append that
 // did land is recognized and not applied twice; if it still cannot be
-// decided the error is returned and the parts are left for the janitor,
-// since they may be referenced.
+// decided (including a retry that finds the upper moved and no trace of
+// the batch) the error is indeterminate (location.IsIndeterminate) and the
+// parts are left for the janitor, since they may be referenced.
 func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, expectedUpper, newUpper Frontier) error {
 	if err := checkBounds(updates, expectedUpper, newUpper); err != nil {
 		return err
@@ -86,7 +87,7 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 		WriterID: w.id, Token: randomID(),
 	}
 	var outcome state.AppendOutcome
-	_, err = w.m.apply(ctx, func(s state.State) (state.State, bool, error) {
+	_, maybeCommitted, err := w.m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
 		next, out := s.CompareAndAppend(b, w.c.nowMs())
 		outcome = out
 		return next, out == state.Appended, nil
@@ -97,9 +98,19 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 		}
 		return fmt.Errorf("persist: append to %s: %w", w.m.shard, err)
 	}
-	switch outcome {
-	case state.Appended, state.AlreadyAppended:
+	switch {
+	case outcome == state.Appended || outcome == state.AlreadyAppended:
 		return nil
+	case maybeCommitted:
+		// An earlier attempt may have committed the batch, and the evidence
+		// the retry looks for may be gone: a later append by this writer
+		// replaced its last token, compaction the batch's own. Reporting a
+		// mismatch would say nothing was written; deleting the parts could
+		// lose committed data.
+		return fmt.Errorf("persist: append to %s: %w", w.m.shard, location.Indeterminate("persist compare-and-append",
+			fmt.Errorf("a retry found upper %v, not %v, and no trace of the batch", w.m.cached().Upper, expectedUpper)))
+	}
+	switch outcome {
 	case state.UpperMismatch:
 		w.deleteParts(parts)
 		return &UpperMismatchError{Expected: expectedUpper.Clone(), Current: w.m.cached().Upper.Clone()}
