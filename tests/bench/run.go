@@ -131,7 +131,12 @@ func timed(ctx context.Context, runs int, fn func() error) (time.Duration, error
 // is the whole process's (0 where the system does not report it); on a
 // shared machine it says more about cost than wall time, which mostly
 // measures the share of the cores the scheduler gave.
-type timing struct{ wall, cpu time.Duration }
+// spread is (max-min)/median of the wall times: how far to trust the
+// median.
+type timing struct {
+	wall, cpu time.Duration
+	spread    float64
+}
 
 // interleaved warms each fn up once, then runs them in turn, runs rounds,
 // so that a change in the machine's load during the measurement falls on
@@ -161,6 +166,9 @@ func interleaved(ctx context.Context, runs int, fns ...func() error) ([]timing, 
 	out := make([]timing, len(fns))
 	for i := range fns {
 		out[i] = timing{wall: median(walls[i]), cpu: median(cpus[i])}
+		if out[i].wall > 0 {
+			out[i].spread = float64(slices.Max(walls[i])-slices.Min(walls[i])) / float64(out[i].wall)
+		}
 	}
 	return out, nil
 }

@@ -171,11 +171,12 @@ func measureP3(ctx context.Context, e *env) ([]Row, error) {
 	perRec := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(n) }
 	r1 := newRow("P3", what+" vs plain loop", "ns/record", perRec(sf), perRec(loop))
 	r1 = r1.judge("ratio <= 1.5", r1.Ratio <= 1.5)
-	r1.Note = fmt.Sprintf("wall time, one worker; CPU ns/record %.3g vs %.3g", perRec(sfCPU), perRec(loopCPU))
+	r1.Note = fmt.Sprintf("wall time, one worker, spread %.0f%%/%.0f%%; CPU ns/record %.3g vs %.3g",
+		100*ts[0].spread, 100*ts[1].spread, perRec(sfCPU), perRec(loopCPU))
 	r2 := newRow("P3", what+" vs channel pipeline", "ns/record", perRec(sf), perRec(chans))
 	r2 = r2.judge("ratio < 1", r2.Ratio < 1)
-	r2.Note = fmt.Sprintf("wall time; baseline: a goroutine per stage joined by channels (uses every core); CPU ns/record %.3g vs %.3g",
-		perRec(sfCPU), perRec(chansCPU))
+	r2.Note = fmt.Sprintf("wall time, spread %.0f%%/%.0f%%; baseline: a goroutine per stage joined by channels (uses every core); CPU ns/record %.3g vs %.3g",
+		100*ts[0].spread, 100*ts[2].spread, perRec(sfCPU), perRec(chansCPU))
 	return []Row{r1, r2}, nil
 }
 

@@ -37,7 +37,8 @@ func measureP1(ctx context.Context, e *env) (rows []Row, err error) {
 		}
 		sf, base := ts[0].wall, ts[1].wall
 		what := fmt.Sprintf("replay %d rows in %d parts, %d worker(s)", s.rows, len(s.parts), workers)
-		note := fmt.Sprintf("median of %d, interleaved; FetchConcurrency 1 per worker; baseline: %d goroutine(s) Get+decode, no checksum, no filtering", e.cfg.Runs, workers)
+		note := fmt.Sprintf("median of %d, interleaved, spread %.0f%%/%.0f%%; FetchConcurrency 1 per worker; baseline: %d goroutine(s) Get+decode, no checksum, no filtering",
+			e.cfg.Runs, 100*ts[0].spread, 100*ts[1].spread, workers)
 		r := newRow("P1", what, "rows/s", perSec(s.rows, sf), perSec(s.rows, base))
 		r.Note = note
 		rows = append(rows, r.judge("ratio >= 0.9", r.Ratio >= 0.9))
