@@ -63,6 +63,9 @@ func measureP6(ctx context.Context, e *env) (rows []Row, err error) {
 	r = r.judge("ratio < 1", r.Ratio < 1)
 	r.Note = fmt.Sprintf("baseline: budget + 64 MiB, budget = %d fetched parts x (blob + decoded bytes) = %.2f MiB; heap before the replay %.1f MiB; sampled every 1ms",
 		2*p6Slots, float64(budget)/mib, float64(before)/mib)
+	if s.bytes < 10*budget {
+		r.Note += "; the shard is under ten times the budget: raise --parts"
+	}
 	return []Row{r}, nil
 }
 
