@@ -56,6 +56,9 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 		}
 	}()
 	for _, b := range run {
+		if b.HasUnknown() {
+			return rep, fmt.Errorf("persist: compact %s: %w: batch [%v, %v)", shard, ErrUnknownFields, b.Lower, b.Upper)
+		}
 		for _, p := range b.Parts {
 			replaced = append(replaced, p.Key)
 			if !p.Format.Known() {

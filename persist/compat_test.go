@@ -85,11 +85,52 @@ func TestNewerStateIsReadAndKept(t *testing.T) {
 	if unknown != 1 || fetched != 2 {
 		t.Fatalf("unknown %d fetched %d", unknown, fetched)
 	}
-	// The janitor must not reap the blob of a part it cannot read.
+	// The janitor must not reap the blob of a part it cannot read, nor a
+	// blob the newer fields may reference (it cannot tell): it refuses.
 	e.blob.Set(ctx, "s/p/future.columnar", []byte("newer format"))
+	e.blob.Set(ctx, "s/future-index", []byte("named only by a newer field"))
 	e.clock.Advance(1 << 40)
-	if rep, err := old.Janitor(ctx, "s", 0); err != nil || rep.OrphansReaped != 0 {
-		t.Fatalf("janitor %+v %v", rep, err)
+	if rep, err := old.Janitor(ctx, "s", 0); !errors.Is(err, ErrUnknownFields) || rep.OrphansReaped != 0 {
+		t.Fatalf("janitor %+v %v, want ErrUnknownFields and nothing reaped", rep, err)
+	}
+	for _, k := range []string{"s/p/future.columnar", "s/future-index"} {
+		if _, ok, _ := e.blob.Get(ctx, k); !ok {
+			t.Fatalf("janitor reaped %s", k)
+		}
+	}
+}
+
+// Compaction would drop the newer fields of the batches it replaces: it
+// refuses, and the fields stay.
+func TestCompactionKeepsNewerFields(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	r, _ := c.OpenReader(ctx, "s", "")
+	writeBatches(t, w, 0, 2)
+	head, _, _ := e.cons.Head(ctx, "s")
+	var msg statepb.ShardState
+	if err := proto.Unmarshal(head.Data, &msg); err != nil {
+		t.Fatal(err)
+	}
+	msg.Batches[1].Parts[0].ProtoReflect().SetUnknown(futureField())
+	data, _ := proto.Marshal(&msg)
+	if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: data}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.Compact(ctx, "s"); !errors.Is(err, ErrUnknownFields) || rep.BatchesMerged != 0 {
+		t.Fatalf("compact %+v %v, want ErrUnknownFields", rep, err)
+	}
+	head, _, _ = e.cons.Head(ctx, "s")
+	if err := proto.Unmarshal(head.Data, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.Batches) != 2 || !bytes.Equal(msg.Batches[1].Parts[0].ProtoReflect().GetUnknown(), futureField()) {
+		t.Fatalf("newer part field lost: %d batches", len(msg.Batches))
 	}
 }
 

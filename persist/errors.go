@@ -30,6 +30,11 @@ var (
 	// ErrStateIncompatible: the shard's state was written by a newer version
 	// that older code must not rewrite.
 	ErrStateIncompatible = state.ErrIncompatible
+	// ErrUnknownFields: the shard's state carries fields written by newer
+	// code. Reads and appends keep them; the janitor (which cannot tell
+	// whether they reference blobs) and compaction (which would drop them
+	// from the batches it replaces) refuse to run.
+	ErrUnknownFields = errors.New("persist: state has fields unknown to this version")
 	// ErrStateCorrupt: a state version in consensus does not decode.
 	ErrStateCorrupt = state.ErrCorrupt
 )

@@ -145,7 +145,10 @@ type JanitorReport struct {
 // blob writer that died mid-write left. minAge must exceed the longest time a live
 // writer takes between writing a part and committing it, or an in-flight
 // append could lose its parts; an hour is a safe choice. Ages are measured
-// by ClientOptions.BlobClock, the clock of the blob store's ModTime.
+// by ClientOptions.BlobClock, the clock of the blob store's ModTime. A
+// state version that does not decode, or that carries fields newer code
+// wrote (ErrUnknownFields: they may reference blobs), makes it delete
+// nothing and fail.
 func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duration) (JanitorReport, error) {
 	var rep JanitorReport
 	if err := shard.Validate(); err != nil {
@@ -166,9 +169,14 @@ func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duratio
 		return rep, fmt.Errorf("persist: janitor of %s: %w", shard, err)
 	}
 	referenced := map[string]bool{}
-	err = c.scanStates(ctx, shard, func(_ location.SeqNo, s state.State, derr error) error {
+	err = c.scanStates(ctx, shard, func(seq location.SeqNo, s state.State, derr error) error {
 		if derr != nil {
 			return derr // cannot know what it references: delete nothing
+		}
+		if s.HasUnknown() {
+			// Newer code may reference blobs in fields this code cannot
+			// see: delete nothing.
+			return fmt.Errorf("%w: seqno %d", ErrUnknownFields, seq)
 		}
 		s.BlobKeys(func(k string) { referenced[k] = true })
 		return nil

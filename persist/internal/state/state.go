@@ -163,3 +163,41 @@ func compareString(a, b string) int {
 // beyond reports whether the frontier f has passed t: t can no longer
 // appear at f.
 func beyond(f Frontier, t frontier.Time) bool { return !f.LessEqual(t) }
+
+// HasUnknown reports whether the batch or one of its parts carries fields
+// written by newer code. Rewriting it into a new batch would drop them.
+func (b Batch) HasUnknown() bool {
+	if len(b.unknown) > 0 {
+		return true
+	}
+	for _, p := range b.Parts {
+		if len(p.unknown) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// HasUnknown reports whether any part of s carries fields written by newer
+// code, which might reference blobs this code cannot see.
+func (s State) HasUnknown() bool {
+	if len(s.unknown) > 0 {
+		return true
+	}
+	for _, b := range s.Batches {
+		if b.HasUnknown() {
+			return true
+		}
+	}
+	for _, r := range s.Readers {
+		if len(r.unknown) > 0 {
+			return true
+		}
+	}
+	for _, w := range s.Writers {
+		if len(w.unknown) > 0 {
+			return true
+		}
+	}
+	return false
+}
