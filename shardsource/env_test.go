@@ -248,5 +248,3 @@ func (r *single) shutdown() {
 }
 
 func (r *single) frontier() frontier.Antichain[frontier.Time] { return r.probe.Frontier() }
-
-func antichainString(a frontier.Antichain[frontier.Time]) string { return a.String() }

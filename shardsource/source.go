@@ -98,6 +98,13 @@ func (t *Tokens) Drop() {
 // worker's goroutine.
 func (t *Tokens) Settled() bool { return t.inst.settled() }
 
+// FetchSettled is Settled without the listen goroutine: this worker's fetch
+// goroutine can deliver nothing more by itself. A source without Until
+// follows the shard forever, so its listen goroutine never settles; a
+// caller deciding that such a source froze asks this instead. It must be
+// called on the worker's goroutine.
+func (t *Tokens) FetchSettled() bool { return t.inst.fetchSettled() }
+
 // instance is one worker's share of a source: what its two operators and its
 // goroutines have in common.
 type instance struct {
@@ -160,6 +167,10 @@ func (in *instance) settled() bool {
 	if l.started && !l.stopped.Load() && !l.final.Load() {
 		return false
 	}
+	return in.fetchSettled()
+}
+
+func (in *instance) fetchSettled() bool {
 	in.mu.Lock()
 	settled := in.mu.settledFn
 	in.mu.Unlock()

@@ -58,13 +58,25 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	printer := render.NewPrinter(g.env.Stdout, cfg.output)
 	bar := g.newProgress(-1, "replaying "+string(cfg.shard), false)
 	defer bar.Done()
+	// Each worker's tokens, touched only on that worker's goroutine.
+	tokens := make([]*shardsource.Tokens, cfg.workers)
 	err = replay.Run(ctx, replay.Config{
 		Workers: cfg.workers,
 		Build: func(s *dataflow.Scope[frontier.Time], fail func(error)) (*replay.Stream, func()) {
 			o := opts
 			o.ErrorHandler = shardsource.Signal(fail)
-			parts, tokens := shardsource.Source(s, "replay", client, cfg.shard, o)
-			return operators.FlatMap(parts, partRows), tokens.Drop
+			parts, t := shardsource.Source(s, "replay", client, cfg.shard, o)
+			tokens[s.Index()] = t
+			return operators.FlatMap(parts, partRows), t.Drop
+		},
+		// A fetch or listen still running is not quiescence, however
+		// slow the store. A replay without an end listens forever, so
+		// only its fetches are waited for.
+		Settled: func(worker int) bool {
+			if opts.Until.IsEmpty() {
+				return tokens[worker].FetchSettled()
+			}
+			return tokens[worker].Settled()
 		},
 		Printer: printer,
 		Printed: bar.Add,

@@ -20,7 +20,9 @@
 //     source releases its reader), and returns nil.
 //   - The source reports a data error through the fail callback and freezes
 //     its frontier. Run keeps printing until the dataflow is quiescent (every
-//     worker parked with nothing to do and no message between workers, twice
-//     in a row with no step in between), prints the error with the frozen
-//     frontier, shuts the dataflow down and returns a *FrozenError.
+//     worker parked with nothing to do, its source settled per
+//     Config.Settled — no fetch still running, however slow — and no
+//     message between workers, twice in a row with no step in between),
+//     prints the error with the frozen frontier, shuts the dataflow down and
+//     returns a *FrozenError.
 package replay

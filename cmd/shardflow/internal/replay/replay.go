@@ -27,6 +27,12 @@ type Config struct {
 	// frontier is frozen. stop shuts the source down; any goroutine may call
 	// it, and it must wake the worker (pressing a ShutdownToken does).
 	Build func(s *dataflow.Scope[frontier.Time], fail func(error)) (out *Stream, stop func())
+	// Settled, if set, reports whether the source's own goroutines on
+	// worker (a fetch, a listen) can deliver nothing more by themselves. Run
+	// calls it on that worker's goroutine after each step and counts a
+	// worker that is not settled as busy, so a slow fetch is never taken
+	// for quiescence. Nil: the workers' idleness alone decides.
+	Settled func(worker int) bool
 	// Printer receives the output, on Run's goroutine.
 	Printer render.Printer
 	// Printed, if set, is told how many updates each flush printed.
@@ -49,6 +55,9 @@ func (e *FrozenError) Unwrap() error { return e.Err }
 // a step before believing it. Workers park without a timeout, so any step in
 // the interval is real work.
 const quietInterval = 20 * time.Millisecond
+
+// settlePoll is how often a worker whose source is not settled looks again.
+const settlePoll = 2 * time.Millisecond
 
 // Run runs the dataflow and prints its captured stream; see the package
 // documentation for how it ends.
@@ -139,10 +148,19 @@ func (r *runner) worker(w *dataflow.Worker) {
 	if r.stopping.Load() {
 		stop() // Run asked to stop before this worker registered
 	}
+	settled := true
 	for !r.stopping.Load() && w.Running() > 0 {
-		w.StepOrPark(dataflow.Forever)
+		park := dataflow.Forever
+		if !settled {
+			// A source goroutine may finish without a step to follow (its
+			// last delivery's activation can come before it counts itself
+			// done): look again soon.
+			park = settlePoll
+		}
+		w.StepOrPark(park)
+		settled = r.cfg.Settled == nil || r.cfg.Settled(i)
 		r.steps[i].Add(1)
-		r.idle[i].Store(w.Idle())
+		r.idle[i].Store(w.Idle() && settled)
 	}
 }
 

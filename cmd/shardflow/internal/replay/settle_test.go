@@ -1,0 +1,103 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/render"
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// slowFetchSource is a source whose worker 0 emits its only update at time 0
+// from a goroutine (a fetch) that takes slow to finish, while the last
+// worker reports a data error at once and every worker then holds its
+// capability at 5. settled reports, per worker, whether its goroutine can
+// still deliver.
+func slowFetchSource(slow time.Duration) (build func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()), settled func(int) bool) {
+	pending := make([]atomic.Bool, 8)
+	results := make([]chan render.Update, 8)
+	build = func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
+		i := s.Index()
+		b := dataflow.NewBuilder(s, "slow")
+		out, stream := dataflow.AddOutput[render.Update](b)
+		button, token := b.ShutdownButton()
+		act := b.SyncActivator()
+		if i == 0 {
+			results[0] = make(chan render.Update, 1)
+			pending[0].Store(true)
+		}
+		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+			c := caps[0]
+			started := false
+			return func() {
+				if !c.Valid() {
+					return
+				}
+				if button.AllPressed() {
+					c.Drop()
+					return
+				}
+				if !started {
+					started = true
+					if i == s.Peers()-1 {
+						fail(errors.New("blob missing"))
+					}
+					if i != 0 {
+						c.Downgrade(5)
+						return
+					}
+					// The fetch: latency simulated, not synchronization.
+					go func() {
+						time.Sleep(slow)
+						results[0] <- up("a", 0, 1)
+						act.Activate()
+						pending[0].Store(false)
+					}()
+					return
+				}
+				if i == 0 {
+					select {
+					case u := <-results[0]:
+						out.Session(c).Give(u)
+						c.Downgrade(5)
+					default:
+					}
+				}
+			}
+		})
+		return stream, token.Drop
+	}
+	settled = func(i int) bool { return !pending[i].Load() && len(results[i]) == 0 }
+	return build, settled
+}
+
+// TestRunWaitsForSlowFetchBeforeReportingFreeze: a fetch still running on
+// one worker when another reports a data error is not quiescence, however
+// long it takes (here many quiet intervals); the update it brings is
+// printed and the freeze is reported at the frontier it reaches.
+func TestRunWaitsForSlowFetchBeforeReportingFreeze(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			build, settled := slowFetchSource(10 * quietInterval)
+			var sb strings.Builder
+			err := Run(context.Background(), Config{Workers: workers, Build: build, Settled: settled, Printer: render.NewPrinter(&sb, render.JSONL)})
+			var fe *FrozenError
+			if !errors.As(err, &fe) || fmt.Sprint(fe.Frontier) != "[5]" {
+				t.Fatalf("err = %v, want a FrozenError at [5]; output:\n%s", err, sb.String())
+			}
+			want := `{"key":"a","val":1,"time":0,"diff":1}
+{"frontier":[5]}
+{"error":"blob missing","frontier":[5]}
+`
+			if sb.String() != want {
+				t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
+			}
+		})
+	}
+}
