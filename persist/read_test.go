@@ -39,7 +39,8 @@ func TestListenYieldsBatchesThenProgress(t *testing.T) {
 		t.Fatalf("progress %+v %v", ev, err)
 	}
 	// The next event waits for a write; a write through the same client
-	// wakes it at once.
+	// wakes it at once. (The write may also land before Next reads state;
+	// TestWaiterWakesOnLocalWrite pins the wake-up itself.)
 	type result struct {
 		ev  ListenEvent
 		err error
@@ -256,5 +257,28 @@ func TestWaiterWakesOnWatcher(t *testing.T) {
 	}
 	if err := wt.wait(ctx, local); err != nil {
 		t.Fatalf("waiter not woken by the watcher: %v", err)
+	}
+}
+
+// The waiter under Snapshot and Listen wakes at once on a write through the
+// same client, with no consensus watcher and an hour-long poll. (The
+// channel is taken before the write, as Snapshot and Listen take it before
+// reading state, so the write cannot slip past it.)
+func TestWaiterWakesOnLocalWrite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e := newEnv()
+	e.loc.Consensus = noWatch{e.cons}
+	c := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
+	w, _ := c.OpenWriter(ctx, "s")
+	r, _ := c.OpenReader(ctx, "s", "")
+	wt := r.newWaiter()
+	defer wt.close()
+	local := r.m.watch()
+	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.wait(ctx, local); err != nil {
+		t.Fatalf("waiter not woken by a write through the same client: %v", err)
 	}
 }
