@@ -108,6 +108,8 @@ error, 4 inspect --verify found damage.`,
 		newShardsCmd(g),
 		newGCCmd(g),
 		newDemoCmd(g),
+		newBenchCmd(g),
+		newBenchListenerCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shardflow/shardflow/tests/bench"
+)
+
+func newBenchCmd(g *globals) *cobra.Command {
+	var (
+		cfg      bench.Config
+		only     string
+		asJSON   bool
+		noRemote bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench [--quick] [--only P1,P3] [--rows N] [--parts N] [--latency D] [--json]",
+		Short: "Measure shardflow against plain-Go baselines and print a table",
+		Long: `bench runs shardflow's benchmark suite on this machine and prints one row
+per measure: the shardflow figure, the baseline figure (the same work as a
+plain Go loop, or as a goroutine-per-stage channel pipeline) and their ratio,
+with the goal and whether it was met.
+
+  P1 replay throughput of a generated shard, 1 and 2 workers, vs decoding
+     the same Parquet parts in a plain loop with the same concurrency
+  P2 effective fetch concurrency behind a blob that adds --latency per read
+  P3 runtime overhead: 10 Map stages vs a plain loop and a channel pipeline
+  P4 cost of one Step per idle operator (1000 idle operators)
+  P5 write-to-visible latency, p50/p99, listener in this and another process
+  P6 peak heap while replaying a shard ten times the fetch memory budget
+
+Each figure is the median of several runs after a warm-up. Shards are
+generated in a temporary directory (not --location) and removed afterwards.
+Figures from a loaded machine are not comparable with an idle one's.`,
+		Example: `  shardflow bench --quick            # everything, in under a minute
+  shardflow bench --only P1,P2 --rows 2000000 --parts 128
+  shardflow bench --json > bench.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, id := range strings.Split(only, ",") {
+				if id = strings.TrimSpace(strings.ToUpper(id)); id != "" {
+					if len(id) != 2 || id[0] != 'P' || id[1] < '1' || id[1] > '6' {
+						return usageErrorf("--only: unknown measure %q (want P1 to P6)", id)
+					}
+					cfg.Only = append(cfg.Only, id)
+				}
+			}
+			if cfg.Rows < 0 || cfg.Parts < 0 || cfg.Runs < 0 || cfg.Latency < 0 {
+				return usageErrorf("--rows, --parts, --runs and --latency must not be negative")
+			}
+			cfg.Progress = g.env.Stderr
+			if !noRemote {
+				self, err := os.Executable()
+				if err == nil {
+					cfg.ListenerCommand = func(ctx context.Context, blobURL, consensusURL, shard string) *exec.Cmd {
+						return exec.CommandContext(ctx, self, "bench-listener", "--blob", blobURL, "--consensus", consensusURL, "--bench-shard", shard)
+					}
+				}
+			}
+			report, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return failure(err)
+			}
+			if asJSON {
+				return failure(report.WriteJSON(g.env.Stdout))
+			}
+			return failure(report.WriteTable(g.env.Stdout))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&cfg.Quick, "quick", false, "small sizes and fewer runs: the whole suite in under a minute")
+	f.StringVar(&only, "only", "", "comma-separated measures to run (P1..P6); default all")
+	f.IntVar(&cfg.Rows, "rows", 0, "rows of the generated shard (default 1000000)")
+	f.IntVar(&cfg.Parts, "parts", 0, "parts of the generated shard (default 64)")
+	f.DurationVar(&cfg.Latency, "latency", 0, "latency P2's blob adds to every read (default 20ms)")
+	f.IntVar(&cfg.Records, "records", 0, "records P3 pushes through its stages (default 10000000)")
+	f.IntVar(&cfg.Runs, "runs", 0, "timed runs per figure, after one warm-up (default 5)")
+	f.BoolVar(&asJSON, "json", false, "write the report as JSON instead of a table")
+	f.BoolVar(&noRemote, "no-other-process", false, "skip P5's listener in another process")
+	f.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("SHARDFLOW_POSTGRES_URL"), "PostgreSQL URL for P5's PostgreSQL rows (default $SHARDFLOW_POSTGRES_URL; none: skipped)")
+	return cmd
+}
+
+// newBenchListenerCmd is the other process of P5; bench starts it.
+func newBenchListenerCmd(g *globals) *cobra.Command {
+	var shard string
+	cmd := &cobra.Command{
+		Use:    "bench-listener --blob URL --consensus URL --bench-shard NAME",
+		Short:  "The listener process of bench's P5 (started by bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.blob == "" || shard == "" {
+				return usageErrorf("--blob, --consensus and --bench-shard are required")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Hour)
+			defer cancel()
+			if err := bench.ServeListener(ctx, g.blob, g.consensus, shard, g.env.Stdin, g.env.Stdout); err != nil {
+				return failure(fmt.Errorf("bench listener: %w", err))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&shard, "bench-shard", "", "shard to listen to")
+	return cmd
+}
