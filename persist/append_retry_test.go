@@ -12,9 +12,20 @@ import (
 // hookConsensus commits the next compare-and-set, runs after (which may
 // write through the same consensus) and then reports the commit as
 // indeterminate, like a timeout that fired after the server applied it.
+// It can also stall a read of the head with afterHead.
 type hookConsensus struct {
 	location.Consensus
-	after func()
+	after     func()
+	afterHead func() // runs once between reading a head and returning it
+}
+
+func (h *hookConsensus) Head(ctx context.Context, key string) (location.VersionedData, bool, error) {
+	vd, ok, err := h.Consensus.Head(ctx, key)
+	if after := h.afterHead; after != nil {
+		h.afterHead = nil
+		after()
+	}
+	return vd, ok, err
 }
 
 func (h *hookConsensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
