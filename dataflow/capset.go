@@ -24,8 +24,14 @@ func NewCapabilitySet[T frontier.Timestamp[T]](caps ...*Capability[T]) *Capabili
 
 // Insert adds c to the set, which takes ownership of it. If a held
 // capability is already at or before c's time, c is dropped; held
-// capabilities at or after c's time are dropped.
+// capabilities at or after c's time are dropped. c must be for the same
+// output of the same operator as those held; Insert panics otherwise (one
+// output's capability would silently replace another's).
 func (s *CapabilitySet[T]) Insert(c *Capability[T]) {
+	if len(s.caps) > 0 && (s.caps[0].op != c.op || s.caps[0].output != c.output) {
+		panic("dataflow: CapabilitySet.Insert of a capability of " + c.op.name +
+			" for another output than the set's")
+	}
 	for _, h := range s.caps {
 		if h.time.LessEqual(c.time) {
 			c.Drop()

@@ -76,7 +76,9 @@ type GraphError struct {
 }
 
 func (e *GraphError) Error() string {
-	return fmt.Sprintf("dataflow: %s: %v: %s", e.Dataflow, e.Reason, strings.Join(e.Path, " -> "))
+	// The reasons are this package's sentinels, already prefixed.
+	reason := strings.TrimPrefix(fmt.Sprint(e.Reason), "dataflow: ")
+	return fmt.Sprintf("dataflow: %s: %s: %s", e.Dataflow, reason, strings.Join(e.Path, " -> "))
 }
 
 func (e *GraphError) Unwrap() error { return e.Reason }

@@ -116,8 +116,11 @@ func TestFindCycleRefusesIdentityCycle(t *testing.T) {
 	if c := findCycle(g); c != nil {
 		t.Fatalf("cycle %v through a disconnected input", c)
 	}
-	err := error(&GraphError{Dataflow: "x", Reason: ErrCycle})
+	err := error(&GraphError{Dataflow: "x", Reason: ErrCycle, Path: []string{"a", "b", "a"}})
 	if !errors.Is(err, ErrCycle) {
 		t.Fatal("GraphError does not unwrap to ErrCycle")
+	}
+	if got, want := err.Error(), "dataflow: x: cycle without a time-advancing feedback edge: a -> b -> a"; got != want {
+		t.Fatalf("GraphError says %q, want %q", got, want)
 	}
 }

@@ -1,0 +1,47 @@
+package dataflow_test
+
+import (
+	"testing"
+
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// A CapabilitySet keeps the minimal times of one output, drops what it
+// replaces, and refuses another output's capability instead of letting it
+// silently replace one of its own.
+func TestCapabilitySet(t *testing.T) {
+	w := dataflow.NewWorker()
+	var caps []*dataflow.Capability[T]
+	dataflow.Dataflow(w, "set", func(s *dataflow.Scope[T]) {
+		b := dataflow.NewBuilder(s, "two-outputs")
+		dataflow.AddOutput[int](b)
+		dataflow.AddOutput[int](b)
+		b.Build(func(c []*dataflow.Capability[T]) func() { caps = c; return nil })
+	})
+	mustPanic(t, "a set of two outputs", func() { dataflow.NewCapabilitySet(caps...) })
+	set := dataflow.NewCapabilitySet(caps[0])
+	late := caps[0].Delayed(4)
+	set.Insert(late) // dominated by the one at 0: dropped
+	if late.Valid() || set.Frontier().String() != "[0]" {
+		t.Fatalf("after inserting 4: %v, inserted valid %v", set.Frontier(), late.Valid())
+	}
+	set.Downgrade(frontier.NewAntichain[T](3))
+	if got := set.Frontier().String(); got != "[3]" || caps[0].Valid() {
+		t.Fatalf("after Downgrade([3]): %v, old capability valid %v", got, caps[0].Valid())
+	}
+	if _, ok := set.Get(2); ok {
+		t.Fatal("Get(2) found a capability in a set at [3]")
+	}
+	mustPanic(t, "Downgrade before the set", func() { set.Downgrade(frontier.NewAntichain[T](1)) })
+	set.Drop()
+	caps[1].Drop()
+	if live := w.LiveCapabilities(); len(live) != 0 {
+		t.Fatalf("live %v after dropping everything", live)
+	}
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
