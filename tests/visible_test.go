@@ -178,6 +178,12 @@ func TestWriteToVisibleOtherProcess(t *testing.T) {
 //
 //	go test ./tests -run '^$' -bench WriteToVisible -benchtime 1x
 //
+// Poll is slow to run: a listener's poll backoff is reset by a wake-up
+// (a notification or a write through its own client), not by a poll that
+// finds a batch, so under a steady stream of writes from another process it
+// settles at ListenPollMax (1s) per write. SHARDFLOW_VISIBLE_WRITES=200
+// keeps it near 3 minutes.
+//
 // The consensus compare-and-set throughput on PostgreSQL is
 // persist/location/postgres's BenchmarkCompareAndSet (persisttest).
 func BenchmarkWriteToVisible(b *testing.B) {
