@@ -64,18 +64,17 @@ func TestHoldingReceiverKeepsFrontier(t *testing.T) {
 			probes = append(probes, probe)
 		})
 		tokens[1].Press()
-		for range 3000 {
+		for tick := range 3000 {
 			c.Tick()
-		}
-		for i := range 10 {
-			if i%2 == 1 && forwarded[1][i] {
-				// Worker 1 forwarded this before its press took effect.
-				continue
-			}
-			if i%2 == 1 {
+			// Every odd record goes to worker 1; one it has not forwarded
+			// is held there, and no probe may pass its time.
+			for i := 1; i < 10; i += 2 {
+				if forwarded[1][i] {
+					continue // forwarded before the press took effect
+				}
 				for wi, p := range probes {
 					if !p.LessEqual(T(i / 2)) {
-						t.Fatalf("seed %d: worker %d probe %v passed record %d held on worker 1", seed, wi, p.Frontier(), i)
+						t.Fatalf("seed %d tick %d: worker %d probe %v passed record %d held on worker 1", seed, tick, wi, p.Frontier(), i)
 					}
 				}
 			}

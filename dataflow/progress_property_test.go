@@ -325,10 +325,11 @@ func runProp(t *testing.T, seed uint64, actions int) {
 			a.Activate()
 		}
 	}
-	for c.Running() || c.Fabric.InFlight() > 0 {
-		if !c.Tick() {
-			break
+	for ticks := 0; c.Running() || c.Fabric.InFlight() > 0; ticks++ {
+		if ticks == 100_000 {
+			fail("not finished after %d ticks", ticks)
 		}
+		c.Tick()
 		check(false, "finishing")
 	}
 	for _, pw := range pws {
