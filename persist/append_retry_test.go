@@ -38,12 +38,10 @@ func (h *hookConsensus) CompareAndSet(ctx context.Context, key string, expected 
 	return res, err
 }
 
-// An append that committed, but was reported indeterminate, and whose
-// evidence a retry looks for is gone before the retry (the same writer's
-// next append replaced its last token, compaction merged its batch) must
-// not be reported as an upper mismatch ("nothing was written") nor have
-// its parts deleted: older state versions a reader holds reference them.
-func TestIndeterminateAppendWhoseTraceIsGone(t *testing.T) {
+// newHookEnv returns a client whose consensus is a hookConsensus, with a
+// writer and a reader of shard "s".
+func newHookEnv(t *testing.T) (*env, *hookConsensus, *Client, *WriteHandle, *ReadHandle) {
+	t.Helper()
 	ctx := context.Background()
 	e := newEnv()
 	hc := &hookConsensus{Consensus: e.cons}
@@ -52,10 +50,21 @@ func TestIndeterminateAppendWhoseTraceIsGone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.OpenReader(ctx, "s", "holds old versions")
+	r, err := c.OpenReader(ctx, "s", "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, hc, c, w, r
+}
+
+// An append that committed, but was reported indeterminate, and whose
+// evidence a retry looks for is gone before the retry (the same writer's
+// next append replaced its last token, compaction merged its batch) must
+// not be reported as an upper mismatch ("nothing was written") nor have
+// its parts deleted: older state versions a reader holds reference them.
+func TestIndeterminateAppendWhoseTraceIsGone(t *testing.T) {
+	ctx := context.Background()
+	e, hc, c, w, r := newHookEnv(t)
 	writeBatches(t, w, 0, 2)
 	var leased []LeasedPart
 	hc.after = func() {
@@ -75,7 +84,7 @@ func TestIndeterminateAppendWhoseTraceIsGone(t *testing.T) {
 			t.Errorf("compact %+v %v", rep, err)
 		}
 	}
-	err = w.CompareAndAppend(ctx, []Update{up("a", "", 2, 1)}, ts(2), ts(3))
+	err := w.CompareAndAppend(ctx, []Update{up("a", "", 2, 1)}, ts(2), ts(3))
 	var mismatch *UpperMismatchError
 	if errors.As(err, &mismatch) || !location.IsIndeterminate(err) {
 		t.Fatalf("got %v, want an indeterminate error and no upper mismatch", err)

@@ -11,17 +11,7 @@ import (
 // the blobs the read is about to lease.
 func TestReadInFlightPinsHold(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv()
-	hc := &hookConsensus{Consensus: e.cons}
-	c := NewClient(Location{Blob: e.blob, Consensus: hc}, ClientOptions{Clock: e.clock, BlobClock: e.clock})
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := c.OpenReader(ctx, "s", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, hc, c, w, r := newHookEnv(t)
 	writeBatches(t, w, 0, 3)
 	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func TestListenYieldsBatchesThenProgress(t *testing.T) {
 	}
 	// The next event waits for a write; a write through the same client
 	// wakes it at once. (The write may also land before Next reads state;
-	// TestWaiterWakesOnLocalWrite pins the wake-up itself.)
+	// TestWaiterWakes pins the wake-up itself.)
 	type result struct {
 		ev  ListenEvent
 		err error
@@ -238,47 +238,43 @@ func TestListenWakesOnWatcher(t *testing.T) {
 	}
 }
 
-// The waiter under Snapshot and Listen takes a write by another client,
-// announced by the Watcher, as its wake-up: with an hour-long poll it
-// returns only through the watcher.
-func TestWaiterWakesOnWatcher(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e := newEnv()
-	writer := e.client(ClientOptions{})
-	reader := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
-	w, _ := writer.OpenWriter(ctx, "s")
-	r, _ := reader.OpenReader(ctx, "s", "")
-	wt := r.newWaiter()
-	defer wt.close()
-	local := r.m.watch()
-	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.wait(ctx, local); err != nil {
-		t.Fatalf("waiter not woken by the watcher: %v", err)
-	}
-}
-
-// The waiter under Snapshot and Listen wakes at once on a write through the
-// same client, with no consensus watcher and an hour-long poll. (The
-// channel is taken before the write, as Snapshot and Listen take it before
-// reading state, so the write cannot slip past it.)
-func TestWaiterWakesOnLocalWrite(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e := newEnv()
-	e.loc.Consensus = noWatch{e.cons}
-	c := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
-	w, _ := c.OpenWriter(ctx, "s")
-	r, _ := c.OpenReader(ctx, "s", "")
-	wt := r.newWaiter()
-	defer wt.close()
-	local := r.m.watch()
-	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := wt.wait(ctx, local); err != nil {
-		t.Fatalf("waiter not woken by a write through the same client: %v", err)
+// The waiter under Snapshot and Listen wakes, with an hour-long poll, on a
+// write by another client that the consensus Watcher announces, and on a
+// write through the same client with no watcher at all. (The local channel
+// is taken before the write, as Snapshot and Listen take it before reading
+// state, so the write cannot slip past it.)
+func TestWaiterWakes(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		watcher     bool
+		otherClient bool
+	}{
+		{"watcher announces another client's write", true, true},
+		{"write through the same client", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			e := newEnv()
+			if !tc.watcher {
+				e.loc.Consensus = noWatch{e.cons}
+			}
+			reader := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
+			writer := reader
+			if tc.otherClient {
+				writer = e.client(ClientOptions{})
+			}
+			w, _ := writer.OpenWriter(ctx, "s")
+			r, _ := reader.OpenReader(ctx, "s", "")
+			wt := r.newWaiter()
+			defer wt.close()
+			local := r.m.watch()
+			if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
+				t.Fatal(err)
+			}
+			if err := wt.wait(ctx, local); err != nil {
+				t.Fatalf("waiter not woken: %v", err)
+			}
+		})
 	}
 }
