@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,21 +33,27 @@ const (
 	linePartWritten = "part written"
 )
 
-// stallAfterSet is a Blob that, once armed, reports the first Set that
-// succeeds on standard output and then never returns from it (nor from any
-// later Set), so the writer never reaches its compare-and-set: the parent
-// kills the process there.
+// stallAfterSet is a Blob that, once armed, lets one Set through, reports
+// it on standard output and then never returns from it; the Sets after it
+// wait for it forever, so no request is in flight when the parent kills the
+// process there, before the writer reaches its compare-and-set.
 type stallAfterSet struct {
 	location.Blob
 	armed bool
+	one   sync.Mutex
 }
 
 func (s *stallAfterSet) Set(ctx context.Context, key string, value []byte) error {
-	if err := s.Blob.Set(ctx, key, value); err != nil || !s.armed {
-		return err
+	if !s.armed {
+		return s.Blob.Set(ctx, key, value)
 	}
-	fmt.Println(linePartWritten) // os.Stdout is safe for concurrent writes
-	select {}                    // until SIGKILL
+	s.one.Lock() // never unlocked
+	if err := s.Blob.Set(ctx, key, value); err != nil {
+		fmt.Fprintf(os.Stderr, "the armed Set failed: %v\n", err)
+		os.Exit(2)
+	}
+	fmt.Println(linePartWritten)
+	select {} // until SIGKILL
 }
 
 // crashChild writes one acknowledged batch, then a second whose parts reach
@@ -159,8 +166,8 @@ func TestKillWriterBeforeCommit(t *testing.T) {
 			orphans++
 		}
 	}
-	if len(referenced) != 2 || orphans == 0 {
-		t.Fatalf("%d referenced parts, %d orphans among %v: the child left no orphan", len(referenced), orphans, listed)
+	if len(referenced) != 2 || orphans != 1 {
+		t.Fatalf("%d referenced parts, %d orphans among %v: want 2 and the child's 1", len(referenced), orphans, listed)
 	}
 
 	rep, err := fresh.Janitor(ctx, shard, time.Hour)
