@@ -107,3 +107,26 @@ func TestIndeterminateAppendWhoseTraceIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A compaction whose commit landed but was reported indeterminate finds, on
+// the retry, its run already replaced (by itself). It must not take that
+// for a lost race and delete its new parts: the shard references them.
+func TestIndeterminateCompactionKeepsItsParts(t *testing.T) {
+	ctx := context.Background()
+	_, hc, c, w, r := newHookEnv(t)
+	writeBatches(t, w, 0, 3)
+	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	hc.after = func() {}
+	rep, err := c.Compact(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.BatchesMerged != 2 {
+		t.Errorf("compaction that landed reported %+v", rep)
+	}
+	if v, err := c.Verify(ctx, "s"); err != nil || !v.OK() {
+		t.Fatalf("after the compaction: %+v %v", v, err)
+	}
+}

@@ -104,7 +104,7 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 		Since: frontier.From(since), Parts: parts,
 	}
 	applied := false
-	_, err = m.apply(ctx, func(s state.State) (state.State, bool, error) {
+	head, maybeCommitted, err := m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
 		n, ok := s.ApplyCompaction(replaced, merged)
 		applied = ok
 		return n, ok, nil
@@ -115,12 +115,28 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 		}
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 	}
+	if !applied && maybeCommitted {
+		// The run is gone, perhaps replaced by this very compaction whose
+		// commit was reported indeterminate: its parts may be referenced,
+		// so they stay (GC or the janitor collects them if not).
+		applied = len(parts) > 0 && references(head, parts[0].Key)
+		if !applied {
+			return rep, nil
+		}
+	}
 	if !applied {
 		deleteParts(c, parts)
 		return rep, nil
 	}
 	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(run), len(replaced), len(parts), int64(len(updates))
 	return rep, nil
+}
+
+// references reports whether s references the blob key.
+func references(s state.State, key string) bool {
+	found := false
+	s.BlobKeys(func(k string) { found = found || k == key })
+	return found
 }
 
 // runReplaced reports whether the run of batches holding exactly the parts
