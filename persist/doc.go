@@ -32,7 +32,8 @@
 // upper is still the expected one (else *UpperMismatchError with the
 // current upper, and the parts are deleted). A commit whose outcome is
 // unknown is retried with the same idempotency token, so it is applied at
-// most once.
+// most once; if the retry still cannot tell whether it landed, the error
+// is indeterminate (location.IsIndeterminate) and the parts are kept.
 //
 // # Reading
 //
@@ -60,7 +61,8 @@
 // Errors are typed and prefixed "persist:": *UpperMismatchError,
 // *SinceAdvancedError (errors.Is ErrSinceAdvanced), ErrReaderExpired,
 // *BlobMissingError (ErrBlobMissing), *BlobCorruptError (ErrBlobCorrupt),
-// ErrUnknownPartFormat, ErrStateIncompatible, ErrStateCorrupt. Failures of
+// ErrUnknownPartFormat, ErrUnknownFields, ErrStateIncompatible,
+// ErrStateCorrupt. Failures of
 // the stores wrap *location.ExternalError; location.IsIndeterminate says
 // whether a failed operation may still have happened.
 //
@@ -69,7 +71,12 @@
 // Compact merges the batches behind the since. GC deletes blobs only older
 // state versions reference and truncates those versions. Janitor deletes
 // blobs no version references that are older than a minimum age (the parts
-// of writers that died before committing). Verify reports parts whose blob
+// of writers that died before committing), measured by
+// ClientOptions.BlobClock, the clock of the blob store. State written by
+// newer code is read, appended to and rewritten with its unknown fields
+// kept, but Janitor and Compact refuse it (ErrUnknownFields): the one
+// cannot see blobs those fields may name, the other would drop them.
+// Verify reports parts whose blob
 // is missing or does not match its checksum. Each tolerates running
 // concurrently with itself and with readers and writers.
 package persist
