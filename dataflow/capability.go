@@ -93,6 +93,7 @@ func (c *Capability[T]) TryDowngrade(t T) error {
 	if t == c.time {
 		return nil
 	}
+	c.sendBuffered()
 	l := source(c.op.index, c.output)
 	c.op.scope.record(l, t, +1)
 	c.op.scope.record(l, c.time, -1)
@@ -115,10 +116,19 @@ func (c *Capability[T]) Drop() {
 	if c.live < 0 {
 		panic(&CapabilityError{Op: "Drop", Operator: c.op.name, Time: c.time, Request: c.time, Reason: ErrDropped})
 	}
+	c.sendBuffered()
 	c.op.scope.record(source(c.op.index, c.output), c.time, -1)
 	c.op.w.removeLive(c.live)
 	c.live = -1
 }
+
+// sendBuffered sends what c's output has buffered, so that the messages
+// sent under c are counted before c's retraction. Within the operator's
+// logic they would be counted in the same batch anyway; a session used
+// from elsewhere (driving code, another operator that already ran this
+// step) would otherwise leave them buffered while the retraction is
+// reported, and the frontier would pass them.
+func (c *Capability[T]) sendBuffered() { c.op.flushers[c.output]() }
 
 func (c *Capability[T]) setLive(i int)      { c.live = i }
 func (c *Capability[T]) dataflowIndex() int { return c.op.scope.index }
