@@ -234,6 +234,7 @@ func snapshot(t *testing.T, c *persist.Client, shard persist.ShardID, asOf front
 	return out
 }
 
+// listBlobs returns the keys under prefix, sorted.
 func listBlobs(t *testing.T, b location.Blob, prefix string) []string {
 	t.Helper()
 	var keys []string
@@ -243,5 +244,6 @@ func listBlobs(t *testing.T, b location.Blob, prefix string) []string {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	slices.Sort(keys)
 	return keys
 }

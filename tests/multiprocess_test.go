@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/location/postgres/pgtest"
 )
 
@@ -144,5 +145,83 @@ func TestFollowAcrossProcesses(t *testing.T) {
 	}
 	if !slices.Equal(st.Upper, []uint64{writes + 1}) {
 		t.Fatalf("upper %v, want [%d]", st.Upper, writes+1)
+	}
+}
+
+// TestRacingWritersOneWins: writer processes that race to append at the
+// same time through PostgreSQL's compare-and-set: exactly one commits, the
+// others fail with status 1 and write nothing, and the shard holds exactly
+// the winner's update.
+func TestRacingWritersOneWins(t *testing.T) {
+	pgURL := pgtest.NewDatabase(t)
+	s3URL := newFakeS3(t).bucketURL(t)
+	const shard, racers = "race", 4
+	writeOne(t, s3URL, pgURL, shard, 0)
+
+	cmds := make([]*exec.Cmd, racers)
+	outs := make([]*syncBuffer, racers)
+	for i := range cmds {
+		cmds[i] = shardflowCmd(t, s3URL, pgURL, "write", "--shard", shard, "--upper", "2")
+		cmds[i].Stdin = strings.NewReader(fmt.Sprintf(`{"key":"racer%d","val":%d,"time":1}`+"\n", i, i))
+		outs[i] = &syncBuffer{}
+		cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	winner := -1
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		switch code := cmd.ProcessState.ExitCode(); {
+		case err == nil && winner < 0:
+			winner = i
+		case err == nil:
+			t.Errorf("racers %d and %d both committed at time 1", winner, i)
+		case code != 1:
+			t.Errorf("racer %d: %v, want status 1\n%s", i, err, outs[i])
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no racer committed:\n%s", outs[0])
+	}
+
+	replay := shardflowCmd(t, s3URL, pgURL, "replay", "--shard", shard)
+	js, err := replay.Output()
+	if err != nil {
+		t.Fatalf("shardflow replay: %v\n%s", err, js)
+	}
+	var keys []string
+	for line := range strings.SplitSeq(strings.TrimSpace(string(js)), "\n") {
+		var l replayLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("replay printed %q: %v", line, err)
+		}
+		if l.Time != nil {
+			keys = append(keys, fmt.Sprintf("%s@%d", l.Key, *l.Time))
+		}
+	}
+	if want := []string{`"k0000"@0`, fmt.Sprintf(`"racer%d"@1`, winner)}; !slices.Equal(keys, want) {
+		t.Fatalf("replay shows %v, want %v", keys, want)
+	}
+
+	// The losers deleted the parts they had written.
+	loc, err := persist.OpenLocation(t.Context(), s3URL, pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	st, err := persist.NewClient(loc, persist.ClientOptions{}).State(t.Context(), shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var referenced []string
+	for _, b := range st.Batches {
+		for _, p := range b.Parts {
+			referenced = append(referenced, p.Key)
+		}
+	}
+	slices.Sort(referenced)
+	if blobs := listBlobs(t, loc.Blob, shard+"/"); !slices.Equal(blobs, referenced) {
+		t.Fatalf("blobs %v, want only the referenced %v", blobs, referenced)
 	}
 }
