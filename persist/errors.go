@@ -60,13 +60,19 @@ type BlobMissingError struct {
 	Key           string
 	ReaderID      string
 	ReaderExpired bool
+	// CheckErr is why the reader could not be checked (reading the state
+	// failed); ReaderExpired is then false but unknown.
+	CheckErr error
 }
 
 func (e *BlobMissingError) Error() string {
-	why := "reader still registered: state references a blob that does not exist"
-	if e.ReaderID == "" {
+	why := fmt.Sprintf("reader %s still registered: its lease on the part was released too early, or the blob store lost the blob", e.ReaderID)
+	switch {
+	case e.ReaderID == "":
 		why = "no reader given"
-	} else if e.ReaderExpired {
+	case e.CheckErr != nil:
+		why = fmt.Sprintf("could not check reader %s: %v", e.ReaderID, e.CheckErr)
+	case e.ReaderExpired:
 		why = fmt.Sprintf("reader %s had expired, so GC may have removed it", e.ReaderID)
 	}
 	return fmt.Sprintf("persist: blob missing: shard %s key %s (%s)", e.Shard, e.Key, why)

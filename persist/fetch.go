@@ -104,11 +104,13 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 	if !ok {
 		e := &BlobMissingError{Shard: shard, Key: p.Key, ReaderID: readerID}
 		if readerID != "" {
-			if m, err := c.machine(shard); err == nil {
-				if s, err := m.head(ctx); err == nil {
-					_, present := s.Reader(readerID)
-					e.ReaderExpired = !present
-				}
+			if m, err := c.machine(shard); err != nil {
+				e.CheckErr = err
+			} else if s, err := m.head(ctx); err != nil {
+				e.CheckErr = err
+			} else {
+				_, present := s.Reader(readerID)
+				e.ReaderExpired = !present
 			}
 		}
 		return nil, e

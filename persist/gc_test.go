@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/persist/location/mem"
+	"github.com/shardflow/shardflow/persist/persisttest"
 )
 
 // writeBatches appends n one-row batches at times 0..n-1.
@@ -296,5 +297,20 @@ func TestJanitorAgeUsesBlobClock(t *testing.T) {
 	}
 	if rep.OrphansReaped != 0 {
 		t.Fatalf("janitor reaped a blob written just now: %+v", rep)
+	}
+}
+
+// A missing blob whose reader cannot be checked (the state read fails)
+// says so, instead of claiming the reader is still registered.
+func TestBlobMissingWhenStateUnreadable(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	faults := persisttest.NewFaults(1)
+	c := NewClient(Location{Blob: e.blob, Consensus: persisttest.NewFaultyConsensus(e.cons, faults)}, ClientOptions{Clock: e.clock})
+	faults.FailNext(persisttest.OpConsensusHead, persisttest.Determinate)
+	_, err := c.Fetch(ctx, "s", PartDesc{Key: "s/p/gone", Format: 1}, FetchFilter{Mode: SnapshotRead, ReaderID: "r-1"})
+	var bm *BlobMissingError
+	if !errors.As(err, &bm) || bm.CheckErr == nil || bm.ReaderExpired {
+		t.Fatalf("got %v, want a missing blob whose reader check failed", err)
 	}
 }
