@@ -120,3 +120,39 @@ func TestExecutePanicStopsPeers(t *testing.T) {
 		t.Fatalf("Execute = %v, want worker 1's panic", err)
 	}
 }
+
+// A worker that builds a dataflow after its peer has already run it keeps
+// the data, progress and presses that arrived first, and applies them once
+// built: nothing is lost and the dataflow completes on both.
+func TestLateBuilderReceivesEarlyEnvelopes(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		c := dataflowtest.NewCluster(2, seed)
+		seen := map[uint64]int{}
+		wrong := 0
+		record := func(worker int, _ T, d uint64) {
+			seen[d]++
+			if int(d%2) != worker {
+				wrong++
+			}
+		}
+		buildExchange(c.Workers[0], 200, record, t)
+		for range 20 {
+			c.Workers[0].Step()
+			c.Fabric.DeliverAll(c.Rand)
+			c.Workers[1].Step() // receives envelopes for a dataflow it has not built
+		}
+		if c.Fabric.Sent() == 0 {
+			t.Fatalf("seed %d: worker 0 sent nothing before worker 1 built", seed)
+		}
+		buildExchange(c.Workers[1], 200, record, t)
+		if err := c.Run(100000); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 200 || wrong != 0 {
+			t.Fatalf("seed %d: saw %d distinct records, %d on the wrong worker", seed, len(seen), wrong)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
