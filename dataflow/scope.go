@@ -65,14 +65,14 @@ func TryDataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Sc
 	s := &Scope[T]{w: w, name: name, index: len(w.byIndex)}
 	w.byIndex = append(w.byIndex, nil)
 	build(s)
+	early := w.early[s.index]
+	delete(w.early, s.index) // a refused dataflow drops what came early
 	if err := s.finalize(); err != nil {
 		s.discard()
 		return err
 	}
 	w.byIndex[s.index] = s
 	w.dataflows = append(w.dataflows, s)
-	early := w.early[s.index]
-	delete(w.early, s.index)
 	for _, e := range early {
 		s.receive(e)
 	}
