@@ -21,6 +21,10 @@ var (
 	// ErrDropped is matched by a *CapabilityError: the capability was
 	// already dropped.
 	ErrDropped = errors.New("dataflow: capability already dropped")
+	// ErrSessionExpired is matched by the *CapabilityError a Session
+	// panics with when used after its capability was dropped or
+	// downgraded, or after its CapabilityRef expired.
+	ErrSessionExpired = errors.New("dataflow: session used after its capability changed or expired")
 	// ErrIncomplete is returned by Close when dataflows have not finished.
 	ErrIncomplete = errors.New("dataflow: dataflows did not complete")
 	// ErrStalled is returned by Execute for a worker that sat idle for

@@ -100,19 +100,44 @@ func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
 		// Outside the operator's logic: run it so the buffer is sent.
 		w.activate(&st.op.operator)
 	}
-	return Session[T, D]{st: st, t: t}
+	s := Session[T, D]{st: st, t: t}
+	switch c := c.(type) {
+	case *Capability[T]:
+		s.cap = c
+	case CapabilityRef[T]:
+		s.in, s.epoch = c.in, c.epoch
+	}
+	return s
 }
 
 // Session sends records at one time on one output. Several sessions of
 // one output may be used in turn; records are sent in order, batched while
-// consecutive records share a time.
+// consecutive records share a time. A session is valid only while what
+// permitted it is: its capability is neither dropped nor downgraded, its
+// CapabilityRef not expired. Sending on it afterwards panics, since the
+// frontier may already have passed its time.
 type Session[T frontier.Timestamp[T], D any] struct {
 	st *outState[T, D]
 	t  T
+	// cap, or in at epoch, is what permits sending at t.
+	cap   *Capability[T]
+	in    *inputMeta[T]
+	epoch uint64
+}
+
+// mustBeValid panics if what permitted the session no longer does.
+func (s Session[T, D]) mustBeValid() {
+	if c := s.cap; c != nil && (c.live < 0 || c.time != s.t) {
+		panic(&CapabilityError{Op: "send", Operator: c.op.name, Time: c.time, Request: s.t, Reason: ErrSessionExpired})
+	}
+	if s.in != nil && s.in.epoch != s.epoch {
+		panic(&CapabilityError{Op: "send", Operator: s.in.op.name, Time: s.t, Request: s.t, Reason: ErrSessionExpired})
+	}
 }
 
 // Give sends one record.
 func (s Session[T, D]) Give(d D) {
+	s.mustBeValid()
 	st := s.st
 	if st.bufTime != s.t {
 		st.setTime(s.t)
@@ -137,6 +162,7 @@ func (s Session[T, D]) GiveBatch(ds []D) {
 	if len(ds) == 0 {
 		return
 	}
+	s.mustBeValid()
 	s.st.flush()
 	s.st.send(s.t, ds)
 }

@@ -47,3 +47,65 @@ func TestDropAfterForeignSessionSendsFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Session outlives neither its capability nor its CapabilityRef: giving
+// on it after the capability was downgraded or dropped, or after the
+// message was released, panics instead of sending at a time the frontier
+// may already have passed.
+func TestSessionExpires(t *testing.T) {
+	w := dataflow.NewWorker()
+	var input *dataflow.InputHandle[T, int]
+	refChecks := 0
+	dataflow.Dataflow(w, "expiry", func(s *dataflow.Scope[T]) {
+		var st *dataflow.Stream[T, int]
+		input, st = dataflow.NewInput[int](s)
+		b := dataflow.NewBuilder(s, "holder")
+		in := dataflow.AddInput(b, st, dataflow.Pipeline[int]())
+		out, _ := dataflow.AddOutput[int](b)
+		var stale dataflow.Session[T, int]
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			c := caps[0].Delayed(2)
+			s := out.Session(c)
+			s.Give(1)
+			c.Downgrade(3)
+			mustPanicWith(t, "Give after Downgrade", dataflow.ErrSessionExpired, func() { s.Give(2) })
+			c.Drop()
+			mustPanicWith(t, "GiveBatch after Drop", dataflow.ErrSessionExpired, func() { s.GiveBatch([]int{3}) })
+			caps[0].Drop()
+			return func() {
+				in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
+					if stale != (dataflow.Session[T, int]{}) {
+						refChecks++
+						mustPanicWith(t, "Give on an expired ref", dataflow.ErrSessionExpired, func() { stale.Give(4) })
+					}
+					stale = out.Session(ref)
+					stale.Give(data[0])
+				})
+			}
+		})
+	})
+	input.Send(10)
+	input.AdvanceTo(1)
+	input.Send(11)
+	input.Close()
+	for w.Step() {
+	}
+	if refChecks != 1 {
+		t.Fatalf("the expired ref was tried %d times, want 1", refChecks)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustPanicWith(t *testing.T, what string, target error, f func()) {
+	t.Helper()
+	defer func() {
+		v := recover()
+		err, ok := v.(error)
+		if !ok || !errorsIs(err, target) {
+			t.Fatalf("%s: panicked with %v, want %v", what, v, target)
+		}
+	}()
+	f()
+}
