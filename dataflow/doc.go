@@ -18,8 +18,8 @@
 // delivers frontier changes, runs each activated operator once, and reports
 // this worker's progress as one atomic batch. Operators that were not
 // activated are not touched: an idle operator costs nothing. StepOrPark(d)
-// parks the worker first when nothing is activated, until a peer's message,
-// a SyncActivator, or d.
+// parks the worker first when it is Idle (nothing activated, no progress
+// left to report), until a peer's message, a SyncActivator, or d.
 //
 // # Operators
 //
@@ -78,7 +78,13 @@
 //     that is never dropped holds back every frontier downstream forever.
 //     Worker.LiveCapabilities and Close list the ones still held, with the
 //     operator that holds them.
-//   - A CapabilitySet follows a frontier with a set of capabilities.
+//   - A CapabilitySet follows a frontier with a set of capabilities (of one
+//     output).
+//   - A Session is only as good as what permitted it: giving on it after
+//     its capability was downgraded or dropped, or after its
+//     CapabilityRef's message was released, panics (ErrSessionExpired).
+//     Dropping or downgrading a capability first sends what its output
+//     buffered, so records are never counted after the retraction.
 //
 // Everything an invocation does — messages consumed, messages produced,
 // capabilities minted, downgraded and dropped — is reported as one atomic
