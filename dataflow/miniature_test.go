@@ -29,15 +29,14 @@ type listenEvent struct {
 }
 
 type miniature struct {
-	mu        sync.Mutex
-	emitted   map[T]int // parts emitted per time
-	fetched   map[T]int // parts fetched per time
-	released  []T       // times whose "leases" were released
-	err       []string
-	wg        sync.WaitGroup
-	tokens    [][]*dataflow.ShutdownToken
-	probes    []*dataflow.ProbeHandle[T]
-	perWorker int
+	mu       sync.Mutex
+	emitted  map[T]int // parts emitted per time
+	fetched  map[T]int // parts fetched per time
+	released []T       // times whose "leases" were released
+	err      []string
+	wg       sync.WaitGroup
+	tokens   [][]*dataflow.ShutdownToken
+	probes   []*dataflow.ProbeHandle[T]
 }
 
 func (m *miniature) releasedCount() int {

@@ -184,12 +184,6 @@ func (tr *tracker[T]) frontier(op, port int) *frontier.MutableAntichain[T] {
 	return &tr.targets[op][port].implications
 }
 
-// outputFrontier returns the frontier of what output port (op, port) may
-// still produce.
-func (tr *tracker[T]) outputFrontier(op, port int) *frontier.MutableAntichain[T] {
-	return &tr.sources[op][port].implications
-}
-
 func (a workItem[T]) less(b workItem[T]) bool {
 	if c := a.t.Compare(b.t); c != 0 {
 		return c < 0
