@@ -43,7 +43,7 @@ func (r *ReadHandle) Listen(ctx context.Context, asOf frontier.Time) (*Listen, e
 	if _, err := r.read(ctx, asOf, true); err != nil {
 		return nil, err
 	}
-	return &Listen{r: r, asOf: asOf, frontier: frontier.From(asOf), w: r.newWaiter()}, nil
+	return &Listen{r: r, asOf: asOf, frontier: frontier.From(asOf), w: r.newWaiter(ctx)}, nil
 }
 
 // Frontier returns the listen's frontier: every update at a time before it

@@ -260,7 +260,7 @@ func (r *ReadHandle) leasedParts(dst []LeasedPart, b state.Batch, f FetchFilter)
 // (the contents at asOf are not complete yet). An asOf before the reader's
 // since is a *SinceAdvancedError.
 func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]LeasedPart, error) {
-	w := r.newWaiter()
+	w := r.newWaiter(ctx)
 	defer w.close()
 	for {
 		notify := r.m.watch()
@@ -302,12 +302,17 @@ type waiter struct {
 	cancel  func()
 }
 
-func (r *ReadHandle) newWaiter() *waiter {
+func (r *ReadHandle) newWaiter(ctx context.Context) *waiter {
 	w := &waiter{c: r.c, delay: r.c.opts.ListenPollMin}
 	if wt, ok := r.c.loc.Consensus.(location.Watcher); ok {
-		ch, cancel, err := wt.Watch(context.Background(), r.m.shard.consensusKey())
+		// Polling is the fallback: a watch that cannot be set up within
+		// the longest poll interval (its backend unreachable, say) is not
+		// waited for, and neither is one the caller gave up on.
+		setup, cancel := context.WithTimeout(ctx, r.c.opts.ListenPollMax)
+		ch, stop, err := wt.Watch(setup, r.m.shard.consensusKey())
+		cancel()
 		if err == nil {
-			w.watched, w.cancel = ch, cancel
+			w.watched, w.cancel = ch, stop
 		}
 	}
 	return w

@@ -6,6 +6,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 func TestListenYieldsBatchesThenProgress(t *testing.T) {
@@ -266,7 +268,7 @@ func TestWaiterWakes(t *testing.T) {
 			}
 			w, _ := writer.OpenWriter(ctx, "s")
 			r, _ := reader.OpenReader(ctx, "s", "")
-			wt := r.newWaiter()
+			wt := r.newWaiter(ctx)
 			defer wt.close()
 			local := r.m.watch()
 			if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
@@ -276,5 +278,50 @@ func TestWaiterWakes(t *testing.T) {
 				t.Fatalf("waiter not woken: %v", err)
 			}
 		})
+	}
+}
+
+// stuckWatch is a Watcher whose Watch cannot be set up: it blocks until
+// its context ends, like a backend whose notification channel is down.
+type stuckWatch struct{ location.Consensus }
+
+func (stuckWatch) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	<-ctx.Done()
+	return nil, nil, ctx.Err()
+}
+
+// A watch that cannot be set up neither hangs a read nor stops it: the
+// read falls back to polling, and a cancelled read returns.
+func TestReadsSurviveAStuckWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e := newEnv()
+	e.loc.Consensus = stuckWatch{e.cons}
+	c := e.client(ClientOptions{ListenPollMin: time.Millisecond, ListenPollMax: 20 * time.Millisecond})
+	w, _ := c.OpenWriter(ctx, "s")
+	r, _ := c.OpenReader(ctx, "s", "")
+	go w.CompareAndAppend(context.Background(), []Update{up("a", "", 0, 1)}, ts(0), ts(1))
+	// A hung read would ignore ctx: bound it from outside.
+	done := make(chan error, 1)
+	go func() {
+		parts, err := r.Snapshot(ctx, 0)
+		releaseAll(parts)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("snapshot hung setting up a watch")
+	}
+
+	slow := e.client(ClientOptions{ListenPollMin: time.Hour, ListenPollMax: time.Hour})
+	sr, _ := slow.OpenReader(ctx, "s", "")
+	short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer stop()
+	if _, err := sr.Snapshot(short, 5); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("snapshot with a stuck watch: %v, want its deadline", err)
 	}
 }
