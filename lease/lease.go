@@ -19,7 +19,9 @@ type SeqNo uint64
 // released handle cannot be cloned (Clone panics): a hold that has ended
 // must not come back.
 //
-// All methods are safe to call from any goroutine.
+// Each handle is used by one goroutine at a time (clone it to hand the hold
+// to another goroutine); different handles on the same hold may be released
+// concurrently from any goroutines, and the hold ends exactly once.
 type Lease struct {
 	h *hold
 	// released is set by the first Release of this handle; it makes the
