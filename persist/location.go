@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -52,6 +53,11 @@ func DefaultLocation(ctx context.Context, dir string) (Location, error) {
 	if err := os.MkdirAll(filepath.Join(abs, "blob"), 0o755); err != nil {
 		return Location{}, fmt.Errorf("persist: default location: %w", err)
 	}
-	return OpenLocation(ctx, "file://"+filepath.ToSlash(filepath.Join(abs, "blob")),
-		"sqlite://"+filepath.ToSlash(filepath.Join(abs, "consensus.db")))
+	return OpenLocation(ctx, fileURL("file", filepath.Join(abs, "blob")), fileURL("sqlite", filepath.Join(abs, "consensus.db")))
+}
+
+// fileURL is the URL of the local path p, escaped so that a path holding
+// '%', '?' or '#' names itself and not another path.
+func fileURL(scheme, p string) string {
+	return (&url.URL{Scheme: scheme, Path: filepath.ToSlash(p)}).String()
 }

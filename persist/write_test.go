@@ -3,6 +3,8 @@ package persist
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/shardflow/shardflow/persist/internal/state"
@@ -191,10 +193,17 @@ func TestOpenLocation(t *testing.T) {
 	if _, err := OpenLocation(ctx, "nope://x", "mem://"); !errors.As(err, &us) {
 		t.Fatalf("unknown blob scheme: %v", err)
 	}
-	dir := t.TempDir()
+	// A directory whose name holds an escape is still that directory (not
+	// "aA b").
+	dir := filepath.Join(t.TempDir(), "a%41 b")
 	loc, err := DefaultLocation(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, name := range []string{"blob", "consensus.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("default location not under %q: %v", dir, err)
+		}
 	}
 	c := NewClient(loc, ClientOptions{})
 	w, err := c.OpenWriter(ctx, "s")
