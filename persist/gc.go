@@ -106,6 +106,9 @@ func (c *Client) GC(ctx context.Context, shard ShardID) (GCReport, error) {
 
 // scanStates calls fn with every version of the shard's state in consensus,
 // oldest first; a version that does not decode is passed with its error.
+// It reads pages until one comes back empty: a backend may return fewer
+// than the limit, and a version missed here would be a blob GC or the
+// janitor thinks unreferenced.
 func (c *Client) scanStates(ctx context.Context, shard ShardID, fn func(location.SeqNo, state.State, error) error) error {
 	const page = 256
 	from := location.SeqNo(0)
@@ -113,6 +116,9 @@ func (c *Client) scanStates(ctx context.Context, shard ShardID, fn func(location
 		vs, err := c.loc.Consensus.Scan(ctx, shard.consensusKey(), from, page)
 		if err != nil {
 			return err
+		}
+		if len(vs) == 0 {
+			return nil
 		}
 		for _, v := range vs {
 			s, derr := state.Decode(v.Data)
@@ -124,9 +130,6 @@ func (c *Client) scanStates(ctx context.Context, shard ShardID, fn func(location
 				return err
 			}
 			from = v.SeqNo + 1
-		}
-		if len(vs) < page {
-			return nil
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/location/mem"
 	"github.com/shardflow/shardflow/persist/persisttest"
 )
@@ -312,5 +313,35 @@ func TestBlobMissingWhenStateUnreadable(t *testing.T) {
 	var bm *BlobMissingError
 	if !errors.As(err, &bm) || bm.CheckErr == nil || bm.ReaderExpired {
 		t.Fatalf("got %v, want a missing blob whose reader check failed", err)
+	}
+}
+
+// shortScan returns at most two versions a Scan, as the Consensus contract
+// ("up to limit") allows.
+type shortScan struct{ location.Consensus }
+
+func (s shortScan) Scan(ctx context.Context, key string, from location.SeqNo, limit int) ([]location.VersionedData, error) {
+	return s.Consensus.Scan(ctx, key, from, min(limit, 2))
+}
+
+// GC and the janitor read every version even from a backend whose Scan
+// returns short pages: stopping at the first short page would leave the
+// newest versions unseen and their blobs deleted.
+func TestCollectorsReadShortScanPages(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	e.loc.Consensus = shortScan{e.cons}
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 3)
+	if _, err := c.GC(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if _, err := c.Janitor(ctx, "s", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Verify(ctx, "s"); err != nil || !v.OK() || v.Parts != 3 {
+		t.Fatalf("after GC and the janitor: %+v %v", v, err)
 	}
 }
