@@ -80,6 +80,9 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 			}
 			continue
 		}
+		// New data: the writer is active again, so poll at the shortest
+		// interval rather than where an idle stretch left the backoff.
+		l.w.delay = l.r.c.opts.ListenPollMin
 		lower := l.frontier
 		l.frontier = b.Upper.Clone()
 		progress := ListenEvent{Kind: ListenProgress, Upper: b.Upper.Clone()}
