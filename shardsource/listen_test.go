@@ -237,7 +237,13 @@ func TestListenStopReleasesLeases(t *testing.T) {
 		if progress {
 			upper = at(4) // progress: the Parts event blocks on the channel
 		}
-		r.batches <- fakeBatch{parts: []fakePart{held}, upper: upper}
+		select {
+		case r.batches <- fakeBatch{parts: []fakePart{held}, upper: upper}:
+		case <-time.After(10 * time.Second):
+			// A deadline, not synchronization: the goroutine should be
+			// listening, having parked the snapshot's parts.
+			t.Fatalf("progress=%v: the listen goroutine never asked for a batch", progress)
+		}
 		h.stop()
 		for len(h.events) > 0 {
 			releaseEvent[fakePart](<-h.events) // what the operator does with undrained events
