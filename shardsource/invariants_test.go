@@ -18,7 +18,9 @@ func gatedRun(t *testing.T, hook func(*Tokens)) (*env, *slowBlob, *single) {
 	return gatedRunOpts(t, hook, Options[string, string]{})
 }
 
-func gatedRunOpts(t *testing.T, hook func(*Tokens), opts Options[string, string]) (*env, *slowBlob, *single) {
+// gatedEnv is a shard with batches at 0, 1 and 2 (rows a, b, c) whose t=1
+// part's blob read blocks until its key, returned, is released.
+func gatedEnv(t *testing.T) (*env, *slowBlob, string) {
 	blob := newSlowBlob(mem.NewBlob(), 4, 0)
 	e := newEnvWithBlob(t, blob)
 	e.appendAt(0, 1, row("a", 0, 1))
@@ -26,6 +28,11 @@ func gatedRunOpts(t *testing.T, hook func(*Tokens), opts Options[string, string]
 	e.appendAt(2, 3, row("c", 2, 1))
 	gated := e.partKeysAt(1)[0]
 	blob.gate(gated)
+	return e, blob, gated
+}
+
+func gatedRunOpts(t *testing.T, hook func(*Tokens), opts Options[string, string]) (*env, *slowBlob, *single) {
+	e, blob, _ := gatedEnv(t)
 	asOf := frontier.From[frontier.Time](0)
 	w := dataflow.NewWorker()
 	r := &single{t: t, w: w, probe: dataflow.NewProbeHandle[frontier.Time]()}
@@ -179,39 +186,20 @@ func TestGCKeepsLeasedParts(t *testing.T) {
 // chosen worker, whose own fetches are all done, still keeps the leases of
 // t=1 and t=2 until that fetch completes elsewhere.
 func TestLeaseReleaseWaitsForOtherWorkersFetch(t *testing.T) {
-	blob := newSlowBlob(mem.NewBlob(), 4, 0)
-	e := newEnvWithBlob(t, blob)
-	e.appendAt(0, 1, row("a", 0, 1))
-	e.appendAt(1, 2, row("b", 1, 1))
-	e.appendAt(2, 3, row("c", 2, 1))
-	gated := e.partKeysAt(1)[0]
-	blob.gate(gated)
+	e, blob, gated := gatedEnv(t)
 	const workers = 2
 	chosen := ChosenWorker("test_source", workers)
 	cl := runCluster(t, e, workers, 1, Options[string, string]{
 		AsOf: ptr(frontier.From[frontier.Time](0)), Until: frontier.From[frontier.Time](3), FetchConcurrency: 4,
 		// Route the gated part away from the chosen worker, every other
 		// part to it.
-		DescTransformer: func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc] {
-			b := dataflow.NewBuilder(s, "route")
-			in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
-			out, stream := dataflow.AddOutput[Desc](b)
-			b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-				caps[0].Drop()
-				return func() {
-					in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
-						for _, d := range ds {
-							d.Worker = chosen
-							if d.Part.Key == gated {
-								d.Worker = (chosen + 1) % workers
-							}
-							out.Session(ref).Give(d)
-						}
-					})
-				}
-			})
-			return stream
-		},
+		DescTransformer: mapDescs(func(d Desc, chosen int) Desc {
+			d.Worker = chosen
+			if d.Part.Key == gated {
+				d.Worker = (chosen + 1) % workers
+			}
+			return d
+		}),
 	})
 	parked := map[frontier.Time][]*lease.Lease{}
 	cl.tokens[chosen].inst.onPark = func(ts frontier.Time, l *lease.Lease) { parked[ts] = append(parked[ts], l) }

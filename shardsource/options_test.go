@@ -85,21 +85,7 @@ func TestDescTransformer(t *testing.T) {
 	asOf := frontier.From[frontier.Time](0)
 	r := runSingle(t, e, Options[string, string]{
 		AsOf: &asOf, Until: frontier.From[frontier.Time](2),
-		DescTransformer: func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc] {
-			b := dataflow.NewBuilder(s, "count")
-			in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
-			out, stream := dataflow.AddOutput[Desc](b)
-			b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-				caps[0].Drop()
-				return func() {
-					in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
-						seen += len(ds)
-						out.Session(ref).GiveBatch(ds)
-					})
-				}
-			})
-			return stream
-		},
+		DescTransformer: mapDescs(func(d Desc, _ int) Desc { seen++; return d }),
 	})
 	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
 	if seen != 2 || len(r.out.rows) != 2 {
@@ -163,5 +149,27 @@ func TestShutdownBeforeStart(t *testing.T) {
 	r.shutdown()
 	if e.readers() != 0 {
 		t.Fatalf("readers %d after shutdown", e.readers())
+	}
+}
+
+// mapDescs is a DescTransformer that rewrites each desc on its way to the
+// fetch operator (chosen is the listing worker).
+func mapDescs(fn func(d Desc, chosen int) Desc) func(*dataflow.Scope[frontier.Time], *dataflow.Stream[frontier.Time, Desc], int) *dataflow.Stream[frontier.Time, Desc] {
+	return func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc] {
+		b := dataflow.NewBuilder(s, "map_descs")
+		in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
+		out, stream := dataflow.AddOutput[Desc](b)
+		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+			caps[0].Drop()
+			return func() {
+				in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
+					session := out.Session(ref)
+					for _, d := range ds {
+						session.Give(fn(d, chosen))
+					}
+				})
+			}
+		})
+		return stream
 	}
 }
