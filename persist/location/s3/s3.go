@@ -23,7 +23,7 @@ func init() {
 func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return nil, fmt.Errorf("s3: url %q: want s3://BUCKET?region=...", rawURL)
+		return nil, fmt.Errorf("s3: url %q: want s3://BUCKET?region=REGION", rawURL)
 	}
 	b, err := gcblob.Open(ctx, rawURL)
 	if err != nil {

@@ -100,7 +100,7 @@ var _ location.Consensus = (*Consensus)(nil)
 // Open opens (creating if needed) the consensus database at path.
 func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: path %q: must not contain ? or # or start with file:", path)
+		return nil, fmt.Errorf("sqlite: path %q: must not contain ? or # or start with \"file:\"", path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
