@@ -39,3 +39,24 @@ func TestListenBackoffResetsWhenPollFindsData(t *testing.T) {
 		t.Fatalf("after finding a batch the poll interval is %v, want %v", l.w.delay, opts.ListenPollMin)
 	}
 }
+
+// SetPollBackoff overrides the client's bounds for one reader.
+func TestSetPollBackoff(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	e.loc.Consensus = noWatch{e.cons}
+	r, _ := e.client(ClientOptions{ListenPollMin: time.Millisecond, ListenPollMax: time.Second}).OpenReader(ctx, "s", "")
+	r.SetPollBackoff(7*time.Millisecond, 0)
+	l, err := r.Listen(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.w.min != 7*time.Millisecond || l.w.max != time.Second || l.w.delay != 7*time.Millisecond {
+		t.Fatalf("waiter bounds %v..%v delay %v, want 7ms..1s delay 7ms", l.w.min, l.w.max, l.w.delay)
+	}
+	r.SetPollBackoff(0, 3*time.Millisecond) // max below min: raised to min
+	if r.pollMin != 7*time.Millisecond || r.pollMax != 7*time.Millisecond {
+		t.Fatalf("bounds %v..%v, want 7ms..7ms", r.pollMin, r.pollMax)
+	}
+}

@@ -82,7 +82,7 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 		}
 		// New data: the writer is active again, so poll at the shortest
 		// interval rather than where an idle stretch left the backoff.
-		l.w.delay = l.r.c.opts.ListenPollMin
+		l.w.delay = l.w.min
 		lower := l.frontier
 		l.frontier = b.Upper.Clone()
 		progress := ListenEvent{Kind: ListenProgress, Upper: b.Upper.Clone()}

@@ -23,6 +23,10 @@ type ReadHandle struct {
 	m       *machine
 	id      string
 	purpose string
+	// pollMin and pollMax bound the backoff of reads that poll for new
+	// state; the client's ListenPollMin/Max unless SetPollBackoff changed
+	// them.
+	pollMin, pollMax time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -44,7 +48,8 @@ func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) 
 	if err != nil {
 		return nil, err
 	}
-	r := &ReadHandle{c: c, m: m, id: "r-" + randomID(), purpose: purpose}
+	r := &ReadHandle{c: c, m: m, id: "r-" + randomID(), purpose: purpose,
+		pollMin: c.opts.ListenPollMin, pollMax: c.opts.ListenPollMax}
 	var reg state.Reader
 	_, err = m.apply(ctx, func(s state.State) (state.State, bool, error) {
 		if existing, ok := s.Reader(r.id); ok {
@@ -292,23 +297,38 @@ func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]Leased
 	}
 }
 
+// SetPollBackoff bounds the capped exponential backoff with which this
+// reader's Snapshot and Listen poll for new state when nothing wakes them:
+// they first wait lo, doubling up to hi, and return to lo when they find
+// data or are woken. A zero or negative argument keeps the current bound. Set
+// it before reading: it is not synchronized with reads in flight.
+func (r *ReadHandle) SetPollBackoff(lo, hi time.Duration) {
+	if lo > 0 {
+		r.pollMin = lo
+	}
+	if hi > 0 {
+		r.pollMax = hi
+	}
+	r.pollMax = max(r.pollMax, r.pollMin)
+}
+
 // waiter waits for a new state version: at once on a write through this
 // client, on a consensus notification where the backend offers them, and
 // otherwise after a capped exponential backoff.
 type waiter struct {
-	c       *Client
-	delay   time.Duration
-	watched <-chan struct{}
-	cancel  func()
+	min, max time.Duration
+	delay    time.Duration
+	watched  <-chan struct{}
+	cancel   func()
 }
 
 func (r *ReadHandle) newWaiter(ctx context.Context) *waiter {
-	w := &waiter{c: r.c, delay: r.c.opts.ListenPollMin}
+	w := &waiter{min: r.pollMin, max: r.pollMax, delay: r.pollMin}
 	if wt, ok := r.c.loc.Consensus.(location.Watcher); ok {
 		// Polling is the fallback: a watch that cannot be set up within
 		// the longest poll interval (its backend unreachable, say) is not
 		// waited for, and neither is one the caller gave up on.
-		setup, cancel := context.WithTimeout(ctx, r.c.opts.ListenPollMax)
+		setup, cancel := context.WithTimeout(ctx, r.pollMax)
 		ch, stop, err := wt.Watch(setup, r.m.shard.consensusKey())
 		cancel()
 		if err == nil {
@@ -325,11 +345,11 @@ func (w *waiter) wait(ctx context.Context, local <-chan struct{}) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-local:
-		w.delay = w.c.opts.ListenPollMin
+		w.delay = w.min
 	case <-w.watched:
-		w.delay = w.c.opts.ListenPollMin
+		w.delay = w.min
 	case <-t.C:
-		w.delay = min(2*w.delay, w.c.opts.ListenPollMax)
+		w.delay = min(2*w.delay, w.max)
 	}
 	return nil
 }
