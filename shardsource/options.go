@@ -101,12 +101,23 @@ type Options[K, V any] struct {
 	// the fetch operator (default FetchConcurrency). At most
 	// ResultBuffer+FetchConcurrency fetched parts exist per worker.
 	ResultBuffer int
+	// ListenRetry bounds the backoff with which the listen goroutine polls
+	// for new batches when nothing wakes it (a write through the same
+	// client, or a consensus notification, wakes it at once). Zero fields
+	// keep the client's ListenPollMin and ListenPollMax.
+	ListenRetry ListenRetry
 	// HeartbeatInterval is how often the listen goroutine heartbeats the
 	// reader while it waits (default 1 minute; it must be well under the
 	// client's lease duration).
 	HeartbeatInterval time.Duration
 	// ExpireTimeout bounds the reader's expiry at shutdown (default 30s).
 	ExpireTimeout time.Duration
+}
+
+// ListenRetry is a capped exponential backoff: the first wait is Initial,
+// each further one doubles, up to Max; finding data starts over at Initial.
+type ListenRetry struct {
+	Initial, Max time.Duration
 }
 
 func (o Options[K, V]) withDefaults() Options[K, V] {

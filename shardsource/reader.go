@@ -30,7 +30,7 @@ type persistReader struct {
 	heartbeatDone chan struct{}
 }
 
-func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, heartbeat time.Duration) (*persistReader, error) {
+func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, heartbeat time.Duration, retry ListenRetry) (*persistReader, error) {
 	c, err := client(ctx)
 	if err != nil {
 		return nil, err
@@ -39,6 +39,7 @@ func openPersistReader(ctx context.Context, client ClientFunc, shard persist.Sha
 	if err != nil {
 		return nil, err
 	}
+	r.SetPollBackoff(retry.Initial, retry.Max)
 	hctx, cancel := context.WithCancel(context.Background())
 	pr := &persistReader{r: r, stopHeartbeat: cancel, heartbeatDone: make(chan struct{})}
 	go func() {
