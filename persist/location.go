@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 
@@ -53,11 +52,13 @@ func DefaultLocation(ctx context.Context, dir string) (Location, error) {
 	if err := os.MkdirAll(filepath.Join(abs, "blob"), 0o755); err != nil {
 		return Location{}, fmt.Errorf("persist: default location: %w", err)
 	}
-	return OpenLocation(ctx, fileURL("file", filepath.Join(abs, "blob")), fileURL("sqlite", filepath.Join(abs, "consensus.db")))
+	blobURL, consensusURL := DefaultURLs(abs)
+	return OpenLocation(ctx, blobURL, consensusURL)
 }
 
-// fileURL is the URL of the local path p, escaped so that a path holding
-// '%', '?' or '#' names itself and not another path.
-func fileURL(scheme, p string) string {
-	return (&url.URL{Scheme: scheme, Path: filepath.ToSlash(p)}).String()
+// DefaultURLs returns the URLs of the default location in the absolute
+// directory dir: a file blob at dir/blob and the embedded consensus at
+// dir/consensus.db, for handing to another process or to OpenLocation.
+func DefaultURLs(dir string) (blobURL, consensusURL string) {
+	return location.PathURL("file", filepath.Join(dir, "blob")), location.PathURL("sqlite", filepath.Join(dir, "consensus.db"))
 }

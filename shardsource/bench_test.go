@@ -129,7 +129,7 @@ func sourceReplay(b *testing.B, c *persist.Client, asOf, until frontier.Time, wo
 func BenchmarkReplay(b *testing.B) {
 	const rows, parts, concurrency = 1 << 20, 64, 4
 	ctx := context.Background()
-	blob, err := location.OpenBlob(ctx, "file://"+b.TempDir())
+	blob, err := location.OpenBlob(ctx, location.PathURL("file", b.TempDir()))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func writeToVisible(t testing.TB, writes int, pollOnly bool) []time.Duration {
 	t.Helper()
 	ctx := context.Background()
 	pgURL := pgtest.NewDatabase(t)
-	blobURL := "file://" + t.TempDir()
+	blobURL := location.PathURL("file", t.TempDir())
 	const shard = "visible"
 	loc, err := persist.OpenLocation(ctx, blobURL, pgURL)
 	if err != nil {

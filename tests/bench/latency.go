@@ -23,9 +23,8 @@ func measureP5(ctx context.Context, e *env) (rows []Row, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("p5: %w", err)
 	}
-	blobURL := "file://" + filepath.ToSlash(filepath.Join(abs, "blob"))
-	backends := []p5Backend{{name: "SQLite", blobURL: blobURL,
-		consensusURL: "sqlite://" + filepath.ToSlash(filepath.Join(abs, "consensus.db"))}}
+	blobURL, consensusURL := persist.DefaultURLs(abs)
+	backends := []p5Backend{{name: "SQLite", blobURL: blobURL, consensusURL: consensusURL}}
 	if e.cfg.PostgresURL != "" {
 		backends = append(backends, p5Backend{name: "PostgreSQL", blobURL: blobURL, consensusURL: e.cfg.PostgresURL})
 	}
