@@ -29,6 +29,15 @@
 // writers in different processes (or handles) wait for each other up to
 // busy_timeout.
 //
+// # Layout
+//
+// Versions live in one rowid table, consensus(key, seqno, data), whose
+// (key, seqno) primary key is a separate index, so a large version's data
+// is never in the b-tree a lookup searches. PRAGMA user_version records the
+// layout; Open migrates a file of the first layout (a WITHOUT ROWID table)
+// in one transaction, and refuses a layout newer than it knows with
+// ErrSchemaTooNew.
+//
 // # Errors
 //
 // Failures are *location.ExternalError values. Anything before COMMIT is

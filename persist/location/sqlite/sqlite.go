@@ -73,13 +73,6 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 	return path, opts, nil
 }
 
-const schema = `CREATE TABLE IF NOT EXISTS consensus (
-	key   TEXT    NOT NULL,
-	seqno INTEGER NOT NULL,
-	data  BLOB    NOT NULL,
-	PRIMARY KEY (key, seqno)
-) WITHOUT ROWID`
-
 // Consensus is a location.Consensus in a SQLite file. It is safe for
 // concurrent use.
 type Consensus struct {
@@ -121,9 +114,9 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
-		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: create schema: %w", abs, err))
+		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: schema: %w", abs, err))
 	}
 	return &Consensus{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
 }

@@ -1,0 +1,151 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/sqlite"
+)
+
+// layout0 is the first table layout, as the first release created it.
+const layout0 = `CREATE TABLE consensus (
+	key   TEXT    NOT NULL,
+	seqno INTEGER NOT NULL,
+	data  BLOB    NOT NULL,
+	PRIMARY KEY (key, seqno)
+) WITHOUT ROWID`
+
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestMigratesLayout0: a database written by the first layout opens with
+// every version intact, in the rowid layout, and takes new versions.
+func TestMigratesLayout0(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	old := rawDB(t, path)
+	if _, err := old.Exec(layout0); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"a", "b"} {
+		for s := 1; s <= 3; s++ {
+			if _, err := old.Exec(`INSERT INTO consensus VALUES (?, ?, ?)`, key, s, fmt.Sprintf("%s%d", key, s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c := open(t, path)
+	defer c.Close()
+	ctx := t.Context()
+	for _, key := range []string{"a", "b"} {
+		vs, err := c.Scan(ctx, key, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vs) != 3 {
+			t.Fatalf("%s: %d versions after migration, want 3", key, len(vs))
+		}
+		for i, v := range vs {
+			if want := fmt.Sprintf("%s%d", key, i+1); v.SeqNo != location.SeqNo(i+1) || !bytes.Equal(v.Data, []byte(want)) {
+				t.Fatalf("%s: version %d is (%d, %q), want (%d, %q)", key, i, v.SeqNo, v.Data, i+1, want)
+			}
+		}
+	}
+	three := location.SeqNo(3)
+	res, err := c.CompareAndSet(ctx, "a", &three, location.VersionedData{SeqNo: 4, Data: []byte("a4")})
+	if err != nil || res != location.Committed {
+		t.Fatalf("compare-and-set after migration: %v, %v", res, err)
+	}
+
+	db := rawDB(t, path)
+	var ddl string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'consensus'`).Scan(&ddl); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.ToUpper(ddl), "WITHOUT ROWID") {
+		t.Fatalf("consensus still WITHOUT ROWID after migration: %s", ddl)
+	}
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table'`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 1 {
+		t.Fatalf("%d tables after migration, want only consensus", tables)
+	}
+}
+
+// TestReopenKeepsLayout: opening a migrated database again changes nothing.
+func TestReopenKeepsLayout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	c := open(t, path)
+	if _, err := c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c = open(t, path)
+	defer c.Close()
+	v, ok, err := c.Head(t.Context(), "k")
+	if err != nil || !ok || string(v.Data) != "x" {
+		t.Fatalf("head after reopen: %+v, %v, %v", v, ok, err)
+	}
+}
+
+// TestSchemaTooNew: a layout from newer code is refused, not rewritten.
+func TestSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	db := rawDB(t, path)
+	if _, err := db.Exec(`PRAGMA user_version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := sqlite.Open(t.Context(), path, sqlite.Options{})
+	if err == nil {
+		c.Close()
+		t.Fatal("opened a database of layout 99")
+	}
+	if !errors.Is(err, sqlite.ErrSchemaTooNew) {
+		t.Fatalf("error %v does not wrap ErrSchemaTooNew", err)
+	}
+}
+
+// BenchmarkCompareAndSetLargeState: compare-and-set of 300 KB versions,
+// the size of a shard state holding about 1500 batches. With the first
+// layout this cost about three times as much as a small version.
+func BenchmarkCompareAndSetLargeState(b *testing.B) {
+	c, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "consensus.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	data := bytes.Repeat([]byte{7}, 300<<10)
+	var expected *location.SeqNo
+	b.SetBytes(int64(len(data)))
+	for i := 0; b.Loop(); i++ {
+		next := location.SeqNo(i + 1)
+		res, err := c.CompareAndSet(b.Context(), "k", expected, location.VersionedData{SeqNo: next, Data: data})
+		if err != nil || res != location.Committed {
+			b.Fatalf("compare-and-set %d: %v, %v", next, res, err)
+		}
+		expected = &next
+	}
+}
