@@ -26,11 +26,15 @@ type inputMeta[T frontier.Timestamp[T]] struct {
 	// queuedTimes calls f with the time of each queued message (for
 	// checking the tracker against the messages that exist).
 	queuedTimes func(f func(T))
+	// counts accumulates the changes in messages queued here.
+	counts portCounts[T]
 }
 
 type outputMeta[T frontier.Timestamp[T]] struct {
 	// targets lists the input ports this output feeds.
 	targets []location
+	// counts accumulates the changes in capabilities held for it.
+	counts portCounts[T]
 }
 
 // Builder describes one operator: its inputs, outputs, how each input is
@@ -191,6 +195,7 @@ func AddInput[T frontier.Timestamp[T], D any](b *Builder[T], s *Stream[T, D], pa
 func addInputPort[T frontier.Timestamp[T], D any](b *Builder[T]) *InPort[T, D] {
 	op := b.op
 	meta := &inputMeta[T]{op: op, port: len(op.inputs)}
+	meta.counts.loc = target(op.index, meta.port)
 	op.inputs = append(op.inputs, meta)
 	op.notify = append(op.notify, true)
 	in := &InPort[T, D]{meta: meta}
@@ -207,7 +212,7 @@ func addInputPort[T frontier.Timestamp[T], D any](b *Builder[T]) *InPort[T, D] {
 func AddOutput[D any, T frontier.Timestamp[T]](b *Builder[T]) (*OutPort[T, D], *Stream[T, D]) {
 	b.mustNotBeBuilt()
 	op := b.op
-	meta := &outputMeta[T]{}
+	meta := &outputMeta[T]{counts: portCounts[T]{loc: source(op.index, len(op.outputs))}}
 	st := &outState[T, D]{op: op, port: len(op.outputs), meta: meta}
 	op.outputs = append(op.outputs, meta)
 	op.flushers = append(op.flushers, st.flush)

@@ -33,7 +33,7 @@ type Cap[T any] interface {
 func newCapability[T frontier.Timestamp[T]](op *opCore[T], output int, t T, counted bool) *Capability[T] {
 	c := &Capability[T]{time: t, op: op, output: output}
 	if counted {
-		op.scope.record(source(op.index, output), t, +1)
+		op.scope.count(&op.outputs[output].counts, t, +1)
 	}
 	op.w.addLive(c)
 	return c
@@ -94,9 +94,9 @@ func (c *Capability[T]) TryDowngrade(t T) error {
 		return nil
 	}
 	c.sendBuffered()
-	l := source(c.op.index, c.output)
-	c.op.scope.record(l, t, +1)
-	c.op.scope.record(l, c.time, -1)
+	pc := &c.op.outputs[c.output].counts
+	c.op.scope.count(pc, t, +1)
+	c.op.scope.count(pc, c.time, -1)
 	c.time = t
 	return nil
 }
@@ -117,7 +117,7 @@ func (c *Capability[T]) Drop() {
 		panic(&CapabilityError{Op: "Drop", Operator: c.op.name, Time: c.time, Request: c.time, Reason: ErrDropped})
 	}
 	c.sendBuffered()
-	c.op.scope.record(source(c.op.index, c.output), c.time, -1)
+	c.op.scope.count(&c.op.outputs[c.output].counts, c.time, -1)
 	c.op.w.removeLive(c.live)
 	c.live = -1
 }

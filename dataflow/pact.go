@@ -33,11 +33,11 @@ func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], p
 	src.meta.targets = append(src.meta.targets, loc)
 	w := dst.w
 	if pact.hash == nil || w.peers == 1 {
-		src.consumers = append(src.consumers, &pipelineConsumer[T, D]{in: in, loc: loc})
+		src.consumers = append(src.consumers, &pipelineConsumer[T, D]{in: in})
 		return
 	}
 	scope := dst.scope
-	ex := &exchangeConsumer[T, D]{in: in, loc: loc, hash: pact.hash, channel: len(scope.channels),
+	ex := &exchangeConsumer[T, D]{in: in, hash: pact.hash, channel: len(scope.channels),
 		parts: make([][]D, w.peers)}
 	scope.channels = append(scope.channels, func(payload any) { in.enqueue(payload.(Message[T, D])) })
 	scope.channelTargets = append(scope.channelTargets, loc)
@@ -45,18 +45,17 @@ func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], p
 }
 
 type pipelineConsumer[T frontier.Timestamp[T], D any] struct {
-	in  *InPort[T, D]
-	loc location
+	in *InPort[T, D]
 }
 
 func (p *pipelineConsumer[T, D]) push(t T, data []D) {
-	p.in.meta.op.scope.record(p.loc, t, +1)
+	meta := p.in.meta
+	meta.op.scope.count(&meta.counts, t, +1)
 	p.in.enqueue(Message[T, D]{Time: t, Data: data})
 }
 
 type exchangeConsumer[T frontier.Timestamp[T], D any] struct {
 	in      *InPort[T, D]
-	loc     location
 	hash    func(D) uint64
 	channel int
 	parts   [][]D
@@ -79,7 +78,7 @@ func (x *exchangeConsumer[T, D]) push(t T, data []D) {
 			continue
 		}
 		x.parts[p] = nil
-		scope.record(x.loc, t, +1)
+		scope.count(&x.in.meta.counts, t, +1)
 		m := Message[T, D]{Time: t, Data: part}
 		if p == w.index {
 			x.in.enqueue(m)

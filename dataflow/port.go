@@ -37,7 +37,7 @@ func (in *InPort[T, D]) Next() (CapabilityRef[T], []D, bool) {
 	in.head++
 	meta := in.meta
 	meta.epoch++
-	meta.op.scope.record(target(meta.op.index, meta.port), m.Time, -1)
+	meta.op.scope.count(&meta.counts, m.Time, -1)
 	return CapabilityRef[T]{time: m.Time, in: meta, epoch: meta.epoch}, m.Data, true
 }
 

@@ -33,7 +33,10 @@ type Scope[T frontier.Timestamp[T]] struct {
 	// pending accumulates this worker's progress since the last flush:
 	// consumed and produced messages and capability changes. It is
 	// reported as one atomic batch.
+	// pending is fed from counted, the locations whose counts changed since
+	// the last flush, by collect.
 	pending frontier.ChangeBatch[pointstamp[T]]
+	counted []*portCounts[T]
 	dirty   bool // the tracker has changes to propagate
 	retired bool
 	// queued counts this dataflow's operators waiting in the worker's
@@ -234,6 +237,7 @@ func (s *Scope[T]) receive(e Envelope) {
 // flush reports the pending progress: applied to this worker's tracker at
 // once and sent to every peer as one batch.
 func (s *Scope[T]) flush() {
+	s.collect()
 	if s.pending.IsEmpty() {
 		return
 	}
@@ -272,9 +276,18 @@ func (s *Scope[T]) propagate() {
 // done reports whether the dataflow has completed: nothing holds a
 // capability or is in flight, and every operator activated by the last
 // changes (an input frontier going empty, say) has run and seen them.
-func (s *Scope[T]) done() bool { return s.tracker.done() && s.pending.IsEmpty() && s.queued == 0 }
+func (s *Scope[T]) done() bool {
+	if !s.tracker.done() || s.queued != 0 {
+		return false
+	}
+	s.collect()
+	return s.pending.IsEmpty()
+}
 
-func (s *Scope[T]) quiet() bool { return !s.dirty && s.pending.IsEmpty() }
+func (s *Scope[T]) quiet() bool {
+	s.collect()
+	return !s.dirty && s.pending.IsEmpty()
+}
 
 func (s *Scope[T]) retire() {
 	s.retired = true
@@ -284,7 +297,3 @@ func (s *Scope[T]) retire() {
 	s.w.byIndex[s.index] = nil
 }
 
-// record adds diff to the pending count of (l, t).
-func (s *Scope[T]) record(l location, t T, diff int64) {
-	s.pending.Update(pointstamp[T]{loc: l, t: t}, diff)
-}
