@@ -296,4 +296,3 @@ func (s *Scope[T]) retire() {
 	}
 	s.w.byIndex[s.index] = nil
 }
-
