@@ -16,6 +16,9 @@ import (
 type machine struct {
 	c     *Client
 	shard ShardID
+	// enc encodes each new state version, reusing the encodings of the
+	// batches it shares with the previous one.
+	enc state.Encoder
 
 	mu struct {
 		sync.Mutex
@@ -150,7 +153,7 @@ func (m *machine) applyLoop(ctx context.Context, fn transition, maybeCommitted *
 			expected = &cur.SeqNo
 		}
 		res, err := m.c.loc.Consensus.CompareAndSet(ctx, m.shard.consensusKey(), expected,
-			location.VersionedData{SeqNo: next.SeqNo, Data: state.Encode(next)})
+			location.VersionedData{SeqNo: next.SeqNo, Data: m.enc.Encode(next)})
 		switch {
 		case err != nil && !location.IsIndeterminate(err):
 			return cur, fmt.Errorf("persist: commit state of %s: %w", m.shard, err)

@@ -31,43 +31,69 @@ func Encode(s State) []byte {
 	if InvariantsEnabled {
 		s.CheckInvariants()
 	}
-	msg := &statepb.ShardState{
+	msg := headerMsg(s)
+	for _, b := range s.Batches {
+		msg.Batches = append(msg.Batches, batchMsg(b))
+	}
+	msg.Readers, msg.Writers = readerMsgs(s.Readers), writerMsgs(s.Writers)
+	msg.Transitions = s.Transitions
+	setUnknown(msg, s.unknown)
+	return marshal(nil, msg)
+}
+
+// marshal appends the deterministic encoding of m to dst.
+func marshal(dst []byte, m proto.Message) []byte {
+	out, err := proto.MarshalOptions{Deterministic: true}.MarshalAppend(dst, m)
+	if err != nil {
+		// Marshalling a well-formed message cannot fail.
+		panic(fmt.Sprintf("persist: encoding state: %v", err))
+	}
+	return out
+}
+
+// headerMsg holds the fields of s numbered before the batches.
+func headerMsg(s State) *statepb.ShardState {
+	return &statepb.ShardState{
 		Version:          Version,
 		MinReaderVersion: max(s.minReaderVersion, MinReaderVersion),
 		ShardId:          s.ShardID,
 		Since:            encodeFrontier(s.Since),
 		Upper:            encodeFrontier(s.Upper),
-		Transitions:      s.Transitions,
 	}
-	for _, b := range s.Batches {
-		pb := &statepb.Batch{
-			Lower:            encodeFrontier(b.Lower),
-			Upper:            encodeFrontier(b.Upper),
-			Since:            encodeFrontier(b.Since),
-			WriterId:         b.WriterID,
-			IdempotencyToken: b.Token,
-		}
-		for _, p := range b.Parts {
-			pp := &statepb.Part{
-				Key:             p.Key,
-				Format:          statepb.PartFormat(p.Format),
-				EncodedSize:     p.Bytes,
-				Rows:            p.Rows,
-				MinTime:         uint64(p.MinTime),
-				MaxTime:         uint64(p.MaxTime),
-				KeyLower:        p.KeyLower,
-				KeyUpper:        p.KeyUpper,
-				DiffsSum:        p.DiffsSum,
-				Checksum:        p.Checksum,
-				DistinctKeyVals: p.DistinctKeyVals,
-			}
-			setUnknown(pp, p.unknown)
-			pb.Parts = append(pb.Parts, pp)
-		}
-		setUnknown(pb, b.unknown)
-		msg.Batches = append(msg.Batches, pb)
+}
+
+func batchMsg(b Batch) *statepb.Batch {
+	pb := &statepb.Batch{
+		Lower:            encodeFrontier(b.Lower),
+		Upper:            encodeFrontier(b.Upper),
+		Since:            encodeFrontier(b.Since),
+		WriterId:         b.WriterID,
+		IdempotencyToken: b.Token,
 	}
-	for _, r := range s.Readers {
+	for _, p := range b.Parts {
+		pp := &statepb.Part{
+			Key:             p.Key,
+			Format:          statepb.PartFormat(p.Format),
+			EncodedSize:     p.Bytes,
+			Rows:            p.Rows,
+			MinTime:         uint64(p.MinTime),
+			MaxTime:         uint64(p.MaxTime),
+			KeyLower:        p.KeyLower,
+			KeyUpper:        p.KeyUpper,
+			DiffsSum:        p.DiffsSum,
+			Checksum:        p.Checksum,
+			DistinctKeyVals: p.DistinctKeyVals,
+		}
+		setUnknown(pp, p.unknown)
+		pb.Parts = append(pb.Parts, pp)
+	}
+	setUnknown(pb, b.unknown)
+	return pb
+}
+
+func readerMsgs(rs []Reader) []*statepb.Reader {
+	var out []*statepb.Reader
+	for _, r := range rs {
 		pr := &statepb.Reader{
 			Id:                  r.ID,
 			Purpose:             r.Purpose,
@@ -77,9 +103,14 @@ func Encode(s State) []byte {
 			LeaseDurationMs:     r.LeaseDurationMs,
 		}
 		setUnknown(pr, r.unknown)
-		msg.Readers = append(msg.Readers, pr)
+		out = append(out, pr)
 	}
-	for _, w := range s.Writers {
+	return out
+}
+
+func writerMsgs(ws []Writer) []*statepb.Writer {
+	var out []*statepb.Writer
+	for _, w := range ws {
 		pw := &statepb.Writer{
 			Id:                  w.ID,
 			LastHeartbeatUnixMs: w.LastHeartbeatMs,
@@ -88,13 +119,7 @@ func Encode(s State) []byte {
 			MostRecentUpper:     encodeFrontier(w.MostRecentUpper),
 		}
 		setUnknown(pw, w.unknown)
-		msg.Writers = append(msg.Writers, pw)
-	}
-	setUnknown(msg, s.unknown)
-	out, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	if err != nil {
-		// Marshalling a well-formed message cannot fail.
-		panic(fmt.Sprintf("persist: encoding state: %v", err))
+		out = append(out, pw)
 	}
 	return out
 }
