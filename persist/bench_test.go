@@ -191,3 +191,27 @@ func BenchmarkTransitionSQLite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteOneRow appends single-row batches to the default location:
+// the latency of a small durable write, which bounds P5's write-to-visible.
+func BenchmarkWriteOneRow(b *testing.B) {
+	ctx := context.Background()
+	loc, err := DefaultLocation(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer loc.Close()
+	c := NewClient(loc, ClientOptions{})
+	w, err := c.OpenWriter(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	us := benchUpdates(rand.New(rand.NewPCG(1, 2)), 1, 0, 1)
+	b.ResetTimer()
+	for i := range b.N {
+		us[0].Time = frontier.Time(i)
+		if err := w.CompareAndAppend(ctx, us, ts(frontier.Time(i)), ts(frontier.Time(i+1))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
