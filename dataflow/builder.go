@@ -28,6 +28,9 @@ type inputMeta[T frontier.Timestamp[T]] struct {
 	queuedTimes func(f func(T))
 	// counts accumulates the changes in messages queued here.
 	counts portCounts[T]
+	// identity[o] says whether the input is connected to output o with
+	// the identity summary: whether its CapabilityRefs permit sending there.
+	identity []bool
 }
 
 type outputMeta[T frontier.Timestamp[T]] struct {
@@ -153,6 +156,12 @@ func (b *Builder[T]) Build(constructor func(caps []*Capability[T]) func()) {
 		}
 	}
 	op.conn = conn
+	for i, in := range op.inputs {
+		in.identity = make([]bool, nOut)
+		for _, e := range conn[i] {
+			in.identity[e.out] = e.s == nil
+		}
+	}
 	var zero T
 	caps := make([]*Capability[T], nOut)
 	for o := range caps {

@@ -18,6 +18,11 @@ type Capability[T frontier.Timestamp[T]] struct {
 	op     *opCore[T]
 	output int
 	live   int // index in the worker's live list; -1 once dropped
+	// self is the capability itself. Session takes it from here rather
+	// than from its Cap argument, so that escape analysis does not tie
+	// the argument to the result: a CapabilityRef value passed as a Cap
+	// then stays on the stack.
+	self *Capability[T]
 }
 
 // Cap is what an output Session accepts: a *Capability, or a CapabilityRef
@@ -32,6 +37,7 @@ type Cap[T any] interface {
 // is reported as progress (initial capabilities are counted up front).
 func newCapability[T frontier.Timestamp[T]](op *opCore[T], output int, t T, counted bool) *Capability[T] {
 	c := &Capability[T]{time: t, op: op, output: output}
+	c.self = c
 	if counted {
 		op.scope.count(&op.outputs[output].counts, t, +1)
 	}

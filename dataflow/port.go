@@ -88,26 +88,41 @@ func (o *OutPort[T, D]) Index() int { return o.st.port }
 // Session returns a session that sends at c's time on this output. c must be
 // a live capability for this output, or a CapabilityRef of an input
 // connected to it with the identity summary; otherwise Session panics.
+// SessionAt is the same for a CapabilityRef, without the interface.
 func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
-	st := o.st
-	c.check(&st.op.operator, st.port)
-	t := c.Time()
-	st.setTime(t)
-	if cap(st.buf) == 0 {
-		st.buf = make([]D, 0, BatchSize)
+	switch c := c.(type) {
+	case *Capability[T]:
+		c.check(&o.st.op.operator, o.st.port)
+		return o.st.session(c.time, c.self, nil, 0)
+	case CapabilityRef[T]:
+		return o.SessionAt(c)
+	case *CapabilityRef[T]:
+		return o.SessionAt(*c)
 	}
+	// Cap's methods are unexported, so only a type embedding one of ours
+	// gets here; calling its methods would make every c escape.
+	panic("dataflow: Session needs a *Capability or a CapabilityRef")
+}
+
+// SessionAt returns a session that sends at the time of the message ref
+// stands for, while ref is valid. ref's input must be connected to this
+// output with the identity summary; otherwise SessionAt panics.
+func (o *OutPort[T, D]) SessionAt(ref CapabilityRef[T]) Session[T, D] {
+	st := o.st
+	if in := ref.in; in == nil || in.epoch != ref.epoch || in.op != st.op || !in.identity[st.port] {
+		ref.check(&st.op.operator, st.port) // panics, saying why
+	}
+	return st.session(ref.time, nil, ref.in, ref.epoch)
+}
+
+// session starts a session at t, permitted by c or by in at epoch.
+func (st *outState[T, D]) session(t T, c *Capability[T], in *inputMeta[T], epoch uint64) Session[T, D] {
+	st.setTime(t)
 	if w := st.op.w; w.current != &st.op.operator {
 		// Outside the operator's logic: run it so the buffer is sent.
 		w.activate(&st.op.operator)
 	}
-	s := Session[T, D]{st: st, t: t}
-	switch c := c.(type) {
-	case *Capability[T]:
-		s.cap = c
-	case CapabilityRef[T]:
-		s.in, s.epoch = c.in, c.epoch
-	}
-	return s
+	return Session[T, D]{st: st, t: t, cap: c, in: in, epoch: epoch}
 }
 
 // Session sends records at one time on one output. Several sessions of
@@ -142,10 +157,12 @@ func (s Session[T, D]) Give(d D) {
 	if st.bufTime != s.t {
 		st.setTime(s.t)
 	}
+	if cap(st.buf) == 0 {
+		st.buf = make([]D, 0, BatchSize)
+	}
 	st.buf = append(st.buf, d)
 	if len(st.buf) >= BatchSize {
 		st.flush()
-		st.buf = make([]D, 0, BatchSize)
 	}
 }
 

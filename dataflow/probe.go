@@ -34,7 +34,7 @@ func ProbeWith[T frontier.Timestamp[T], D any](s *Stream[T, D], h *ProbeHandle[T
 		caps[0].Drop()
 		return func() {
 			in.ForEach(func(ref CapabilityRef[T], data []D) {
-				out.Session(ref).GiveBatch(data)
+				out.SessionAt(ref).GiveBatch(data)
 			})
 		}
 	})

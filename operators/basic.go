@@ -21,7 +21,6 @@ func Map[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) 
 	g, inPlace := any(f).(func(E) E)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
@@ -33,14 +32,14 @@ func Map[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) 
 					for i := range same {
 						same[i] = g(same[i])
 					}
-					sessionAt(out, slot, ref).GiveBatch(same)
+					out.SessionAt(ref).GiveBatch(same)
 					continue
 				}
 				res := make([]E, len(data))
 				for i := range data {
 					res[i] = f(data[i])
 				}
-				sessionAt(out, slot, ref).GiveBatch(res)
+				out.SessionAt(ref).GiveBatch(res)
 			}
 		}
 	})
@@ -56,7 +55,6 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
@@ -70,7 +68,7 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 					}
 				}
 				clear(data[len(kept):]) // release what the dropped records referenced
-				sessionAt(out, slot, ref).GiveBatch(kept)
+				out.SessionAt(ref).GiveBatch(kept)
 			}
 		}
 	})
@@ -87,14 +85,13 @@ func FlatMap[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
 				if !ok {
 					return
 				}
-				session := sessionAt(out, slot, ref)
+				session := out.SessionAt(ref)
 				for _, d := range data {
 					for e := range f(d) {
 						session.Give(e)
@@ -125,7 +122,6 @@ func InspectBatch[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], f fu
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for {
 				ref, data, ok := in.Next()
@@ -133,7 +129,7 @@ func InspectBatch[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], f fu
 					return
 				}
 				f(ref.Time(), data)
-				sessionAt(out, slot, ref).GiveBatch(data)
+				out.SessionAt(ref).GiveBatch(data)
 			}
 		}
 	})
@@ -155,10 +151,9 @@ func Concat[T frontier.Timestamp[T], D any](streams ...*dataflow.Stream[T, D]) *
 	out, stream := dataflow.AddOutput[D](b)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		slot := new(dataflow.CapabilityRef[T])
 		return func() {
 			for _, in := range ins {
-				forward(in, out, slot)
+				forward(in, out)
 			}
 		}
 	})
@@ -175,20 +170,19 @@ func Exchange[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], hash fun
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
-		slot := new(dataflow.CapabilityRef[T])
-		return func() { forward(in, out, slot) }
+		return func() { forward(in, out) }
 	})
 	return stream
 }
 
 // forward moves every queued batch of in to out unchanged.
-func forward[T frontier.Timestamp[T], D any](in *dataflow.InPort[T, D], out *dataflow.OutPort[T, D], slot *dataflow.CapabilityRef[T]) {
+func forward[T frontier.Timestamp[T], D any](in *dataflow.InPort[T, D], out *dataflow.OutPort[T, D]) {
 	for {
 		ref, data, ok := in.Next()
 		if !ok {
 			return
 		}
-		sessionAt(out, slot, ref).GiveBatch(data)
+		out.SessionAt(ref).GiveBatch(data)
 	}
 }
 
@@ -206,13 +200,4 @@ func Input[D any, T frontier.Timestamp[T]](s *dataflow.Scope[T]) (*dataflow.Inpu
 func Probe[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D]) (*dataflow.ProbeHandle[T], *dataflow.Stream[T, D]) {
 	h := dataflow.NewProbeHandle[T]()
 	return h, dataflow.ProbeWith(s, h)
-}
-
-// sessionAt returns a session at the time of the message ref stands for.
-// OutPort.Session takes the dataflow.Cap interface, and a CapabilityRef
-// value converted to it escapes to the heap: one allocation per batch. A
-// pointer to a slot the operator allocated once converts for free.
-func sessionAt[T frontier.Timestamp[T], D any](out *dataflow.OutPort[T, D], slot *dataflow.CapabilityRef[T], ref dataflow.CapabilityRef[T]) dataflow.Session[T, D] {
-	*slot = ref
-	return out.Session(slot)
 }
