@@ -77,3 +77,55 @@ func BenchmarkChecksum(b *testing.B) {
 		part.Checksum(data)
 	}
 }
+
+// partRows is the size of one part of shardflow bench's P1 and P2 shard:
+// 1M rows in 64 parts.
+const partRows = benchRows / 64
+
+// partUpdates returns n updates shaped like a P1 part: distinct 16-byte keys
+// (a sequence number and random bytes), random 16-byte values, one time and
+// diffs of +1. Such a part is small enough to stay dictionary-encoded.
+func partUpdates(n int) []part.Update {
+	buf := make([]byte, 32*n)
+	us := make([]part.Update, n)
+	rng := uint64(0x9E3779B97F4A7C15)
+	next := func() uint64 {
+		rng ^= rng << 13
+		rng ^= rng >> 7
+		rng ^= rng << 17
+		return rng
+	}
+	for i := range us {
+		k := buf[32*i : 32*i+16 : 32*i+16]
+		v := buf[32*i+16 : 32*i+32 : 32*i+32]
+		binary.BigEndian.PutUint64(k, uint64(i))
+		binary.BigEndian.PutUint64(k[8:], next())
+		binary.BigEndian.PutUint64(v, next())
+		binary.BigEndian.PutUint64(v[8:], next())
+		us[i] = part.Update{Key: k, Val: v, Time: 7, Diff: 1}
+	}
+	return us
+}
+
+// BenchmarkDecodePart decodes one part of P1's size and shape (about
+// 600 KB) and reads every row, as a fetch does. MB/s counts part bytes.
+func BenchmarkDecodePart(b *testing.B) {
+	data, _, err := part.Encode(partUpdates(partRows))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var sink int
+	for b.Loop() {
+		d, err := part.Decode(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range d.Len() {
+			sink += len(d.Key(i)) + len(d.Val(i)) + int(d.Time(i)) + int(d.Diff(i))
+		}
+		d.Release()
+	}
+	_ = sink
+}

@@ -138,34 +138,56 @@ func grow[T any](s []T, n int) []T {
 	return s[:0]
 }
 
+// byteArrays is the scratch readBytes decodes a batch of values into.
+type byteArrays [batchRows]parquet.ByteArray
+
+var scratchPool = sync.Pool{New: func() any { return new(byteArrays) }}
+
 // read appends the rows of every row group. Decode has checked that the
 // row groups' counts add up to at most MaxRows.
 func (d *Decoded) read(rdr *file.Reader) error {
-	var scratch [batchRows]parquet.ByteArray
+	scratch := scratchPool.Get().(*byteArrays)
+	defer func() {
+		clear(scratch[:]) // drop the pointers into page buffers
+		scratchPool.Put(scratch)
+	}()
 	for g := range rdr.NumRowGroups() {
 		rg := rdr.RowGroup(g)
-		n := rg.NumRows()
 		for col := range numCols {
-			cr, err := rg.Column(col)
-			if err != nil {
-				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
-			}
-			switch col {
-			case colKey:
-				err = readBytes(cr, n, &d.keys, scratch[:])
-			case colVal:
-				err = readBytes(cr, n, &d.vals, scratch[:])
-			case colTime:
-				d.times, err = readInt64s(cr, n, d.times)
-			case colDiff:
-				d.diffs, err = readInt64s(cr, n, d.diffs)
-			}
-			if err != nil {
+			if err := d.readColumn(rg, col, scratch[:]); err != nil {
 				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
 			}
 		}
 	}
 	return nil
+}
+
+// readColumn appends the values of one column of a row group. Whatever
+// happens, it closes the column's reader, which gives the page buffers back
+// to decodeAllocator: by then every value has been copied out, or the part
+// is refused.
+func (d *Decoded) readColumn(rg *file.RowGroupReader, col int, scratch []parquet.ByteArray) (err error) {
+	cr, err := rg.Column(col)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cr.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	n := rg.NumRows()
+	switch col {
+	case colKey:
+		return readBytes(cr, n, &d.keys, scratch)
+	case colVal:
+		return readBytes(cr, n, &d.vals, scratch)
+	case colTime:
+		d.times, err = readInt64s(cr, n, d.times)
+	case colDiff:
+		d.diffs, err = readInt64s(cr, n, d.diffs)
+	}
+	return err
 }
 
 // readBytes appends n values of a byte-array column to c, copying each page's

@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
 // readerBufferSize is how much of a column chunk the reader buffers at a
-// time; pages are read whole.
-const readerBufferSize = 1 << 20
+// time, enough for any page header it parses at first try. Pages are read
+// whole, straight from the part into the page buffer, past this buffer; a
+// larger buffer only adds an allocation and a copy of every page.
+const readerBufferSize = 16 << 10
 
 // open reads a part's footer and checks everything Decode relies on before
 // any page is read: the schema, row counts that add up and stay within
@@ -20,7 +22,7 @@ const readerBufferSize = 1 << 20
 // capped at the part's size, so no header can make the reader allocate
 // more than the part itself.
 func open(data []byte) (*file.Reader, error) {
-	props := parquet.NewReaderProperties(goAllocator)
+	props := parquet.NewReaderProperties(decodeAllocator)
 	props.BufferedStreamEnabled = true
 	props.BufferSize = readerBufferSize
 	props.MaxCompressedPageSize = int64(len(data))
@@ -53,6 +55,12 @@ func open(data []byte) (*file.Reader, error) {
 			cc, err := rg.ColumnChunk(c)
 			if err != nil {
 				return nil, fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[c], err)
+			}
+			// Encode never compresses; refusing codecs also means every page
+			// buffer is filled by a plain copy of the part's bytes.
+			if cc.Compression() != compress.Codecs.Uncompressed {
+				return nil, fmt.Errorf("%w: row group %d column %s: compressed with %s",
+					ErrCorrupt, g, colNames[c], cc.Compression())
 			}
 			data, length := cc.DataPageOffset(), cc.TotalCompressedSize()
 			start := data
@@ -113,7 +121,3 @@ func ReadStats(data []byte) (st Stats, err error) {
 	st.Bytes = int64(len(data))
 	return st, nil
 }
-
-// goAllocator leaves arrow's buffers to the garbage collector: nothing read
-// from a part outlives Decode except what it copies into Go slices.
-var goAllocator = memory.NewGoAllocator()
