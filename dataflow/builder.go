@@ -15,14 +15,17 @@ type opCore[T frontier.Timestamp[T]] struct {
 	outputs []*outputMeta[T]
 	// flushers send whatever the outputs buffered, after each invocation.
 	flushers []func()
+	// buffered is set when an output may hold buffered records.
+	buffered bool
 }
 
 type inputMeta[T frontier.Timestamp[T]] struct {
 	op   *opCore[T]
 	port int
-	// epoch counts messages read; a CapabilityRef is valid while it is
+	// permit's epoch counts messages read and invocations ended: a
+	// CapabilityRef, and a Session it started, is valid while it is
 	// unchanged.
-	epoch uint64
+	permit permit[T]
 	// queuedTimes calls f with the time of each queued message (for
 	// checking the tracker against the messages that exist).
 	queuedTimes func(f func(T))
@@ -172,15 +175,22 @@ func (b *Builder[T]) Build(constructor func(caps []*Capability[T]) func()) {
 		logic = func() {}
 	}
 	op.logic = logic
-	op.post = func() {
+	op.post = op.afterLogic
+	op.w.activate(&op.operator)
+}
+
+// afterLogic runs after each invocation: it sends what the outputs
+// buffered and expires the CapabilityRefs of the invocation.
+func (op *opCore[T]) afterLogic() {
+	if op.buffered {
+		op.buffered = false
 		for _, f := range op.flushers {
 			f()
 		}
-		for _, in := range op.inputs {
-			in.epoch++
-		}
 	}
-	op.w.activate(&op.operator)
+	for _, in := range op.inputs {
+		in.permit.epoch++
+	}
 }
 
 // Stream is the output of an operator, which any number of inputs may
@@ -205,6 +215,7 @@ func addInputPort[T frontier.Timestamp[T], D any](b *Builder[T]) *InPort[T, D] {
 	op := b.op
 	meta := &inputMeta[T]{op: op, port: len(op.inputs)}
 	meta.counts.loc = target(op.index, meta.port)
+	meta.permit.in = meta
 	op.inputs = append(op.inputs, meta)
 	op.notify = append(op.notify, true)
 	in := &InPort[T, D]{meta: meta}

@@ -23,6 +23,26 @@ type Capability[T frontier.Timestamp[T]] struct {
 	// the argument to the result: a CapabilityRef value passed as a Cap
 	// then stays on the stack.
 	self *Capability[T]
+	// permit's epoch changes when the capability is downgraded or dropped,
+	// expiring the sessions it permitted.
+	permit permit[T]
+}
+
+// permit is what a Session checks before each send: the permission it was
+// started under, a capability's or an input's, is still good while its
+// epoch is unchanged. One of cap and in is set, for the panic's message.
+type permit[T frontier.Timestamp[T]] struct {
+	epoch uint64
+	cap   *Capability[T]
+	in    *inputMeta[T]
+}
+
+// expired panics with the error of a session at t whose permit expired.
+func (p *permit[T]) expired(t T) {
+	if c := p.cap; c != nil {
+		panic(&CapabilityError{Op: "send", Operator: c.op.name, Time: c.time, Request: t, Reason: ErrSessionExpired})
+	}
+	panic(&CapabilityError{Op: "send", Operator: p.in.op.name, Time: t, Request: t, Reason: ErrSessionExpired})
 }
 
 // Cap is what an output Session accepts: a *Capability, or a CapabilityRef
@@ -38,6 +58,7 @@ type Cap[T any] interface {
 func newCapability[T frontier.Timestamp[T]](op *opCore[T], output int, t T, counted bool) *Capability[T] {
 	c := &Capability[T]{time: t, op: op, output: output}
 	c.self = c
+	c.permit.cap = c
 	if counted {
 		op.scope.count(&op.outputs[output].counts, t, +1)
 	}
@@ -100,6 +121,7 @@ func (c *Capability[T]) TryDowngrade(t T) error {
 		return nil
 	}
 	c.sendBuffered()
+	c.permit.epoch++
 	pc := &c.op.outputs[c.output].counts
 	c.op.scope.count(pc, t, +1)
 	c.op.scope.count(pc, c.time, -1)
@@ -126,6 +148,7 @@ func (c *Capability[T]) Drop() {
 	c.op.scope.count(&c.op.outputs[c.output].counts, c.time, -1)
 	c.op.w.removeLive(c.live)
 	c.live = -1
+	c.permit.epoch++
 }
 
 // sendBuffered sends what c's output has buffered, so that the messages
@@ -185,7 +208,7 @@ func (r CapabilityRef[T]) DelayedFor(output int, t T) *Capability[T] {
 // minimum returns the least time r permits on output, panicking if r has
 // expired or the input is not connected to output.
 func (r CapabilityRef[T]) minimum(output int) T {
-	if r.in == nil || r.epoch != r.in.epoch {
+	if r.in == nil || r.epoch != r.in.permit.epoch {
 		panic("dataflow: CapabilityRef used after its message was released")
 	}
 	op := r.in.op

@@ -12,45 +12,65 @@ import (
 // pairs out of the progress batch, which then only sorts what changed.
 type portCounts[T frontier.Timestamp[T]] struct {
 	loc location
-	// listed is set while the counts are in their scope's counted list.
+	// listed is set while the counts are in their scope's counted list;
+	// t and diff, the change at the first time counted since, are valid
+	// only then.
 	listed bool
-	// updates holds the changes of this location, not necessarily
+	t      T
+	diff   int64
+	// more holds the changes at other times, not necessarily
 	// consolidated: equal times are summed only when they are recent.
-	updates []frontier.Update[T]
+	more []frontier.Update[T]
 }
 
-// recentTimes is how many of a location's latest times count looks through
-// for an equal one before appending: enough for the common single time,
-// bounded for a location that sees many times in one step.
+// recentTimes is how many of a location's latest other times countMore
+// looks through for an equal one before appending: bounded for a location
+// that sees many times in one step.
 const recentTimes = 4
 
 // count adds diff to the pending count of (pc.loc, t).
 func (s *Scope[T]) count(pc *portCounts[T], t T, diff int64) {
-	if !pc.listed {
-		pc.listed = true
-		s.counted = append(s.counted, pc)
+	if pc.listed && pc.t == t {
+		pc.diff += diff
+		return
 	}
-	u := pc.updates
+	s.countOther(pc, t, diff)
+}
+
+// countOther is count for a location not yet listed or at another time.
+func (s *Scope[T]) countOther(pc *portCounts[T], t T, diff int64) {
+	if !pc.listed {
+		pc.listed, pc.t, pc.diff = true, t, diff
+		s.counted = append(s.counted, pc)
+		return
+	}
+	u := pc.more
 	for i := len(u) - 1; i >= 0 && i >= len(u)-recentTimes; i-- {
 		if u[i].Time == t {
 			u[i].Diff += diff
 			return
 		}
 	}
-	pc.updates = append(u, frontier.Update[T]{Time: t, Diff: diff})
+	pc.more = append(u, frontier.Update[T]{Time: t, Diff: diff})
 }
 
 // collect moves the non-zero sums of every counted location into pending.
 func (s *Scope[T]) collect() {
 	for i, pc := range s.counted {
-		for _, u := range pc.updates {
-			if u.Diff != 0 {
-				s.pending.Update(pointstamp[T]{loc: pc.loc, t: u.Time}, u.Diff)
-			}
+		if pc.diff != 0 {
+			s.pending.Update(pointstamp[T]{loc: pc.loc, t: pc.t}, pc.diff)
 		}
-		clear(pc.updates) // times may hold references
-		pc.updates = pc.updates[:0]
-		pc.listed = false
+		if len(pc.more) > 0 {
+			for _, u := range pc.more {
+				if u.Diff != 0 {
+					s.pending.Update(pointstamp[T]{loc: pc.loc, t: u.Time}, u.Diff)
+				}
+			}
+			clear(pc.more) // times may hold references
+			pc.more = pc.more[:0]
+		}
+		var zero T
+		pc.listed, pc.t, pc.diff = false, zero, 0
 		s.counted[i] = nil
 	}
 	s.counted = s.counted[:0]

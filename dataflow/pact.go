@@ -33,7 +33,7 @@ func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], p
 	src.meta.targets = append(src.meta.targets, loc)
 	w := dst.w
 	if pact.hash == nil || w.peers == 1 {
-		src.consumers = append(src.consumers, &pipelineConsumer[T, D]{in: in})
+		src.consumers = append(src.consumers, consumer[T, D]{in: in})
 		return
 	}
 	scope := dst.scope
@@ -41,17 +41,7 @@ func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], p
 		parts: make([][]D, w.peers)}
 	scope.channels = append(scope.channels, func(payload any) { in.enqueue(payload.(Message[T, D])) })
 	scope.channelTargets = append(scope.channelTargets, loc)
-	src.consumers = append(src.consumers, ex)
-}
-
-type pipelineConsumer[T frontier.Timestamp[T], D any] struct {
-	in *InPort[T, D]
-}
-
-func (p *pipelineConsumer[T, D]) push(t T, data []D) {
-	meta := p.in.meta
-	meta.op.scope.count(&meta.counts, t, +1)
-	p.in.enqueue(Message[T, D]{Time: t, Data: data})
+	src.consumers = append(src.consumers, consumer[T, D]{in: in, ex: ex})
 }
 
 type exchangeConsumer[T frontier.Timestamp[T], D any] struct {

@@ -36,9 +36,9 @@ func (in *InPort[T, D]) Next() (CapabilityRef[T], []D, bool) {
 	in.queue[in.head] = Message[T, D]{}
 	in.head++
 	meta := in.meta
-	meta.epoch++
+	meta.permit.epoch++
 	meta.op.scope.count(&meta.counts, m.Time, -1)
-	return CapabilityRef[T]{time: m.Time, in: meta, epoch: meta.epoch}, m.Data, true
+	return CapabilityRef[T]{time: m.Time, in: meta, epoch: meta.permit.epoch}, m.Data, true
 }
 
 // ForEach pops every queued message and calls f with each. The data slice
@@ -93,7 +93,8 @@ func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
 	switch c := c.(type) {
 	case *Capability[T]:
 		c.check(&o.st.op.operator, o.st.port)
-		return o.st.session(c.time, c.self, nil, 0)
+		self := c.self
+		return o.st.session(self.time, &self.permit, self.permit.epoch)
 	case CapabilityRef[T]:
 		return o.SessionAt(c)
 	case *CapabilityRef[T]:
@@ -109,20 +110,35 @@ func (o *OutPort[T, D]) Session(c Cap[T]) Session[T, D] {
 // output with the identity summary; otherwise SessionAt panics.
 func (o *OutPort[T, D]) SessionAt(ref CapabilityRef[T]) Session[T, D] {
 	st := o.st
-	if in := ref.in; in == nil || in.epoch != ref.epoch || in.op != st.op || !in.identity[st.port] {
+	in := ref.in
+	if in == nil || in.permit.epoch != ref.epoch || in.op != st.op || !in.identity[st.port] {
 		ref.check(&st.op.operator, st.port) // panics, saying why
 	}
-	return st.session(ref.time, nil, ref.in, ref.epoch)
+	st.begin(ref.time)
+	return Session[T, D]{st: st, t: ref.time, p: &in.permit, epoch: ref.epoch}
 }
 
-// session starts a session at t, permitted by c or by in at epoch.
-func (st *outState[T, D]) session(t T, c *Capability[T], in *inputMeta[T], epoch uint64) Session[T, D] {
+// session starts a session at t, permitted by p at epoch.
+func (st *outState[T, D]) session(t T, p *permit[T], epoch uint64) Session[T, D] {
+	st.begin(t)
+	return Session[T, D]{st: st, t: t, p: p, epoch: epoch}
+}
+
+// begin prepares the output for a session at t: records buffered at
+// another time are sent, and outside the operator's logic the operator is
+// activated, so that what the session buffers is sent.
+func (st *outState[T, D]) begin(t T) {
+	if len(st.buf) > 0 && st.bufTime != t || st.op.w.current != &st.op.operator {
+		st.beginOther(t)
+	}
+}
+
+//go:noinline
+func (st *outState[T, D]) beginOther(t T) {
 	st.setTime(t)
 	if w := st.op.w; w.current != &st.op.operator {
-		// Outside the operator's logic: run it so the buffer is sent.
 		w.activate(&st.op.operator)
 	}
-	return Session[T, D]{st: st, t: t, cap: c, in: in, epoch: epoch}
 }
 
 // Session sends records at one time on one output. Several sessions of
@@ -131,23 +147,29 @@ func (st *outState[T, D]) session(t T, c *Capability[T], in *inputMeta[T], epoch
 // permitted it is: its capability is neither dropped nor downgraded, its
 // CapabilityRef not expired. Sending on it afterwards panics, since the
 // frontier may already have passed its time.
+//
+// A Session has four fields, so that the compiler keeps it in registers.
 type Session[T frontier.Timestamp[T], D any] struct {
 	st *outState[T, D]
 	t  T
-	// cap, or in at epoch, is what permits sending at t.
-	cap   *Capability[T]
-	in    *inputMeta[T]
+	// p at epoch is what permits sending at t: a capability or a
+	// CapabilityRef's input.
+	p     *permit[T]
 	epoch uint64
 }
 
 // mustBeValid panics if what permitted the session no longer does.
 func (s Session[T, D]) mustBeValid() {
-	if c := s.cap; c != nil && (c.live < 0 || c.time != s.t) {
-		panic(&CapabilityError{Op: "send", Operator: c.op.name, Time: c.time, Request: s.t, Reason: ErrSessionExpired})
+	if s.p == nil || s.p.epoch != s.epoch {
+		s.expired()
 	}
-	if s.in != nil && s.in.epoch != s.epoch {
-		panic(&CapabilityError{Op: "send", Operator: s.in.op.name, Time: s.t, Request: s.t, Reason: ErrSessionExpired})
+}
+
+func (s Session[T, D]) expired() {
+	if s.p == nil {
+		panic("dataflow: use of a zero Session")
 	}
+	s.p.expired(s.t)
 }
 
 // Give sends one record.
@@ -157,8 +179,11 @@ func (s Session[T, D]) Give(d D) {
 	if st.bufTime != s.t {
 		st.setTime(s.t)
 	}
-	if cap(st.buf) == 0 {
-		st.buf = make([]D, 0, BatchSize)
+	if len(st.buf) == 0 {
+		if cap(st.buf) == 0 {
+			st.buf = make([]D, 0, BatchSize)
+		}
+		st.op.buffered = true
 	}
 	st.buf = append(st.buf, d)
 	if len(st.buf) >= BatchSize {
@@ -199,37 +224,55 @@ type outState[T frontier.Timestamp[T], D any] struct {
 	port      int
 	meta      *outputMeta[T]
 	consumers []consumer[T, D]
-	buf       []D
-	bufTime   T
+	// buf holds the records given one at a time, at bufTime, until they
+	// are sent as one message. When it is not empty, op.buffered is set.
+	buf     []D
+	bufTime T
 }
 
-// consumer receives the messages of an output on behalf of one input.
-type consumer[T frontier.Timestamp[T], D any] interface {
-	// push takes ownership of data and counts the messages it creates.
-	push(t T, data []D)
+// consumer receives the messages of an output on behalf of one input: a
+// pipeline input directly, an exchanged one through ex.
+type consumer[T frontier.Timestamp[T], D any] struct {
+	in *InPort[T, D]
+	ex *exchangeConsumer[T, D]
 }
 
-func (st *outState[T, D]) flush() {
-	if len(st.buf) == 0 {
+// push takes ownership of data and counts the messages it creates.
+func (c consumer[T, D]) push(sc *Scope[T], t T, data []D) {
+	if c.ex != nil {
+		c.ex.push(t, data)
 		return
 	}
+	sc.count(&c.in.meta.counts, t, +1)
+	c.in.enqueue(Message[T, D]{Time: t, Data: data})
+}
+
+// flush sends what the buffer holds.
+func (st *outState[T, D]) flush() {
+	if len(st.buf) > 0 {
+		st.sendBuffer()
+	}
+}
+
+//go:noinline
+func (st *outState[T, D]) sendBuffer() {
 	data := st.buf
 	st.buf = nil
 	st.send(st.bufTime, data)
 }
 
 func (st *outState[T, D]) send(t T, data []D) {
-	if sc := st.op.scope; sc.tracker == nil {
+	sc := st.op.scope
+	if sc.tracker == nil {
 		// Still building: the stream's readers may not be attached yet.
 		sc.deferred = append(sc.deferred, func() { st.send(t, data) })
 		return
 	}
-	last := len(st.consumers) - 1
-	for i, c := range st.consumers {
-		if i < last {
-			c.push(t, append([]D(nil), data...))
-		} else {
-			c.push(t, data)
-		}
+	cs := st.consumers
+	for ; len(cs) > 1; cs = cs[1:] {
+		cs[0].push(sc, t, append([]D(nil), data...)) // each but the last gets a copy
+	}
+	if len(cs) == 1 {
+		cs[0].push(sc, t, data)
 	}
 }
