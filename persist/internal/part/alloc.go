@@ -15,12 +15,14 @@ import (
 // come back zeroed, as a Go allocation would.
 //
 // Ownership: arrow frees a buffer when the page reader owning it is closed
-// (Decode closes each column's reader once every value of the column has
-// been copied out) or when it replaces the buffer by a larger one. Values
-// that ReadBatchInPage returns alias the current page's buffers and are
-// copied before the next page is read, so nothing Decode keeps points into
-// a freed buffer. Under the invariants build tag freed buffers are poisoned,
-// so that a read after free shows up as wrong rows in the tests.
+// (Decode closes each column's page reader once every value of the column
+// has been copied out) or when it replaces the buffer by a larger one (a
+// page larger than the last, or a second dictionary page, which Decode
+// refuses before reading on). Decode copies a data page's values before it
+// asks for the next page, and reads the dictionary page only until the
+// reader is closed, so nothing it keeps points into a freed buffer. Under
+// the invariants build tag freed buffers are poisoned, so that a read after
+// free shows up as wrong rows in the tests.
 type poolAllocator struct {
 	classes [numClasses]sync.Pool // of *[]byte with cap == classSize(i)
 }

@@ -2,11 +2,8 @@ package part
 
 import (
 	"fmt"
-	"math"
-	"slices"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 
@@ -138,117 +135,21 @@ func grow[T any](s []T, n int) []T {
 	return s[:0]
 }
 
-// byteArrays is the scratch readBytes decodes a batch of values into.
-type byteArrays [batchRows]parquet.ByteArray
-
-var scratchPool = sync.Pool{New: func() any { return new(byteArrays) }}
-
 // read appends the rows of every row group. Decode has checked that the
 // row groups' counts add up to at most MaxRows.
 func (d *Decoded) read(rdr *file.Reader) error {
-	scratch := scratchPool.Get().(*byteArrays)
+	cr := chunkReaderPool.Get().(*chunkReader)
 	defer func() {
-		clear(scratch[:]) // drop the pointers into page buffers
-		scratchPool.Put(scratch)
+		cr.hasDict, cr.dictData = false, nil // drop the alias of a page buffer
+		chunkReaderPool.Put(cr)
 	}()
 	for g := range rdr.NumRowGroups() {
 		rg := rdr.RowGroup(g)
 		for col := range numCols {
-			if err := d.readColumn(rg, col, scratch[:]); err != nil {
+			if err := d.readColumn(rg, col, cr); err != nil {
 				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
 			}
 		}
 	}
 	return nil
-}
-
-// readColumn appends the values of one column of a row group. Whatever
-// happens, it closes the column's reader, which gives the page buffers back
-// to decodeAllocator: by then every value has been copied out, or the part
-// is refused.
-func (d *Decoded) readColumn(rg *file.RowGroupReader, col int, scratch []parquet.ByteArray) (err error) {
-	cr, err := rg.Column(col)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := cr.Close(); err == nil {
-			err = cerr
-		}
-	}()
-	n := rg.NumRows()
-	switch col {
-	case colKey:
-		return readBytes(cr, n, &d.keys, scratch)
-	case colVal:
-		return readBytes(cr, n, &d.vals, scratch)
-	case colTime:
-		d.times, err = readInt64s(cr, n, d.times)
-	case colDiff:
-		d.diffs, err = readInt64s(cr, n, d.diffs)
-	}
-	return err
-}
-
-// readBytes appends n values of a byte-array column to c, copying each page's
-// values out before the next page replaces them. Like readInt64s it reads a
-// page at a time and refuses a read that makes no progress.
-func readBytes(cr file.ColumnChunkReader, n int64, c *columnBytes, scratch []parquet.ByteArray) error {
-	r, ok := cr.(*file.ByteArrayColumnChunkReader)
-	if !ok {
-		return fmt.Errorf("unexpected reader %T", cr)
-	}
-	for n > 0 {
-		got, _, err := r.ReadBatchInPage(min(n, int64(len(scratch))), scratch, nil, nil)
-		if err != nil {
-			return err
-		}
-		if got <= 0 {
-			return fmt.Errorf("%d values missing", n)
-		}
-		vals := scratch[:got]
-		total := len(c.data)
-		for _, v := range vals {
-			total += len(v)
-		}
-		if total > math.MaxUint32 {
-			return fmt.Errorf("column exceeds %d bytes", uint64(math.MaxUint32))
-		}
-		data := slices.Grow(c.data, total-len(c.data))
-		offs := slices.Grow(c.offs, len(vals))
-		for _, v := range vals {
-			data = append(data, v...)
-			offs = append(offs, uint32(len(data)))
-		}
-		c.data, c.offs = data, offs
-		n -= got
-	}
-	return nil
-}
-
-// readInt64s appends n values of an int64 column to dst.
-func readInt64s(cr file.ColumnChunkReader, n int64, dst []int64) ([]int64, error) {
-	r, ok := cr.(*file.Int64ColumnChunkReader)
-	if !ok {
-		return dst, fmt.Errorf("unexpected reader %T", cr)
-	}
-	for n > 0 {
-		// Grow by what is still missing, but at most double: the count
-		// comes from the footer, which may lie.
-		k := int(min(n, int64(max(cap(dst)-len(dst), len(dst), batchRows))))
-		dst = slices.Grow(dst, k)
-		// One page at a time, refusing a read that makes no progress: a
-		// malformed page can promise values its decoder never yields, and
-		// the multi-page ReadBatch would wait for them forever.
-		got, _, err := r.ReadBatchInPage(int64(k), dst[len(dst):len(dst)+k], nil, nil)
-		if err != nil {
-			return dst, err
-		}
-		if got <= 0 {
-			return dst, fmt.Errorf("%d values missing", n)
-		}
-		dst = dst[:len(dst)+int(got)]
-		n -= got
-	}
-	return dst, nil
 }

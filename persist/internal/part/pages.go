@@ -1,0 +1,273 @@
+package part
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+)
+
+// Decode reads the pages of a column chunk through arrow's page reader but
+// decodes their values itself, straight into the Decoded's buffers: a part
+// uses only PLAIN values and PLAIN dictionaries with RLE_DICTIONARY (or the
+// older PLAIN_DICTIONARY) indices, on version 1 data pages of required
+// columns, so the values of a page are its whole body. Anything else is
+// refused as corrupt. Going through arrow's typed decoders instead meant a
+// slice header per byte-array value written to the heap and copied again.
+
+// idxBatch is how many dictionary indices are unpacked at a time.
+const idxBatch = 1024
+
+// chunkReader holds what decoding one column chunk needs besides its pages.
+type chunkReader struct {
+	hasDict  bool
+	dictData []byte   // a byte-array dictionary page, aliased
+	dictOffs []uint32 // value i is dictData[dictOffs[2i]:dictOffs[2i+1]]
+	dictInts []int64
+	idx      [idxBatch]uint32
+}
+
+var chunkReaderPool = sync.Pool{New: func() any { return new(chunkReader) }}
+
+// readColumn appends the values of one column of a row group. Whatever
+// happens, it closes the page reader, which gives the page buffers back to
+// decodeAllocator: by then every value has been copied out (the dictionary
+// page, which the values of later pages refer to, stays in its buffer until
+// then), or the part is refused.
+func (d *Decoded) readColumn(rg *file.RowGroupReader, col int, cr *chunkReader) (err error) {
+	pr, err := rg.GetColumnPageReader(col)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := pr.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	cr.hasDict, cr.dictData = false, nil
+	for n := rg.NumRows(); n > 0; {
+		if !pr.Next() {
+			if err := pr.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%d values missing", n)
+		}
+		pg := pr.Page()
+		if pg.Type() == file.PageTypeDictionaryPage {
+			// A second dictionary has already replaced the first in its
+			// buffer: refuse before anything reads the old one.
+			if cr.hasDict {
+				return errors.New("a second dictionary page")
+			}
+			if err := cr.setDict(pg, col); err != nil {
+				return fmt.Errorf("dictionary page: %w", err)
+			}
+			continue
+		}
+		if pg.Type() != file.PageTypeDataPage {
+			return fmt.Errorf("unsupported page type %s", pg.Type())
+		}
+		nv := int64(pg.NumValues())
+		if nv < 0 || nv > n {
+			return fmt.Errorf("page of %d values where %d remain", nv, n)
+		}
+		switch enc := parquet.Encoding(pg.Encoding()); enc {
+		case parquet.Encodings.Plain:
+			err = d.plainValues(col, pg.Data(), nv)
+		case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
+			err = d.dictValues(col, cr, pg.Data(), nv)
+		default:
+			err = fmt.Errorf("unsupported encoding %s", enc)
+		}
+		if err != nil {
+			return fmt.Errorf("page of %d values: %w", nv, err)
+		}
+		n -= nv
+	}
+	return nil
+}
+
+// column returns the byte-array column col, or nil for an int64 column.
+func (d *Decoded) column(col int) *columnBytes {
+	switch col {
+	case colKey:
+		return &d.keys
+	case colVal:
+		return &d.vals
+	}
+	return nil
+}
+
+// int64s returns the int64 column col.
+func (d *Decoded) int64s(col int) *[]int64 {
+	if col == colTime {
+		return &d.times
+	}
+	return &d.diffs
+}
+
+var errShortPage = errors.New("page ends early")
+
+func (d *Decoded) plainValues(col int, data []byte, nv int64) error {
+	if c := d.column(col); c != nil {
+		return plainBytes(data, nv, c)
+	}
+	if nv > int64(len(data)/8) {
+		return errShortPage
+	}
+	dst := d.int64s(col)
+	out := slices.Grow(*dst, int(nv))
+	for i := range int(nv) {
+		out = append(out, int64(binary.LittleEndian.Uint64(data[8*i:])))
+	}
+	*dst = out
+	return nil
+}
+
+// plainBytes appends nv length-prefixed values. The buffer grows by at most
+// the page's size at once.
+func plainBytes(data []byte, nv int64, c *columnBytes) error {
+	if nv > int64(len(data)/4) {
+		return errShortPage
+	}
+	out := slices.Grow(c.data, len(data)-4*int(nv))
+	offs := slices.Grow(c.offs, int(nv))
+	for range nv {
+		if len(data) < 4 {
+			return errShortPage
+		}
+		l := uint64(binary.LittleEndian.Uint32(data))
+		if l > uint64(len(data)-4) {
+			return errShortPage
+		}
+		out = append(out, data[4:4+l]...)
+		if len(out) > maxColumnBytes {
+			return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
+		}
+		offs = append(offs, uint32(len(out)))
+		data = data[4+l:]
+	}
+	c.data, c.offs = out, offs
+	return nil
+}
+
+// setDict reads a dictionary page: PLAIN values, as many as it says.
+func (cr *chunkReader) setDict(pg file.Page, col int) error {
+	switch enc := parquet.Encoding(pg.Encoding()); enc {
+	case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
+	default:
+		return fmt.Errorf("unsupported encoding %s", enc)
+	}
+	data, nv := pg.Data(), int64(pg.NumValues())
+	if nv < 0 {
+		return fmt.Errorf("%d values", nv)
+	}
+	if col == colTime || col == colDiff {
+		if nv > int64(len(data)/8) {
+			return errShortPage
+		}
+		ints := slices.Grow(cr.dictInts[:0], int(nv))
+		for i := range int(nv) {
+			ints = append(ints, int64(binary.LittleEndian.Uint64(data[8*i:])))
+		}
+		cr.dictInts, cr.hasDict = ints, true
+		return nil
+	}
+	if nv > int64(len(data)/4) {
+		return errShortPage
+	}
+	if len(data) > math.MaxUint32 {
+		return fmt.Errorf("%d bytes", len(data))
+	}
+	offs := slices.Grow(cr.dictOffs[:0], 2*int(nv))
+	pos := uint64(0)
+	for range nv {
+		if uint64(len(data))-pos < 4 {
+			return errShortPage
+		}
+		l := uint64(binary.LittleEndian.Uint32(data[pos:]))
+		if l > uint64(len(data))-pos-4 {
+			return errShortPage
+		}
+		offs = append(offs, uint32(pos+4), uint32(pos+4+l))
+		pos += 4 + l
+	}
+	cr.dictData, cr.dictOffs, cr.hasDict = data, offs, true
+	return nil
+}
+
+// dictValues appends nv values given as dictionary indices: a bit width
+// byte, then runs of the RLE/bit-packing hybrid encoding.
+func (d *Decoded) dictValues(col int, cr *chunkReader, data []byte, nv int64) error {
+	if !cr.hasDict {
+		return errors.New("dictionary indices without a dictionary")
+	}
+	if nv == 0 {
+		return nil
+	}
+	if len(data) == 0 {
+		return errShortPage
+	}
+	if data[0] > 32 {
+		return fmt.Errorf("index bit width %d", data[0])
+	}
+	h := hybrid{data: data[1:], width: uint(data[0])}
+	c := d.column(col)
+	for nv > 0 {
+		idx := cr.idx[:min(nv, idxBatch)]
+		if err := h.read(idx); err != nil {
+			return err
+		}
+		var err error
+		if c != nil {
+			err = cr.appendBytes(c, idx)
+		} else {
+			dst := d.int64s(col)
+			*dst, err = cr.appendInts(*dst, idx)
+		}
+		if err != nil {
+			return err
+		}
+		nv -= int64(len(idx))
+	}
+	return nil
+}
+
+func (cr *chunkReader) appendBytes(c *columnBytes, idx []uint32) error {
+	ndict := uint64(len(cr.dictOffs) / 2)
+	total := uint64(len(c.data))
+	for _, i := range idx {
+		if uint64(i) >= ndict {
+			return fmt.Errorf("dictionary index %d of %d", i, ndict)
+		}
+		total += uint64(cr.dictOffs[2*i+1] - cr.dictOffs[2*i])
+	}
+	if total > maxColumnBytes {
+		return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
+	}
+	out := slices.Grow(c.data, int(total)-len(c.data))
+	offs := slices.Grow(c.offs, len(idx))
+	for _, i := range idx {
+		out = append(out, cr.dictData[cr.dictOffs[2*i]:cr.dictOffs[2*i+1]]...)
+		offs = append(offs, uint32(len(out)))
+	}
+	c.data, c.offs = out, offs
+	return nil
+}
+
+func (cr *chunkReader) appendInts(dst []int64, idx []uint32) ([]int64, error) {
+	dict := cr.dictInts
+	dst = slices.Grow(dst, len(idx))
+	for _, i := range idx {
+		if uint64(i) >= uint64(len(dict)) {
+			return dst, fmt.Errorf("dictionary index %d of %d", i, len(dict))
+		}
+		dst = append(dst, dict[i])
+	}
+	return dst, nil
+}
