@@ -1,6 +1,7 @@
 package operators_test
 
 import (
+	"iter"
 	"testing"
 
 	"github.com/shardflow/shardflow/dataflow"
@@ -45,6 +46,49 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	}
 	if seen != 111*512 { // AllocsPerRun calls send once more to warm up
 		t.Errorf("saw %d records", seen)
+	}
+	input.Close()
+	runSingle(t, w)
+}
+
+// FlatMap allocates nothing of its own per record: with a function whose
+// iterators are built in advance, a batch through it costs no allocation.
+func TestFlatMapDoesNotAllocatePerRecord(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	w := dataflow.NewWorker()
+	var input *dataflow.InputHandle[T, uint64]
+	var free [][]uint64
+	var seen int
+	pair := func(yield func(uint64) bool) {
+		_ = yield(1) && yield(2)
+	}
+	dataflow.Dataflow(w, "flat", func(s *dataflow.Scope[T]) {
+		var stream *dataflow.Stream[T, uint64]
+		input, stream = operators.Input[uint64](s)
+		twice := operators.FlatMap(stream, func(uint64) iter.Seq[uint64] { return pair })
+		operators.InspectBatch(twice, func(_ T, data []uint64) { seen += len(data) })
+		operators.InspectBatch(stream, func(_ T, data []uint64) { free = append(free, data[:cap(data)]) })
+	})
+	send := func() {
+		buf := free[len(free)-1]
+		free = free[:len(free)-1]
+		input.SendBatch(buf)
+		w.Step()
+	}
+	free = append(free, make([]uint64, dataflow.BatchSize/2))
+	for range 10 {
+		send()
+	}
+	// The input's batch is copied for one of its two readers, and FlatMap
+	// sends its output in a new batch: two allocations per batch, none per
+	// record.
+	if allocs := testing.AllocsPerRun(100, send); allocs > 2 {
+		t.Errorf("%.1f allocations per %d-record batch through FlatMap; want at most 2", allocs, dataflow.BatchSize/2)
+	}
+	if want := 111 * dataflow.BatchSize; seen != want {
+		t.Errorf("saw %d records, want %d", seen, want)
 	}
 	input.Close()
 	runSingle(t, w)

@@ -12,46 +12,49 @@ import (
 // nothing per record or per batch; otherwise it allocates one output slice
 // per batch.
 func Map[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) E) *dataflow.Stream[T, E] {
-	b := dataflow.NewBuilder(s.Scope(), "Map")
-	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
-	out, stream := dataflow.AddOutput[E](b)
-	b.SetNotify(0, false)
 	// When D == E, f is a func(E) E and every batch can be rewritten in
 	// place.
-	g, inPlace := any(f).(func(E) E)
-	b.Build(func(caps []*dataflow.Capability[T]) func() {
-		caps[0].Drop()
-		return func() {
-			for {
-				ref, data, ok := in.Next()
-				if !ok {
-					return
-				}
-				if inPlace {
-					same := any(data).([]E)
-					for i := range same {
-						same[i] = g(same[i])
-					}
-					out.SessionAt(ref).GiveBatch(same)
-					continue
-				}
-				res := make([]E, len(data))
-				for i := range data {
-					res[i] = f(data[i])
-				}
-				out.SessionAt(ref).GiveBatch(res)
+	if g, inPlace := any(f).(func(E) E); inPlace {
+		return batchOp(s, "Map", func(_ T, data []D) []E {
+			same := any(data).([]E)
+			for i := range same {
+				same[i] = g(same[i])
 			}
+			return same
+		})
+	}
+	return batchOp(s, "Map", func(_ T, data []D) []E {
+		res := make([]E, len(data))
+		for i := range data {
+			res[i] = f(data[i])
 		}
+		return res
 	})
-	return stream
 }
 
 // Filter keeps the records of s for which keep returns true. Batches are
 // compacted in place: no allocation.
 func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(D) bool) *dataflow.Stream[T, D] {
-	b := dataflow.NewBuilder(s.Scope(), "Filter")
+	return batchOp(s, "Filter", func(_ T, data []D) []D {
+		kept := data[:0]
+		for _, d := range data {
+			if keep(d) {
+				kept = append(kept, d)
+			}
+		}
+		clear(data[len(kept):]) // release what the dropped records referenced
+		return kept
+	})
+}
+
+// batchOp adds an operator that replaces each batch of s by what apply
+// returns for it (which may be the batch itself, rewritten), at the same
+// time. apply runs once per batch, so the loop over the records is all the
+// work per record.
+func batchOp[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], name string, apply func(T, []D) []E) *dataflow.Stream[T, E] {
+	b := dataflow.NewBuilder(s.Scope(), name)
 	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
-	out, stream := dataflow.AddOutput[D](b)
+	out, stream := dataflow.AddOutput[E](b)
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
@@ -61,14 +64,7 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 				if !ok {
 					return
 				}
-				kept := data[:0]
-				for _, d := range data {
-					if keep(d) {
-						kept = append(kept, d)
-					}
-				}
-				clear(data[len(kept):]) // release what the dropped records referenced
-				out.SessionAt(ref).GiveBatch(kept)
+				out.SessionAt(ref).GiveBatch(apply(ref.Time(), data))
 			}
 		}
 	})
@@ -77,7 +73,8 @@ func Filter[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], keep func(
 
 // FlatMap replaces every record d of s by the records of f(d), at the same
 // time. Functions returning iter.Seq, like strings.FieldsSeq, fit directly;
-// the iterator f returns is usually one allocation per record.
+// the iterator f returns is usually one allocation per record, and FlatMap
+// adds none.
 func FlatMap[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func(D) iter.Seq[E]) *dataflow.Stream[T, E] {
 	b := dataflow.NewBuilder(s.Scope(), "FlatMap")
 	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
@@ -85,17 +82,23 @@ func FlatMap[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func
 	b.SetNotify(0, false)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		caps[0].Drop()
+		// One yield for every iterator: a range-over-func loop body would
+		// be a closure allocated per record, since the iterator is unknown.
+		var session dataflow.Session[T, E]
+		yield := func(e E) bool {
+			session.Give(e)
+			return true
+		}
 		return func() {
 			for {
 				ref, data, ok := in.Next()
 				if !ok {
+					session = dataflow.Session[T, E]{}
 					return
 				}
-				session := out.SessionAt(ref)
+				session = out.SessionAt(ref)
 				for _, d := range data {
-					for e := range f(d) {
-						session.Give(e)
-					}
+					f(d)(yield)
 				}
 			}
 		}
@@ -106,34 +109,21 @@ func FlatMap[T frontier.Timestamp[T], D, E any](s *dataflow.Stream[T, D], f func
 // Inspect calls f with the time and value of every record of s, and passes
 // the records on unchanged.
 func Inspect[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], f func(T, D)) *dataflow.Stream[T, D] {
-	return InspectBatch(s, func(t T, data []D) {
+	return batchOp(s, "Inspect", func(t T, data []D) []D {
 		for _, d := range data {
 			f(t, d)
 		}
+		return data
 	})
 }
 
 // InspectBatch calls f with each batch of s and its time, and passes the
 // batch on unchanged. f must not keep or modify the slice.
 func InspectBatch[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], f func(T, []D)) *dataflow.Stream[T, D] {
-	b := dataflow.NewBuilder(s.Scope(), "Inspect")
-	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
-	out, stream := dataflow.AddOutput[D](b)
-	b.SetNotify(0, false)
-	b.Build(func(caps []*dataflow.Capability[T]) func() {
-		caps[0].Drop()
-		return func() {
-			for {
-				ref, data, ok := in.Next()
-				if !ok {
-					return
-				}
-				f(ref.Time(), data)
-				out.SessionAt(ref).GiveBatch(data)
-			}
-		}
+	return batchOp(s, "Inspect", func(t T, data []D) []D {
+		f(t, data)
+		return data
 	})
-	return stream
 }
 
 // Concat merges streams into one, keeping each record's time. The streams
