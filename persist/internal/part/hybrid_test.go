@@ -132,3 +132,21 @@ func TestDictionaryWidths(t *testing.T) {
 		d.Release()
 	}
 }
+
+func TestAppendValue(t *testing.T) {
+	src := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	for n := 0; n <= 20; n++ {
+		for _, srcLen := range []int{n, n + 3, 16, len(src)} {
+			if srcLen < n || srcLen > len(src) {
+				continue
+			}
+			for _, spare := range []int{0, 5, 15, 16, 40} {
+				dst := append(make([]byte, 0, 3+spare), "xyz"...)
+				got := appendValue(dst, src[:srcLen:srcLen], n)
+				if want := "xyz" + string(src[:n]); string(got) != want {
+					t.Fatalf("n %d, src %d, spare %d: %q, want %q", n, srcLen, spare, got, want)
+				}
+			}
+		}
+	}
+}

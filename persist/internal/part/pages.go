@@ -145,7 +145,7 @@ func plainBytes(data []byte, nv int64, c *columnBytes) error {
 		if l > uint64(len(data)-4) {
 			return errShortPage
 		}
-		out = append(out, data[4:4+l]...)
+		out = appendValue(out, data[4:], int(l))
 		if len(out) > maxColumnBytes {
 			return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
 		}
@@ -253,7 +253,8 @@ func (cr *chunkReader) appendBytes(c *columnBytes, idx []uint32) error {
 	out := slices.Grow(c.data, int(total)-len(c.data))
 	offs := slices.Grow(c.offs, len(idx))
 	for _, i := range idx {
-		out = append(out, cr.dictData[cr.dictOffs[2*i]:cr.dictOffs[2*i+1]]...)
+		lo, hi := cr.dictOffs[2*i], cr.dictOffs[2*i+1]
+		out = appendValue(out, cr.dictData[lo:], int(hi-lo))
 		offs = append(offs, uint32(len(out)))
 	}
 	c.data, c.offs = out, offs
@@ -270,4 +271,15 @@ func (cr *chunkReader) appendInts(dst []int64, idx []uint32) ([]int64, error) {
 		dst = append(dst, dict[i])
 	}
 	return dst, nil
+}
+
+// appendValue appends src[:n] to dst. Values of up to 16 bytes, the common
+// case, are moved as one 16-byte block (spilling into dst's spare capacity,
+// which the next value overwrites) instead of by a call to memmove.
+func appendValue(dst, src []byte, n int) []byte {
+	if k := len(dst); n <= 16 && len(src) >= 16 && cap(dst)-k >= 16 {
+		*(*[16]byte)(dst[k : k+16]) = *(*[16]byte)(src)
+		return dst[:k+n]
+	}
+	return append(dst, src[:n]...)
 }
