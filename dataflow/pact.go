@@ -38,7 +38,7 @@ func attach[T frontier.Timestamp[T], D any](s *Stream[T, D], in *InPort[T, D], p
 	}
 	scope := dst.scope
 	ex := &exchangeConsumer[T, D]{in: in, hash: pact.hash, channel: len(scope.channels),
-		parts: make([][]D, w.peers)}
+		parts: make([][]D, w.peers), counts: make([]int, w.peers)}
 	scope.channels = append(scope.channels, func(payload any) { in.enqueue(payload.(Message[T, D])) })
 	scope.channelTargets = append(scope.channelTargets, loc)
 	src.consumers = append(src.consumers, consumer[T, D]{in: in, ex: ex})
@@ -48,22 +48,58 @@ type exchangeConsumer[T frontier.Timestamp[T], D any] struct {
 	in      *InPort[T, D]
 	hash    func(D) uint64
 	channel int
-	parts   [][]D
+	// parts[p] collects the records for worker p during a push; counts[p]
+	// is their number.
+	parts  [][]D
+	counts []int
+	// dest is scratch space for the worker of each record of a batch.
+	dest []uint32
 }
 
+// maxRetainedDest bounds the scratch space an exchange keeps between
+// batches; a larger batch uses a temporary one.
+const maxRetainedDest = 4 * BatchSize
+
+// push sends each record of data to worker hash(d) % peers. The records
+// that stay on this worker are compacted in place in data, which push
+// owns; every other worker's share is a new slice of exactly its size.
 func (x *exchangeConsumer[T, D]) push(t T, data []D) {
 	op := x.in.meta.op
 	w, scope := op.w, op.scope
 	peers := uint64(w.peers)
-	guess := len(data)/w.peers + 1
-	for _, d := range data {
-		p := x.hash(d) % peers
-		if x.parts[p] == nil {
-			x.parts[p] = make([]D, 0, guess)
+	dest := x.dest
+	if cap(dest) < len(data) {
+		dest = make([]uint32, len(data))
+		if len(data) <= maxRetainedDest {
+			x.dest = dest
 		}
-		x.parts[p] = append(x.parts[p], d)
 	}
-	for p, part := range x.parts {
+	dest = dest[:len(data)]
+	clear(x.counts)
+	for i, d := range data {
+		p := uint32(x.hash(d) % peers)
+		dest[i] = p
+		x.counts[p]++
+	}
+	for p, n := range x.counts {
+		if p != w.index && n > 0 {
+			x.parts[p] = make([]D, 0, n)
+		}
+	}
+	local := data[:0]
+	for i, d := range data {
+		if p := int(dest[i]); p != w.index {
+			x.parts[p] = append(x.parts[p], d)
+		} else {
+			local = append(local, d)
+		}
+	}
+	clear(data[len(local):]) // what left for other workers is theirs
+	for p := range x.parts {
+		part := x.parts[p]
+		if p == w.index {
+			part = local
+		}
 		if len(part) == 0 {
 			continue
 		}
