@@ -83,6 +83,7 @@ func batchMsg(b Batch) *statepb.Batch {
 			DiffsSum:        p.DiffsSum,
 			Checksum:        p.Checksum,
 			DistinctKeyVals: p.DistinctKeyVals,
+			Inline:          p.Inline,
 		}
 		setUnknown(pp, p.unknown)
 		pb.Parts = append(pb.Parts, pp)
@@ -170,6 +171,7 @@ func Decode(data []byte) (State, error) {
 				DiffsSum:        pp.DiffsSum,
 				Checksum:        pp.Checksum,
 				DistinctKeyVals: pp.DistinctKeyVals,
+				Inline:          pp.Inline,
 				unknown:         unknownOf(pp),
 			})
 		}

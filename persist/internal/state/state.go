@@ -15,16 +15,21 @@ type Frontier = frontier.Antichain[frontier.Time]
 type PartFormat int32
 
 const (
-	// FormatParquetV1 is the Parquet part of persist/internal/part.
+	// FormatParquetV1 is the Parquet part of persist/internal/part, in a
+	// blob.
 	FormatParquetV1 PartFormat = 1
+	// FormatParquetV1Inline is the same encoding held in Part.Inline: a
+	// small part kept in state, so that its append writes no blob.
+	FormatParquetV1Inline PartFormat = 2
 )
 
 // Known reports whether this code can decode parts of format f.
-func (f PartFormat) Known() bool { return f == FormatParquetV1 }
+func (f PartFormat) Known() bool { return f == FormatParquetV1 || f == FormatParquetV1Inline }
 
-// Part references one immutable blob holding a run of updates.
+// Part references one immutable run of updates: a blob, or for the inline
+// format the bytes in Inline.
 type Part struct {
-	Key                string // blob key, unique, never reused
+	Key                string // blob key (inline: a unique name), never reused
 	Format             PartFormat
 	Bytes, Rows        int64
 	MinTime, MaxTime   frontier.Time
@@ -32,9 +37,13 @@ type Part struct {
 	DiffsSum           int64
 	Checksum           uint32 // crc32c of the blob bytes
 	DistinctKeyVals    bool   // no two rows share a (key, val)
+	Inline             []byte // the part's bytes, for FormatParquetV1Inline
 
 	unknown []byte // fields written by newer code, kept on rewrite
 }
+
+// IsInline reports whether the part is held in state, not in a blob.
+func (p Part) IsInline() bool { return p.Format == FormatParquetV1Inline }
 
 // Batch is the updates of the half-open interval of times [Lower, Upper).
 // A batch's rows have times >= Lower, except that compaction may have
@@ -141,13 +150,27 @@ func (s State) MinHold() location.SeqNo {
 	return hold
 }
 
-// BlobKeys calls fn with the blob key of every part, known format or not.
+// BlobKeys calls fn with the blob key of every part, known format or not,
+// except inline parts, which have no blob.
 func (s State) BlobKeys(fn func(key string)) {
 	for _, b := range s.Batches {
 		for _, p := range b.Parts {
-			fn(p.Key)
+			if !p.IsInline() {
+				fn(p.Key)
+			}
 		}
 	}
+}
+
+// InlineBytes returns the bytes of the inline parts in s.
+func (s State) InlineBytes() int64 {
+	var n int64
+	for _, b := range s.Batches {
+		for _, p := range b.Parts {
+			n += int64(len(p.Inline))
+		}
+	}
+	return n
 }
 
 func compareString(a, b string) int {

@@ -34,6 +34,10 @@ func (s State) validate() error {
 			if p.Key == "" {
 				return fmt.Errorf("batch %d: part without a key", i)
 			}
+			// Formats this code does not know may use the field as they like.
+			if (p.IsInline() && p.Inline == nil) || (p.Format == FormatParquetV1 && p.Inline != nil) {
+				return fmt.Errorf("batch %d: part %s: format %d with %d inline bytes", i, p.Key, p.Format, len(p.Inline))
+			}
 		}
 	}
 	if n := len(s.Batches); n > 0 && !s.Batches[n-1].Upper.Equal(s.Upper) {

@@ -36,6 +36,11 @@ type PartFormat int32
 const (
 	PartFormat_PART_FORMAT_UNSPECIFIED PartFormat = 0
 	PartFormat_PART_FORMAT_PARQUET_V1  PartFormat = 1
+	// The Parquet v1 encoding of a small part, held in the state itself
+	// (field inline) rather than in a blob: a small append then costs one
+	// compare-and-set and no blob write. Code that predates it refuses to
+	// fetch such a part, as it refuses any format it does not know.
+	PartFormat_PART_FORMAT_PARQUET_V1_INLINE PartFormat = 2
 )
 
 // Enum value maps for PartFormat.
@@ -43,10 +48,12 @@ var (
 	PartFormat_name = map[int32]string{
 		0: "PART_FORMAT_UNSPECIFIED",
 		1: "PART_FORMAT_PARQUET_V1",
+		2: "PART_FORMAT_PARQUET_V1_INLINE",
 	}
 	PartFormat_value = map[string]int32{
-		"PART_FORMAT_UNSPECIFIED": 0,
-		"PART_FORMAT_PARQUET_V1":  1,
+		"PART_FORMAT_UNSPECIFIED":       0,
+		"PART_FORMAT_PARQUET_V1":        1,
+		"PART_FORMAT_PARQUET_V1_INLINE": 2,
 	}
 )
 
@@ -292,8 +299,11 @@ type Part struct {
 	// No two rows share a (key, val): moving every row to one time merges
 	// nothing, so a snapshot fetch need not look for neighbours to merge.
 	DistinctKeyVals bool `protobuf:"varint,11,opt,name=distinct_key_vals,json=distinctKeyVals,proto3" json:"distinct_key_vals,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The part's bytes, for PART_FORMAT_PARQUET_V1_INLINE; key then names no
+	// blob, only the part.
+	Inline        []byte `protobuf:"bytes,12,opt,name=inline,proto3" json:"inline,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Part) Reset() {
@@ -401,6 +411,13 @@ func (x *Part) GetDistinctKeyVals() bool {
 		return x.DistinctKeyVals
 	}
 	return false
+}
+
+func (x *Part) GetInline() []byte {
+	if x != nil {
+		return x.Inline
+	}
+	return nil
 }
 
 type Reader struct {
@@ -588,7 +605,7 @@ const file_state_proto_rawDesc = "" +
 	"\x05parts\x18\x03 \x03(\v2 .shardflow.persist.state.v1.PartR\x05parts\x12\x1b\n" +
 	"\twriter_id\x18\x04 \x01(\tR\bwriterId\x12+\n" +
 	"\x11idempotency_token\x18\x05 \x01(\tR\x10idempotencyToken\x12\x14\n" +
-	"\x05since\x18\x06 \x03(\x04R\x05since\"\xe4\x02\n" +
+	"\x05since\x18\x06 \x03(\x04R\x05since\"\xfc\x02\n" +
 	"\x04Part\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12>\n" +
 	"\x06format\x18\x02 \x01(\x0e2&.shardflow.persist.state.v1.PartFormatR\x06format\x12!\n" +
@@ -601,7 +618,8 @@ const file_state_proto_rawDesc = "" +
 	"\tdiffs_sum\x18\t \x01(\x03R\bdiffsSum\x12\x1a\n" +
 	"\bchecksum\x18\n" +
 	" \x01(\rR\bchecksum\x12*\n" +
-	"\x11distinct_key_vals\x18\v \x01(\bR\x0fdistinctKeyVals\"\xc8\x01\n" +
+	"\x11distinct_key_vals\x18\v \x01(\bR\x0fdistinctKeyVals\x12\x16\n" +
+	"\x06inline\x18\f \x01(\fR\x06inline\"\xc8\x01\n" +
 	"\x06Reader\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\apurpose\x18\x02 \x01(\tR\apurpose\x12\x1d\n" +
@@ -615,11 +633,12 @@ const file_state_proto_rawDesc = "" +
 	"\x16last_heartbeat_unix_ms\x18\x02 \x01(\x03R\x13lastHeartbeatUnixMs\x12*\n" +
 	"\x11lease_duration_ms\x18\x03 \x01(\x03R\x0fleaseDurationMs\x12*\n" +
 	"\x11most_recent_token\x18\x04 \x01(\tR\x0fmostRecentToken\x12*\n" +
-	"\x11most_recent_upper\x18\x05 \x03(\x04R\x0fmostRecentUpper*E\n" +
+	"\x11most_recent_upper\x18\x05 \x03(\x04R\x0fmostRecentUpper*h\n" +
 	"\n" +
 	"PartFormat\x12\x1b\n" +
 	"\x17PART_FORMAT_UNSPECIFIED\x10\x00\x12\x1a\n" +
-	"\x16PART_FORMAT_PARQUET_V1\x10\x01B9Z7github.com/shardflow/shardflow/persist/internal/statepbb\x06proto3"
+	"\x16PART_FORMAT_PARQUET_V1\x10\x01\x12!\n" +
+	"\x1dPART_FORMAT_PARQUET_V1_INLINE\x10\x02B9Z7github.com/shardflow/shardflow/persist/internal/statepbb\x06proto3"
 
 var (
 	file_state_proto_rawDescOnce sync.Once
