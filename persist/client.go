@@ -44,6 +44,21 @@ type ClientOptions struct {
 	// CASRetries bounds the retries of a transition after indeterminate
 	// consensus errors (default 5). Lost races retry without bound.
 	CASRetries int
+	// InlineWriteMaxBytes is the largest encoded part an append keeps in
+	// the shard's state instead of writing a blob (default 4 KiB; negative:
+	// never). A small append then costs one compare-and-set and no blob
+	// write. InlineTotalMaxBytes bounds the inline bytes of one shard's
+	// state (default 256 KiB): beyond it appends write blobs until merging
+	// moves inline parts out.
+	InlineWriteMaxBytes, InlineTotalMaxBytes int64
+	// MergeFanIn is how many consecutive batches of about the same size a
+	// writer lets accumulate before it merges them into one batch, right
+	// after the append that completed the run (default 8; negative: never).
+	// It keeps a shard's state, which every append rewrites, logarithmic in
+	// the shard's size however small its appends are, and moves inline
+	// parts into blobs. A merge never combines more than PartTargetSize
+	// bytes.
+	MergeFanIn int
 }
 
 func (o ClientOptions) withDefaults() ClientOptions {
@@ -67,6 +82,15 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	}
 	if o.CASRetries <= 0 {
 		o.CASRetries = 5
+	}
+	if o.InlineWriteMaxBytes == 0 {
+		o.InlineWriteMaxBytes = 4 << 10
+	}
+	if o.InlineTotalMaxBytes == 0 {
+		o.InlineTotalMaxBytes = 256 << 10
+	}
+	if o.MergeFanIn == 0 {
+		o.MergeFanIn = 8
 	}
 	return o
 }

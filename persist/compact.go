@@ -47,6 +47,17 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 		}
 		run = append(run, b)
 	}
+	return c.compactRun(ctx, m, run, since)
+}
+
+// compactRun merges run, consecutive batches of the shard's state, into one
+// batch whose rows are theirs consolidated, with times before since advanced
+// to it, written as blob parts. Losing a race to another compaction of the
+// same batches is not an error: the new parts are deleted and
+// BatchesMerged is 0.
+func (c *Client) compactRun(ctx context.Context, m *machine, run []state.Batch, since frontier.Time) (CompactReport, error) {
+	var rep CompactReport
+	shard := m.shard
 	var replaced []string
 	var updates []Update
 	var decoded []*part.Decoded
@@ -95,7 +106,7 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 		}
 	}
 	updates = consolidate(updates)
-	parts, err := writeParts(ctx, c, shard, "compactor", updates)
+	parts, err := writeParts(ctx, c, shard, "compactor", updates, 0)
 	if err != nil {
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 	}

@@ -156,15 +156,15 @@ func TestStateRequiringNewerReaderIsRefused(t *testing.T) {
 func TestCorruptStateVersion(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	c := e.client(ClientOptions{})
+	c := e.client(blobParts)
 	w, _ := c.OpenWriter(ctx, "s")
 	writeBatches(t, w, 0, 2)
 	head, _, _ := e.cons.Head(ctx, "s")
 	e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: []byte("\x0a\xff garbage")})
-	if _, err := e.client(ClientOptions{}).State(ctx, "s"); !errors.Is(err, ErrStateCorrupt) {
+	if _, err := e.client(blobParts).State(ctx, "s"); !errors.Is(err, ErrStateCorrupt) {
 		t.Fatalf("state: %v", err)
 	}
-	if _, err := e.client(ClientOptions{}).GC(ctx, "s"); !errors.Is(err, ErrStateCorrupt) {
+	if _, err := e.client(blobParts).GC(ctx, "s"); !errors.Is(err, ErrStateCorrupt) {
 		t.Fatalf("gc: %v", err)
 	}
 	if n := blobCount(t, e.blob, "s/"); n != 2 {

@@ -45,7 +45,7 @@ func crashChild() bool {
 		os.Exit(2)
 	}
 	k := &killBeforeCAS{Consensus: loc.Consensus}
-	c := NewClient(Location{Blob: loc.Blob, Consensus: k}, ClientOptions{PartTargetSize: 64})
+	c := NewClient(Location{Blob: loc.Blob, Consensus: k}, ClientOptions{PartTargetSize: 64, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -82,7 +82,7 @@ func TestCrashBetweenPartsAndCommit(t *testing.T) {
 	defer loc.Close()
 	clk := newManualClock()
 	clk.t = time.Now()
-	c := NewClient(loc, ClientOptions{Clock: clk, BlobClock: clk})
+	c := NewClient(loc, ClientOptions{Clock: clk, BlobClock: clk, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestCrashBetweenPartsAndCommit(t *testing.T) {
 	// A fresh client rebuilds the shard from consensus alone.
 	// clk starts at the wall clock that stamps the file blobs' ModTime and
 	// stands in for it: advancing it ages them.
-	fresh := NewClient(loc, ClientOptions{Clock: clk, BlobClock: clk})
+	fresh := NewClient(loc, ClientOptions{Clock: clk, BlobClock: clk, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	st, err := fresh.State(ctx, "s")
 	if err != nil {
 		t.Fatal(err)

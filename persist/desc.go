@@ -11,12 +11,15 @@ import (
 // so it can be sent between workers or processes.
 type PartDesc struct {
 	Key                string
-	Format             int32 // 1: Parquet v1; others were written by newer code
+	Format             int32 // 1: Parquet v1; 2: the same, inline; others were written by newer code
 	Bytes, Rows        int64
 	MinTime, MaxTime   frontier.Time
 	KeyLower, KeyUpper []byte // inclusive bounds on the part's keys
 	DiffsSum           int64
 	Checksum           uint32 // crc32c of the blob's bytes
+	// Inline holds the part's bytes when it is kept in state (format 2)
+	// rather than in a blob; do not modify it.
+	Inline []byte
 	// DistinctKeyVals: no two rows share a (key, val).
 	DistinctKeyVals bool
 	// BatchLower and BatchUpper are the bounds of the batch holding the
@@ -28,7 +31,7 @@ func partDesc(p state.Part, b state.Batch) PartDesc {
 	return PartDesc{
 		Key: p.Key, Format: int32(p.Format), Bytes: p.Bytes, Rows: p.Rows,
 		MinTime: p.MinTime, MaxTime: p.MaxTime, KeyLower: p.KeyLower, KeyUpper: p.KeyUpper,
-		DiffsSum: p.DiffsSum, Checksum: p.Checksum, DistinctKeyVals: p.DistinctKeyVals,
+		DiffsSum: p.DiffsSum, Checksum: p.Checksum, DistinctKeyVals: p.DistinctKeyVals, Inline: p.Inline,
 		BatchLower: b.Lower.Clone(), BatchUpper: b.Upper.Clone(),
 	}
 }

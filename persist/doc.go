@@ -35,6 +35,18 @@
 // most once; if the retry still cannot tell whether it landed, the error
 // is indeterminate (location.IsIndeterminate) and the parts are kept.
 //
+// A batch that encodes to one part of at most
+// ClientOptions.InlineWriteMaxBytes (default 4 KiB) is kept in the state
+// itself rather than written as a blob, while the state's inline bytes stay
+// under InlineTotalMaxBytes: a small append then costs one compare-and-set.
+// Since every append rewrites the whole state, the writer keeps the number
+// of batches small: after an append that completes a run of MergeFanIn
+// consecutive batches of about the same size, it merges them into one
+// batch of blob parts (rows keep their times, advanced only to the since),
+// so a shard holds a few batches per factor of 4 in size however small its
+// appends, and inline parts move to blobs. A failed merge does not fail the
+// append; WriteHandle.MergeErr reports it and later appends retry.
+//
 // # Reading
 //
 // A ReadHandle is a leased reader: it holds the since and a seqno hold, and
@@ -68,7 +80,7 @@
 //
 // # Maintenance
 //
-// Compact merges the batches behind the since. GC deletes blobs only older
+// Compact merges the batches behind the since, advancing their times to it. GC deletes blobs only older
 // state versions reference and truncates those versions. Janitor deletes
 // blobs no version references that are older than a minimum age (the parts
 // of writers that died before committing), measured by

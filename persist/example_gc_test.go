@@ -24,7 +24,10 @@ func ExampleClient_Janitor() {
 	clock := &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	blob := mem.NewBlobWithClock(clock.Now) // stamps ModTime with clock
 	loc := persist.Location{Blob: blob, Consensus: mem.NewConsensus()}
-	c := persist.NewClient(loc, persist.ClientOptions{Clock: clock, BlobClock: clock})
+	// Every part in a blob, as larger appends write them: parts this small
+	// would otherwise be kept in the state itself, and GC has no blob to
+	// collect.
+	c := persist.NewClient(loc, persist.ClientOptions{Clock: clock, BlobClock: clock, InlineWriteMaxBytes: -1})
 	from := frontier.From[frontier.Time]
 
 	w, _ := c.OpenWriter(ctx, "s")

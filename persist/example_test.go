@@ -100,7 +100,9 @@ func ExampleClient_Verify() {
 	ctx := context.Background()
 	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
 	defer loc.Close()
-	c := persist.NewClient(loc, persist.ClientOptions{})
+	// Parts written to blobs, so that one can go missing: a part this
+	// small would otherwise be kept in the state itself.
+	c := persist.NewClient(loc, persist.ClientOptions{InlineWriteMaxBytes: -1})
 	w, _ := c.OpenWriter(ctx, "s")
 	from := frontier.From[frontier.Time]
 	_ = w.CompareAndAppend(ctx, []persist.Update{{Key: []byte("a"), Time: 0, Diff: 1}}, from(0), from(1))

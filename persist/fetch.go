@@ -97,7 +97,12 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 const parallelChecksumBytes = 1 << 20
 
 func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (*part.Decoded, error) {
-	data, ok, err := c.loc.Blob.Get(ctx, p.Key)
+	// An inline part's bytes belong to the state (shared by every version
+	// and reader holding it): read them, never modify or recycle them.
+	data, ok, err := p.Inline, true, error(nil)
+	if state.PartFormat(p.Format) != state.FormatParquetV1Inline {
+		data, ok, err = c.loc.Blob.Get(ctx, p.Key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
 	}

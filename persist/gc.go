@@ -236,7 +236,10 @@ func (c *Client) Verify(ctx context.Context, shard ShardID) (VerifyReport, error
 	for _, b := range s.Batches {
 		for _, p := range b.Parts {
 			rep.Parts++
-			data, ok, err := c.loc.Blob.Get(ctx, p.Key)
+			data, ok, err := p.Inline, true, error(nil)
+			if !p.IsInline() {
+				data, ok, err = c.loc.Blob.Get(ctx, p.Key)
+			}
 			switch {
 			case err != nil:
 				return rep, fmt.Errorf("persist: verify %s: %w", p.Key, err)

@@ -48,7 +48,7 @@ func compactAndGC(t *testing.T, c *Client, adv *ReadHandle, since int) GCReport 
 func TestGCKeepsLeasedBlobUntilReleased(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	c := e.client(ClientOptions{})
+	c := e.client(blobParts)
 	w, _ := c.OpenWriter(ctx, "s")
 	writeBatches(t, w, 0, 3)
 	r, _ := c.OpenReader(ctx, "s", "holder")
@@ -171,7 +171,7 @@ func TestGCConcurrentWithLeasedReader(t *testing.T) {
 func TestFetchAfterExpiryReportsBlobMissing(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	c := e.client(ClientOptions{LeaseDuration: time.Minute})
+	c := e.client(ClientOptions{LeaseDuration: time.Minute, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	w, _ := c.OpenWriter(ctx, "s")
 	writeBatches(t, w, 0, 2)
 	r, _ := c.OpenReader(ctx, "s", "slow")
@@ -201,7 +201,7 @@ func TestFetchAfterExpiryReportsBlobMissing(t *testing.T) {
 func TestFetchCorruptBlob(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	c := e.client(ClientOptions{})
+	c := e.client(blobParts)
 	w, _ := c.OpenWriter(ctx, "s")
 	writeBatches(t, w, 0, 3)
 	r, _ := c.OpenReader(ctx, "s", "")
@@ -247,7 +247,7 @@ func TestFetchCorruptBlob(t *testing.T) {
 func TestJanitorReapsOldOrphansOnly(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	c := e.client(ClientOptions{})
+	c := e.client(blobParts)
 	w, _ := c.OpenWriter(ctx, "s")
 	writeBatches(t, w, 0, 2)
 	e.blob.Set(ctx, "s/p/dead-writer.parquet", []byte("orphan"))

@@ -51,6 +51,10 @@ type env struct {
 	loc   Location
 }
 
+// blobParts are client options that write every part to a blob and never
+// merge batches: for tests about the blobs themselves.
+var blobParts = ClientOptions{InlineWriteMaxBytes: -1, MergeFanIn: -1}
+
 func newEnv() *env {
 	clk := newManualClock()
 	b := mem.NewBlobWithClock(clk.Now)

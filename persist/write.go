@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -24,6 +25,8 @@ type WriteHandle struct {
 	c  *Client
 	m  *machine
 	id string
+
+	mergeErr atomic.Pointer[error] // the last automatic merge's failure
 }
 
 // OpenWriter registers a writer of shard, creating the shard if it has no
@@ -99,7 +102,10 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 		return fmt.Errorf("persist: append to %s: %w", w.m.shard, err)
 	}
 	switch {
-	case outcome == state.Appended || outcome == state.AlreadyAppended:
+	case outcome == state.Appended:
+		w.merge(ctx)
+		return nil
+	case outcome == state.AlreadyAppended:
 		return nil
 	case maybeCommitted:
 		// An earlier attempt may have committed the batch, and the evidence
@@ -118,6 +124,50 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 		w.deleteParts(parts)
 		return fmt.Errorf("%w: batch [%v, %v)", ErrInvalidUpdate, expectedUpper, newUpper)
 	}
+}
+
+// maxMergesPerAppend bounds the merges one append runs: a cascade through
+// the size levels, at most.
+const maxMergesPerAppend = 4
+
+// merge runs the merges state.MergeRun asks for on the newest state the
+// writer has seen, after an append committed. It is best effort: a failed
+// merge leaves its batches for a later append to merge and never fails the
+// append that triggered it (MergeErr reports it).
+func (w *WriteHandle) merge(ctx context.Context) {
+	if w.c.opts.MergeFanIn < 2 {
+		return
+	}
+	for range maxMergesPerAppend {
+		s := w.m.cached()
+		since, ok := s.Since.Single()
+		if !ok {
+			return // closed to reads: nothing will read it
+		}
+		first, end, ok := s.MergeRun(w.c.opts.MergeFanIn, w.c.opts.PartTargetSize)
+		if !ok {
+			w.mergeErr.Store(nil)
+			return
+		}
+		rep, err := w.c.compactRun(ctx, w.m, s.Batches[first:end], since)
+		if err != nil {
+			w.mergeErr.Store(&err)
+			return
+		}
+		if rep.BatchesMerged == 0 {
+			return // lost a race; the next append looks again
+		}
+	}
+}
+
+// MergeErr returns the error of the writer's last automatic merge, or nil
+// if it succeeded or had nothing to do. Merges run after appends (see
+// ClientOptions.MergeFanIn); a failed one is retried by later appends.
+func (w *WriteHandle) MergeErr() error {
+	if err := w.mergeErr.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // Heartbeat renews the writer's registration (an append renews it too); a
@@ -188,11 +238,17 @@ func compareUpdates(a, b Update) int {
 
 // writeParts encodes consolidated updates into parts of about the target
 // size and writes each to blob. On failure it deletes what it wrote.
+// A single part of at most the writer's inline allowance is kept in state
+// instead.
 func (w *WriteHandle) writeParts(ctx context.Context, updates []Update) ([]state.Part, error) {
-	return writeParts(ctx, w.c, w.m.shard, w.id, updates)
+	inline := min(w.c.opts.InlineWriteMaxBytes, w.c.opts.InlineTotalMaxBytes-w.m.cached().InlineBytes())
+	return writeParts(ctx, w.c, w.m.shard, w.id, updates, inline)
 }
 
-func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, updates []Update) ([]state.Part, error) {
+// writeParts encodes updates into parts and writes each to blob, except
+// that when they make one part of at most inlineMax bytes it is returned
+// inline, with no blob.
+func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, updates []Update, inlineMax int64) ([]state.Part, error) {
 	runs := part.Split(updates, c.opts.PartTargetSize)
 	parts := make([]state.Part, len(runs))
 	for i := range parts {
@@ -214,6 +270,10 @@ func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, up
 			p.KeyLower, p.KeyUpper, p.DiffsSum = st.KeyLower, st.KeyUpper, st.DiffsSum
 			p.Checksum = part.Checksum(data)
 			p.DistinctKeyVals = distinctKeyVals(run)
+			if len(runs) == 1 && int64(len(data)) <= inlineMax {
+				p.Format, p.Inline = state.FormatParquetV1Inline, data
+				return nil
+			}
 			if err := c.loc.Blob.Set(gctx, p.Key, data); err != nil {
 				return fmt.Errorf("persist: write part %s: %w", p.Key, err)
 			}
@@ -250,6 +310,9 @@ func (w *WriteHandle) deleteParts(parts []state.Part) { deleteParts(w.c, parts) 
 func deleteParts(c *Client, parts []state.Part) {
 	ctx := context.Background()
 	for _, p := range parts {
+		if p.IsInline() {
+			continue
+		}
 		c.loc.Blob.Delete(ctx, p.Key)
 	}
 }

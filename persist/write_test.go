@@ -72,7 +72,7 @@ func TestWriteThenSnapshot(t *testing.T) {
 func TestUpperMismatchDeletesParts(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	c := e.client(ClientOptions{})
+	c := e.client(blobParts)
 	w1, _ := c.OpenWriter(ctx, "s")
 	w2, _ := c.OpenWriter(ctx, "s")
 	if err := w1.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
@@ -129,7 +129,7 @@ func TestIndeterminateAppendIsIdempotent(t *testing.T) {
 	e := newEnv()
 	faults := persisttest.NewFaults(1)
 	loc := Location{Blob: e.blob, Consensus: persisttest.NewFaultyConsensus(e.cons, faults)}
-	c := NewClient(loc, ClientOptions{Clock: e.clock})
+	c := NewClient(loc, ClientOptions{Clock: e.clock, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestAppendFailureCleanup(t *testing.T) {
 	e := newEnv()
 	faults := persisttest.NewFaults(1)
 	loc := Location{Blob: e.blob, Consensus: persisttest.NewFaultyConsensus(e.cons, faults)}
-	c := NewClient(loc, ClientOptions{Clock: e.clock, CASRetries: 1})
+	c := NewClient(loc, ClientOptions{Clock: e.clock, CASRetries: 1, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	w, _ := c.OpenWriter(ctx, "s")
 	faults.FailNext(persisttest.OpConsensusCAS, persisttest.Determinate)
 	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err == nil {

@@ -67,7 +67,7 @@ func crashChild() int {
 		return 2
 	}
 	stall := &stallAfterSet{Blob: loc.Blob}
-	c := persist.NewClient(persist.Location{Blob: stall, Consensus: loc.Consensus}, persist.ClientOptions{PartTargetSize: 64})
+	c := persist.NewClient(persist.Location{Blob: stall, Consensus: loc.Consensus}, persist.ClientOptions{PartTargetSize: 64, InlineWriteMaxBytes: -1})
 	w, err := c.OpenWriter(ctx, persist.ShardID(os.Getenv(shardEnv)))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -114,7 +114,7 @@ func TestKillWriterBeforeCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer loc.Close()
-	c := persist.NewClient(loc, persist.ClientOptions{})
+	c := persist.NewClient(loc, persist.ClientOptions{InlineWriteMaxBytes: -1})
 	w, err := c.OpenWriter(ctx, shard)
 	if err != nil {
 		t.Fatal(err)

@@ -56,7 +56,8 @@ func (e *env) shardFor(ctx context.Context, rows, parts int) (*shard, error) {
 // (one part each, rows spread evenly), and reads back the parts state
 // references.
 func generate(ctx context.Context, loc persist.Location, id persist.ShardID, rows, parts int) (*shard, error) {
-	c := persist.NewClient(loc, persist.ClientOptions{})
+	// Exactly the parts asked for, each a blob: no merging, nothing inline.
+	c := persist.NewClient(loc, persist.ClientOptions{MergeFanIn: -1, InlineWriteMaxBytes: -1})
 	w, err := c.OpenWriter(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("generate %s: %w", id, err)

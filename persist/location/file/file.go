@@ -110,6 +110,12 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return b.gc.Get(ctx, key)
 }
 
+// GetInto is Get reading into dst's storage when the value fits (see
+// gcblob.Blob.GetInto).
+func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
+	return b.gc.GetInto(ctx, key, dst)
+}
+
 // Delete implements location.Blob. The removal is not synced (see the
 // package documentation).
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {

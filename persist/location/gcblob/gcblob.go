@@ -64,11 +64,20 @@ func (b *Blob) wrap(what, key string, err error) error {
 
 // Get implements location.Blob.
 func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return b.GetInto(ctx, key, nil)
+}
+
+// GetInto is Get reading the value into dst's storage when it fits
+// (cap(dst) >= its size), and else into a new slice. The value returned then
+// aliases dst. The Blob keeps no reference to dst or to the value: both are
+// the caller's, which lets a caller that is done with a value reuse its
+// storage for the next.
+func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
 	const op = "blob get"
 	if err := b.check(ctx, op); err != nil {
 		return nil, false, err
 	}
-	v, err := b.readAll(ctx, key)
+	v, err := b.readAll(ctx, key, dst)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return nil, false, nil
 	}
@@ -86,22 +95,27 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // part of some hundred KB allocates and copies about twice its size). The
 // announced size only sizes the buffer: the bytes returned are those the
 // reader yields up to EOF, whether fewer or more.
-func (b *Blob) readAll(ctx context.Context, key string) ([]byte, error) {
+func (b *Blob) readAll(ctx context.Context, key string, dst []byte) ([]byte, error) {
 	r, err := b.bucket.NewReader(ctx, key, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = r.Close() }() // as Bucket.ReadAll: every byte is in
-	return readSized(r, r.Size())
+	return readSized(r, r.Size(), dst)
 }
 
 // readSized reads r to EOF into a buffer of size bytes, the size r is
-// expected to have.
-func readSized(r io.Reader, size int64) ([]byte, error) {
+// expected to have: dst's storage if it has room, else a new one.
+func readSized(r io.Reader, size int64, dst []byte) ([]byte, error) {
 	if size <= 0 || size > maxSizedRead {
 		return io.ReadAll(r)
 	}
-	buf := make([]byte, size)
+	buf := dst[:0]
+	if int64(cap(buf)) >= size {
+		buf = buf[:size]
+	} else {
+		buf = make([]byte, size)
+	}
 	n, err := io.ReadFull(r, buf)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):

@@ -57,3 +57,26 @@ func TestClassifyWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestGetInto reads into buffers too small and large enough: the value is
+// right either way, and lands in the buffer when it fits.
+func TestGetInto(t *testing.T) {
+	b := gcblob.New(memblob.OpenBucket(nil), "mem")
+	defer b.Close()
+	value := []byte("a value of some thirty-two bytes")
+	if err := b.Set(t.Context(), "k", value); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range [][]byte{nil, make([]byte, 5, 31), make([]byte, 0, 32), []byte("0123456789012345678901234567890123456789")} {
+		got, ok, err := b.GetInto(t.Context(), "k", dst)
+		if err != nil || !ok || string(got) != string(value) {
+			t.Fatalf("GetInto(cap %d) = %q, %v, %v", cap(dst), got, ok, err)
+		}
+		if inDst := cap(dst) > 0 && &got[:1][0] == &dst[:1][0]; inDst != (cap(dst) >= len(value)) {
+			t.Errorf("GetInto(cap %d): value in dst %v", cap(dst), inDst)
+		}
+	}
+	if _, ok, err := b.GetInto(t.Context(), "missing", make([]byte, 10)); ok || err != nil {
+		t.Fatalf("GetInto(missing) = %v, %v", ok, err)
+	}
+}

@@ -33,7 +33,8 @@ bytes, rows, time range); the leased readers (id, seqno hold, since, lease
 expiry) and the registered writers.
 
 In the default location a part's blob is the file <location>/blob/<key>; the
-JSON form gives it as "path".
+JSON form gives it as "path". A small part kept in the state itself rather
+than in a blob is marked inline.
 
 --verify also reads every part the state references and checks that its blob
 exists with the recorded size and checksum; if any does not, it lists them and
@@ -77,6 +78,7 @@ type partJSON struct {
 	MinTime uint64 `json:"min_time"`
 	MaxTime uint64 `json:"max_time"`
 	Path    string `json:"path,omitempty"`
+	Inline  bool   `json:"inline,omitempty"` // kept in the state, no blob
 }
 
 type readerJSON struct {
@@ -162,8 +164,9 @@ func inspectView(s persist.ShardState, blobDir string) inspectJSON {
 	for _, b := range s.Batches {
 		bj := batchJSON{Lower: times(b.Lower), Upper: times(b.Upper), Since: times(b.Since), Parts: []partJSON{}}
 		for _, p := range b.Parts {
-			pj := partJSON{Key: p.Key, Bytes: p.Bytes, Rows: p.Rows, MinTime: uint64(p.MinTime), MaxTime: uint64(p.MaxTime)}
-			if blobDir != "" {
+			pj := partJSON{Key: p.Key, Bytes: p.Bytes, Rows: p.Rows, MinTime: uint64(p.MinTime), MaxTime: uint64(p.MaxTime),
+				Inline: p.Inline != nil}
+			if blobDir != "" && !pj.Inline {
 				pj.Path = filepath.Join(blobDir, filepath.FromSlash(p.Key))
 			}
 			bj.Parts = append(bj.Parts, pj)
@@ -203,8 +206,12 @@ func printInspectTable(w io.Writer, v inspectJSON) error {
 				fmt.Fprintf(tw, "%s\t%s\t-\t0\t0\t-\n", render.FrontierJSON(b.Lower), render.FrontierJSON(b.Upper))
 			}
 			for _, p := range b.Parts {
+				key := p.Key
+				if p.Inline {
+					key += " (inline)"
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t[%d, %d]\n", render.FrontierJSON(b.Lower), render.FrontierJSON(b.Upper),
-					p.Key, p.Bytes, p.Rows, p.MinTime, p.MaxTime)
+					key, p.Bytes, p.Rows, p.MinTime, p.MaxTime)
 			}
 		}
 		if err := tw.Flush(); err != nil {

@@ -43,12 +43,17 @@ func (s *store) Close() error { return s.loc.Close() }
 // read pass create=false: a default location that does not exist is then an
 // error rather than an empty directory left behind.
 func (g *globals) open(ctx context.Context, create bool) (*store, error) {
+	return g.openWith(ctx, create, clientOptions)
+}
+
+// openWith is open with a client of the given options.
+func (g *globals) openWith(ctx context.Context, create bool, opts persist.ClientOptions) (*store, error) {
 	if g.blob != "" {
 		loc, err := persist.OpenLocation(ctx, g.blob, g.consensus)
 		if err != nil {
 			return nil, failure(err)
 		}
-		return &store{loc: loc, client: persist.NewClient(loc, clientOptions)}, nil
+		return &store{loc: loc, client: persist.NewClient(loc, opts)}, nil
 	}
 	if !create {
 		if _, err := os.Stat(filepath.Join(g.location, "consensus.db")); errors.Is(err, fs.ErrNotExist) {
@@ -60,7 +65,7 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 		return nil, failure(err)
 	}
 	g.log.Debug("opened location", "dir", g.location)
-	return &store{loc: loc, client: persist.NewClient(loc, clientOptions), blobDir: filepath.Join(g.location, "blob")}, nil
+	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob")}, nil
 }
 
 // addShardFlag adds the required --shard flag.

@@ -17,10 +17,11 @@ import (
 )
 
 type writeFlags struct {
-	shard  string
-	input  string
-	format string
-	upper  string
+	shard     string
+	input     string
+	format    string
+	upper     string
+	inlineMax int64
 }
 
 func newWriteCmd(g *globals) *cobra.Command {
@@ -42,7 +43,11 @@ cell holds JSON, and a cell that is not valid JSON is taken as a string.
 written, and the command fails, if a line is malformed (its line number is
 reported), if a time lies outside [current upper, --upper), or if --upper is
 not beyond the current upper. An empty input with --upper just advances the
-upper, closing the times before it.`,
+upper, closing the times before it.
+
+A batch that encodes to at most --inline-max-bytes is kept in the shard's
+state rather than written as a blob file: one commit instead of a file write
+and a commit. Later writes merge small batches into blob parts.`,
 		Example: `  # Insert two updates at time 0 and 1; the shard's upper becomes 2.
   printf '%s\n' '{"key":"apple","val":3,"time":0}' '{"key":"pear","val":1,"time":1}' |
     shardflow write --shard fruit
@@ -61,6 +66,7 @@ upper, closing the times before it.`,
 	cmd.Flags().StringVarP(&f.input, "input", "i", "-", "file to read updates from, - for standard input")
 	cmd.Flags().StringVar(&f.format, "format", "jsonl", "input format: jsonl or csv")
 	cmd.Flags().StringVar(&f.upper, "upper", "", "the batch's upper (default: largest time + 1)")
+	cmd.Flags().Int64Var(&f.inlineMax, "inline-max-bytes", 4<<10, "keep a batch of at most this many encoded bytes in the shard's state, not in a blob (0: always a blob)")
 	return cmd
 }
 
@@ -81,12 +87,20 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		}
 		upperFlag = &u
 	}
+	if f.inlineMax < 0 {
+		return usageErrorf("--inline-max-bytes: want 0 or more, got %d", f.inlineMax)
+	}
 	recs, err := g.readInput(f.input, format)
 	if err != nil {
 		return failure(err)
 	}
 
-	st, err := g.open(ctx, true)
+	opts := clientOptions
+	opts.InlineWriteMaxBytes = f.inlineMax
+	if f.inlineMax == 0 {
+		opts.InlineWriteMaxBytes = -1 // persist's 0 means its default
+	}
+	st, err := g.openWith(ctx, true, opts)
 	if err != nil {
 		return err
 	}

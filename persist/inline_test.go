@@ -1,0 +1,218 @@
+package persist
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/state"
+)
+
+// TestSmallAppendIsInline: a small append keeps its part in state and
+// writes no blob; it reads back, verifies, and GC and the janitor leave it
+// alone. A large append still writes a blob.
+func TestSmallAppendIsInline(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{MergeFanIn: -1})
+	w, _ := c.OpenWriter(ctx, "s")
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "1", 0, 1), up("b", "2", 0, 3)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	big := []Update{up(string(bytes.Repeat([]byte("k"), 8<<10)), "", 1, 1)}
+	if err := w.CompareAndAppend(ctx, big, ts(1), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, large := st.Batches[0].Parts[0], st.Batches[1].Parts[0]
+	if small.Format != int32(state.FormatParquetV1Inline) || large.Format != int32(state.FormatParquetV1) {
+		t.Fatalf("formats %d and %d, want inline then blob", small.Format, large.Format)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 1 {
+		t.Fatalf("%d blobs, want only the large part's", n)
+	}
+	r, _ := c.OpenReader(ctx, "s", "")
+	parts, err := r.Snapshot(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fetchAll(ctx, c, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := contents{}
+	want.add("a", "1", 1, 1)
+	want.add("b", "2", 1, 3)
+	want.add(string(big[0].Key), "", 1, 1)
+	if !equalContents(got, want) {
+		t.Fatalf("snapshot %v, want %v", got, want)
+	}
+	if v, err := c.Verify(ctx, "s"); err != nil || !v.OK() || v.Parts != 2 {
+		t.Fatalf("verify: %+v, %v", v, err)
+	}
+	if _, err := c.GC(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.Janitor(ctx, "s", 0); err != nil || rep.OrphansReaped != 0 {
+		t.Fatalf("janitor: %+v, %v", rep, err)
+	}
+}
+
+// TestInlineBytesBounded: once the state holds InlineTotalMaxBytes of
+// inline parts, appends write blobs.
+func TestInlineBytesBounded(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	const total = 4 << 10
+	c := e.client(ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: total})
+	w, _ := c.OpenWriter(ctx, "s")
+	for i := range frontier.Time(30) {
+		if err := w.CompareAndAppend(ctx, []Update{up(fmt.Sprint(i), "v", i, 1)}, ts(i), ts(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inline, largest int64
+	for _, b := range st.Batches {
+		for _, p := range b.Parts {
+			if p.Format == int32(state.FormatParquetV1Inline) {
+				inline += p.Bytes
+				largest = max(largest, p.Bytes)
+			}
+		}
+	}
+	if inline > total || inline < total-largest {
+		t.Fatalf("%d inline bytes, want the %d allowed, less at most one part (%d)", inline, total, largest)
+	}
+	if blobCount(t, e.blob, "s/") == 0 {
+		t.Fatal("no append wrote a blob past the inline bound")
+	}
+}
+
+// TestMergesKeepStateSmall: many single-row appends, merged as they go,
+// leave a state of logarithmically many batches with no inline parts piling
+// up, while a listener that started before them sees every update exactly
+// once and snapshots at every time read back what was written.
+func TestMergesKeepStateSmall(t *testing.T) {
+	ctx := context.Background()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	e := newEnv()
+	const fanIn, appends = 4, 400
+	c := e.client(ClientOptions{MergeFanIn: fanIn})
+	w, _ := c.OpenWriter(ctx, "s")
+	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.OpenReader(ctx, "s", "listener")
+	l, err := r.Listen(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// The listener reads as it goes, so merges happen both behind it and
+	// across its frontier.
+	written := []contents{{}}
+	heard := contents{}
+	listened := frontier.Time(1)
+	most := 0
+	for i := range frontier.Time(appends) {
+		var us []Update
+		for range rng.IntN(3) {
+			k := fmt.Sprint(rng.IntN(20))
+			d := int64(rng.IntN(3) - 1)
+			if d == 0 {
+				d = 2
+			}
+			us = append(us, up(k, "v", i+1, d))
+		}
+		if err := w.CompareAndAppend(ctx, us, ts(i+1), ts(i+2)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.MergeErr(); err != nil {
+			t.Fatalf("merge after append %d: %v", i, err)
+		}
+		next := contents{}
+		for row, d := range written[len(written)-1] {
+			next.add(row.Key, row.Val, row.Time, d)
+		}
+		for _, u := range us {
+			next.add(string(u.Key), string(u.Val), u.Time, u.Diff)
+		}
+		written = append(written, next)
+		for rng.IntN(3) == 0 && listened < i+2 {
+			ev, err := l.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind == ListenProgress {
+				listened, _ = ev.Upper.Single()
+				continue
+			}
+			got, err := fetchAll(ctx, c, ev.Parts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for row, d := range got {
+				heard.add(row.Key, row.Val, row.Time, d)
+			}
+		}
+		st, err := c.State(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(st.Batches))
+	}
+	for listened < appends+1 {
+		ev, err := l.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == ListenProgress {
+			listened, _ = ev.Upper.Single()
+			continue
+		}
+		got, err := fetchAll(ctx, c, ev.Parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for row, d := range got {
+			heard.add(row.Key, row.Val, row.Time, d)
+		}
+	}
+	if want := written[appends]; !equalContents(heard, want) {
+		t.Fatalf("seed %d: the listener heard %v, want %v", seed, heard, want)
+	}
+	t.Logf("%d batches at most", most)
+	// Appends of a few hundred bytes stay within a few levels.
+	if most > 5*(fanIn-1)+1 {
+		t.Fatalf("seed %d: %d batches at most, want logarithmically few", seed, most)
+	}
+	for _, asOf := range []frontier.Time{1, 7, appends / 2, appends} {
+		parts, err := r.Snapshot(ctx, asOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fetchAll(ctx, c, parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := contents{}
+		for row, d := range written[asOf] {
+			want.add(row.Key, row.Val, asOf, d)
+		}
+		if !equalContents(got, want) {
+			t.Fatalf("seed %d: snapshot at %d: %v, want %v", seed, asOf, got, want)
+		}
+	}
+}
