@@ -1,0 +1,48 @@
+package part
+
+import "sync"
+
+// BlobBuffer is storage to read a part's blob into and reuse once the part
+// is decoded: Decode and Checksum keep nothing of the bytes they are given
+// (a Decoded holds copies), so after them the blob is garbage, and a fetch
+// that allocated a fresh buffer for every blob spent much of its time
+// zeroing and collecting them.
+//
+// Ownership: GetBlobBuffer hands a BlobBuffer to the caller, who reads one
+// blob into its Storage and gives it back with Release, passing the value
+// read (which may be a larger buffer the reader allocated instead, and must
+// not be anything else). After Release neither the storage nor any slice
+// aliasing it may be used; under the invariants build tag it is poisoned.
+type BlobBuffer struct {
+	b []byte
+}
+
+// maxPooledBlob bounds the storage a BlobBuffer keeps: larger blobs are rare,
+// and their decoding dwarfs their allocation.
+const maxPooledBlob = 32 << 20
+
+var blobBuffers = sync.Pool{New: func() any { return new(BlobBuffer) }}
+
+// GetBlobBuffer returns a buffer from the pool.
+func GetBlobBuffer() *BlobBuffer { return blobBuffers.Get().(*BlobBuffer) }
+
+// Storage returns the buffer's storage, of length 0, to read a blob into.
+func (bb *BlobBuffer) Storage() []byte { return bb.b[:0] }
+
+// Release returns the buffer to the pool, keeping value's storage instead
+// of its own if value is larger. value is what was read into Storage.
+func (bb *BlobBuffer) Release(value []byte) {
+	if cap(value) > cap(bb.b) {
+		bb.b = value[:0]
+	}
+	if cap(bb.b) > maxPooledBlob {
+		bb.b = nil
+	}
+	if poisonFreed {
+		b := bb.b[:cap(bb.b)]
+		for i := range b {
+			b[i] = poisonByte
+		}
+	}
+	blobBuffers.Put(bb)
+}
