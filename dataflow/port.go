@@ -125,19 +125,10 @@ func (st *outState[T, D]) session(t T, p *permit[T], epoch uint64) Session[T, D]
 }
 
 // begin prepares the output for a session at t: records buffered at
-// another time are sent, and outside the operator's logic the operator is
-// activated, so that what the session buffers is sent.
+// another time are sent.
 func (st *outState[T, D]) begin(t T) {
-	if len(st.buf) > 0 && st.bufTime != t || st.op.w.current != &st.op.operator {
-		st.beginOther(t)
-	}
-}
-
-//go:noinline
-func (st *outState[T, D]) beginOther(t T) {
-	st.setTime(t)
-	if w := st.op.w; w.current != &st.op.operator {
-		w.activate(&st.op.operator)
+	if len(st.buf) > 0 && st.bufTime != t {
+		st.setTime(t)
 	}
 }
 
@@ -184,6 +175,10 @@ func (s Session[T, D]) Give(d D) {
 			st.buf = make([]D, 0, BatchSize)
 		}
 		st.op.buffered = true
+		if w := st.op.w; w.current != &st.op.operator {
+			// Outside the operator's logic: run it so the buffer is sent.
+			w.activate(&st.op.operator)
+		}
 	}
 	st.buf = append(st.buf, d)
 	if len(st.buf) >= BatchSize {
