@@ -119,7 +119,7 @@ func (b p5Backend) inProcess(ctx context.Context, e *env, client *persist.Client
 		return nil, err
 	}
 	return latencyRows(fmt.Sprintf("write to visible, %s, listener in process, %d writes", b.name, e.cfg.Writes),
-		visible, write, fmt.Sprintf("baseline: the CompareAndAppend call (file blob + %s)", b.name), true), nil
+		visible, write, fmt.Sprintf("baseline: the CompareAndAppend call (default options: a one-row batch is kept inline in the %s state, no blob file)", b.name), true), nil
 }
 
 // openP5Shard creates a new shard, opens its writer and closes [0, 1) with
