@@ -65,3 +65,22 @@ func (p pointstamp[T]) String() string { return fmt.Sprintf("%v@%v", p.loc, p.t)
 // produced messages and capability changes, consolidated and sorted by
 // location. Once sent it is shared read-only by every receiver.
 type progressBatch[T frontier.Timestamp[T]] []frontier.Update[pointstamp[T]]
+
+// progressMsg is the payload of a ProgressEnvelope: a copy of a batch, held
+// in place when it is small (as most are: a step's messages sent and read
+// at one time), so that sending it costs one allocation.
+type progressMsg[T frontier.Timestamp[T]] struct {
+	batch progressBatch[T]
+	small [2]frontier.Update[pointstamp[T]]
+}
+
+func newProgressMsg[T frontier.Timestamp[T]](updates []frontier.Update[pointstamp[T]]) *progressMsg[T] {
+	m := &progressMsg[T]{}
+	if len(updates) <= len(m.small) {
+		m.batch = m.small[:len(updates)]
+	} else {
+		m.batch = make(progressBatch[T], len(updates))
+	}
+	copy(m.batch, updates)
+	return m
+}

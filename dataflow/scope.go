@@ -223,7 +223,7 @@ func (s *Scope[T]) receive(e Envelope) {
 	}
 	switch e.Kind {
 	case ProgressEnvelope:
-		s.tracker.apply(e.payload.(progressBatch[T]))
+		s.tracker.apply(e.payload.(*progressMsg[T]).batch)
 		s.dirty = true
 	case DataEnvelope:
 		s.channels[e.channel](e.payload)
@@ -247,12 +247,13 @@ func (s *Scope[T]) flush() {
 		s.dirty = true
 		return
 	}
-	batch := progressBatch[T](s.pending.Drain())
-	s.tracker.apply(batch)
+	msg := newProgressMsg(s.pending.Updates())
+	s.pending.Clear()
+	s.tracker.apply(msg.batch)
 	s.dirty = true
 	for p := range s.w.peers {
 		if p != s.w.index {
-			s.w.fabric.Send(Envelope{From: s.w.index, To: p, Kind: ProgressEnvelope, dataflow: s.index, payload: batch})
+			s.w.fabric.Send(Envelope{From: s.w.index, To: p, Kind: ProgressEnvelope, dataflow: s.index, payload: msg})
 		}
 	}
 }
