@@ -138,7 +138,7 @@ func (b p5Backend) otherProcess(ctx context.Context, e *env, client *persist.Cli
 	if err != nil {
 		return nil, err
 	}
-	note := "the listener polls consensus (10ms-1s backoff)"
+	note := "the listener is woken by a file event on the database's notify file (polling 10ms-1s is the fallback)"
 	if b.name == "PostgreSQL" {
 		note = "the listener is woken by LISTEN/NOTIFY"
 	}

@@ -38,6 +38,16 @@
 // in one transaction, and refuses a layout newer than it knows with
 // ErrSchemaTooNew.
 //
+// # Watch
+//
+// Consensus is a location.Watcher. Every compare-and-set that commits then
+// writes one byte to the companion file <path>-notify, and Watch waits for
+// file-system events on it (inotify on Linux, through fsnotify), so a
+// listener in another process wakes about a millisecond after a commit
+// instead of at its next poll. A commit is visible before its event is
+// sent, since SQLite has no event of its own for that moment. The hint is
+// not per key, and polling remains the fallback.
+//
 // # Errors
 //
 // Failures are *location.ExternalError values. Anything before COMMIT is

@@ -84,6 +84,7 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 	if err := tx.Commit(); err != nil {
 		return 0, location.Indeterminate(op, c.wrap("commit", err))
 	}
+	c.poke()
 	return location.Committed, nil
 }
 

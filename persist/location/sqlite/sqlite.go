@@ -82,6 +82,7 @@ type Consensus struct {
 	// this handle, so they queue here, where a context can abandon the wait,
 	// rather than in SQLite's busy handler.
 	writer chan struct{}
+	notify notifier
 	mu     struct {
 		sync.Mutex
 		closed bool
@@ -132,8 +133,12 @@ func (c *Consensus) Close() error {
 		return nil
 	}
 	c.mu.closed = true
+	nerr := c.closeNotify()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", c.path, err)
+	}
+	if nerr != nil {
+		return fmt.Errorf("sqlite: close %s: notifications: %w", c.path, nerr)
 	}
 	return nil
 }

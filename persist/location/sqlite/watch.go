@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// The database file and its WAL change with every write, but no file event
+// says when a commit has become visible to readers: SQLite updates its WAL
+// index in shared memory after writing and syncing the frames. So each
+// compare-and-set that commits writes one byte to a companion file,
+// <path>-notify, afterwards, and Watch waits for file events on that file
+// (inotify, kqueue, ...). Notifications are a hint: a reader still polls,
+// so a lost or spurious one costs nothing but time.
+
+var _ location.Watcher = (*Consensus)(nil)
+
+// notifier is the state of a Consensus's notifications.
+type notifier struct {
+	mu      sync.Mutex
+	poke    *os.File // opened by the first commit
+	pokeErr error    // why poke could not be opened; not retried
+	watcher *fsnotify.Watcher
+	done    chan struct{} // closed when the event loop returns
+	subs    map[*chan struct{}]struct{}
+	closed  bool // by Close: no new watcher may start
+}
+
+func (c *Consensus) notifyPath() string { return c.path + "-notify" }
+
+// poke tells watchers in every process that a version was committed.
+// Failing to is harmless (they poll), so errors are dropped.
+func (c *Consensus) poke() {
+	n := &c.notify
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return
+	}
+	if n.poke == nil && n.pokeErr == nil {
+		n.poke, n.pokeErr = os.OpenFile(c.notifyPath(), os.O_WRONLY|os.O_CREATE, 0o644)
+	}
+	if n.poke != nil {
+		_, _ = n.poke.WriteAt([]byte{1}, 0)
+	}
+}
+
+// Watch implements location.Watcher: notify receives a value after any
+// commit to the database by any process (for any key: the hint is not
+// filtered), until cancel is called or the Consensus is closed.
+func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	const op = "consensus watch"
+	if err := c.begin(ctx, op); err != nil {
+		return nil, nil, err
+	}
+	n := &c.notify
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil, nil, location.Determinate(op, location.ErrClosed)
+	}
+	if n.watcher == nil {
+		if err := c.startWatching(); err != nil {
+			return nil, nil, location.Determinate(op, c.wrap("watch", err))
+		}
+	}
+	ch := make(chan struct{}, 1)
+	n.subs[&ch] = struct{}{}
+	var once sync.Once
+	cancel := func() {
+		once.Do(func() {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			delete(n.subs, &ch)
+		})
+	}
+	return ch, cancel, nil
+}
+
+// startWatching starts the event loop. n.mu is held.
+func (c *Consensus) startWatching() error {
+	n := &c.notify
+	f, err := os.OpenFile(c.notifyPath(), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	if err := w.Add(c.notifyPath()); err != nil {
+		w.Close()
+		return fmt.Errorf("watch %s: %w", c.notifyPath(), err)
+	}
+	n.watcher, n.done = w, make(chan struct{})
+	if n.subs == nil {
+		n.subs = make(map[*chan struct{}]struct{})
+	}
+	go c.watchLoop(w, n.done)
+	return nil
+}
+
+// watchLoop wakes every subscriber on each event, until the watcher is
+// closed. A watcher error (an overflowed event queue, say) may have hidden
+// a commit, so it wakes them too.
+func (c *Consensus) watchLoop(w *fsnotify.Watcher, done chan struct{}) {
+	defer close(done)
+	for {
+		select {
+		case _, ok := <-w.Events:
+			if !ok {
+				return
+			}
+		case _, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+		}
+		c.notify.mu.Lock()
+		for ch := range c.notify.subs {
+			select {
+			case *ch <- struct{}{}:
+			default: // one pending value is enough
+			}
+		}
+		c.notify.mu.Unlock()
+	}
+}
+
+// closeNotify stops the event loop and closes the poke file.
+func (c *Consensus) closeNotify() error {
+	n := &c.notify
+	n.mu.Lock()
+	w, done, poke := n.watcher, n.done, n.poke
+	n.watcher, n.poke, n.subs, n.closed = nil, nil, nil, true
+	n.mu.Unlock()
+	var err error
+	if w != nil {
+		err = w.Close()
+		<-done
+	}
+	if poke != nil {
+		if cerr := poke.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
