@@ -50,7 +50,9 @@
 // may modify it in place and pass it on with Session.GiveBatch, which takes
 // ownership without copying. Give buffers records and sends them in batches
 // of BatchSize. Sends made while a dataflow is being built are held until
-// its graph is complete.
+// its graph is complete. OutPort.SessionAt(ref) is Session for a
+// CapabilityRef without the Cap interface; neither allocates, so passing a
+// batch on costs no allocation.
 //
 // The logic runs when data arrives, when a notifying input's frontier
 // changes, and when an Activator or SyncActivator fires. Feedback creates a
