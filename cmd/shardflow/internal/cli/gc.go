@@ -9,16 +9,21 @@ import (
 )
 
 type gcFlags struct {
-	shard  string
-	minAge time.Duration
+	shard   string
+	minAge  time.Duration
+	compact bool
 }
 
 func newGCCmd(g *globals) *cobra.Command {
 	var f gcFlags
 	cmd := &cobra.Command{
-		Use:   "gc --shard NAME [--min-age DURATION]",
-		Short: "Collect garbage: expired readers, unreachable state versions and blobs, orphans",
-		Long: `gc first runs garbage collection: readers and writers whose lease ran out
+		Use:   "gc --shard NAME [--min-age DURATION] [--compact=false]",
+		Short: "Compact history and collect garbage: expired readers, unreachable versions and blobs, orphans",
+		Long: `gc first compacts (unless --compact=false): the batches wholly behind the
+shard's since are merged into one, their rows advanced to the since and
+consolidated, so history no reader can ask for stops costing space.
+
+It then runs garbage collection: readers and writers whose lease ran out
 are expired, blobs referenced only by state versions older than every
 reader's seqno hold are deleted, and those versions are truncated.
 
@@ -36,6 +41,7 @@ in-flight write could lose its parts.`,
 	}
 	addShardFlag(cmd, &f.shard)
 	cmd.Flags().DurationVar(&f.minAge, "min-age", 15*time.Minute, "the janitor deletes unreferenced blobs only when older than this")
+	cmd.Flags().BoolVar(&f.compact, "compact", true, "merge the batches behind the since first")
 	return cmd
 }
 
@@ -55,11 +61,18 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	if err := st.mustExist(ctx, id); err != nil {
 		return err
 	}
+	w := g.env.Stdout
+	if f.compact {
+		c, err := st.client.Compact(ctx, id)
+		if err != nil {
+			return failure(err)
+		}
+		fmt.Fprintf(w, "compact: merged %d batches, %d parts -> %d, %d rows -> %d\n", c.BatchesMerged, c.PartsIn, c.PartsOut, c.RowsIn, c.RowsOut)
+	}
 	gc, err := st.client.GC(ctx, id)
 	if err != nil {
 		return failure(err)
 	}
-	w := g.env.Stdout
 	fmt.Fprintf(w, "gc: expired %d readers %v\n", len(gc.ExpiredReaders), gc.ExpiredReaders)
 	fmt.Fprintf(w, "gc: deleted %d blobs, truncated %d state versions before seqno %d\n", gc.BlobsDeleted, gc.VersionsTruncated, gc.SeqNoHold)
 	jr, err := st.client.Janitor(ctx, id, f.minAge)
