@@ -101,7 +101,19 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 	// and reader holding it): read them, never modify or recycle them.
 	data, ok, err := p.Inline, true, error(nil)
 	if state.PartFormat(p.Format) != state.FormatParquetV1Inline {
-		data, ok, err = c.loc.Blob.Get(ctx, p.Key)
+		if g, into := c.loc.Blob.(interface {
+			GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error)
+		}); into {
+			// A blob's bytes are ours, and garbage once decoded and
+			// checksummed: the Decoded holds copies and the checksum
+			// goroutine is joined before we return. So the next fetch
+			// reads into the same storage.
+			buf := part.GetBlobBuffer()
+			data, ok, err = g.GetInto(ctx, p.Key, buf.Storage())
+			defer buf.Release(data)
+		} else {
+			data, ok, err = c.loc.Blob.Get(ctx, p.Key)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
