@@ -52,64 +52,112 @@ type exchangeConsumer[T frontier.Timestamp[T], D any] struct {
 	// is their number.
 	parts  [][]D
 	counts []int
-	// dest is scratch space for the worker of each record of a batch.
+	// away and dest are scratch space: the records of a batch that leave
+	// this worker, and the worker of each record.
+	away []D
 	dest []uint32
 }
 
-// maxRetainedDest bounds the scratch space an exchange keeps between
-// batches; a larger batch uses a temporary one.
-const maxRetainedDest = 4 * BatchSize
+// maxRetained bounds the scratch space an exchange keeps between batches.
+const maxRetained = 4 * BatchSize
 
 // push sends each record of data to worker hash(d) % peers. The records
 // that stay on this worker are compacted in place in data, which push
 // owns; every other worker's share is a new slice of exactly its size.
 func (x *exchangeConsumer[T, D]) push(t T, data []D) {
-	op := x.in.meta.op
-	w, scope := op.w, op.scope
-	peers := uint64(w.peers)
+	w, scope := x.in.meta.op.w, x.in.meta.op.scope
+	dest := x.where(data)
+	// Records that stay are compacted in place; the others move to away,
+	// their workers to the front of dest. Neither loop calls anything, so
+	// the compiler keeps its variables in registers.
+	away := x.away[:0]
+	if cap(away) < len(data) {
+		away = make([]D, 0, len(data))
+	}
+	away = away[:len(data)]
+	self := uint32(w.index)
+	k, m := 0, 0
+	for i, d := range data {
+		if p := dest[i]; p == self {
+			data[k] = d
+			k++
+		} else {
+			away[m] = d
+			dest[m] = p
+			m++
+		}
+	}
+	local, away, dest := data[:k], away[:m], dest[:m]
+	clear(data[k:]) // what left is in away
+	if len(local) > 0 {
+		scope.count(&x.in.meta.counts, t, +1)
+		x.in.enqueue(Message[T, D]{Time: t, Data: local})
+	}
+	if len(away) > 0 {
+		x.sendAway(t, away, dest)
+	}
+	clear(away) // release what the records referenced
+	if cap(away) <= maxRetained {
+		x.away = away[:0]
+	}
+}
+
+// where returns the worker of each record of data, in scratch space.
+func (x *exchangeConsumer[T, D]) where(data []D) []uint32 {
 	dest := x.dest
 	if cap(dest) < len(data) {
 		dest = make([]uint32, len(data))
-		if len(data) <= maxRetainedDest {
+		if len(data) <= maxRetained {
 			x.dest = dest
 		}
 	}
 	dest = dest[:len(data)]
-	clear(x.counts)
+	hash, peers := x.hash, uint64(x.in.meta.op.w.peers)
+	if peers&(peers-1) == 0 { // a power of two: a mask instead of a division
+		mask := peers - 1
+		for i, d := range data {
+			dest[i] = uint32(hash(d) & mask)
+		}
+		return dest
+	}
 	for i, d := range data {
-		p := uint32(x.hash(d) % peers)
-		dest[i] = p
+		dest[i] = uint32(hash(d) % peers)
+	}
+	return dest
+}
+
+// sendAway sends each record of away to worker dest[i].
+func (x *exchangeConsumer[T, D]) sendAway(t T, away []D, dest []uint32) {
+	w := x.in.meta.op.w
+	if w.peers == 2 {
+		x.send(1-w.index, t, append(make([]D, 0, len(away)), away...))
+		return
+	}
+	clear(x.counts)
+	for _, p := range dest {
 		x.counts[p]++
 	}
 	for p, n := range x.counts {
-		if p != w.index && n > 0 {
+		if n > 0 {
 			x.parts[p] = make([]D, 0, n)
 		}
 	}
-	local := data[:0]
-	for i, d := range data {
-		if p := int(dest[i]); p != w.index {
-			x.parts[p] = append(x.parts[p], d)
-		} else {
-			local = append(local, d)
+	for i, d := range away {
+		x.parts[dest[i]] = append(x.parts[dest[i]], d)
+	}
+	for p, part := range x.parts {
+		if len(part) > 0 {
+			x.parts[p] = nil
+			x.send(p, t, part)
 		}
 	}
-	clear(data[len(local):]) // what left for other workers is theirs
-	for p := range x.parts {
-		part := x.parts[p]
-		if p == w.index {
-			part = local
-		}
-		if len(part) == 0 {
-			continue
-		}
-		x.parts[p] = nil
-		scope.count(&x.in.meta.counts, t, +1)
-		m := Message[T, D]{Time: t, Data: part}
-		if p == w.index {
-			x.in.enqueue(m)
-			continue
-		}
-		w.fabric.Send(Envelope{From: w.index, To: p, Kind: DataEnvelope, dataflow: scope.index, channel: x.channel, payload: m})
-	}
+}
+
+// send sends a message of data at t to worker p.
+func (x *exchangeConsumer[T, D]) send(p int, t T, data []D) {
+	op := x.in.meta.op
+	w, scope := op.w, op.scope
+	scope.count(&x.in.meta.counts, t, +1)
+	w.fabric.Send(Envelope{From: w.index, To: p, Kind: DataEnvelope, dataflow: scope.index, channel: x.channel,
+		payload: Message[T, D]{Time: t, Data: data}})
 }
