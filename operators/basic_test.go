@@ -132,3 +132,44 @@ func TestExchangeRoutesByHash(t *testing.T) {
 		t.Fatalf("saw %d records, want %d", total, n)
 	}
 }
+
+// Every record reaches the worker its hash names, whatever the number of
+// workers (a power of two or not) and wherever it was sent from: each
+// worker sends a mix of records, most of them owned by others.
+func TestExchangeRoutesMixedBatches(t *testing.T) {
+	hash := func(x uint64) uint64 { return x * 0x9e3779b97f4a7c15 >> 17 }
+	for _, workers := range []int{2, 3, 4} {
+		const n = 5000
+		counts := make([]int, workers)
+		err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+			var in *dataflow.InputHandle[T, uint64]
+			dataflow.Dataflow(w, "exchange", func(s *dataflow.Scope[T]) {
+				var nums *dataflow.Stream[T, uint64]
+				in, nums = operators.Input[uint64](s)
+				ex := operators.Exchange(nums, hash)
+				operators.Inspect(ex, func(_ T, x uint64) {
+					if int(hash(x)%uint64(workers)) != w.Index() {
+						t.Errorf("%d workers: record %d on worker %d", workers, x, w.Index())
+					}
+					counts[w.Index()]++ // each worker writes only its own slot
+				})
+			})
+			for i := range uint64(n) {
+				if int(i)%workers == w.Index() {
+					in.Send(i)
+				}
+			}
+			in.Close()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, c := range counts {
+			total += c
+		}
+		if total != n {
+			t.Fatalf("%d workers: saw %d records, want %d", workers, total, n)
+		}
+	}
+}
