@@ -35,14 +35,21 @@ func newEnvWithBlob(t testing.TB, blob location.Blob) *env {
 }
 
 // newEnvOpts is newEnvWithBlob with parts split at partSize bytes (0: the
-// default, one part per batch for small batches).
+// default, one part per batch for small batches). Every part is a blob and
+// batches are never merged, so each test controls what its fetches read
+// (through a slow blob, say) and which blob goes missing; newEnvClient
+// chooses otherwise.
 func newEnvOpts(t testing.TB, blob location.Blob, partSize int64) *env {
+	return newEnvClient(t, blob, persist.ClientOptions{PartTargetSize: partSize, InlineWriteMaxBytes: -1, MergeFanIn: -1})
+}
+
+// newEnvClient is an env whose client has opts, with the test env's lease
+// and polling.
+func newEnvClient(t testing.TB, blob location.Blob, opts persist.ClientOptions) *env {
 	loc := persist.Location{Blob: blob, Consensus: mem.NewConsensus()}
-	c := persist.NewClient(loc, persist.ClientOptions{
-		LeaseDuration: time.Hour,
-		ListenPollMin: time.Millisecond, ListenPollMax: 5 * time.Millisecond,
-		PartTargetSize: partSize,
-	})
+	opts.LeaseDuration = time.Hour
+	opts.ListenPollMin, opts.ListenPollMax = time.Millisecond, 5*time.Millisecond
+	c := persist.NewClient(loc, opts)
 	w, err := c.OpenWriter(context.Background(), testShard)
 	if err != nil {
 		t.Fatal(err)
@@ -108,8 +115,12 @@ func (e *env) partKeysAt(lower frontier.Time) []string {
 func (e *env) deleteBlobsAt(lower frontier.Time) {
 	e.t.Helper()
 	for _, k := range e.partKeysAt(lower) {
-		if _, err := e.blob.Delete(context.Background(), k); err != nil {
+		existed, err := e.blob.Delete(context.Background(), k)
+		if err != nil {
 			e.t.Fatal(err)
+		}
+		if !existed {
+			e.t.Fatalf("part %s at %d has no blob to delete", k, lower)
 		}
 	}
 }

@@ -63,7 +63,15 @@ func TestSourceProperty(t *testing.T) {
 		partSize := int64(rapid.SampledFrom([]int{0, 300}).Draw(rt, "partSize"))
 		seed := rapid.Uint64().Draw(rt, "seed")
 
-		e := newEnvOpts(t, newSlowBlob(mem.NewBlob(), seed, time.Duration(rapid.IntRange(0, 2000).Draw(rt, "latencyMicros"))*time.Microsecond), partSize)
+		// Small parts inline in state (except where a blob must go missing)
+		// and writers merging batches, or neither.
+		copts := persist.ClientOptions{PartTargetSize: partSize, InlineWriteMaxBytes: -1}
+		if !deleteOne && rapid.Bool().Draw(rt, "inline") {
+			copts.InlineWriteMaxBytes = 0 // persist's default
+		}
+		copts.MergeFanIn = rapid.SampledFrom([]int{-1, 2, 8}).Draw(rt, "mergeFanIn")
+		blob := newSlowBlob(mem.NewBlob(), seed, time.Duration(rapid.IntRange(0, 2000).Draw(rt, "latencyMicros"))*time.Microsecond)
+		e := newEnvClient(t, blob, copts)
 		defer e.loc.Close()
 		for _, b := range batches {
 			e.appendAt(b.lower, b.upper, b.rows...)

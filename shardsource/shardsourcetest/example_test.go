@@ -20,7 +20,9 @@ func ExampleQuiesce() {
 	ctx := context.Background()
 	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
 	defer loc.Close()
-	client := persist.NewClient(loc, persist.ClientOptions{})
+	// Parts in blobs, so one can go missing (a part this small would
+	// otherwise be kept in the state itself).
+	client := persist.NewClient(loc, persist.ClientOptions{InlineWriteMaxBytes: -1})
 	w, _ := client.OpenWriter(ctx, "s")
 	from := frontier.From[frontier.Time]
 	for t := range frontier.Time(3) {
