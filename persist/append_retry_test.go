@@ -45,7 +45,7 @@ func newHookEnv(t *testing.T) (*env, *hookConsensus, *Client, *WriteHandle, *Rea
 	ctx := context.Background()
 	e := newEnv()
 	hc := &hookConsensus{Consensus: e.cons}
-	c := NewClient(Location{Blob: e.blob, Consensus: hc}, ClientOptions{Clock: e.clock, BlobClock: e.clock})
+	c := NewClient(Location{Blob: e.blob, Consensus: hc}, ClientOptions{Clock: e.clock, BlobClock: e.clock, InlineWriteMaxBytes: -1, MergeFanIn: -1})
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
