@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/state"
 )
 
 // ListenEventKind tells the kinds of ListenEvent apart.
@@ -40,7 +41,7 @@ type Listen struct {
 // the frontier [asOf]. An asOf before the reader's since is a
 // *SinceAdvancedError.
 func (r *ReadHandle) Listen(ctx context.Context, asOf frontier.Time) (*Listen, error) {
-	if _, err := r.read(ctx, asOf, true); err != nil {
+	if _, err := r.read(ctx, asOf, true, func(state.State) bool { return true }); err != nil {
 		return nil, err
 	}
 	return &Listen{r: r, asOf: asOf, frontier: frontier.From(asOf), w: r.newWaiter(ctx)}, nil
@@ -67,7 +68,10 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 	for {
 		notify := l.r.m.watch()
 		token := l.r.beginRead()
-		s, err := l.r.read(ctx, l.asOf, false)
+		s, err := l.r.read(ctx, l.asOf, false, func(s state.State) bool {
+			_, ok := s.ListenBatch(l.frontier)
+			return ok
+		})
 		if err != nil {
 			l.r.endRead(token)
 			return ListenEvent{}, err

@@ -189,10 +189,19 @@ func (r *ReadHandle) expiredErr() error {
 //
 // Every read is bracketed by beginRead and lease (or endRead): while it is
 // in flight the reader's hold cannot pass the version it reads.
-func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bool) (state.State, error) {
-	s, err := r.m.head(ctx)
-	if err != nil {
-		return state.State{}, err
+//
+// The newest state this client has seen (its own writes and reads keep it
+// current) is used instead of a consensus read when enough says it holds
+// what the caller needs: a newer version could only add to it. A version
+// read is never older than the hold beginRead pinned, which was taken from
+// the same cache.
+func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bool, enough func(state.State) bool) (state.State, error) {
+	s := r.m.cached()
+	if !s.Exists() || enough == nil || !enough(s) {
+		var err error
+		if s, err = r.m.head(ctx); err != nil {
+			return state.State{}, err
+		}
 	}
 	rd, ok := s.Reader(r.id)
 	if !ok {
@@ -270,7 +279,10 @@ func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]Leased
 	for {
 		notify := r.m.watch()
 		token := r.beginRead()
-		s, err := r.read(ctx, asOf, true)
+		s, err := r.read(ctx, asOf, true, func(s state.State) bool {
+			_, ready, err := s.SnapshotBatches(asOf)
+			return ready && err == nil
+		})
 		if err != nil {
 			r.endRead(token)
 			return nil, err
