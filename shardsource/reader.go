@@ -89,10 +89,22 @@ func (p *persistReader) Expire(ctx context.Context) error {
 type persistListener struct {
 	r *persist.ReadHandle
 	l *persist.Listen
+	// since is progress the reader's since has yet to follow. Next
+	// downgrades it at its start, not before returning the batch that
+	// brought it: the compare-and-set stays off the path from a batch to
+	// its fetches, and holding the since back that much longer is safe
+	// (the batch's parts are leased already).
+	since frontier.Antichain[frontier.Time]
 }
 
 // Next gathers the parts of the next batch and the progress after it.
 func (p *persistListener) Next(ctx context.Context) ([]listedPart, frontier.Antichain[frontier.Time], error) {
+	if !p.since.IsEmpty() {
+		if err := p.r.DowngradeSince(ctx, p.since); err != nil {
+			return nil, frontier.Antichain[frontier.Time]{}, err
+		}
+		p.since = frontier.Antichain[frontier.Time]{}
+	}
 	var parts []listedPart
 	for {
 		ev, err := p.l.Next(ctx)
@@ -107,12 +119,7 @@ func (p *persistListener) Next(ctx context.Context) ([]listedPart, frontier.Anti
 		case persist.ListenParts:
 			parts = listed(parts, ev.Parts)
 		case persist.ListenProgress:
-			if !ev.Upper.IsEmpty() {
-				if err := p.r.DowngradeSince(ctx, ev.Upper); err != nil {
-					releaseListed(parts)
-					return nil, frontier.Antichain[frontier.Time]{}, err
-				}
-			}
+			p.since = ev.Upper.Clone() // empty: closed, nothing to follow
 			return parts, ev.Upper, nil
 		}
 	}
