@@ -113,6 +113,20 @@ func benchPlain(b *testing.B, conc int) {
 	reportRows(b, s)
 }
 
+func benchFetch(b *testing.B, conc int) {
+	_, s, client := benchShard(b, persist.Location{})
+	b.ResetTimer()
+	for b.Loop() {
+		n, err := fetchReplay(context.Background(), client, s, conc)
+		if err := checkRows("fetch", n, s.rows, err); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRows(b, s)
+}
+
+func BenchmarkP1Fetch1Goroutine(b *testing.B)  { benchFetch(b, 1) }
+func BenchmarkP1Fetch2Goroutines(b *testing.B) { benchFetch(b, 2) }
 func BenchmarkP1Replay1Worker(b *testing.B)    { benchReplay(b, 1) }
 func BenchmarkP1Replay2Workers(b *testing.B)   { benchReplay(b, 2) }
 func BenchmarkP1Plain1Goroutine(b *testing.B)  { benchPlain(b, 1) }

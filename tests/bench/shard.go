@@ -130,12 +130,24 @@ type slowBlob struct {
 }
 
 func (b slowBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return b.GetInto(ctx, key, nil)
+}
+
+// GetInto waits, then reads like the wrapped blob's GetInto where it has
+// one, so a fetch through the wrapper reuses its buffers as it would
+// without it.
+func (b slowBlob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
 	t := time.NewTimer(b.latency)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return nil, false, location.Determinate("get", ctx.Err())
 	case <-t.C:
+	}
+	if g, ok := b.Blob.(interface {
+		GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error)
+	}); ok {
+		return g.GetInto(ctx, key, dst)
 	}
 	return b.Blob.Get(ctx, key)
 }
