@@ -26,20 +26,27 @@ func benchUpdates(rng *rand.Rand, n int, lower, span frontier.Time) []Update {
 	return us
 }
 
-// BenchmarkWrite appends batches of 100k rows (16-byte keys and values) to
-// a file blob store and the embedded SQLite consensus.
-func BenchmarkWrite(b *testing.B) {
+// benchWriter opens a writer of shard "bench" in a default location (file
+// blobs and SQLite) in a temporary directory.
+func benchWriter(b *testing.B) *WriteHandle {
 	ctx := context.Background()
 	loc, err := DefaultLocation(ctx, b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer loc.Close()
-	c := NewClient(loc, ClientOptions{})
-	w, err := c.OpenWriter(ctx, "bench")
+	b.Cleanup(func() { loc.Close() })
+	w, err := NewClient(loc, ClientOptions{}).OpenWriter(ctx, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
+	return w
+}
+
+// BenchmarkWrite appends batches of 100k rows (16-byte keys and values) to
+// a file blob store and the embedded SQLite consensus.
+func BenchmarkWrite(b *testing.B) {
+	ctx := context.Background()
+	w := benchWriter(b)
 	const rows = 100_000
 	us := benchUpdates(rand.New(rand.NewPCG(1, 2)), rows, 0, 1)
 	b.SetBytes(rows * 32)
@@ -196,16 +203,7 @@ func BenchmarkTransitionSQLite(b *testing.B) {
 // the latency of a small durable write, which bounds P5's write-to-visible.
 func BenchmarkWriteOneRow(b *testing.B) {
 	ctx := context.Background()
-	loc, err := DefaultLocation(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer loc.Close()
-	c := NewClient(loc, ClientOptions{})
-	w, err := c.OpenWriter(ctx, "bench")
-	if err != nil {
-		b.Fatal(err)
-	}
+	w := benchWriter(b)
 	us := benchUpdates(rand.New(rand.NewPCG(1, 2)), 1, 0, 1)
 	b.ResetTimer()
 	for i := range b.N {

@@ -126,6 +126,24 @@ func TestMergesKeepStateSmall(t *testing.T) {
 	heard := contents{}
 	listened := frontier.Time(1)
 	most := 0
+	// hear takes the listener's next event: progress, or parts to fetch.
+	hear := func() {
+		ev, err := l.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == ListenProgress {
+			listened, _ = ev.Upper.Single()
+			return
+		}
+		got, err := fetchAll(ctx, c, ev.Parts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for row, d := range got {
+			heard.add(row.Key, row.Val, row.Time, d)
+		}
+	}
 	for i := range frontier.Time(appends) {
 		var us []Update
 		for range rng.IntN(3) {
@@ -151,21 +169,7 @@ func TestMergesKeepStateSmall(t *testing.T) {
 		}
 		written = append(written, next)
 		for rng.IntN(3) == 0 && listened < i+2 {
-			ev, err := l.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Kind == ListenProgress {
-				listened, _ = ev.Upper.Single()
-				continue
-			}
-			got, err := fetchAll(ctx, c, ev.Parts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for row, d := range got {
-				heard.add(row.Key, row.Val, row.Time, d)
-			}
+			hear()
 		}
 		st, err := c.State(ctx, "s")
 		if err != nil {
@@ -174,21 +178,7 @@ func TestMergesKeepStateSmall(t *testing.T) {
 		most = max(most, len(st.Batches))
 	}
 	for listened < appends+1 {
-		ev, err := l.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Kind == ListenProgress {
-			listened, _ = ev.Upper.Single()
-			continue
-		}
-		got, err := fetchAll(ctx, c, ev.Parts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for row, d := range got {
-			heard.add(row.Key, row.Val, row.Time, d)
-		}
+		hear()
 	}
 	if want := written[appends]; !equalContents(heard, want) {
 		t.Fatalf("seed %d: the listener heard %v, want %v", seed, heard, want)
