@@ -56,6 +56,12 @@ func (s *Scope[T]) countOther(pc *portCounts[T], t T, diff int64) {
 
 // collect moves the non-zero sums of every counted location into pending.
 func (s *Scope[T]) collect() {
+	if len(s.counted) > 0 { // an idle step counts nothing
+		s.collectCounted()
+	}
+}
+
+func (s *Scope[T]) collectCounted() {
 	for i, pc := range s.counted {
 		if pc.diff != 0 {
 			s.pending.Update(pointstamp[T]{loc: pc.loc, t: pc.t}, pc.diff)
