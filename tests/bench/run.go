@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"time"
 
@@ -150,6 +151,9 @@ func interleaved(ctx context.Context, runs int, fns ...func() error) ([]timing, 
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
+			// Start each run with a clean heap, as testing.B does, so no
+			// variant pays for the garbage of the one before it.
+			runtime.GC()
 			c0, _ := cpuTime()
 			start := time.Now()
 			if err := fn(); err != nil {
