@@ -53,7 +53,16 @@ func TestShardAgainstModel(t *testing.T) {
 		ctx := context.Background()
 		e := newEnv()
 		const lease = time.Minute
-		c := e.client(ClientOptions{LeaseDuration: lease, PartTargetSize: rapid.Int64Range(1, 200).Draw(rt, "partTarget")})
+		c := e.client(ClientOptions{
+			// Tiny parts (several per batch, never merged: a merge is
+			// bounded by the part target) or large ones.
+			LeaseDuration: lease, PartTargetSize: rapid.OneOf(rapid.Int64Range(1, 200), rapid.Just[int64](1<<20)).Draw(rt, "partTarget"),
+			// Parts inline in state or all in blobs; writers merging runs
+			// of batches often, rarely, or never: GC, holds and reads must
+			// hold up under each.
+			InlineWriteMaxBytes: rapid.SampledFrom([]int64{-1, 0}).Draw(rt, "inlineMax"),
+			MergeFanIn:          rapid.SampledFrom([]int{-1, 2, 8}).Draw(rt, "mergeFanIn"),
+		})
 		m := &shardModel{}
 		var writers []*WriteHandle
 		var readers []*modelReader
