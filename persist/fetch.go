@@ -8,6 +8,7 @@ import (
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 // FetchedPart is the consolidated rows of one part selected by a read:
@@ -101,9 +102,7 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 	// and reader holding it): read them, never modify or recycle them.
 	data, ok, err := p.Inline, true, error(nil)
 	if state.PartFormat(p.Format) != state.FormatParquetV1Inline {
-		if g, into := c.loc.Blob.(interface {
-			GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error)
-		}); into {
+		if g, into := c.loc.Blob.(location.IntoGetter); into {
 			// A blob's bytes are ours, and garbage once decoded and
 			// checksummed: the Decoded holds copies and the checksum
 			// goroutine is joined before we return. So the next fetch

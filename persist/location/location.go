@@ -72,6 +72,15 @@ type Watcher interface {
 	Watch(ctx context.Context, key string) (notify <-chan struct{}, cancel func(), err error)
 }
 
+// IntoGetter is an optional interface of a Blob that can read a value into
+// storage the caller provides: GetInto is Get, except that when the value
+// fits in cap(dst) it is read into dst's storage and the returned value
+// aliases dst. The Blob keeps no reference to dst or to the value, so a
+// caller done with one value can reuse its storage for the next.
+type IntoGetter interface {
+	GetInto(ctx context.Context, key string, dst []byte) (value []byte, ok bool, err error)
+}
+
 // BlobMeta describes one stored blob.
 type BlobMeta struct {
 	Key     string

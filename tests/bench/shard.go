@@ -144,9 +144,7 @@ func (b slowBlob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, 
 		return nil, false, location.Determinate("get", ctx.Err())
 	case <-t.C:
 	}
-	if g, ok := b.Blob.(interface {
-		GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error)
-	}); ok {
+	if g, ok := b.Blob.(location.IntoGetter); ok {
 		return g.GetInto(ctx, key, dst)
 	}
 	return b.Blob.Get(ctx, key)

@@ -71,7 +71,10 @@ type Blob struct {
 	}
 }
 
-var _ location.Blob = (*Blob)(nil)
+var (
+	_ location.Blob       = (*Blob)(nil)
+	_ location.IntoGetter = (*Blob)(nil)
+)
 
 // Open opens the blob directory dir, creating it if needed.
 func Open(ctx context.Context, dir string) (*Blob, error) {
@@ -110,8 +113,7 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return b.gc.Get(ctx, key)
 }
 
-// GetInto is Get reading into dst's storage when the value fits (see
-// gcblob.Blob.GetInto).
+// GetInto implements location.IntoGetter.
 func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
 	return b.gc.GetInto(ctx, key, dst)
 }

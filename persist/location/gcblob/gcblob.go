@@ -24,7 +24,10 @@ type Blob struct {
 	}
 }
 
-var _ location.Blob = (*Blob)(nil)
+var (
+	_ location.Blob       = (*Blob)(nil)
+	_ location.IntoGetter = (*Blob)(nil)
+)
 
 // New wraps bucket, which the Blob then owns and closes on Close. name
 // identifies the bucket in error messages.
@@ -67,11 +70,8 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return b.GetInto(ctx, key, nil)
 }
 
-// GetInto is Get reading the value into dst's storage when it fits
-// (cap(dst) >= its size), and else into a new slice. The value returned then
-// aliases dst. The Blob keeps no reference to dst or to the value: both are
-// the caller's, which lets a caller that is done with a value reuse its
-// storage for the next.
+// GetInto implements location.IntoGetter: Get reading the value into dst's
+// storage when it fits (cap(dst) >= its size), and else into a new slice.
 func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
 	const op = "blob get"
 	if err := b.check(ctx, op); err != nil {
