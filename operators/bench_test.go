@@ -139,12 +139,12 @@ func tail(next *uint64, _ []uint64) uint64 {
 	return sum
 }
 
-func runChainedDataflow(stepEvery int) uint64 {
-	w := dataflow.NewWorker()
+// chain builds on w an input, the benchmark's Map stages and a sink that
+// adds every record into *sum and hands each batch back to *free for the
+// input to reuse (the runtime has handed it over).
+func chain(w *dataflow.Worker, name string, sum *uint64, free *[][]uint64) *dataflow.InputHandle[T, uint64] {
 	var input *dataflow.InputHandle[T, uint64]
-	var free [][]uint64
-	var sum uint64
-	dataflow.Dataflow(w, "chain", func(s *dataflow.Scope[T]) {
+	dataflow.Dataflow(w, name, func(s *dataflow.Scope[T]) {
 		var stream *dataflow.Stream[T, uint64]
 		input, stream = operators.Input[uint64](s)
 		for _, f := range benchStagesFuncs {
@@ -152,11 +152,19 @@ func runChainedDataflow(stepEvery int) uint64 {
 		}
 		operators.InspectBatch(stream, func(_ T, data []uint64) {
 			for _, x := range data {
-				sum += x
+				*sum += x
 			}
-			free = append(free, data) // the runtime handed the batch over: recycle it
+			*free = append(*free, data)
 		})
 	})
+	return input
+}
+
+func runChainedDataflow(stepEvery int) uint64 {
+	w := dataflow.NewWorker()
+	var free [][]uint64
+	var sum uint64
+	input := chain(w, "chain", &sum, &free)
 	var next uint64
 	for n := range benchRecords / benchBatch {
 		var buf []uint64
@@ -184,21 +192,8 @@ func runChainedDataflow(stepEvery int) uint64 {
 func runChainedDataflow2() uint64 {
 	var sums [2]uint64
 	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
-		var input *dataflow.InputHandle[T, uint64]
 		var free [][]uint64
-		dataflow.Dataflow(w, "chain", func(s *dataflow.Scope[T]) {
-			var stream *dataflow.Stream[T, uint64]
-			input, stream = operators.Input[uint64](s)
-			for _, f := range benchStagesFuncs {
-				stream = operators.Map(stream, f)
-			}
-			operators.InspectBatch(stream, func(_ T, data []uint64) {
-				for _, x := range data {
-					sums[w.Index()] += x
-				}
-				free = append(free, data)
-			})
-		})
+		input := chain(w, "chain", &sums[w.Index()], &free)
 		for n := range benchRecords / benchBatch {
 			if n%2 != w.Index() {
 				continue
@@ -317,22 +312,9 @@ func BenchmarkExchange2Workers(b *testing.B) {
 func BenchmarkBatchOverhead(b *testing.B) {
 	const batch = 8
 	w := dataflow.NewWorker()
-	var input *dataflow.InputHandle[T, uint64]
 	var free [][]uint64
 	var sum uint64
-	dataflow.Dataflow(w, "overhead", func(s *dataflow.Scope[T]) {
-		var stream *dataflow.Stream[T, uint64]
-		input, stream = operators.Input[uint64](s)
-		for _, f := range benchStagesFuncs {
-			stream = operators.Map(stream, f)
-		}
-		operators.InspectBatch(stream, func(_ T, data []uint64) {
-			for _, x := range data {
-				sum += x
-			}
-			free = append(free, data)
-		})
-	})
+	input := chain(w, "overhead", &sum, &free)
 	free = append(free, make([]uint64, batch))
 	var next uint64
 	for b.Loop() {
