@@ -147,6 +147,20 @@ func fetchAll(ctx context.Context, c *Client, parts []LeasedPart) (contents, err
 	return out, nil
 }
 
+// snapshotContents reads r's snapshot at asOf and fetches every part.
+func snapshotContents(t *testing.T, c *Client, r *ReadHandle, asOf frontier.Time) contents {
+	t.Helper()
+	parts, err := r.Snapshot(context.Background(), asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fetchAll(context.Background(), c, parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 func blobCount(t *testing.T, b location.Blob, prefix string) int {
 	t.Helper()
 	n := 0

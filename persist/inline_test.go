@@ -38,14 +38,7 @@ func TestSmallAppendIsInline(t *testing.T) {
 		t.Fatalf("%d blobs, want only the large part's", n)
 	}
 	r, _ := c.OpenReader(ctx, "s", "")
-	parts, err := r.Snapshot(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := fetchAll(ctx, c, parts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := snapshotContents(t, c, r, 1)
 	want := contents{}
 	want.add("a", "1", 1, 1)
 	want.add("b", "2", 1, 3)
@@ -189,14 +182,7 @@ func TestMergesKeepStateSmall(t *testing.T) {
 		t.Fatalf("seed %d: %d batches at most, want logarithmically few", seed, most)
 	}
 	for _, asOf := range []frontier.Time{1, 7, appends / 2, appends} {
-		parts, err := r.Snapshot(ctx, asOf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := fetchAll(ctx, c, parts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := snapshotContents(t, c, r, asOf)
 		want := contents{}
 		for row, d := range written[asOf] {
 			want.add(row.Key, row.Val, asOf, d)

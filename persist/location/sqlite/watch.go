@@ -34,6 +34,11 @@ type notifier struct {
 
 func (c *Consensus) notifyPath() string { return c.path + "-notify" }
 
+// openNotify opens (creating) the notify file for writing.
+func (c *Consensus) openNotify() (*os.File, error) {
+	return os.OpenFile(c.notifyPath(), os.O_WRONLY|os.O_CREATE, 0o644)
+}
+
 // poke tells watchers in every process that a version was committed.
 // Failing to is harmless (they poll), so errors are dropped.
 func (c *Consensus) poke() {
@@ -44,7 +49,7 @@ func (c *Consensus) poke() {
 		return
 	}
 	if n.poke == nil && n.pokeErr == nil {
-		n.poke, n.pokeErr = os.OpenFile(c.notifyPath(), os.O_WRONLY|os.O_CREATE, 0o644)
+		n.poke, n.pokeErr = c.openNotify()
 	}
 	if n.poke != nil {
 		_, _ = n.poke.WriteAt([]byte{1}, 0)
@@ -86,12 +91,13 @@ func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, fun
 // startWatching starts the event loop. n.mu is held.
 func (c *Consensus) startWatching() error {
 	n := &c.notify
-	f, err := os.OpenFile(c.notifyPath(), os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
+	if n.poke == nil {
+		// The file must exist to be watched; keep it open for pokes.
+		f, err := c.openNotify()
+		if err != nil {
+			return err
+		}
+		n.poke = f
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
