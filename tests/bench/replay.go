@@ -94,35 +94,51 @@ func holdSince(ctx context.Context, client *persist.Client, s *shard) (release f
 	return func() error { return r.Expire(context.WithoutCancel(ctx)) }, nil
 }
 
-// plainReplay is the baseline of a replay: conc goroutines each Get their
-// share of the part blobs and decode every column with the Parquet file
-// reader, one part after another. It returns the rows decoded.
-func plainReplay(ctx context.Context, loc persist.Location, s *shard, conc int) (int64, error) {
+// striped reads n parts on conc goroutines: goroutine w reads parts w,
+// w+conc, ... with the function newRead makes for it (so each may keep its
+// own scratch), and the rows they return are summed.
+func striped(ctx context.Context, conc, n int, newRead func() func(ctx context.Context, i int) (int64, error)) (int64, error) {
 	var rows atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range conc {
+		read := newRead()
 		g.Go(func() error {
-			var scratch decodeScratch
-			for i := w; i < len(s.parts); i += conc {
-				p := s.parts[i]
-				data, ok, err := loc.Blob.Get(ctx, p.Key)
+			for i := w; i < n; i += conc {
+				k, err := read(ctx, i)
 				if err != nil {
-					return fmt.Errorf("get %s: %w", p.Key, err)
+					return err
 				}
-				if !ok {
-					return fmt.Errorf("get %s: missing", p.Key)
-				}
-				n, err := scratch.decode(data)
-				if err != nil {
-					return fmt.Errorf("decode %s: %w", p.Key, err)
-				}
-				rows.Add(n)
+				rows.Add(k)
 			}
 			return nil
 		})
 	}
 	err := g.Wait()
 	return rows.Load(), err
+}
+
+// plainReplay is the baseline of a replay: conc goroutines each Get their
+// share of the part blobs and decode every column with the Parquet file
+// reader, one part after another. It returns the rows decoded.
+func plainReplay(ctx context.Context, loc persist.Location, s *shard, conc int) (int64, error) {
+	return striped(ctx, conc, len(s.parts), func() func(context.Context, int) (int64, error) {
+		var scratch decodeScratch
+		return func(ctx context.Context, i int) (int64, error) {
+			p := s.parts[i]
+			data, ok, err := loc.Blob.Get(ctx, p.Key)
+			if err != nil {
+				return 0, fmt.Errorf("get %s: %w", p.Key, err)
+			}
+			if !ok {
+				return 0, fmt.Errorf("get %s: missing", p.Key)
+			}
+			n, err := scratch.decode(data)
+			if err != nil {
+				return 0, fmt.Errorf("decode %s: %w", p.Key, err)
+			}
+			return n, nil
+		}
+	})
 }
 
 // fetchReplay is the tighter baseline of a replay: the same read through
@@ -141,24 +157,17 @@ func fetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int
 	if err != nil {
 		return 0, err
 	}
-	var rows atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	for w := range conc {
-		g.Go(func() error {
-			for i := w; i < len(parts); i += conc {
-				f, err := client.FetchLeased(gctx, parts[i])
-				parts[i].Lease.Release()
-				if err != nil {
-					return err
-				}
-				rows.Add(int64(f.Len()))
-				f.Release()
+	return striped(ctx, conc, len(parts), func() func(context.Context, int) (int64, error) {
+		return func(ctx context.Context, i int) (int64, error) {
+			f, err := client.FetchLeased(ctx, parts[i])
+			parts[i].Lease.Release()
+			if err != nil {
+				return 0, err
 			}
-			return nil
-		})
-	}
-	err = g.Wait()
-	return rows.Load(), err
+			defer f.Release()
+			return int64(f.Len()), nil
+		}
+	})
 }
 
 // decodeScratch holds the buffers one baseline goroutine decodes into.
