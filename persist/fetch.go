@@ -20,7 +20,8 @@ type FetchedPart struct {
 	idx   []int32 // rows of d kept, in order; nil means every row
 	diffs []int64 // consolidated diffs of idx; nil means d's own
 	asOf  frontier.Time
-	snap  bool // every row is read at asOf
+	snap  bool          // every row is read at asOf
+	max   frontier.Time // no row's Time is greater
 }
 
 // Len returns the number of rows.
@@ -50,6 +51,17 @@ func (f *FetchedPart) Time(i int) frontier.Time {
 		return f.asOf
 	}
 	return f.d.Time(f.row(i))
+}
+
+// MaxTime returns a bound no row's Time exceeds (not necessarily any
+// row's time), so a caller can tell without a scan that every row is
+// before some frontier. It comes from the part's description, whose
+// bytes the checksum vouches for, or is the read's asOf for a snapshot.
+func (f *FetchedPart) MaxTime() frontier.Time {
+	if f.snap {
+		return f.asOf
+	}
+	return f.max
 }
 
 // Diff returns the diff of row i.
@@ -175,7 +187,7 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 // row to asOf, only merges neighbours with equal (key, val): one linear
 // pass, no sort.
 func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
-	out := &FetchedPart{d: d, asOf: f.AsOf, snap: f.Mode == SnapshotRead}
+	out := &FetchedPart{d: d, asOf: f.AsOf, snap: f.Mode == SnapshotRead, max: p.MaxTime}
 	n := d.Len()
 	if f.Mode == ListenRead && p.MinTime > f.AsOf && f.Lower.LessEqual(p.MinTime) {
 		return out // every row is beyond asOf and lower

@@ -56,6 +56,11 @@ func TestFilterDecoded(t *testing.T) {
 		if got := rowsOf(f); !equalContents(got, tc.want) {
 			t.Errorf("%s: got %v want %v", tc.name, got, tc.want)
 		}
+		for i := range f.Len() {
+			if f.Time(i) > f.MaxTime() {
+				t.Errorf("%s: row %d at %d, beyond MaxTime %d", tc.name, i, f.Time(i), f.MaxTime())
+			}
+		}
 		for i := 1; i < f.Len(); i++ {
 			if compareUpdates(Update{Key: f.Key(i - 1), Val: f.Val(i - 1), Time: f.Time(i - 1)}, Update{Key: f.Key(i), Val: f.Val(i), Time: f.Time(i)}) >= 0 {
 				t.Errorf("%s: rows %d and %d out of order or not consolidated", tc.name, i-1, i)

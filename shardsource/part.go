@@ -47,7 +47,7 @@ type Part[K, V any] struct {
 
 func newPart[K, V any](fp *persist.FetchedPart, until frontier.Antichain[frontier.Time], keys codec.Codec[K], vals codec.Codec[V]) *Part[K, V] {
 	p := &Part[K, V]{fetched: fp, keys: keys, vals: vals}
-	if u, ok := until.Single(); ok {
+	if u, ok := until.Single(); ok && fp.MaxTime() >= u {
 		n := fp.Len()
 		cut := false
 		for i := range n {
