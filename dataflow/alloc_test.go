@@ -81,3 +81,46 @@ func collectBatches(s *dataflow.Stream[T, uint64], f func([]uint64)) {
 		}
 	})
 }
+
+// A session sizes its buffer by the last message its output sent: a
+// trickle of single records gets small buffers, and a stream of full
+// batches gets buffers of BatchSize, allocated once per batch and never
+// grown.
+func TestSessionBufferFollowsMessageSize(t *testing.T) {
+	w := dataflow.NewWorker()
+	var input *dataflow.InputHandle[T, uint64]
+	var caps []int
+	dataflow.Dataflow(w, "sizes", func(s *dataflow.Scope[T]) {
+		var st *dataflow.Stream[T, uint64]
+		input, st = dataflow.NewInput[uint64](s)
+		collectBatches(st, func(data []uint64) { caps = append(caps, cap(data)) })
+	})
+	step := func(records int) int {
+		caps = caps[:0]
+		for i := range records {
+			input.Send(uint64(i))
+		}
+		w.Step()
+		if len(caps) == 0 {
+			t.Fatalf("%d records sent, no message received", records)
+		}
+		return caps[len(caps)-1]
+	}
+	for i := range 3 {
+		if c := step(1); c >= 64 {
+			t.Errorf("single record %d: buffer of capacity %d; want a small one", i, c)
+		}
+	}
+	step(3 * dataflow.BatchSize) // grows once, then sends full batches
+	for i := range 3 {
+		if c := step(dataflow.BatchSize); c != dataflow.BatchSize {
+			t.Errorf("full batch %d: buffer of capacity %d; want %d", i, c, dataflow.BatchSize)
+		}
+	}
+	input.Close()
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -172,7 +172,10 @@ func (s Session[T, D]) Give(d D) {
 	}
 	if len(st.buf) == 0 {
 		if cap(st.buf) == 0 {
-			st.buf = make([]D, 0, BatchSize)
+			// As large as the last message sent, so that a stream of full
+			// batches allocates once per batch and a trickle of single
+			// records does not allocate a full batch for each.
+			st.buf = make([]D, 0, min(BatchSize, max(minBufCap, st.lastLen)))
 		}
 		st.op.buffered = true
 		if w := st.op.w; w.current != &st.op.operator {
@@ -223,7 +226,11 @@ type outState[T frontier.Timestamp[T], D any] struct {
 	// are sent as one message. When it is not empty, op.buffered is set.
 	buf     []D
 	bufTime T
+	lastLen int // records in the last buffer sent
 }
+
+// minBufCap is the smallest capacity a session allocates for its buffer.
+const minBufCap = 8
 
 // consumer receives the messages of an output on behalf of one input: a
 // pipeline input directly, an exchanged one through ex.
@@ -252,7 +259,7 @@ func (st *outState[T, D]) flush() {
 //go:noinline
 func (st *outState[T, D]) sendBuffer() {
 	data := st.buf
-	st.buf = nil
+	st.buf, st.lastLen = nil, len(data)
 	st.send(st.bufTime, data)
 }
 
