@@ -83,46 +83,55 @@ func benchShard(b *testing.B, loc persist.Location) (*env, *shard, *persist.Clie
 	return e, s, client
 }
 
-// reportRows reports rows/s and, through SetBytes, MB/s of part blobs.
-func reportRows(b *testing.B, s *shard) {
+// reportRows reports rows/s, through SetBytes MB/s of part blobs, and the
+// process's CPU time per op since cpu0 (from cpuTime): on a shared machine
+// CPU time tells a change in cost from a change in the share of the cores
+// the scheduler gave, which wall time mixes up.
+func reportRows(b *testing.B, s *shard, cpu0 time.Duration) {
 	b.SetBytes(s.bytes)
 	b.ReportMetric(float64(s.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	if cpu1, ok := cpuTime(); ok {
+		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
 }
 
 func benchReplay(b *testing.B, workers int) {
 	_, s, client := benchShard(b, persist.Location{})
 	b.ResetTimer()
+	cpu0, _ := cpuTime()
 	for b.Loop() {
 		n, err := replayShard(context.Background(), client, s, replayOpts{workers: workers, fetchConcurrency: 1})
 		if err := checkRows("replay", n, s.rows, err); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRows(b, s)
+	reportRows(b, s, cpu0)
 }
 
 func benchPlain(b *testing.B, conc int) {
 	e, s, _ := benchShard(b, persist.Location{})
 	b.ResetTimer()
+	cpu0, _ := cpuTime()
 	for b.Loop() {
 		n, err := plainReplay(context.Background(), e.loc, s, conc)
 		if err := checkRows("plain", n, s.rows, err); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRows(b, s)
+	reportRows(b, s, cpu0)
 }
 
 func benchFetch(b *testing.B, conc int) {
 	_, s, client := benchShard(b, persist.Location{})
 	b.ResetTimer()
+	cpu0, _ := cpuTime()
 	for b.Loop() {
 		n, err := fetchReplay(context.Background(), client, s, conc)
 		if err := checkRows("fetch", n, s.rows, err); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportRows(b, s)
+	reportRows(b, s, cpu0)
 }
 
 func BenchmarkP1Fetch1Goroutine(b *testing.B)  { benchFetch(b, 1) }
@@ -139,13 +148,14 @@ func BenchmarkP2FetchConcurrency(b *testing.B) {
 		b.Run(fmt.Sprintf("fc=%d", fc), func(b *testing.B) {
 			_, s, client := benchShard(b, slow)
 			b.ResetTimer()
+			cpu0, _ := cpuTime()
 			for b.Loop() {
 				n, err := replayShard(context.Background(), client, s, replayOpts{workers: 1, fetchConcurrency: fc})
 				if err := checkRows("replay", n, s.rows, err); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportRows(b, s)
+			reportRows(b, s, cpu0)
 		})
 	}
 }

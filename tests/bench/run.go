@@ -143,11 +143,18 @@ type timing struct {
 // so that a change in the machine's load during the measurement falls on
 // all of them alike; it returns each fn's median timing. The first error
 // ends it.
+//
+// Each round starts one fn later than the one before, so that no fn always
+// runs right after the same other one: a run pays for the state the run
+// before it left (memory the runtime has just returned to the system, say),
+// and a fixed order would bill that to one fn only.
 func interleaved(ctx context.Context, runs int, fns ...func() error) ([]timing, error) {
 	walls := make([][]time.Duration, len(fns))
 	cpus := make([][]time.Duration, len(fns))
 	for round := range runs + 1 {
-		for i, fn := range fns {
+		for k := range fns {
+			i := (round + k) % len(fns)
+			fn := fns[i]
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
