@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// P1RunsFactor multiplies Config.Runs for P1.
+const P1RunsFactor = 3
+
 // Config says which measures to run and how large to make them. Zero fields
 // take the defaults (or the quick defaults when Quick is set).
 type Config struct {
@@ -33,7 +36,9 @@ type Config struct {
 	// minute; explicit fields still win.
 	Quick bool
 	// Runs is how many timed runs each figure is the median of (default 5,
-	// quick 3). One untimed warm-up run precedes them.
+	// quick 3). One untimed warm-up run precedes them. P1's replays take
+	// tens of milliseconds and vary most with the scheduler, so its
+	// figures are medians of P1RunsFactor times as many.
 	Runs int
 	// Only restricts the run to the measures named ("P1", "P3", ...);
 	// empty runs all.

@@ -22,8 +22,9 @@ func measureP1(ctx context.Context, e *env) (rows []Row, err error) {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, release()) }()
+	runs := P1RunsFactor * e.cfg.Runs
 	for _, workers := range []int{1, 2} {
-		ts, err := interleaved(ctx, e.cfg.Runs,
+		ts, err := interleaved(ctx, runs,
 			func() error {
 				n, err := replayShard(ctx, client, s, replayOpts{workers: workers, fetchConcurrency: 1})
 				return checkRows("shardflow replay", n, s.rows, err)
@@ -41,7 +42,7 @@ func measureP1(ctx context.Context, e *env) (rows []Row, err error) {
 		// page faults (2200 instead of 250). Measured among the judged
 		// pair, it made whichever followed it a quarter slower. So it
 		// runs apart, after them.
-		pt, err := interleaved(ctx, e.cfg.Runs, func() error {
+		pt, err := interleaved(ctx, runs, func() error {
 			n, err := plainReplay(ctx, e.loc, s, workers)
 			return checkRows("plain replay", n, s.rows, err)
 		})
@@ -53,7 +54,7 @@ func measureP1(ctx context.Context, e *env) (rows []Row, err error) {
 		what := fmt.Sprintf("replay %d rows in %d parts, %d worker(s)", s.rows, len(s.parts), workers)
 		r := newRow("P1", what+" vs fetch loop", "rows/s", perSec(s.rows, sf), perSec(s.rows, fetched))
 		r.Note = fmt.Sprintf("median of %d, interleaved, spread %.0f%%/%.0f%%; FetchConcurrency 1 per worker; baseline: a leased reader's Snapshot, then %d goroutine(s) calling persist's FetchLeased (read, checksum, decode, filter), then Expire: the same read with no dataflow",
-			e.cfg.Runs, 100*ts[0].spread, 100*ts[1].spread, workers)
+			runs, 100*ts[0].spread, 100*ts[1].spread, workers)
 		rows = append(rows, r.judge("ratio >= 0.9", r.Ratio >= 0.9))
 		r = newRow("P1", what+" vs fetch loop", "MB/s", perSec(s.bytes, sf)/1e6, perSec(s.bytes, fetched)/1e6)
 		r.Note = "MB of part blobs read"

@@ -81,7 +81,7 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 	f.IntVar(&cfg.Parts, "parts", 0, "parts of the generated shard (default 64)")
 	f.DurationVar(&cfg.Latency, "latency", 0, "latency P2's blob adds to every read (default 20ms)")
 	f.IntVar(&cfg.Records, "records", 0, "records P3 pushes through its stages (default 10000000)")
-	f.IntVar(&cfg.Runs, "runs", 0, "timed runs per figure, after one warm-up (default 5)")
+	f.IntVar(&cfg.Runs, "runs", 0, "timed runs per figure, after one warm-up (default 5; P1 takes 3 times as many)")
 	f.BoolVar(&asJSON, "json", false, "write the report as JSON instead of a table")
 	f.BoolVar(&noRemote, "no-other-process", false, "skip P5's listener in another process")
 	f.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("SHARDFLOW_POSTGRES_URL"), "PostgreSQL URL for P5's PostgreSQL rows (default $SHARDFLOW_POSTGRES_URL; none: skipped)")
