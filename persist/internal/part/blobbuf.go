@@ -46,3 +46,6 @@ func (bb *BlobBuffer) Release(value []byte) {
 	}
 	blobBuffers.Put(bb)
 }
+
+// poisonByte fills released buffers under the invariants build tag.
+const poisonByte = 0xdb

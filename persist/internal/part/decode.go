@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -77,13 +76,13 @@ func Decode(data []byte) (d *Decoded, err error) {
 			d, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
 		}
 	}()
-	rdr, err := open(data)
+	md, pagesEnd, err := open(data)
 	if err != nil {
 		return nil, err
 	}
-	rows := rdr.MetaData().GetNumRows()
-	d = newDecoded(rdr.MetaData(), int(rows), len(data))
-	if err := d.read(rdr); err != nil {
+	rows := md.GetNumRows()
+	d = newDecoded(md, int(rows), len(data))
+	if err := d.read(data[:pagesEnd], md); err != nil {
 		d.Release()
 		return nil, err
 	}
@@ -135,18 +134,23 @@ func grow[T any](s []T, n int) []T {
 	return s[:0]
 }
 
-// read appends the rows of every row group. Decode has checked that the
-// row groups' counts add up to at most MaxRows.
-func (d *Decoded) read(rdr *file.Reader) error {
+// read appends the rows of every row group from pages, the part up to its
+// footer. open has checked that the row groups' counts add up to at most
+// MaxRows and that their column chunks lie within pages.
+func (d *Decoded) read(pages []byte, md *metadata.FileMetaData) error {
 	cr := chunkReaderPool.Get().(*chunkReader)
 	defer func() {
-		cr.hasDict, cr.dictData = false, nil // drop the alias of a page buffer
+		cr.hasDict, cr.dictData = false, nil // drop the alias of the part
 		chunkReaderPool.Put(cr)
 	}()
-	for g := range rdr.NumRowGroups() {
-		rg := rdr.RowGroup(g)
+	for g := range md.NumRowGroups() {
+		rg := md.RowGroup(g)
 		for col := range numCols {
-			if err := d.readColumn(rg, col, cr); err != nil {
+			lo, hi, err := columnChunk(rg, col, len(pages))
+			if err == nil {
+				err = d.readColumn(pages[lo:hi], rg.NumRows(), col, cr)
+			}
+			if err != nil {
 				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
 			}
 		}

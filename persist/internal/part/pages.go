@@ -9,16 +9,17 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/file"
 )
 
-// Decode reads the pages of a column chunk through arrow's page reader but
-// decodes their values itself, straight into the Decoded's buffers: a part
-// uses only PLAIN values and PLAIN dictionaries with RLE_DICTIONARY (or the
-// older PLAIN_DICTIONARY) indices, on version 1 data pages of required
-// columns, so the values of a page are its whole body. Anything else is
-// refused as corrupt. Going through arrow's typed decoders instead meant a
-// slice header per byte-array value written to the heap and copied again.
+// Decode finds the pages of a column chunk in the part's bytes itself, by
+// their headers, and decodes their values straight into the Decoded's
+// buffers: a part uses only PLAIN values and PLAIN dictionaries with
+// RLE_DICTIONARY (or the older PLAIN_DICTIONARY) indices, on uncompressed
+// version 1 data pages of required columns, so the values of a page are
+// its whole body, a slice of the part. Anything else is refused as corrupt.
+// Going through arrow's page reader instead copied every page out of the
+// part first, and arrow's typed decoders wrote a slice header per
+// byte-array value to the heap and copied it again.
 
 // idxBatch is how many dictionary indices are unpacked at a time.
 const idxBatch = 1024
@@ -26,7 +27,7 @@ const idxBatch = 1024
 // chunkReader holds what decoding one column chunk needs besides its pages.
 type chunkReader struct {
 	hasDict  bool
-	dictData []byte   // a byte-array dictionary page, aliased
+	dictData []byte   // a byte-array dictionary page, aliasing the part
 	dictOffs []uint32 // value i is dictData[dictOffs[2i]:dictOffs[2i+1]]
 	dictInts []int64
 	idx      [idxBatch]uint32
@@ -34,62 +35,73 @@ type chunkReader struct {
 
 var chunkReaderPool = sync.Pool{New: func() any { return new(chunkReader) }}
 
-// readColumn appends the values of one column of a row group. Whatever
-// happens, it closes the page reader, which gives the page buffers back to
-// decodeAllocator: by then every value has been copied out (the dictionary
-// page, which the values of later pages refer to, stays in its buffer until
-// then), or the part is refused.
-func (d *Decoded) readColumn(rg *file.RowGroupReader, col int, cr *chunkReader) (err error) {
-	pr, err := rg.GetColumnPageReader(col)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := pr.Close(); err == nil {
-			err = cerr
-		}
-	}()
+// readColumn appends the rows values of one column chunk, whose pages are
+// chunk: an optional dictionary page first, then data pages, as many as
+// hold the values and no more.
+func (d *Decoded) readColumn(chunk []byte, rows int64, col int, cr *chunkReader) error {
 	cr.hasDict, cr.dictData = false, nil
-	for n := rg.NumRows(); n > 0; {
-		if !pr.Next() {
-			if err := pr.Err(); err != nil {
-				return err
-			}
+	for n, first := rows, true; n > 0; first = false {
+		if len(chunk) == 0 {
 			return fmt.Errorf("%d values missing", n)
 		}
-		pg := pr.Page()
-		if pg.Type() == file.PageTypeDictionaryPage {
-			// A second dictionary has already replaced the first in its
-			// buffer: refuse before anything reads the old one.
-			if cr.hasDict {
-				return errors.New("a second dictionary page")
+		h, body, rest, err := nextPage(chunk)
+		if err != nil {
+			return err
+		}
+		chunk = rest
+		if h.typ == pageDictionary {
+			if !first {
+				return errors.New("a dictionary page after the first page")
 			}
-			if err := cr.setDict(pg, col); err != nil {
+			if err := cr.setDict(body, h, col); err != nil {
 				return fmt.Errorf("dictionary page: %w", err)
 			}
 			continue
 		}
-		if pg.Type() != file.PageTypeDataPage {
-			return fmt.Errorf("unsupported page type %s", pg.Type())
-		}
-		nv := int64(pg.NumValues())
+		nv := int64(h.numValues)
 		if nv < 0 || nv > n {
 			return fmt.Errorf("page of %d values where %d remain", nv, n)
 		}
-		switch enc := parquet.Encoding(pg.Encoding()); enc {
+		switch h.encoding {
 		case parquet.Encodings.Plain:
-			err = d.plainValues(col, pg.Data(), nv)
+			err = d.plainValues(col, body, nv)
 		case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
-			err = d.dictValues(col, cr, pg.Data(), nv)
+			err = d.dictValues(col, cr, body, nv)
 		default:
-			err = fmt.Errorf("unsupported encoding %s", enc)
+			err = fmt.Errorf("unsupported encoding %s", h.encoding)
 		}
 		if err != nil {
 			return fmt.Errorf("page of %d values: %w", nv, err)
 		}
 		n -= nv
 	}
+	if rows > 0 && len(chunk) > 0 {
+		// (A chunk of no rows is left unread: Encode gives its data
+		// page offset as 0.)
+		return fmt.Errorf("%d bytes after the last value", len(chunk))
+	}
 	return nil
+}
+
+// nextPage splits the page at the start of chunk into its header and body
+// and returns the rest of the chunk. readPageHeader has checked the page
+// is a data or dictionary page. Its body is uncompressed, so both sizes
+// must agree, and inside the chunk.
+func nextPage(chunk []byte) (h pageHeader, body, rest []byte, err error) {
+	h, n, err := readPageHeader(chunk)
+	if err != nil {
+		return h, nil, nil, err
+	}
+	chunk = chunk[n:]
+	if h.compressed < 0 || h.compressed != h.uncompressed {
+		return h, nil, nil, fmt.Errorf("%s of %d bytes, %d uncompressed, in an uncompressed chunk",
+			pageTypeName(h.typ), h.compressed, h.uncompressed)
+	}
+	if int64(h.compressed) > int64(len(chunk)) {
+		return h, nil, nil, fmt.Errorf("%s of %d bytes where %d remain in the chunk",
+			pageTypeName(h.typ), h.compressed, len(chunk))
+	}
+	return h, chunk[:h.compressed:h.compressed], chunk[h.compressed:], nil
 }
 
 // column returns the byte-array column col, or nil for an int64 column.
@@ -157,13 +169,13 @@ func plainBytes(data []byte, nv int64, c *columnBytes) error {
 }
 
 // setDict reads a dictionary page: PLAIN values, as many as it says.
-func (cr *chunkReader) setDict(pg file.Page, col int) error {
-	switch enc := parquet.Encoding(pg.Encoding()); enc {
+func (cr *chunkReader) setDict(data []byte, h pageHeader, col int) error {
+	switch h.encoding {
 	case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
 	default:
-		return fmt.Errorf("unsupported encoding %s", enc)
+		return fmt.Errorf("unsupported encoding %s", h.encoding)
 	}
-	data, nv := pg.Data(), int64(pg.NumValues())
+	nv := int64(h.numValues)
 	if nv < 0 {
 		return fmt.Errorf("%d values", nv)
 	}

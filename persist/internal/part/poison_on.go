@@ -2,6 +2,6 @@
 
 package part
 
-// poisonFreed says whether poolAllocator overwrites the buffers it is given
-// back (build tag invariants), so that a use after free reads garbage.
+// poisonFreed says whether released buffers are overwritten (build tag
+// invariants), so that a use after release reads garbage.
 const poisonFreed = true

@@ -1,0 +1,221 @@
+package part
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// compactReader reads the few things a page header needs from Thrift's
+// compact protocol: field headers, 32-bit integers, and any value it skips.
+// The input is untrusted. Every read is bounded by the bytes left, every
+// value and field skipped consumes at least one byte, and structs nest at
+// most maxNesting deep, so reading ends, in time linear in the input, with
+// a value or an error; nothing is allocated.
+//
+// The encoding, as Thrift's compact protocol specification gives it: a
+// struct is a sequence of fields ended by a zero byte. A field header byte
+// holds a field id delta (high nibble, from the previous field of the same
+// struct; 0 means a zigzag varint id follows) and a type (low nibble); a
+// bool field's value is its type (1 true, 2 false). Integers are zigzag
+// ULEB128 varints, doubles 8 bytes, binaries a varint length and the bytes,
+// a UUID 16 bytes. A list or set starts with a byte of size (high nibble,
+// 15 means a varint size follows) and element type (low nibble); a map with
+// a varint size and, if not empty, a byte of key and value types. Bools
+// inside a collection take one byte each.
+type compactReader struct {
+	b []byte // what is left to read
+}
+
+// Compact protocol type codes.
+const (
+	ctStop   = 0
+	ctTrue   = 1
+	ctFalse  = 2
+	ctByte   = 3
+	ctI16    = 4
+	ctI32    = 5
+	ctI64    = 6
+	ctDouble = 7
+	ctBinary = 8
+	ctList   = 9
+	ctSet    = 10
+	ctMap    = 11
+	ctStruct = 12
+	ctUUID   = 13
+)
+
+// maxNesting bounds how deep skipped structs and collections may nest. A
+// page header nests three deep (header, data page header, statistics).
+const maxNesting = 32
+
+var errHeaderShort = errors.New("page header ends early")
+
+func (r *compactReader) byte() (byte, error) {
+	if len(r.b) == 0 {
+		return 0, errHeaderShort
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c, nil
+}
+
+// uvarint reads an unsigned LEB128 varint of at most 64 bits.
+func (r *compactReader) uvarint() (uint64, error) {
+	var v uint64
+	for i := 0; i < 10; i++ {
+		c, err := r.byte()
+		if err != nil {
+			return 0, err
+		}
+		if i == 9 && c > 1 {
+			break
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("page header varint overflows 64 bits")
+}
+
+// i32 reads a zigzag varint that must fit in 32 bits.
+func (r *compactReader) i32() (int32, error) {
+	u, err := r.uvarint()
+	if err != nil {
+		return 0, err
+	}
+	if u > 0xffffffff {
+		return 0, fmt.Errorf("page header i32 of %d bits", bits.Len64(u))
+	}
+	return int32(uint32(u>>1) ^ -uint32(u&1)), nil
+}
+
+// field reads a field header of a struct whose previous field was last. It
+// returns typ ctStop at the end of the struct.
+func (r *compactReader) field(last int16) (id int16, typ byte, err error) {
+	c, err := r.byte()
+	if err != nil {
+		return 0, 0, err
+	}
+	typ = c & 0x0f
+	if typ == ctStop {
+		if c != 0 {
+			return 0, 0, fmt.Errorf("page header field stop byte %#x", c)
+		}
+		return 0, ctStop, nil
+	}
+	if delta := int16(c >> 4); delta != 0 {
+		return last + delta, typ, nil
+	}
+	u, err := r.uvarint()
+	if err != nil {
+		return 0, 0, err
+	}
+	if u > 0xffff {
+		return 0, 0, fmt.Errorf("page header field id %d", u)
+	}
+	return int16(uint16(u>>1) ^ -uint16(u&1)), typ, nil
+}
+
+// take skips n bytes.
+func (r *compactReader) take(n uint64) error {
+	if n > uint64(len(r.b)) {
+		return errHeaderShort
+	}
+	r.b = r.b[n:]
+	return nil
+}
+
+// skip skips a value of type typ, nested depth deep. elem says whether the
+// value is a collection's element, where a bool takes a byte; as a field
+// it takes none.
+func (r *compactReader) skip(typ byte, elem bool, depth int) error {
+	if depth > maxNesting {
+		return fmt.Errorf("page header nests deeper than %d", maxNesting)
+	}
+	switch typ {
+	case ctTrue, ctFalse:
+		if elem {
+			return r.take(1)
+		}
+		return nil
+	case ctByte:
+		return r.take(1)
+	case ctI16, ctI32, ctI64:
+		_, err := r.uvarint()
+		return err
+	case ctDouble:
+		return r.take(8)
+	case ctUUID:
+		return r.take(16)
+	case ctBinary:
+		n, err := r.uvarint()
+		if err != nil {
+			return err
+		}
+		return r.take(n)
+	case ctList, ctSet:
+		c, err := r.byte()
+		if err != nil {
+			return err
+		}
+		n := uint64(c >> 4)
+		if n == 15 {
+			if n, err = r.uvarint(); err != nil {
+				return err
+			}
+		}
+		if c&0x0f == ctStop || c&0x0f > ctUUID {
+			return fmt.Errorf("page header collection of type %d", c&0x0f)
+		}
+		return r.skipElems(n, c&0x0f, ctStop, depth)
+	case ctMap:
+		n, err := r.uvarint()
+		if err != nil || n == 0 {
+			return err
+		}
+		c, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if c>>4 == ctStop || c&0x0f == ctStop {
+			return fmt.Errorf("page header map types %#x", c)
+		}
+		return r.skipElems(n, c>>4, c&0x0f, depth)
+	case ctStruct:
+		var last int16
+		for {
+			id, t, err := r.field(last)
+			if err != nil || t == ctStop {
+				return err
+			}
+			if err := r.skip(t, false, depth+1); err != nil {
+				return err
+			}
+			last = id
+		}
+	}
+	return fmt.Errorf("page header value of unknown type %d", typ)
+}
+
+// skipElems skips n elements of type a, each followed by one of type b
+// unless b is ctStop (a map's entries, else a list's or set's elements).
+// Every element takes at least a byte, so n beyond the bytes left is an
+// error before anything is read.
+func (r *compactReader) skipElems(n uint64, a, b byte, depth int) error {
+	if n > uint64(len(r.b)) {
+		return errHeaderShort
+	}
+	for range n {
+		if err := r.skip(a, true, depth+1); err != nil {
+			return err
+		}
+		if b != ctStop {
+			if err := r.skip(b, true, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
