@@ -47,6 +47,17 @@ func (h *hybrid) read(dst []uint32) error {
 	return nil
 }
 
+// fill makes sure a run with values left is current, unless there are
+// none.
+func (h *hybrid) fill() error {
+	for h.left == 0 {
+		if err := h.nextRun(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (h *hybrid) nextRun() error {
 	hdr, k := binary.Uvarint(h.data)
 	if k <= 0 {

@@ -231,6 +231,22 @@ func (d *Decoded) dictValues(col int, cr *chunkReader, data []byte, nv int64) er
 	h := hybrid{data: data[1:], width: uint(data[0])}
 	c := d.column(col)
 	for nv > 0 {
+		if c == nil {
+			// An int64 column: a run of one index is looked up once.
+			if err := h.fill(); err != nil {
+				return err
+			}
+			if h.rle {
+				m := min(nv, h.left)
+				dst := d.int64s(col)
+				var err error
+				if *dst, err = cr.appendIntRun(*dst, h.val, m); err != nil {
+					return err
+				}
+				h.left, nv = h.left-m, nv-m
+				continue
+			}
+		}
 		idx := cr.idx[:min(nv, idxBatch)]
 		if err := h.read(idx); err != nil {
 			return err
@@ -281,6 +297,19 @@ func (cr *chunkReader) appendInts(dst []int64, idx []uint32) ([]int64, error) {
 			return dst, fmt.Errorf("dictionary index %d of %d", i, len(dict))
 		}
 		dst = append(dst, dict[i])
+	}
+	return dst, nil
+}
+
+// appendIntRun appends n copies of dictionary value i.
+func (cr *chunkReader) appendIntRun(dst []int64, i uint32, n int64) ([]int64, error) {
+	if uint64(i) >= uint64(len(cr.dictInts)) {
+		return dst, fmt.Errorf("dictionary index %d of %d", i, len(cr.dictInts))
+	}
+	v := cr.dictInts[i]
+	dst = slices.Grow(dst, int(n))
+	for range n {
+		dst = append(dst, v)
 	}
 	return dst, nil
 }
