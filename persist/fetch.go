@@ -109,19 +109,27 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 // checksum beside decoding instead of before it.
 const parallelChecksumBytes = 1 << 20
 
-func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (*part.Decoded, error) {
+func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (d *part.Decoded, err error) {
 	// An inline part's bytes belong to the state (shared by every version
-	// and reader holding it): read them, never modify or recycle them.
+	// and reader holding it): read them, never modify or recycle them. The
+	// Decoded references them, which is fine: they outlive it.
 	data, ok, err := p.Inline, true, error(nil)
 	if state.PartFormat(p.Format) != state.FormatParquetV1Inline {
 		if g, into := c.loc.Blob.(location.IntoGetter); into {
-			// A blob's bytes are ours, and garbage once decoded and
-			// checksummed: the Decoded holds copies and the checksum
-			// goroutine is joined before we return. So the next fetch
-			// reads into the same storage.
+			// A blob's bytes are ours. The Decoded returned references
+			// them, so it holds their buffer until its Release, which
+			// gives the buffer back for a later fetch to read into. If
+			// there is no Decoded, the buffer goes back on return (after
+			// the checksum goroutine is joined).
 			buf := part.GetBlobBuffer()
 			data, ok, err = g.GetInto(ctx, p.Key, buf.Storage())
-			defer buf.Release(data)
+			defer func() {
+				if d != nil {
+					d.Hold(buf, data)
+				} else {
+					buf.Release(data)
+				}
+			}()
 		} else {
 			data, ok, err = c.loc.Blob.Get(ctx, p.Key)
 		}
@@ -149,7 +157,6 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 	// Checksum and decode large parts at once; the decoded rows are used
 	// only if the checksum matches.
 	var sum uint32
-	var d *part.Decoded
 	var derr error
 	if len(data) >= parallelChecksumBytes {
 		done := make(chan struct{})

@@ -3,10 +3,13 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/part"
+	"github.com/shardflow/shardflow/persist/location/file"
 )
 
 func decodedOf(t testing.TB, us []Update) (*part.Decoded, PartDesc) {
@@ -105,4 +108,71 @@ func FuzzFetch(f *testing.F) {
 		}
 		fp.Release()
 	})
+}
+
+// TestFetchHoldsBlob fetches parts from a blob store that reads into pooled
+// buffers, keeping some FetchedParts while others are released and their
+// buffers reused by later fetches. A FetchedPart references its blob's
+// bytes, so it must hold the buffer until its Release: every row of every
+// part kept must read back intact (under the invariants tag a buffer given
+// back too early is poisoned, so this cannot pass by luck).
+func TestFetchHoldsBlob(t *testing.T) {
+	ctx := context.Background()
+	b, err := file.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	e := newEnv()
+	c := NewClient(Location{Blob: b, Consensus: e.cons}, ClientOptions{Clock: e.clock, BlobClock: e.clock})
+	var descs []PartDesc
+	var wants []contents
+	for i := range 6 {
+		var us []Update
+		for j := range 200 * (i + 1) {
+			us = append(us, up(fmt.Sprintf("key-%d-%06d", i, j), strings.Repeat("v", i*3), frontier.Time(1+j%7), 1))
+		}
+		us = consolidate(us)
+		data, st, err := part.Encode(us)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := fmt.Sprintf("s/p/%d", i)
+		if err := b.Set(ctx, key, data); err != nil {
+			t.Fatal(err)
+		}
+		descs = append(descs, PartDesc{Key: key, Format: 1, Bytes: st.Bytes, Checksum: part.Checksum(data),
+			Rows: st.Rows, MinTime: st.MinTime, MaxTime: st.MaxTime})
+		want := contents{}
+		for _, u := range us {
+			want.add(string(u.Key), string(u.Val), u.Time, u.Diff)
+		}
+		wants = append(wants, want)
+	}
+	filter := FetchFilter{Mode: ListenRead, AsOf: 0, Lower: frontier.From[frontier.Time](0)}
+	held := map[int]*FetchedPart{}
+	for round := range 4 {
+		for i, d := range descs {
+			if fp := held[i]; fp != nil && (i+round)%2 == 0 {
+				if got := rowsOf(fp); !equalContents(got, wants[i]) {
+					t.Fatalf("round %d part %d: rows changed while held", round, i)
+				}
+				fp.Release()
+				delete(held, i)
+			}
+			if held[i] == nil {
+				fp, err := c.Fetch(ctx, "s", d, filter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				held[i] = fp
+			}
+		}
+	}
+	for i, fp := range held {
+		if got := rowsOf(fp); !equalContents(got, wants[i]) {
+			t.Fatalf("part %d: rows changed while held", i)
+		}
+		fp.Release()
+	}
 }

@@ -3,16 +3,18 @@ package part
 import "sync"
 
 // BlobBuffer is storage to read a part's blob into and reuse once the part
-// is decoded: Decode and Checksum keep nothing of the bytes they are given
-// (a Decoded holds copies), so after them the blob is garbage, and a fetch
-// that allocated a fresh buffer for every blob spent much of its time
-// zeroing and collecting them.
+// is no longer needed: a fetch that allocated a fresh buffer for every blob
+// spent much of its time zeroing and collecting them.
 //
 // Ownership: GetBlobBuffer hands a BlobBuffer to the caller, who reads one
-// blob into its Storage and gives it back with Release, passing the value
-// read (which may be a larger buffer the reader allocated instead, and must
-// not be anything else). After Release neither the storage nor any slice
-// aliasing it may be used; under the invariants build tag it is poisoned.
+// blob into its Storage. A Decoded references the bytes it was decoded
+// from, so the caller either gives the buffer to that Decoded with Hold
+// (its Release then releases the buffer) or, with no Decoded, gives it back
+// itself with Release, passing the value read (which may be a larger
+// buffer the reader allocated instead, and must not be anything else).
+// After Release neither the storage nor any slice aliasing it, such as a
+// Key or Val of the Decoded, may be used; under the invariants build tag it
+// is poisoned.
 type BlobBuffer struct {
 	b []byte
 }

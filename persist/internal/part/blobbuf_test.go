@@ -7,9 +7,10 @@ import (
 	"github.com/shardflow/shardflow/persist/internal/part"
 )
 
-// TestBlobBufferReuse decodes parts read into pooled blob buffers, released
-// right after Decode: the rows must not depend on the blob's bytes (under
-// the invariants tag Release poisons them).
+// TestBlobBufferReuse decodes parts read into pooled blob buffers, which
+// each Decoded holds until its Release: the rows must stay intact while
+// other parts are read into other pooled buffers (under the invariants tag
+// a released buffer is poisoned, too).
 func TestBlobBufferReuse(t *testing.T) {
 	var parts [][]byte
 	var want [][]part.Update
@@ -21,23 +22,29 @@ func TestBlobBufferReuse(t *testing.T) {
 		}
 		parts, want = append(parts, data), append(want, us)
 	}
-	var held []*part.Decoded
 	for round := range 3 {
+		var held []*part.Decoded
 		for i, data := range parts {
 			bb := part.GetBlobBuffer()
 			blob := append(bb.Storage(), data...) // as a Blob's GetInto would
 			d, err := part.Decode(blob)
-			bb.Release(blob)
 			if err != nil {
+				bb.Release(blob)
 				t.Fatalf("round %d part %d: %v", round, i, err)
 			}
+			d.Hold(bb, blob)
 			held = append(held, d)
+			if i%2 == 1 { // release some early, so that later parts reuse their buffers
+				checkDecoded(t, held[i-1], want[i-1])
+				held[i-1].Release()
+			}
 		}
-	}
-	for j, d := range held {
-		us := want[j%len(parts)]
-		checkDecoded(t, d, us)
-		d.Release()
+		for j, d := range held {
+			if d.Len() > 0 || len(want[j]) == 0 {
+				checkDecoded(t, d, want[j])
+			}
+			d.Release()
+		}
 	}
 	bb := part.GetBlobBuffer()
 	if s := bb.Storage(); len(s) != 0 {

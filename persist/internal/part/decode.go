@@ -2,6 +2,7 @@ package part
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/parquet/metadata"
@@ -9,32 +10,52 @@ import (
 	"github.com/shardflow/shardflow/frontier"
 )
 
-// Decoded is a decoded part held column by column: all keys in one buffer,
-// all values in another, times and diffs in flat slices. Accessors return
-// views into those buffers without allocating; the views are valid until
+// Decoded is a decoded part held column by column: times and diffs in flat
+// slices, keys and values as spans of the part's own bytes, which the
+// Decoded references instead of copying them (unless the part is too large
+// for 32-bit spans: then they are copied into one buffer per column).
+// Accessors return views without allocating; the views are valid until
 // Release. A Decoded is not safe for concurrent Release and use.
+//
+// Ownership: the bytes given to Decode must stay unmodified and unrecycled
+// until Release. If they are in a BlobBuffer, Hold hands the buffer to the
+// Decoded, whose Release releases it.
 type Decoded struct {
 	keys, vals columnBytes
 	times      []int64 // frontier.Time bits
 	diffs      []int64
+	part       []byte // the bytes decoded; nil once released
+	copied     bool   // keys and vals are copies, in their own buffers
+
+	blob      *BlobBuffer // holds part, if Hold gave it
+	blobValue []byte      // what was read into blob
 }
 
-// columnBytes is a byte-array column: value i is data[offs[i]:offs[i+1]].
+// columnBytes is a byte-array column: value i is base[lo:hi], its span
+// spans[i] being hi<<32 | lo. base is the part, or own.
 type columnBytes struct {
-	data []byte
-	offs []uint32
+	base  []byte
+	spans []uint64
+	own   []byte // copies of the values, for a copied Decoded
 }
+
+func span(lo, hi uint64) uint64 { return hi<<32 | lo }
 
 func (c *columnBytes) at(i int) []byte {
-	lo, hi := c.offs[i], c.offs[i+1]
-	return c.data[lo:hi:hi]
+	s := c.spans[i]
+	lo, hi := uint32(s), uint32(s>>32)
+	return c.base[lo:hi:hi]
 }
+
+// maxReferenced is the largest part whose values a Decoded references
+// rather than copies: spans are 32-bit. Tests lower it.
+var maxReferenced = math.MaxUint32
 
 // Len returns the number of rows.
 func (d *Decoded) Len() int { return len(d.times) }
 
-// Key returns the key of row i. The slice aliases the Decoded's buffer: do
-// not modify it or keep it past Release.
+// Key returns the key of row i. The slice aliases the part's bytes (or the
+// Decoded's buffer): do not modify it or keep it past Release.
 func (d *Decoded) Key(i int) []byte { return d.keys.at(i) }
 
 // Val returns the value of row i, aliasing like Key.
@@ -46,16 +67,30 @@ func (d *Decoded) Time(i int) frontier.Time { return frontier.Time(uint64(d.time
 // Diff returns the diff of row i.
 func (d *Decoded) Diff(i int) int64 { return d.diffs[i] }
 
-// Release returns the buffers for reuse by a later Decode. Every slice
-// obtained from Key or Val is invalid afterwards, and the Decoded is empty.
-// Releasing twice is harmless.
+// Hold gives d the BlobBuffer bb that holds the bytes d was decoded from,
+// value being what was read into it (as for BlobBuffer.Release): d's
+// Release releases bb, and the caller must not.
+func (d *Decoded) Hold(bb *BlobBuffer, value []byte) {
+	if d.blob != nil {
+		panic("part: Decoded already holds a BlobBuffer")
+	}
+	d.blob, d.blobValue = bb, value
+}
+
+// Release returns the buffers for reuse by a later Decode, and releases
+// the BlobBuffer d holds, if any. Every slice obtained from Key or Val is
+// invalid afterwards, and the Decoded is empty. Releasing twice is
+// harmless.
 func (d *Decoded) Release() {
-	if d.keys.offs == nil {
+	if d.part == nil {
 		return
 	}
+	if d.blob != nil {
+		d.blob.Release(d.blobValue)
+	}
 	decodedPool.Put(&Decoded{
-		keys:  columnBytes{data: d.keys.data[:0], offs: d.keys.offs[:0]},
-		vals:  columnBytes{data: d.vals.data[:0], offs: d.vals.offs[:0]},
+		keys:  columnBytes{spans: d.keys.spans[:0], own: d.keys.own[:0]},
+		vals:  columnBytes{spans: d.vals.spans[:0], own: d.vals.own[:0]},
 		times: d.times[:0],
 		diffs: d.diffs[:0],
 	})
@@ -81,8 +116,8 @@ func Decode(data []byte) (d *Decoded, err error) {
 		return nil, err
 	}
 	rows := md.GetNumRows()
-	d = newDecoded(md, int(rows), len(data))
-	if err := d.read(data[:pagesEnd], md); err != nil {
+	d = newDecoded(md, int(rows), data)
+	if err := d.read(pagesEnd, md); err != nil {
 		d.Release()
 		return nil, err
 	}
@@ -93,21 +128,24 @@ func Decode(data []byte) (d *Decoded, err error) {
 	return d, nil
 }
 
-// newDecoded takes a Decoded from the pool. The footer is not trusted for
-// sizing: buffers start at no more than the part's own size allows and grow
-// as values actually decode.
-func newDecoded(md *metadata.FileMetaData, rows, size int) *Decoded {
+// newDecoded takes a Decoded of data from the pool. The footer is not
+// trusted for sizing: buffers start at no more than the part's own size
+// allows and grow as values actually decode.
+func newDecoded(md *metadata.FileMetaData, rows int, data []byte) *Decoded {
 	d, _ := decodedPool.Get().(*Decoded)
 	if d == nil {
 		d = &Decoded{}
 	}
-	hint := min(rows, size)
+	d.part, d.copied = data, len(data) > maxReferenced
+	hint := min(rows, len(data))
 	d.times = grow(d.times, hint)
 	d.diffs = grow(d.diffs, hint)
-	d.keys.offs = append(grow(d.keys.offs, hint+1), 0)
-	d.vals.offs = append(grow(d.vals.offs, hint+1), 0)
-	d.keys.data = grow(d.keys.data, chunkBytes(md, colKey, size))
-	d.vals.data = grow(d.vals.data, chunkBytes(md, colVal, size))
+	d.keys.spans = grow(d.keys.spans, hint)
+	d.vals.spans = grow(d.vals.spans, hint)
+	if d.copied {
+		d.keys.own = grow(d.keys.own, chunkBytes(md, colKey, len(data)))
+		d.vals.own = grow(d.vals.own, chunkBytes(md, colVal, len(data)))
+	}
 	return d
 }
 
@@ -134,10 +172,10 @@ func grow[T any](s []T, n int) []T {
 	return s[:0]
 }
 
-// read appends the rows of every row group from pages, the part up to its
-// footer. open has checked that the row groups' counts add up to at most
-// MaxRows and that their column chunks lie within pages.
-func (d *Decoded) read(pages []byte, md *metadata.FileMetaData) error {
+// read appends the rows of every row group, from the part's bytes up to
+// pagesEnd. open has checked that the row groups' counts add up to at most
+// MaxRows and that their column chunks lie before pagesEnd.
+func (d *Decoded) read(pagesEnd int, md *metadata.FileMetaData) error {
 	cr := chunkReaderPool.Get().(*chunkReader)
 	defer func() {
 		cr.hasDict, cr.dictData = false, nil // drop the alias of the part
@@ -146,14 +184,18 @@ func (d *Decoded) read(pages []byte, md *metadata.FileMetaData) error {
 	for g := range md.NumRowGroups() {
 		rg := md.RowGroup(g)
 		for col := range numCols {
-			lo, hi, err := columnChunk(rg, col, len(pages))
+			lo, hi, err := columnChunk(rg, col, pagesEnd)
 			if err == nil {
-				err = d.readColumn(pages[lo:hi], rg.NumRows(), col, cr)
+				err = d.readColumn(lo, hi, rg.NumRows(), col, cr)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)
 			}
 		}
+	}
+	d.keys.base, d.vals.base = d.part, d.part
+	if d.copied {
+		d.keys.base, d.vals.base = d.keys.own, d.vals.own
 	}
 	return nil
 }

@@ -17,8 +17,10 @@
 // malformed bytes of any kind give an error wrapping ErrCorrupt, never a
 // panic, and a footer cannot make it allocate for more than MaxRows rows.
 //
-// Decoded holds the rows column by column in a few large buffers;
-// accessors return views into them, valid until Release, which recycles the
+// Decoded holds the rows column by column: times and diffs in flat
+// buffers, keys and values as spans of the part's own bytes, which must
+// outlive it (Decoded.Hold hands it a pooled BlobBuffer to release with
+// it). Accessors return views, valid until Release, which recycles the
 // buffers for the next Decode. Reading a part row by row allocates nothing.
 //
 // Split cuts a long run of updates into pieces of about a target encoded

@@ -109,28 +109,30 @@ func TestHybridMalformed(t *testing.T) {
 // TestDictionaryWidths round-trips parts whose columns are dictionary
 // encoded with indices of 1 to 15 bits.
 func TestDictionaryWidths(t *testing.T) {
-	for bitsWide := 1; bitsWide <= 15; bitsWide++ {
-		distinct := 1<<bitsWide - 1 + bitsWide%2 // both 2^k-1 and 2^k
-		us := make([]Update, 3*distinct+5)
-		for i := range us {
-			k := []byte(fmt.Sprintf("key-%05d", (i*7919)%distinct))
-			us[i] = Update{Key: k, Val: k[4:], Time: frontier.Time(i % distinct), Diff: int64(i%distinct) - 3}
-		}
-		data, _, err := Encode(us)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := Decode(data)
-		if err != nil {
-			t.Fatalf("%d distinct: %v", distinct, err)
-		}
-		for i, u := range us {
-			if !bytes.Equal(d.Key(i), u.Key) || !bytes.Equal(d.Val(i), u.Val) || d.Time(i) != u.Time || d.Diff(i) != u.Diff {
-				t.Fatalf("%d distinct: row %d differs", distinct, i)
+	inModes(t, func(t *testing.T) {
+		for bitsWide := 1; bitsWide <= 15; bitsWide++ {
+			distinct := 1<<bitsWide - 1 + bitsWide%2 // both 2^k-1 and 2^k
+			us := make([]Update, 3*distinct+5)
+			for i := range us {
+				k := []byte(fmt.Sprintf("key-%05d", (i*7919)%distinct))
+				us[i] = Update{Key: k, Val: k[4:], Time: frontier.Time(i % distinct), Diff: int64(i%distinct) - 3}
 			}
+			data, _, err := Encode(us)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Decode(data)
+			if err != nil {
+				t.Fatalf("%d distinct: %v", distinct, err)
+			}
+			for i, u := range us {
+				if !bytes.Equal(d.Key(i), u.Key) || !bytes.Equal(d.Val(i), u.Val) || d.Time(i) != u.Time || d.Diff(i) != u.Diff {
+					t.Fatalf("%d distinct: row %d differs", distinct, i)
+				}
+			}
+			d.Release()
 		}
-		d.Release()
-	}
+	})
 }
 
 func TestAppendValue(t *testing.T) {

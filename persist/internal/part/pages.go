@@ -26,20 +26,21 @@ const idxBatch = 1024
 
 // chunkReader holds what decoding one column chunk needs besides its pages.
 type chunkReader struct {
-	hasDict  bool
-	dictData []byte   // a byte-array dictionary page, aliasing the part
-	dictOffs []uint32 // value i is dictData[dictOffs[2i]:dictOffs[2i+1]]
-	dictInts []int64
-	idx      [idxBatch]uint32
+	hasDict   bool
+	dictData  []byte   // what byte-array dictionary spans index: the part, or the page
+	dictSpans []uint64 // value i is dictData[lo:hi], dictSpans[i] = span(lo, hi)
+	dictInts  []int64
+	idx       [idxBatch]uint32
 }
 
 var chunkReaderPool = sync.Pool{New: func() any { return new(chunkReader) }}
 
 // readColumn appends the rows values of one column chunk, whose pages are
-// chunk: an optional dictionary page first, then data pages, as many as
-// hold the values and no more.
-func (d *Decoded) readColumn(chunk []byte, rows int64, col int, cr *chunkReader) error {
+// d.part[lo:hi]: an optional dictionary page first, then data pages, as many
+// as hold the values and no more.
+func (d *Decoded) readColumn(lo, hi int, rows int64, col int, cr *chunkReader) error {
 	cr.hasDict, cr.dictData = false, nil
+	chunk := d.part[lo:hi]
 	for n, first := rows, true; n > 0; first = false {
 		if len(chunk) == 0 {
 			return fmt.Errorf("%d values missing", n)
@@ -49,11 +50,12 @@ func (d *Decoded) readColumn(chunk []byte, rows int64, col int, cr *chunkReader)
 			return err
 		}
 		chunk = rest
+		at := hi - len(rest) - len(body) // where body is in the part
 		if h.typ == pageDictionary {
 			if !first {
 				return errors.New("a dictionary page after the first page")
 			}
-			if err := cr.setDict(body, h, col); err != nil {
+			if err := cr.setDict(body, at, h, col, d); err != nil {
 				return fmt.Errorf("dictionary page: %w", err)
 			}
 			continue
@@ -64,7 +66,7 @@ func (d *Decoded) readColumn(chunk []byte, rows int64, col int, cr *chunkReader)
 		}
 		switch h.encoding {
 		case parquet.Encodings.Plain:
-			err = d.plainValues(col, body, nv)
+			err = d.plainValues(col, body, at, nv)
 		case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
 			err = d.dictValues(col, cr, body, nv)
 		default:
@@ -125,9 +127,13 @@ func (d *Decoded) int64s(col int) *[]int64 {
 
 var errShortPage = errors.New("page ends early")
 
-func (d *Decoded) plainValues(col int, data []byte, nv int64) error {
+// plainValues appends the nv values of a plain page, data, at in the part.
+func (d *Decoded) plainValues(col int, data []byte, at int, nv int64) error {
 	if c := d.column(col); c != nil {
-		return plainBytes(data, nv, c)
+		if d.copied {
+			return copyPlain(data, nv, c)
+		}
+		return referPlain(data, at, nv, c)
 	}
 	if nv > int64(len(data)/8) {
 		return errShortPage
@@ -141,35 +147,9 @@ func (d *Decoded) plainValues(col int, data []byte, nv int64) error {
 	return nil
 }
 
-// plainBytes appends nv length-prefixed values. The buffer grows by at most
-// the page's size at once.
-func plainBytes(data []byte, nv int64, c *columnBytes) error {
-	if nv > int64(len(data)/4) {
-		return errShortPage
-	}
-	out := slices.Grow(c.data, len(data)-4*int(nv))
-	offs := slices.Grow(c.offs, int(nv))
-	for range nv {
-		if len(data) < 4 {
-			return errShortPage
-		}
-		l := uint64(binary.LittleEndian.Uint32(data))
-		if l > uint64(len(data)-4) {
-			return errShortPage
-		}
-		out = appendValue(out, data[4:], int(l))
-		if len(out) > maxColumnBytes {
-			return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
-		}
-		offs = append(offs, uint32(len(out)))
-		data = data[4+l:]
-	}
-	c.data, c.offs = out, offs
-	return nil
-}
-
-// setDict reads a dictionary page: PLAIN values, as many as it says.
-func (cr *chunkReader) setDict(data []byte, h pageHeader, col int) error {
+// setDict reads a dictionary page, data at in the part: PLAIN values, as
+// many as it says.
+func (cr *chunkReader) setDict(data []byte, at int, h pageHeader, col int, d *Decoded) error {
 	switch h.encoding {
 	case parquet.Encodings.Plain, parquet.Encodings.PlainDict:
 	default:
@@ -190,26 +170,20 @@ func (cr *chunkReader) setDict(data []byte, h pageHeader, col int) error {
 		cr.dictInts, cr.hasDict = ints, true
 		return nil
 	}
-	if nv > int64(len(data)/4) {
-		return errShortPage
+	// Spans index the part, whose values are referenced, or else the page,
+	// whose values are copied.
+	base, off := d.part, uint64(at)
+	if d.copied {
+		base, off = data, 0
 	}
 	if len(data) > math.MaxUint32 {
 		return fmt.Errorf("%d bytes", len(data))
 	}
-	offs := slices.Grow(cr.dictOffs[:0], 2*int(nv))
-	pos := uint64(0)
-	for range nv {
-		if uint64(len(data))-pos < 4 {
-			return errShortPage
-		}
-		l := uint64(binary.LittleEndian.Uint32(data[pos:]))
-		if l > uint64(len(data))-pos-4 {
-			return errShortPage
-		}
-		offs = append(offs, uint32(pos+4), uint32(pos+4+l))
-		pos += 4 + l
+	spans, err := appendSpans(cr.dictSpans[:0], data, off, nv)
+	if err != nil {
+		return err
 	}
-	cr.dictData, cr.dictOffs, cr.hasDict = data, offs, true
+	cr.dictData, cr.dictSpans, cr.hasDict = base, spans, true
 	return nil
 }
 
@@ -231,16 +205,21 @@ func (d *Decoded) dictValues(col int, cr *chunkReader, data []byte, nv int64) er
 	h := hybrid{data: data[1:], width: uint(data[0])}
 	c := d.column(col)
 	for nv > 0 {
-		if c == nil {
-			// An int64 column: a run of one index is looked up once.
+		if c == nil || !d.copied {
+			// A run of one index is looked up once.
 			if err := h.fill(); err != nil {
 				return err
 			}
 			if h.rle {
 				m := min(nv, h.left)
-				dst := d.int64s(col)
 				var err error
-				if *dst, err = cr.appendIntRun(*dst, h.val, m); err != nil {
+				if c != nil {
+					c.spans, err = cr.appendSpanRun(c.spans, h.val, m)
+				} else {
+					dst := d.int64s(col)
+					*dst, err = cr.appendIntRun(*dst, h.val, m)
+				}
+				if err != nil {
 					return err
 				}
 				h.left, nv = h.left-m, nv-m
@@ -253,7 +232,7 @@ func (d *Decoded) dictValues(col int, cr *chunkReader, data []byte, nv int64) er
 		}
 		var err error
 		if c != nil {
-			err = cr.appendBytes(c, idx)
+			err = cr.appendBytes(c, idx, d.copied)
 		} else {
 			dst := d.int64s(col)
 			*dst, err = cr.appendInts(*dst, idx)
@@ -263,29 +242,6 @@ func (d *Decoded) dictValues(col int, cr *chunkReader, data []byte, nv int64) er
 		}
 		nv -= int64(len(idx))
 	}
-	return nil
-}
-
-func (cr *chunkReader) appendBytes(c *columnBytes, idx []uint32) error {
-	ndict := uint64(len(cr.dictOffs) / 2)
-	total := uint64(len(c.data))
-	for _, i := range idx {
-		if uint64(i) >= ndict {
-			return fmt.Errorf("dictionary index %d of %d", i, ndict)
-		}
-		total += uint64(cr.dictOffs[2*i+1] - cr.dictOffs[2*i])
-	}
-	if total > maxColumnBytes {
-		return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
-	}
-	out := slices.Grow(c.data, int(total)-len(c.data))
-	offs := slices.Grow(c.offs, len(idx))
-	for _, i := range idx {
-		lo, hi := cr.dictOffs[2*i], cr.dictOffs[2*i+1]
-		out = appendValue(out, cr.dictData[lo:], int(hi-lo))
-		offs = append(offs, uint32(len(out)))
-	}
-	c.data, c.offs = out, offs
 	return nil
 }
 
@@ -312,15 +268,4 @@ func (cr *chunkReader) appendIntRun(dst []int64, i uint32, n int64) ([]int64, er
 		dst = append(dst, v)
 	}
 	return dst, nil
-}
-
-// appendValue appends src[:n] to dst. Values of up to 16 bytes, the common
-// case, are moved as one 16-byte block (spilling into dst's spare capacity,
-// which the next value overwrites) instead of by a call to memmove.
-func appendValue(dst, src []byte, n int) []byte {
-	if k := len(dst); n <= 16 && len(src) >= 16 && cap(dst)-k >= 16 {
-		*(*[16]byte)(dst[k : k+16]) = *(*[16]byte)(src)
-		return dst[:k+n]
-	}
-	return append(dst, src[:n]...)
 }

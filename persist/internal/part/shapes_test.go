@@ -40,36 +40,38 @@ func testShapes() map[string][]Update {
 // several times over (later rounds reuse pooled buffers), and damaged
 // copies of them, which must decode or be refused as corrupt.
 func TestDecodeShapes(t *testing.T) {
-	for name, us := range testShapes() {
-		data, _, err := Encode(us)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for round := range 3 {
-			d, err := Decode(data)
+	inModes(t, func(t *testing.T) {
+		for name, us := range testShapes() {
+			data, _, err := Encode(us)
 			if err != nil {
-				t.Fatalf("%s: %v", name, err)
+				t.Fatal(err)
 			}
-			for i := range us {
-				if !bytes.Equal(d.Key(i), us[i].Key) || !bytes.Equal(d.Val(i), us[i].Val) ||
-					d.Time(i) != us[i].Time || d.Diff(i) != us[i].Diff {
-					t.Fatalf("%s round %d: row %d differs", name, round, i)
+			for round := range 3 {
+				d, err := Decode(data)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				for i := range us {
+					if !bytes.Equal(d.Key(i), us[i].Key) || !bytes.Equal(d.Val(i), us[i].Val) ||
+						d.Time(i) != us[i].Time || d.Diff(i) != us[i].Diff {
+						t.Fatalf("%s round %d: row %d differs", name, round, i)
+					}
+				}
+				d.Release()
+			}
+			for _, at := range []int{4, len(data) / 3, len(data) / 2, len(data) - 9, len(data) - 5} {
+				bad := bytes.Clone(data)
+				bad[at] ^= 0x40
+				d, err := Decode(bad)
+				if err == nil {
+					d.Release()
+				} else if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("%s: damaged at %d: %v does not wrap ErrCorrupt", name, at, err)
 				}
 			}
-			d.Release()
-		}
-		for _, at := range []int{4, len(data) / 3, len(data) / 2, len(data) - 9, len(data) - 5} {
-			bad := bytes.Clone(data)
-			bad[at] ^= 0x40
-			d, err := Decode(bad)
-			if err == nil {
-				d.Release()
-			} else if !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("%s: damaged at %d: %v does not wrap ErrCorrupt", name, at, err)
+			if _, err := Decode(data[:len(data)/2]); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("%s: cut in half: %v", name, err)
 			}
 		}
-		if _, err := Decode(data[:len(data)/2]); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("%s: cut in half: %v", name, err)
-		}
-	}
+	})
 }

@@ -1,0 +1,135 @@
+package part
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// Byte-array values: a Decoded references them in the part (spans of the
+// part's bytes), or for a part too large for 32-bit spans copies them into
+// the column's own buffer (spans of that).
+
+// appendSpans appends the spans of nv length-prefixed values in data,
+// offset by off. The spans grow by at most a fourth of data's length.
+func appendSpans(spans []uint64, data []byte, off uint64, nv int64) ([]uint64, error) {
+	n := uint64(len(data))
+	if nv > int64(n/4) {
+		return spans, errShortPage
+	}
+	spans = slices.Grow(spans, int(nv))
+	pos := uint64(0)
+	for range nv {
+		if n-pos < 4 {
+			return spans, errShortPage
+		}
+		l := uint64(binary.LittleEndian.Uint32(data[pos:]))
+		if l > n-pos-4 {
+			return spans, errShortPage
+		}
+		lo := off + pos + 4
+		spans = append(spans, span(lo, lo+l))
+		pos += 4 + l
+	}
+	return spans, nil
+}
+
+// referPlain appends the nv values of a plain page, data, at in the part,
+// as spans of the part.
+func referPlain(data []byte, at int, nv int64, c *columnBytes) error {
+	spans, err := appendSpans(c.spans, data, uint64(at), nv)
+	if err != nil {
+		return err
+	}
+	c.spans = spans
+	return nil
+}
+
+// copyPlain appends copies of the nv values of a plain page. The buffer
+// grows by at most the page's size at once.
+func copyPlain(data []byte, nv int64, c *columnBytes) error {
+	if nv > int64(len(data)/4) {
+		return errShortPage
+	}
+	out := slices.Grow(c.own, len(data)-4*int(nv))
+	spans := slices.Grow(c.spans, int(nv))
+	for range nv {
+		if len(data) < 4 {
+			return errShortPage
+		}
+		l := uint64(binary.LittleEndian.Uint32(data))
+		if l > uint64(len(data)-4) {
+			return errShortPage
+		}
+		lo := uint64(len(out))
+		out = appendValue(out, data[4:], int(l))
+		if len(out) > maxColumnBytes {
+			return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
+		}
+		spans = append(spans, span(lo, uint64(len(out))))
+		data = data[4+l:]
+	}
+	c.own, c.spans = out, spans
+	return nil
+}
+
+// appendBytes appends the dictionary values idx: their spans, if they are
+// referenced, else copies of them.
+func (cr *chunkReader) appendBytes(c *columnBytes, idx []uint32, copied bool) error {
+	dict := cr.dictSpans
+	if !copied {
+		spans := slices.Grow(c.spans, len(idx))
+		for _, i := range idx {
+			if uint64(i) >= uint64(len(dict)) {
+				return fmt.Errorf("dictionary index %d of %d", i, len(dict))
+			}
+			spans = append(spans, dict[i])
+		}
+		c.spans = spans
+		return nil
+	}
+	total := uint64(len(c.own))
+	for _, i := range idx {
+		if uint64(i) >= uint64(len(dict)) {
+			return fmt.Errorf("dictionary index %d of %d", i, len(dict))
+		}
+		total += dict[i]>>32 - uint64(uint32(dict[i]))
+	}
+	if total > maxColumnBytes {
+		return fmt.Errorf("column exceeds %d bytes", uint64(maxColumnBytes))
+	}
+	out := slices.Grow(c.own, int(total)-len(c.own))
+	spans := slices.Grow(c.spans, len(idx))
+	for _, i := range idx {
+		lo, hi := uint32(dict[i]), uint32(dict[i]>>32)
+		start := uint64(len(out))
+		out = appendValue(out, cr.dictData[lo:], int(hi-lo))
+		spans = append(spans, span(start, uint64(len(out))))
+	}
+	c.own, c.spans = out, spans
+	return nil
+}
+
+// appendSpanRun appends n copies of referenced dictionary value i.
+func (cr *chunkReader) appendSpanRun(spans []uint64, i uint32, n int64) ([]uint64, error) {
+	if uint64(i) >= uint64(len(cr.dictSpans)) {
+		return spans, fmt.Errorf("dictionary index %d of %d", i, len(cr.dictSpans))
+	}
+	s := cr.dictSpans[i]
+	spans = slices.Grow(spans, int(n))
+	for range n {
+		spans = append(spans, s)
+	}
+	return spans, nil
+}
+
+// appendValue appends src[:n] to dst. Values of up to 16 bytes, the common
+// case, are moved as one 16-byte block (spilling into dst's spare capacity,
+// which the next value overwrites) instead of by a call to memmove.
+func appendValue(dst, src []byte, n int) []byte {
+	if k := len(dst); n <= 16 && len(src) >= 16 && cap(dst)-k >= 16 {
+		*(*[16]byte)(dst[k : k+16]) = *(*[16]byte)(src)
+		return dst[:k+n]
+	}
+	return append(dst, src[:n]...)
+}
