@@ -12,23 +12,46 @@ import (
 
 // appendSpans appends the spans of nv length-prefixed values in data,
 // offset by off. The spans grow by at most a fourth of data's length.
+//
+// Parsing the values one after the other is a chain of dependent loads
+// (each length gives the next one's position). Values of one length, such
+// as fixed-width keys, lie at a fixed stride instead, so while each length
+// prefix matches the first one, the values are read as independent loads;
+// from the first that does not, parsing goes on one after the other.
 func appendSpans(spans []uint64, data []byte, off uint64, nv int64) ([]uint64, error) {
 	n := uint64(len(data))
 	if nv > int64(n/4) {
 		return spans, errShortPage
 	}
-	spans = slices.Grow(spans, int(nv))
-	pos := uint64(0)
-	for range nv {
+	start := len(spans)
+	spans = slices.Grow(spans, int(nv))[:start+int(nv)]
+	out := spans[start:]
+	k, pos := 0, uint64(0)
+	if len(out) > 0 {
+		l := uint64(binary.LittleEndian.Uint32(data))
+		if stride := 4 + l; stride <= n {
+			// Values k < m have their whole slot, stride bytes, in data.
+			m := int(min(uint64(len(out)), n/stride))
+			for ; k < m; k++ {
+				p := uint64(k) * stride
+				if uint64(binary.LittleEndian.Uint32(data[p:])) != l {
+					break
+				}
+				out[k] = span(off+p+4, off+p+stride)
+			}
+			pos = uint64(k) * stride
+		}
+	}
+	for ; k < len(out); k++ {
 		if n-pos < 4 {
-			return spans, errShortPage
+			return spans[:start], errShortPage
 		}
 		l := uint64(binary.LittleEndian.Uint32(data[pos:]))
 		if l > n-pos-4 {
-			return spans, errShortPage
+			return spans[:start], errShortPage
 		}
 		lo := off + pos + 4
-		spans = append(spans, span(lo, lo+l))
+		out[k] = span(lo, lo+l)
 		pos += 4 + l
 	}
 	return spans, nil
