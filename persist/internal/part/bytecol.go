@@ -29,18 +29,8 @@ func appendSpans(spans []uint64, data []byte, off uint64, nv int64) ([]uint64, e
 	k, pos := 0, uint64(0)
 	if len(out) > 0 {
 		l := uint64(binary.LittleEndian.Uint32(data))
-		if stride := 4 + l; stride <= n {
-			// Values k < m have their whole slot, stride bytes, in data.
-			m := int(min(uint64(len(out)), n/stride))
-			for ; k < m; k++ {
-				p := uint64(k) * stride
-				if uint64(binary.LittleEndian.Uint32(data[p:])) != l {
-					break
-				}
-				out[k] = span(off+p+4, off+p+stride)
-			}
-			pos = uint64(k) * stride
-		}
+		k = strideSpans(out, data, off, l)
+		pos = uint64(k) * (4 + l)
 	}
 	for ; k < len(out); k++ {
 		if n-pos < 4 {
@@ -55,6 +45,29 @@ func appendSpans(spans []uint64, data []byte, off uint64, nv int64) ([]uint64, e
 		pos += 4 + l
 	}
 	return spans, nil
+}
+
+// strideSpans sets the spans of the values of length l at the start of
+// data, at a stride of 4+l bytes, as long as they have that length and fit
+// in data, up to len(out). It returns how many it set.
+func strideSpans(out []uint64, data []byte, off, l uint64) int {
+	stride := 4 + l
+	if stride > uint64(len(data)) {
+		return 0
+	}
+	// Values k < m have their whole slot in data.
+	m := min(len(out), int(uint64(len(data))/stride))
+	out = out[:m]
+	p := uint64(0)
+	for k := range out {
+		if uint64(binary.LittleEndian.Uint32(data[p:])) != l {
+			return k
+		}
+		lo := off + p + 4
+		out[k] = span(lo, lo+l)
+		p += stride
+	}
+	return m
 }
 
 // referPlain appends the nv values of a plain page, data, at in the part,
