@@ -151,12 +151,7 @@ func (cr *chunkReader) appendSpanRun(spans []uint64, i uint32, n int64) ([]uint6
 	if uint64(i) >= uint64(len(cr.dictSpans)) {
 		return spans, fmt.Errorf("dictionary index %d of %d", i, len(cr.dictSpans))
 	}
-	s := cr.dictSpans[i]
-	spans = slices.Grow(spans, int(n))
-	for range n {
-		spans = append(spans, s)
-	}
-	return spans, nil
+	return appendRun(spans, cr.dictSpans[i], n), nil
 }
 
 // appendValue appends src[:n] to dst. Values of up to 16 bytes, the common

@@ -152,3 +152,17 @@ func TestAppendValue(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRun(t *testing.T) {
+	for _, n := range []int64{-1, 0, 1, 2, 3, 7, 8, 9, 1000, 1025} {
+		dst := appendRun([]int64{-5}, 42, n)
+		if want := 1 + max(n, 0); int64(len(dst)) != want || dst[0] != -5 {
+			t.Fatalf("n %d: %d values, first %d", n, len(dst), dst[0])
+		}
+		for i, v := range dst[1:] {
+			if v != 42 {
+				t.Fatalf("n %d: value %d is %d", n, i, v)
+			}
+		}
+	}
+}

@@ -262,10 +262,21 @@ func (cr *chunkReader) appendIntRun(dst []int64, i uint32, n int64) ([]int64, er
 	if uint64(i) >= uint64(len(cr.dictInts)) {
 		return dst, fmt.Errorf("dictionary index %d of %d", i, len(cr.dictInts))
 	}
-	v := cr.dictInts[i]
-	dst = slices.Grow(dst, int(n))
-	for range n {
-		dst = append(dst, v)
+	return appendRun(dst, cr.dictInts[i], n), nil
+}
+
+// appendRun appends n copies of v, doubling a filled prefix by copy (a
+// vectorized memmove) instead of storing one at a time.
+func appendRun[T any](dst []T, v T, n int64) []T {
+	if n <= 0 {
+		return dst
 	}
-	return dst, nil
+	start := len(dst)
+	dst = slices.Grow(dst, int(n))[:start+int(n)]
+	run := dst[start:]
+	run[0] = v
+	for filled := 1; filled < len(run); filled *= 2 {
+		copy(run[filled:], run[:filled])
+	}
+	return dst
 }
