@@ -70,9 +70,48 @@ func strideSpans(out []uint64, data []byte, off, l uint64) int {
 	return m
 }
 
+// strideMatch returns how many of the values at the start of data, up to
+// n, have length l and are at a stride of 4+l bytes, whole.
+func strideMatch(data []byte, l uint64, n int) int {
+	stride := 4 + l
+	m := min(n, int(uint64(len(data))/stride))
+	p := uint64(0)
+	for k := range m {
+		if uint64(binary.LittleEndian.Uint32(data[p:])) != l {
+			return k
+		}
+		p += stride
+	}
+	return m
+}
+
+// unfix turns a fixed run into spans, before other values are appended.
+func (c *columnBytes) unfix() {
+	f := c.fixed
+	if f.n == 0 {
+		return
+	}
+	c.spans = slices.Grow(c.spans[:0], f.n)[:f.n]
+	lo := f.lo
+	for k := range c.spans {
+		c.spans[k] = span(lo, lo+f.width)
+		lo += f.stride
+	}
+	c.fixed = fixedRun{}
+}
+
 // referPlain appends the nv values of a plain page, data, at in the part,
-// as spans of the part.
+// as spans of the part, or as a fixed run if they are the column's first
+// values and all of one length.
 func referPlain(data []byte, at int, nv int64, c *columnBytes) error {
+	if len(c.spans) == 0 && c.fixed.n == 0 && nv > 0 && nv <= int64(len(data)/4) {
+		l := uint64(binary.LittleEndian.Uint32(data))
+		if strideMatch(data, l, int(nv)) == int(nv) {
+			c.fixed = fixedRun{n: int(nv), rows: make([]struct{}, nv), lo: uint64(at) + 4, stride: 4 + l, width: l}
+			return nil
+		}
+	}
+	c.unfix()
 	spans, err := appendSpans(c.spans, data, uint64(at), nv)
 	if err != nil {
 		return err
@@ -84,6 +123,7 @@ func referPlain(data []byte, at int, nv int64, c *columnBytes) error {
 // copyPlain appends copies of the nv values of a plain page. The buffer
 // grows by at most the page's size at once.
 func copyPlain(data []byte, nv int64, c *columnBytes) error {
+	c.unfix()
 	if nv > int64(len(data)/4) {
 		return errShortPage
 	}
@@ -112,6 +152,7 @@ func copyPlain(data []byte, nv int64, c *columnBytes) error {
 // appendBytes appends the dictionary values idx: their spans, if they are
 // referenced, else copies of them.
 func (cr *chunkReader) appendBytes(c *columnBytes, idx []uint32, copied bool) error {
+	c.unfix()
 	dict := cr.dictSpans
 	if !copied {
 		spans := slices.Grow(c.spans, len(idx))

@@ -32,19 +32,33 @@ type Decoded struct {
 }
 
 // columnBytes is a byte-array column: value i is base[lo:hi], its span
-// spans[i] being hi<<32 | lo. base is the part, or own.
+// spans[i] being hi<<32 | lo. base is the part, or own. A column whose
+// values are all one plain page of values of one length (fixed-width keys)
+// has no spans: fixed locates them.
 type columnBytes struct {
 	base  []byte
 	spans []uint64
 	own   []byte // copies of the values, for a copied Decoded
+	fixed fixedRun
+}
+
+// fixedRun is n values of width bytes, value i at base[lo+i*stride:].
+type fixedRun struct {
+	n                 int
+	rows              []struct{} // of length n, to bounds-check a row index
+	lo, stride, width uint64
 }
 
 func span(lo, hi uint64) uint64 { return hi<<32 | lo }
 
 func (c *columnBytes) at(i int) []byte {
-	s := c.spans[i]
-	lo, hi := uint32(s), uint32(s>>32)
-	return c.base[lo:hi:hi]
+	if c.fixed.n == 0 {
+		s := c.spans[i]
+		return c.base[uint32(s):uint32(s>>32):uint32(s>>32)]
+	}
+	_ = c.fixed.rows[i] // bounds check
+	lo := c.fixed.lo + uint64(i)*c.fixed.stride
+	return c.base[lo : lo+c.fixed.width : lo+c.fixed.width]
 }
 
 // maxReferenced is the largest part whose values a Decoded references

@@ -112,3 +112,51 @@ func FuzzDecodeModes(f *testing.F) {
 		}
 	})
 }
+
+// TestFixedRun checks which columns are held as a fixed run (one plain
+// page of values of one length) and that a row index out of range panics
+// as it does for spans.
+func TestFixedRun(t *testing.T) {
+	shapes := testShapes()
+	for _, tc := range []struct {
+		shape      string
+		keys, vals bool // fixed
+	}{
+		{"p1", true, false},        // keys plain, values dictionary encoded
+		{"small", true, true},      // one plain page each
+		{"overflow", false, false}, // several plain pages of keys
+		{"repeated", false, false}, // dictionary encoded
+	} {
+		us := shapes[tc.shape]
+		data, _, err := Encode(us)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (d.keys.fixed.n > 0) != tc.keys || (d.vals.fixed.n > 0) != tc.vals {
+			t.Errorf("%s: keys fixed %v, vals fixed %v; want %v, %v", tc.shape, d.keys.fixed.n > 0, d.vals.fixed.n > 0, tc.keys, tc.vals)
+		}
+		for i := range us {
+			if !bytes.Equal(d.Key(i), us[i].Key) || !bytes.Equal(d.Val(i), us[i].Val) {
+				t.Fatalf("%s: row %d differs", tc.shape, i)
+			}
+		}
+		for _, i := range []int{-1, d.Len()} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s: Key(%d) of %d rows did not panic", tc.shape, i, d.Len())
+					}
+				}()
+				d.Key(i)
+			}()
+		}
+		if k := d.Key(0); cap(k) != len(k) {
+			t.Errorf("%s: key 0 has room to append into the part", tc.shape)
+		}
+		d.Release()
+	}
+}

@@ -214,6 +214,7 @@ func (d *Decoded) dictValues(col int, cr *chunkReader, data []byte, nv int64) er
 				m := min(nv, h.left)
 				var err error
 				if c != nil {
+					c.unfix()
 					c.spans, err = cr.appendSpanRun(c.spans, h.val, m)
 				} else {
 					dst := d.int64s(col)
