@@ -110,29 +110,35 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 const parallelChecksumBytes = 1 << 20
 
 func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (d *part.Decoded, err error) {
-	// An inline part's bytes belong to the state (shared by every version
-	// and reader holding it): read them, never modify or recycle them. The
-	// Decoded references them, which is fine: they outlive it.
-	data, ok, err := p.Inline, true, error(nil)
-	if state.PartFormat(p.Format) != state.FormatParquetV1Inline {
-		if g, into := c.loc.Blob.(location.IntoGetter); into {
-			// A blob's bytes are ours. The Decoded returned references
-			// them, so it holds their buffer until its Release, which
-			// gives the buffer back for a later fetch to read into. If
-			// there is no Decoded, the buffer goes back on return (after
-			// the checksum goroutine is joined).
-			buf := part.GetBlobBuffer()
-			data, ok, err = g.GetInto(ctx, p.Key, buf.Storage())
-			defer func() {
-				if d != nil {
-					d.Hold(buf, data)
-				} else {
-					buf.Release(data)
-				}
-			}()
-		} else {
-			data, ok, err = c.loc.Blob.Get(ctx, p.Key)
-		}
+	// The Decoded returned references the bytes it decodes, so it holds
+	// their buffer until its Release, which gives the buffer back for a
+	// later fetch to read into. If there is no Decoded, the buffer goes
+	// back on return (after the checksum goroutine is joined).
+	var buf *part.BlobBuffer
+	data, ok := []byte(nil), true
+	g, into := c.loc.Blob.(location.IntoGetter)
+	switch {
+	case state.PartFormat(p.Format) == state.FormatParquetV1Inline:
+		// An inline part's bytes belong to the state, shared by every
+		// version and reader holding it. A caller may write into a key
+		// it was handed, so the Decoded references a copy (small: only
+		// small parts are kept inline).
+		buf = part.GetBlobBuffer()
+		data = append(buf.Storage(), p.Inline...)
+	case into:
+		buf = part.GetBlobBuffer()
+		data, ok, err = g.GetInto(ctx, p.Key, buf.Storage())
+	default:
+		data, ok, err = c.loc.Blob.Get(ctx, p.Key)
+	}
+	if buf != nil {
+		defer func() {
+			if d != nil {
+				d.Hold(buf, data)
+			} else {
+				buf.Release(data)
+			}
+		}()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
