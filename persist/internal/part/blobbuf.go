@@ -24,39 +24,16 @@ type BlobBuffer struct {
 // and their decoding dwarfs their allocation.
 const maxPooledBlob = 32 << 20
 
-// retainedBlobBytes bounds the storage of the buffers freeBlobs keeps.
-const retainedBlobBytes = 16 << 20
-
-// Released buffers go to freeBlobs, most recent last, while they fit in
-// retainedBlobBytes, and to blobBuffers beyond that. A fetch reads on one
-// goroutine and its part is released on another (a dataflow worker), and a
-// sync.Pool alone served that poorly: it keeps a released buffer on the
-// releasing goroutine's P, and drops everything within two collections, so
-// a replay starting after a GC read half its parts into fresh buffers, each
-// zeroed and faulted in page by page (700 page faults a replay of 64 parts
-// instead of 50). freeBlobs survives collections, and hands out the buffer
-// released last, whose pages are likeliest to be in a cache.
-var freeBlobs struct {
-	sync.Mutex
-	bufs  []*BlobBuffer
-	bytes int
-}
+// freeBlobs keeps released buffers of up to 8 MiB in all; the pool takes
+// the rest.
+var freeBlobs = freeList[*BlobBuffer]{limit: 8 << 20}
 
 var blobBuffers = sync.Pool{New: func() any { return new(BlobBuffer) }}
 
-// GetBlobBuffer returns a released buffer, or a new one.
+// GetBlobBuffer returns the buffer released last, or a new one.
 func GetBlobBuffer() *BlobBuffer {
-	f := &freeBlobs
-	f.Lock()
-	var bb *BlobBuffer
-	if n := len(f.bufs); n > 0 {
-		bb = f.bufs[n-1]
-		f.bufs[n-1] = nil
-		f.bufs = f.bufs[:n-1]
-		f.bytes -= cap(bb.b)
-	}
-	f.Unlock()
-	if bb == nil {
+	bb, ok := freeBlobs.get()
+	if !ok {
 		bb = blobBuffers.Get().(*BlobBuffer)
 	}
 	bb.free = false
@@ -86,16 +63,9 @@ func (bb *BlobBuffer) Release(value []byte) {
 			b[i] = poisonByte
 		}
 	}
-	f := &freeBlobs
-	f.Lock()
-	if c := cap(bb.b); c > 0 && f.bytes+c <= retainedBlobBytes {
-		f.bufs = append(f.bufs, bb)
-		f.bytes += c
-		f.Unlock()
-		return
+	if !freeBlobs.put(bb, cap(bb.b)) {
+		blobBuffers.Put(bb)
 	}
-	f.Unlock()
-	blobBuffers.Put(bb)
 }
 
 // poisonByte fills released buffers under the invariants build tag.

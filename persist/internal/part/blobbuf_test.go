@@ -2,7 +2,6 @@ package part_test
 
 import (
 	"bytes"
-	"runtime"
 	"testing"
 
 	"github.com/shardflow/shardflow/persist/internal/part"
@@ -58,27 +57,4 @@ func TestBlobBufferReuse(t *testing.T) {
 		t.Fatal("a 40 MB buffer was pooled")
 	}
 	bb.Release(bytes.Clone(parts[0]))
-}
-
-// Released buffers outlive garbage collections, the last released first,
-// and a buffer released twice panics rather than go to two readers.
-func TestBlobBuffersSurviveGC(t *testing.T) {
-	const size = 3<<20 + 17 // a capacity no other buffer has
-	bb := part.GetBlobBuffer()
-	bb.Release(make([]byte, 0, size))
-	runtime.GC()
-	runtime.GC()
-	got := part.GetBlobBuffer()
-	if c := cap(got.Storage()); c != size {
-		t.Errorf("after two collections the next buffer has capacity %d, want the %d released last", c, size)
-	}
-	got.Release(got.Storage())
-	func() {
-		defer func() {
-			if recover() == nil {
-				t.Error("releasing a buffer twice did not panic")
-			}
-		}()
-		got.Release(nil)
-	}()
 }

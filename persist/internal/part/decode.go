@@ -102,16 +102,25 @@ func (d *Decoded) Release() {
 	if d.blob != nil {
 		d.blob.Release(d.blobValue)
 	}
-	decodedPool.Put(&Decoded{
+	e := &Decoded{
 		keys:  columnBytes{spans: d.keys.spans[:0], own: d.keys.own[:0]},
 		vals:  columnBytes{spans: d.vals.spans[:0], own: d.vals.own[:0]},
 		times: d.times[:0],
 		diffs: d.diffs[:0],
-	})
+	}
 	*d = Decoded{}
+	size := 8*(cap(e.times)+cap(e.diffs)+cap(e.keys.spans)+cap(e.vals.spans)) + cap(e.keys.own) + cap(e.vals.own)
+	if !freeDecoded.put(e, size) {
+		decodedPool.Put(e)
+	}
 }
 
-var decodedPool sync.Pool // of *Decoded with empty, reusable buffers
+// Released Decodeds, with their buffers: up to 8 MiB of them in
+// freeDecoded, the rest in decodedPool.
+var (
+	freeDecoded = freeList[*Decoded]{limit: 8 << 20}
+	decodedPool sync.Pool
+)
 
 // Decode parses a part. Bytes that are not a well-formed part, of whatever
 // kind, give an error wrapping ErrCorrupt, never a panic, a hang, or an
@@ -146,7 +155,10 @@ func Decode(data []byte) (d *Decoded, err error) {
 // trusted for sizing: buffers start at no more than the part's own size
 // allows and grow as values actually decode.
 func newDecoded(md *metadata.FileMetaData, rows int, data []byte) *Decoded {
-	d, _ := decodedPool.Get().(*Decoded)
+	d, ok := freeDecoded.get()
+	if !ok {
+		d, _ = decodedPool.Get().(*Decoded)
+	}
 	if d == nil {
 		d = &Decoded{}
 	}
