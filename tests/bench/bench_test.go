@@ -83,11 +83,23 @@ func benchShard(b *testing.B, loc persist.Location) (*env, *shard, *persist.Clie
 	return e, s, client
 }
 
-// reportRows reports rows/s, through SetBytes MB/s of part blobs, and the
-// process's CPU time per op since cpu0 (from cpuTime): on a shared machine
-// CPU time tells a change in cost from a change in the share of the cores
-// the scheduler gave, which wall time mixes up.
-func reportRows(b *testing.B, s *shard, cpu0 time.Duration) {
+// benchRead times read, one whole read of the shared shard through the
+// client holding its since (on loc, or the env's location when zero), as
+// one op. It reports rows/s, through SetBytes MB/s of part blobs, and the
+// process's CPU time per op: on a shared machine CPU time tells a change in
+// cost from a change in the share of the cores the scheduler gave, which
+// wall time mixes up.
+func benchRead(b *testing.B, loc persist.Location, what string, read func(context.Context, *env, *shard, *persist.Client) (int64, error)) {
+	e, s, client := benchShard(b, loc)
+	ctx := context.Background()
+	b.ResetTimer()
+	cpu0, _ := cpuTime()
+	for b.Loop() {
+		n, err := read(ctx, e, s, client)
+		if err := checkRows(what, n, s.rows, err); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.SetBytes(s.bytes)
 	b.ReportMetric(float64(s.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	if cpu1, ok := cpuTime(); ok {
@@ -96,42 +108,21 @@ func reportRows(b *testing.B, s *shard, cpu0 time.Duration) {
 }
 
 func benchReplay(b *testing.B, workers int) {
-	_, s, client := benchShard(b, persist.Location{})
-	b.ResetTimer()
-	cpu0, _ := cpuTime()
-	for b.Loop() {
-		n, err := replayShard(context.Background(), client, s, replayOpts{workers: workers, fetchConcurrency: 1})
-		if err := checkRows("replay", n, s.rows, err); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRows(b, s, cpu0)
+	benchRead(b, persist.Location{}, "replay", func(ctx context.Context, _ *env, s *shard, c *persist.Client) (int64, error) {
+		return replayShard(ctx, c, s, replayOpts{workers: workers, fetchConcurrency: 1})
+	})
 }
 
 func benchPlain(b *testing.B, conc int) {
-	e, s, _ := benchShard(b, persist.Location{})
-	b.ResetTimer()
-	cpu0, _ := cpuTime()
-	for b.Loop() {
-		n, err := plainReplay(context.Background(), e.loc, s, conc)
-		if err := checkRows("plain", n, s.rows, err); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRows(b, s, cpu0)
+	benchRead(b, persist.Location{}, "plain", func(ctx context.Context, e *env, s *shard, _ *persist.Client) (int64, error) {
+		return plainReplay(ctx, e.loc, s, conc)
+	})
 }
 
 func benchFetch(b *testing.B, conc int) {
-	_, s, client := benchShard(b, persist.Location{})
-	b.ResetTimer()
-	cpu0, _ := cpuTime()
-	for b.Loop() {
-		n, err := fetchReplay(context.Background(), client, s, conc)
-		if err := checkRows("fetch", n, s.rows, err); err != nil {
-			b.Fatal(err)
-		}
-	}
-	reportRows(b, s, cpu0)
+	benchRead(b, persist.Location{}, "fetch", func(ctx context.Context, _ *env, s *shard, c *persist.Client) (int64, error) {
+		return fetchReplay(ctx, c, s, conc)
+	})
 }
 
 func BenchmarkP1Fetch1Goroutine(b *testing.B)  { benchFetch(b, 1) }
@@ -146,16 +137,9 @@ func BenchmarkP2FetchConcurrency(b *testing.B) {
 	slow := persist.Location{Blob: slowBlob{Blob: e.loc.Blob, latency: e.cfg.Latency}, Consensus: e.loc.Consensus}
 	for _, fc := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("fc=%d", fc), func(b *testing.B) {
-			_, s, client := benchShard(b, slow)
-			b.ResetTimer()
-			cpu0, _ := cpuTime()
-			for b.Loop() {
-				n, err := replayShard(context.Background(), client, s, replayOpts{workers: 1, fetchConcurrency: fc})
-				if err := checkRows("replay", n, s.rows, err); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportRows(b, s, cpu0)
+			benchRead(b, slow, "slow replay", func(ctx context.Context, _ *env, s *shard, c *persist.Client) (int64, error) {
+				return replayShard(ctx, c, s, replayOpts{workers: 1, fetchConcurrency: fc})
+			})
 		})
 	}
 }
