@@ -27,20 +27,7 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		stream = operators.Inspect(stream, func(_ T, x uint64) { seen++ })
 		operators.InspectBatch(stream, func(_ T, data []uint64) { free = append(free, data[:cap(data)]) })
 	})
-	send := func() {
-		buf := free[len(free)-1]
-		free = free[:len(free)-1]
-		for i := range buf {
-			buf[i] = uint64(i)
-		}
-		input.SendBatch(buf)
-		w.Step()
-	}
-	free = append(free, make([]uint64, 1024))
-	for range 10 { // warm up the runtime's buffers
-		send()
-	}
-	allocs := testing.AllocsPerRun(100, send)
+	allocs := allocsPerBatch(w, input, &free, 1024)
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per 1024-record batch through Map, Filter and Inspect; want 0", allocs)
 	}
@@ -71,20 +58,10 @@ func TestFlatMapDoesNotAllocatePerRecord(t *testing.T) {
 		operators.InspectBatch(twice, func(_ T, data []uint64) { seen += len(data) })
 		operators.InspectBatch(stream, func(_ T, data []uint64) { free = append(free, data[:cap(data)]) })
 	})
-	send := func() {
-		buf := free[len(free)-1]
-		free = free[:len(free)-1]
-		input.SendBatch(buf)
-		w.Step()
-	}
-	free = append(free, make([]uint64, dataflow.BatchSize/2))
-	for range 10 {
-		send()
-	}
 	// The input's batch is copied for one of its two readers, and FlatMap
 	// sends its output in a new batch: two allocations per batch, none per
 	// record.
-	if allocs := testing.AllocsPerRun(100, send); allocs > 2 {
+	if allocs := allocsPerBatch(w, input, &free, dataflow.BatchSize/2); allocs > 2 {
 		t.Errorf("%.1f allocations per %d-record batch through FlatMap; want at most 2", allocs, dataflow.BatchSize/2)
 	}
 	if want := 111 * dataflow.BatchSize; seen != want {
@@ -92,4 +69,26 @@ func TestFlatMapDoesNotAllocatePerRecord(t *testing.T) {
 	}
 	input.Close()
 	runSingle(t, w)
+}
+
+// allocsPerBatch sends batches of n records 0, 1, ... through input,
+// stepping w after each, and returns the allocations per batch once the
+// runtime's buffers are warm. Each batch is taken from *free, where the
+// dataflow under test puts back the batches it is done with; it starts
+// with one. AllocsPerRun sends 101 batches after the 10 of the warm-up.
+func allocsPerBatch(w *dataflow.Worker, input *dataflow.InputHandle[T, uint64], free *[][]uint64, n int) float64 {
+	send := func() {
+		buf := (*free)[len(*free)-1]
+		*free = (*free)[:len(*free)-1]
+		for i := range buf {
+			buf[i] = uint64(i)
+		}
+		input.SendBatch(buf)
+		w.Step()
+	}
+	*free = append(*free, make([]uint64, n))
+	for range 10 { // warm up the runtime's buffers
+		send()
+	}
+	return testing.AllocsPerRun(100, send)
 }
