@@ -17,35 +17,14 @@ func TestPassingBatchesDoesNotAllocate(t *testing.T) {
 	w := dataflow.NewWorker()
 	var input *dataflow.InputHandle[T, uint64]
 	var free [][]uint64
-	pass := func(s *dataflow.Stream[T, uint64], session func(*dataflow.OutPort[T, uint64], dataflow.CapabilityRef[T]) dataflow.Session[T, uint64]) *dataflow.Stream[T, uint64] {
-		b := dataflow.NewBuilder(s.Scope(), "pass")
-		in := dataflow.AddInput(b, s, dataflow.Pipeline[uint64]())
-		out, next := dataflow.AddOutput[uint64](b)
-		b.SetNotify(0, false)
-		b.Build(func(caps []*dataflow.Capability[T]) func() {
-			caps[0].Drop()
-			return func() {
-				for {
-					ref, data, ok := in.Next()
-					if !ok {
-						return
-					}
-					session(out, ref).GiveBatch(data)
-				}
-			}
-		})
-		return next
-	}
 	dataflow.Dataflow(w, "alloc", func(s *dataflow.Scope[T]) {
 		var st *dataflow.Stream[T, uint64]
 		input, st = dataflow.NewInput[uint64](s)
-		st = pass(st, func(o *dataflow.OutPort[T, uint64], r dataflow.CapabilityRef[T]) dataflow.Session[T, uint64] {
-			return o.Session(r)
-		})
-		st = pass(st, func(o *dataflow.OutPort[T, uint64], r dataflow.CapabilityRef[T]) dataflow.Session[T, uint64] {
+		st = stage(st, "pass", viaSession, nil)
+		st = stage(st, "pass", func(o *dataflow.OutPort[T, uint64], r dataflow.CapabilityRef[T]) dataflow.Session[T, uint64] {
 			return o.Session(&r)
-		})
-		st = pass(st, (*dataflow.OutPort[T, uint64]).SessionAt)
+		}, nil)
+		st = stage(st, "pass", (*dataflow.OutPort[T, uint64]).SessionAt, nil)
 		st = dataflow.ProbeWith(st, dataflow.NewProbeHandle[T]())
 		collectBatches(st, func(data []uint64) { free = append(free, data) })
 	})
@@ -68,18 +47,6 @@ func TestPassingBatchesDoesNotAllocate(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// collectBatches hands every batch of s to f, which owns it.
-func collectBatches(s *dataflow.Stream[T, uint64], f func([]uint64)) {
-	b := dataflow.NewBuilder(s.Scope(), "collect")
-	in := dataflow.AddInput(b, s, dataflow.Pipeline[uint64]())
-	b.SetNotify(0, false)
-	b.Build(func([]*dataflow.Capability[T]) func() {
-		return func() {
-			in.ForEach(func(_ dataflow.CapabilityRef[T], data []uint64) { f(data) })
-		}
-	})
 }
 
 // A session sizes its buffer by the last message its output sent: a

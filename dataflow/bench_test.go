@@ -58,22 +58,11 @@ var mapFuncs = func() []func(uint64) uint64 {
 }()
 
 func mapOp(s *dataflow.Stream[T, uint64], f func(uint64) uint64) *dataflow.Stream[T, uint64] {
-	b := dataflow.NewBuilder(s.Scope(), "map")
-	in := dataflow.AddInput(b, s, dataflow.Pipeline[uint64]())
-	out, next := dataflow.AddOutput[uint64](b)
-	b.SetNotify(0, false)
-	b.Build(func(caps []*dataflow.Capability[T]) func() {
-		caps[0].Drop()
-		return func() {
-			in.ForEach(func(ref dataflow.CapabilityRef[T], data []uint64) {
-				for i, x := range data {
-					data[i] = f(x)
-				}
-				out.Session(ref).GiveBatch(data)
-			})
+	return stage(s, "map", viaSession, func(data []uint64) {
+		for i, x := range data {
+			data[i] = f(x)
 		}
 	})
-	return next
 }
 
 // BenchmarkPipeline pushes 10M records in batches of 1024 through 10
@@ -92,18 +81,11 @@ func BenchmarkPipeline(b *testing.B) {
 				for _, f := range mapFuncs {
 					st = mapOp(st, f)
 				}
-				sb := dataflow.NewBuilder(s, "sink")
-				in := dataflow.AddInput(sb, st, dataflow.Pipeline[uint64]())
-				sb.SetNotify(0, false)
-				sb.Build(func([]*dataflow.Capability[T]) func() {
-					return func() {
-						in.ForEach(func(_ dataflow.CapabilityRef[T], data []uint64) {
-							for _, x := range data {
-								sum += x
-							}
-							free = append(free, data[:0])
-						})
+				collectBatches(st, func(data []uint64) {
+					for _, x := range data {
+						sum += x
 					}
+					free = append(free, data[:0])
 				})
 			})
 			for i := 0; i < pipelineRecords; i += pipelineBatch {
