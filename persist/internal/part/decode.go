@@ -5,8 +5,6 @@ import (
 	"math"
 	"sync"
 
-	"github.com/apache/arrow-go/v18/parquet/metadata"
-
 	"github.com/shardflow/shardflow/frontier"
 )
 
@@ -134,13 +132,20 @@ func Decode(data []byte) (d *Decoded, err error) {
 			d, err = nil, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, r)
 		}
 	}()
-	md, pagesEnd, err := open(data)
+	cr := chunkReaderPool.Get().(*chunkReader)
+	defer func() {
+		cr.hasDict, cr.dictData = false, nil // drop the alias of the part
+		cr.footer.dropAliases()
+		chunkReaderPool.Put(cr)
+	}()
+	f := &cr.footer
+	pagesEnd, err := open(data, f)
 	if err != nil {
 		return nil, err
 	}
-	rows := md.GetNumRows()
-	d = newDecoded(md, int(rows), data)
-	if err := d.read(pagesEnd, md); err != nil {
+	rows := f.numRows
+	d = newDecoded(f, int(rows), data)
+	if err := d.read(pagesEnd, f, cr); err != nil {
 		d.Release()
 		return nil, err
 	}
@@ -154,7 +159,7 @@ func Decode(data []byte) (d *Decoded, err error) {
 // newDecoded takes a Decoded of data from the pool. The footer is not
 // trusted for sizing: buffers start at no more than the part's own size
 // allows and grow as values actually decode.
-func newDecoded(md *metadata.FileMetaData, rows int, data []byte) *Decoded {
+func newDecoded(f *footer, rows int, data []byte) *Decoded {
 	d, ok := freeDecoded.get()
 	if !ok {
 		d, _ = decodedPool.Get().(*Decoded)
@@ -169,8 +174,8 @@ func newDecoded(md *metadata.FileMetaData, rows int, data []byte) *Decoded {
 	d.keys.spans = grow(d.keys.spans, hint)
 	d.vals.spans = grow(d.vals.spans, hint)
 	if d.copied {
-		d.keys.own = grow(d.keys.own, chunkBytes(md, colKey, len(data)))
-		d.vals.own = grow(d.vals.own, chunkBytes(md, colVal, len(data)))
+		d.keys.own = grow(d.keys.own, chunkBytes(f, colKey, len(data)))
+		d.vals.own = grow(d.vals.own, chunkBytes(f, colVal, len(data)))
 	}
 	return d
 }
@@ -178,12 +183,10 @@ func newDecoded(md *metadata.FileMetaData, rows int, data []byte) *Decoded {
 // chunkBytes estimates the decoded bytes of a byte-array column: its
 // uncompressed chunk sizes (exact for plain pages, less the 4-byte length
 // prefixes), at most limit.
-func chunkBytes(md *metadata.FileMetaData, col, limit int) int {
+func chunkBytes(f *footer, col, limit int) int {
 	var n int64
-	for g := range md.NumRowGroups() {
-		if cc, err := md.RowGroup(g).ColumnChunk(col); err == nil {
-			n += max(cc.TotalUncompressedSize(), 0)
-		}
+	for g := range f.groups {
+		n += max(f.groups[g].cols[col].uncompressed, 0)
 		if n >= int64(limit) {
 			return limit
 		}
@@ -201,18 +204,13 @@ func grow[T any](s []T, n int) []T {
 // read appends the rows of every row group, from the part's bytes up to
 // pagesEnd. open has checked that the row groups' counts add up to at most
 // MaxRows and that their column chunks lie before pagesEnd.
-func (d *Decoded) read(pagesEnd int, md *metadata.FileMetaData) error {
-	cr := chunkReaderPool.Get().(*chunkReader)
-	defer func() {
-		cr.hasDict, cr.dictData = false, nil // drop the alias of the part
-		chunkReaderPool.Put(cr)
-	}()
-	for g := range md.NumRowGroups() {
-		rg := md.RowGroup(g)
+func (d *Decoded) read(pagesEnd int, f *footer, cr *chunkReader) error {
+	for g := range f.groups {
+		rg := &f.groups[g]
 		for col := range numCols {
 			lo, hi, err := columnChunk(rg, col, pagesEnd)
 			if err == nil {
-				err = d.readColumn(lo, hi, rg.NumRows(), col, cr)
+				err = d.readColumn(lo, hi, rg.numRows, col, cr)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[col], err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
 )
 
 // footerTail is the length of what ends a part after its footer: the
@@ -17,79 +16,86 @@ const footerTail = 8
 
 var magic = []byte("PAR1")
 
-// open reads a part's footer and checks everything Decode relies on before
-// any page is read: the schema, row counts that add up and stay within
-// MaxRows, and uncompressed, unencrypted column chunks that lie before the
-// footer. It returns the footer and where it
+// open reads a part's footer into f and checks everything Decode relies on
+// before any page is read: the schema, row counts that add up and stay
+// within MaxRows, and uncompressed, unencrypted column chunks of the
+// schema's types that lie before the footer. It returns where the footer
 // begins, which is where the pages end.
-func open(data []byte) (md *metadata.FileMetaData, pagesEnd int, err error) {
+func open(data []byte, f *footer) (pagesEnd int, err error) {
 	size := len(data)
 	if size < len(magic)+footerTail || !bytes.Equal(data[:len(magic)], magic) || !bytes.Equal(data[size-len(magic):], magic) {
-		return nil, 0, fmt.Errorf("%w: no Parquet magic bytes around %d bytes", ErrCorrupt, size)
+		return 0, fmt.Errorf("%w: no Parquet magic bytes around %d bytes", ErrCorrupt, size)
 	}
 	footerLen := uint64(binary.LittleEndian.Uint32(data[size-footerTail:]))
 	if footerLen > uint64(size-len(magic)-footerTail) {
-		return nil, 0, fmt.Errorf("%w: footer of %d bytes in a part of %d", ErrCorrupt, footerLen, size)
+		return 0, fmt.Errorf("%w: footer of %d bytes in a part of %d", ErrCorrupt, footerLen, size)
 	}
 	pagesEnd = size - footerTail - int(footerLen)
-	md, err = metadata.NewFileMetaData(data[pagesEnd:size-footerTail], nil)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: footer: %v", ErrCorrupt, err)
+	if err := readFooter(data[pagesEnd:size-footerTail], f); err != nil {
+		return 0, fmt.Errorf("%w: footer: %v", ErrCorrupt, err)
 	}
-	if md.IsSetEncryptionAlgorithm() {
-		return nil, 0, fmt.Errorf("%w: encrypted", ErrCorrupt)
+	if f.encrypted {
+		return 0, fmt.Errorf("%w: encrypted", ErrCorrupt)
 	}
-	if err := checkSchema(md); err != nil {
-		return nil, 0, err
+	if err := checkSchema(f); err != nil {
+		return 0, err
 	}
-	rows := md.GetNumRows()
+	rows := f.numRows
 	if rows < 0 || rows > MaxRows {
-		return nil, 0, fmt.Errorf("%w: %d rows", ErrCorrupt, rows)
+		return 0, fmt.Errorf("%w: %d rows", ErrCorrupt, rows)
 	}
 	var sum int64
-	for g := range md.NumRowGroups() {
-		rg := md.RowGroup(g)
-		n := rg.NumRows()
+	for g := range f.groups {
+		rg := &f.groups[g]
+		n := rg.numRows
 		if n < 0 || n > MaxRows {
-			return nil, 0, fmt.Errorf("%w: row group %d claims %d rows", ErrCorrupt, g, n)
+			return 0, fmt.Errorf("%w: row group %d claims %d rows", ErrCorrupt, g, n)
 		}
 		sum += n
-		if rg.NumColumns() != numCols {
-			return nil, 0, fmt.Errorf("%w: row group %d has %d columns", ErrCorrupt, g, rg.NumColumns())
-		}
 		for c := range numCols {
 			if _, _, err := columnChunk(rg, c, pagesEnd); err != nil {
-				return nil, 0, fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[c], err)
+				return 0, fmt.Errorf("%w: row group %d column %s: %v", ErrCorrupt, g, colNames[c], err)
 			}
 		}
 	}
 	if sum != rows {
-		return nil, 0, fmt.Errorf("%w: footer claims %d rows, row groups %d", ErrCorrupt, rows, sum)
+		return 0, fmt.Errorf("%w: footer claims %d rows, row groups %d", ErrCorrupt, rows, sum)
 	}
-	return md, pagesEnd, nil
+	return pagesEnd, nil
 }
+
+// colTypes are the Parquet physical types of the columns, as parquet.thrift
+// numbers them.
+var colTypes = [numCols]parquet.Type{parquet.Types.ByteArray, parquet.Types.ByteArray, parquet.Types.Int64, parquet.Types.Int64}
 
 // columnChunk returns where the pages of column col of rg lie in the part:
 // from its dictionary page, if any, else its first data page, for its total
 // compressed size. That must be inside the part before its footer, which
 // begins at pagesEnd, and hold the first data page. (A column of no rows
-// has its data page offset 0, at the part's magic bytes.)
-func columnChunk(rg *metadata.RowGroupMetaData, col, pagesEnd int) (lo, hi int, err error) {
-	cc, err := rg.ColumnChunk(col)
-	if err != nil {
-		return 0, 0, err
-	}
-	if cc.CryptoMetadata() != nil {
+// has its data page offset 0, at the part's magic bytes.) The chunk must
+// be of the column's type and hold a value per row.
+func columnChunk(rg *rowGroup, col, pagesEnd int) (lo, hi int, err error) {
+	cc := &rg.cols[col]
+	if cc.encrypted {
 		return 0, 0, errors.New("encrypted")
 	}
-	// Encode never compresses, so a page's bytes in the part are its values.
-	if cc.Compression() != compress.Codecs.Uncompressed {
-		return 0, 0, fmt.Errorf("compressed with %s", cc.Compression())
+	if !cc.hasMeta {
+		return 0, 0, errors.New("column chunk metadata is missing")
 	}
-	data, length := cc.DataPageOffset(), cc.TotalCompressedSize()
+	// Encode never compresses, so a page's bytes in the part are its values.
+	if codec := compress.Compression(cc.codec); codec != compress.Codecs.Uncompressed {
+		return 0, 0, fmt.Errorf("compressed with %s", codec)
+	}
+	if typ := parquet.Type(cc.typ); typ != colTypes[col] {
+		return 0, 0, fmt.Errorf("of type %s", typ)
+	}
+	if cc.numValues != rg.numRows {
+		return 0, 0, fmt.Errorf("%d values in %d rows", cc.numValues, rg.numRows)
+	}
+	data, length := cc.dataOffset, cc.compressed
 	start := data
-	if cc.HasDictionaryPage() && cc.DictionaryPageOffset() > 0 {
-		start = min(start, cc.DictionaryPageOffset())
+	if cc.hasDict && cc.dictOffset > 0 {
+		start = min(start, cc.dictOffset)
 	}
 	end := int64(pagesEnd)
 	if start < 0 || length < 0 || start > end || length > end-start || data >= start+length {
@@ -99,17 +105,18 @@ func columnChunk(rg *metadata.RowGroupMetaData, col, pagesEnd int) (lo, hi int, 
 	return int(start), int(start + length), nil
 }
 
-func checkSchema(md *metadata.FileMetaData) error {
-	sc := md.Schema
-	if sc == nil || sc.NumColumns() != numCols {
-		return fmt.Errorf("%w: schema does not have %d columns", ErrCorrupt, numCols)
+// checkSchema checks the schema is a root of four children, the required
+// leaves key, val, time and diff of colTypes.
+func checkSchema(f *footer) error {
+	if root := &f.schema[0]; root.childs != numCols {
+		return fmt.Errorf("%w: schema root has %d children, want %d", ErrCorrupt, root.childs, numCols)
 	}
-	want := [numCols]parquet.Type{parquet.Types.ByteArray, parquet.Types.ByteArray, parquet.Types.Int64, parquet.Types.Int64}
 	for i := range numCols {
-		c := sc.Column(i)
-		if c.Name() != colNames[i] || c.PhysicalType() != want[i] || c.MaxDefinitionLevel() != 0 || c.MaxRepetitionLevel() != 0 {
-			return fmt.Errorf("%w: column %d is %s %s, want required %s %s",
-				ErrCorrupt, i, c.Name(), c.PhysicalType(), colNames[i], want[i])
+		c := &f.schema[i+1]
+		if string(c.name) != colNames[i] || parquet.Type(c.typ) != colTypes[i] || c.childs != 0 ||
+			parquet.Repetition(c.repetition) != parquet.Repetitions.Required {
+			return fmt.Errorf("%w: column %d is %.32q %s (repetition %d, %d children), want required %s %s",
+				ErrCorrupt, i, c.name, parquet.Type(c.typ), c.repetition, c.childs, colNames[i], colTypes[i])
 		}
 	}
 	return nil
@@ -123,19 +130,18 @@ func ReadStats(data []byte) (st Stats, err error) {
 			st, err = Stats{}, fmt.Errorf("%w: footer reader panicked: %v", ErrCorrupt, r)
 		}
 	}()
-	md, _, err := open(data)
-	if err != nil {
+	var f footer
+	if _, err := open(data, &f); err != nil {
 		return Stats{}, err
 	}
-	v := md.KeyValueMetadata().FindValue(statsKey)
-	if v == nil {
+	if !f.hasStats {
 		return Stats{}, fmt.Errorf("%w: no %s entry in the footer", ErrCorrupt, statsKey)
 	}
-	if st, err = unmarshalStats(*v); err != nil {
+	if st, err = unmarshalStats(string(f.stats)); err != nil {
 		return Stats{}, err
 	}
-	if st.Rows != md.GetNumRows() {
-		return Stats{}, fmt.Errorf("%w: stats count %d rows, footer %d", ErrCorrupt, st.Rows, md.GetNumRows())
+	if st.Rows != f.numRows {
+		return Stats{}, fmt.Errorf("%w: stats count %d rows, footer %d", ErrCorrupt, st.Rows, f.numRows)
 	}
 	st.Bytes = int64(len(data))
 	return st, nil

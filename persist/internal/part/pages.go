@@ -31,6 +31,7 @@ type chunkReader struct {
 	dictSpans []uint64 // value i is dictData[lo:hi], dictSpans[i] = span(lo, hi)
 	dictInts  []int64
 	idx       [idxBatch]uint32
+	footer    footer // of the part being decoded
 }
 
 var chunkReaderPool = sync.Pool{New: func() any { return new(chunkReader) }}

@@ -22,13 +22,18 @@ type testPage struct {
 // each of its column chunks.
 func splitPages(t *testing.T, data []byte) (*metadata.FileMetaData, [numCols][]testPage) {
 	t.Helper()
-	md, end, err := open(data)
-	if err != nil || md.NumRowGroups() != 1 {
-		t.Fatalf("open: %v, %d row groups", err, md.NumRowGroups())
+	var f footer
+	end, err := open(data, &f)
+	if err != nil || len(f.groups) != 1 {
+		t.Fatalf("open: %v, %d row groups", err, len(f.groups))
+	}
+	md, err := metadata.NewFileMetaData(data[end:len(data)-footerTail], nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	var cols [numCols][]testPage
 	for col := range numCols {
-		lo, hi, err := columnChunk(md.RowGroup(0), col, end)
+		lo, hi, err := columnChunk(&f.groups[0], col, end)
 		if err != nil {
 			t.Fatal(err)
 		}

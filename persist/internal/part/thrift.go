@@ -6,8 +6,9 @@ import (
 	"math/bits"
 )
 
-// compactReader reads the few things a page header needs from Thrift's
-// compact protocol: field headers, 32-bit integers, and any value it skips.
+// compactReader reads the few things a page header or a footer needs from
+// Thrift's compact protocol: field headers, integers, binaries, list
+// headers, and any value it skips.
 // The input is untrusted. Every read is bounded by the bytes left, every
 // value and field skipped consumes at least one byte, and structs nest at
 // most maxNesting deep, so reading ends, in time linear in the input, with
@@ -46,14 +47,16 @@ const (
 )
 
 // maxNesting bounds how deep skipped structs and collections may nest. A
-// page header nests three deep (header, data page header, statistics).
+// page header nests three deep (header, data page header, statistics), a
+// footer about six (file, row groups, column chunk, column metadata,
+// statistics or size statistics, their lists).
 const maxNesting = 32
 
-var errHeaderShort = errors.New("page header ends early")
+var errThriftShort = errors.New("compact Thrift value ends early")
 
 func (r *compactReader) byte() (byte, error) {
 	if len(r.b) == 0 {
-		return 0, errHeaderShort
+		return 0, errThriftShort
 	}
 	c := r.b[0]
 	r.b = r.b[1:]
@@ -76,7 +79,7 @@ func (r *compactReader) uvarint() (uint64, error) {
 			return v, nil
 		}
 	}
-	return 0, errors.New("page header varint overflows 64 bits")
+	return 0, errors.New("compact Thrift varint overflows 64 bits")
 }
 
 // i32 reads a zigzag varint that must fit in 32 bits.
@@ -86,9 +89,52 @@ func (r *compactReader) i32() (int32, error) {
 		return 0, err
 	}
 	if u > 0xffffffff {
-		return 0, fmt.Errorf("page header i32 of %d bits", bits.Len64(u))
+		return 0, fmt.Errorf("compact Thrift i32 of %d bits", bits.Len64(u))
 	}
 	return int32(uint32(u>>1) ^ -uint32(u&1)), nil
+}
+
+// i64 reads a zigzag varint.
+func (r *compactReader) i64() (int64, error) {
+	u, err := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1), err
+}
+
+// binary reads a length-prefixed binary; the slice aliases the input.
+func (r *compactReader) binary() ([]byte, error) {
+	n, err := r.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(len(r.b)) {
+		return nil, errThriftShort
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v, nil
+}
+
+// list reads the header of a list or set of elements of type elem, which
+// must be its declared type, and returns its size. Every element takes at
+// least a byte, so a size beyond the bytes left is an error.
+func (r *compactReader) list(elem byte) (int, error) {
+	c, err := r.byte()
+	if err != nil {
+		return 0, err
+	}
+	n := uint64(c >> 4)
+	if n == 15 {
+		if n, err = r.uvarint(); err != nil {
+			return 0, err
+		}
+	}
+	if c&0x0f != elem {
+		return 0, fmt.Errorf("compact Thrift list of type %d, want %d", c&0x0f, elem)
+	}
+	if n > uint64(len(r.b)) {
+		return 0, errThriftShort
+	}
+	return int(n), nil
 }
 
 // field reads a field header of a struct whose previous field was last. It
@@ -101,7 +147,7 @@ func (r *compactReader) field(last int16) (id int16, typ byte, err error) {
 	typ = c & 0x0f
 	if typ == ctStop {
 		if c != 0 {
-			return 0, 0, fmt.Errorf("page header field stop byte %#x", c)
+			return 0, 0, fmt.Errorf("compact Thrift field stop byte %#x", c)
 		}
 		return 0, ctStop, nil
 	}
@@ -113,7 +159,7 @@ func (r *compactReader) field(last int16) (id int16, typ byte, err error) {
 		return 0, 0, err
 	}
 	if u > 0xffff {
-		return 0, 0, fmt.Errorf("page header field id %d", u)
+		return 0, 0, fmt.Errorf("compact Thrift field id %d", u)
 	}
 	return int16(uint16(u>>1) ^ -uint16(u&1)), typ, nil
 }
@@ -121,7 +167,7 @@ func (r *compactReader) field(last int16) (id int16, typ byte, err error) {
 // take skips n bytes.
 func (r *compactReader) take(n uint64) error {
 	if n > uint64(len(r.b)) {
-		return errHeaderShort
+		return errThriftShort
 	}
 	r.b = r.b[n:]
 	return nil
@@ -132,7 +178,7 @@ func (r *compactReader) take(n uint64) error {
 // it takes none.
 func (r *compactReader) skip(typ byte, elem bool, depth int) error {
 	if depth > maxNesting {
-		return fmt.Errorf("page header nests deeper than %d", maxNesting)
+		return fmt.Errorf("compact Thrift value nests deeper than %d", maxNesting)
 	}
 	switch typ {
 	case ctTrue, ctFalse:
@@ -167,7 +213,7 @@ func (r *compactReader) skip(typ byte, elem bool, depth int) error {
 			}
 		}
 		if c&0x0f == ctStop || c&0x0f > ctUUID {
-			return fmt.Errorf("page header collection of type %d", c&0x0f)
+			return fmt.Errorf("compact Thrift collection of type %d", c&0x0f)
 		}
 		return r.skipElems(n, c&0x0f, ctStop, depth)
 	case ctMap:
@@ -180,7 +226,7 @@ func (r *compactReader) skip(typ byte, elem bool, depth int) error {
 			return err
 		}
 		if c>>4 == ctStop || c&0x0f == ctStop {
-			return fmt.Errorf("page header map types %#x", c)
+			return fmt.Errorf("compact Thrift map types %#x", c)
 		}
 		return r.skipElems(n, c>>4, c&0x0f, depth)
 	case ctStruct:
@@ -196,7 +242,7 @@ func (r *compactReader) skip(typ byte, elem bool, depth int) error {
 			last = id
 		}
 	}
-	return fmt.Errorf("page header value of unknown type %d", typ)
+	return fmt.Errorf("compact Thrift value of unknown type %d", typ)
 }
 
 // skipElems skips n elements of type a, each followed by one of type b
@@ -205,7 +251,7 @@ func (r *compactReader) skip(typ byte, elem bool, depth int) error {
 // error before anything is read.
 func (r *compactReader) skipElems(n uint64, a, b byte, depth int) error {
 	if n > uint64(len(r.b)) {
-		return errHeaderShort
+		return errThriftShort
 	}
 	for range n {
 		if err := r.skip(a, true, depth+1); err != nil {
