@@ -47,12 +47,16 @@ type chunkMeta struct {
 }
 
 // dropAliases forgets the slices of a part's bytes f holds, so that a
-// pooled footer does not keep a part alive.
+// pooled footer does not keep a part alive, and row groups beyond
+// maxKeptGroups.
 func (f *footer) dropAliases() {
 	for i := range f.schema {
 		f.schema[i].name = nil
 	}
 	f.stats = nil
+	if cap(f.groups) > maxKeptGroups {
+		f.groups = nil
+	}
 }
 
 // maxKeptGroups bounds the row groups a pooled footer keeps room for, so
@@ -117,93 +121,6 @@ func readFooter(b []byte, f *footer) error {
 		return fmt.Errorf("%d bytes after the footer's metadata", len(r.b))
 	}
 	return nil
-}
-
-// walk reads the fields of a struct, depth deep, up to its stop. It hands
-// each field to fn, which reads the value of a field it knows and returns
-// true, or returns false to have the value skipped. It returns which of
-// the fields 0 to 63 it read, and refuses one of them given twice.
-func (r *compactReader) walk(depth int, fn func(id int16, typ byte) (bool, error)) (seen uint64, err error) {
-	if depth > maxNesting {
-		return 0, fmt.Errorf("compact Thrift value nests deeper than %d", maxNesting)
-	}
-	var last int16
-	for {
-		id, typ, err := r.field(last)
-		if err != nil || typ == ctStop {
-			return seen, err
-		}
-		last = id
-		if id >= 0 && id < 64 {
-			if seen&(1<<id) != 0 {
-				return seen, fmt.Errorf("field %d given twice", id)
-			}
-			seen |= 1 << id
-		}
-		read, err := fn(id, typ)
-		if err == nil && !read {
-			err = r.skip(typ, false, depth)
-		}
-		if err != nil {
-			return seen, err
-		}
-	}
-}
-
-// want checks that field id has type typ.
-func want(id int16, typ, want byte) error {
-	if typ != want {
-		return fmt.Errorf("field %d of type %d, want %d", id, typ, want)
-	}
-	return nil
-}
-
-// skipList skips a list field whose elements must be of type elem: arrow
-// reads them as Parquet declares them, whatever the list says.
-func (r *compactReader) skipList(id int16, typ, elem byte, depth int) (bool, error) {
-	if err := want(id, typ, ctList); err != nil {
-		return false, err
-	}
-	n, err := r.list(elem)
-	if err == nil {
-		err = r.skipElems(uint64(n), elem, ctStop, depth)
-	}
-	return true, err
-}
-
-// skipStructLists skips a struct field whose list fields lo to hi must
-// hold elements of type elem, for the same reason as skipList.
-func (r *compactReader) skipStructLists(id int16, typ byte, depth int, elem byte, lo, hi int16) (bool, error) {
-	if err := want(id, typ, ctStruct); err != nil {
-		return false, err
-	}
-	_, err := r.walk(depth+1, func(id int16, typ byte) (bool, error) {
-		if id >= lo && id <= hi && typ == ctList {
-			return r.skipList(id, typ, elem, depth+2)
-		}
-		return false, nil
-	})
-	return true, err
-}
-
-// i32Field reads field id, which must be an i32, into v.
-func (r *compactReader) i32Field(id int16, typ byte, v *int32) (bool, error) {
-	if err := want(id, typ, ctI32); err != nil {
-		return false, err
-	}
-	var err error
-	*v, err = r.i32()
-	return true, err
-}
-
-// i64Field reads field id, which must be an i64, into v.
-func (r *compactReader) i64Field(id int16, typ byte, v *int64) (bool, error) {
-	if err := want(id, typ, ctI64); err != nil {
-		return false, err
-	}
-	var err error
-	*v, err = r.i64()
-	return true, err
 }
 
 // readSchema reads the schema list: a root and four leaves.
