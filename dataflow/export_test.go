@@ -63,3 +63,10 @@ func SyncQueuedForTest(w *Worker) int {
 	defer w.sync.mu.Unlock()
 	return len(w.sync.mu.ops)
 }
+
+// SharedCountForTest returns how many values w's group holds for Shared.
+func SharedCountForTest(w *Worker) int {
+	w.group.mu.Lock()
+	defer w.group.mu.Unlock()
+	return len(w.group.shared)
+}

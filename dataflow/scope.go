@@ -39,6 +39,8 @@ type Scope[T frontier.Timestamp[T]] struct {
 	counted []*portCounts[T]
 	dirty   bool // the tracker has changes to propagate
 	retired bool
+	// shared lists the keys this worker asked for with Shared.
+	shared []string
 	// queued counts this dataflow's operators waiting in the worker's
 	// activation queue.
 	queued int
@@ -214,6 +216,7 @@ func (s *Scope[T]) discard() {
 		}
 		i++
 	}
+	s.releaseShared()
 	s.retired = true
 }
 
@@ -291,6 +294,7 @@ func (s *Scope[T]) quiet() bool {
 }
 
 func (s *Scope[T]) retire() {
+	s.releaseShared()
 	s.retired = true
 	for _, op := range s.ops {
 		op.dead = true

@@ -18,6 +18,7 @@ const Forever time.Duration = -1
 type Worker struct {
 	index, peers int
 	fabric       Fabric
+	group        *group // shared with the workers of the same NewWorkers call
 
 	// byIndex holds every dataflow ever created, by creation index; an
 	// entry is nil once the dataflow completed (or failed to build).
@@ -116,8 +117,9 @@ func NewWorkers(cfg Config) []*Worker {
 		f = NewChannelFabric(n)
 	}
 	ws := make([]*Worker, n)
+	g := &group{shared: map[sharedKey]*sharedEntry{}}
 	for i := range ws {
-		w := &Worker{index: i, peers: n, fabric: f, wake: make(chan struct{}, 1), early: map[int][]Envelope{}}
+		w := &Worker{index: i, peers: n, fabric: f, group: g, wake: make(chan struct{}, 1), early: map[int][]Envelope{}}
 		f.SetWaker(i, w.notify)
 		ws[i] = w
 	}
