@@ -44,10 +44,14 @@
 // it is empty the listen goroutine is stopped and the reader expired.
 //
 // The fetch operator hands each part, tagged with the time of the
-// capability it arrived at, to its fetch goroutines, which fetch up to
-// Options.FetchConcurrency parts at once and return results in completion
-// order over a channel of Options.ResultBuffer: no more than
-// ResultBuffer+FetchConcurrency fetched parts are held per worker. The
+// capability it arrived at, to the fetch goroutines, which return results
+// in completion order over the operator's channel of Options.ResultBuffer.
+// Each worker brings Options.FetchConcurrency goroutines, and the workers
+// of a process pool them: a goroutine takes the next part of the worker
+// with the most parts waiting and delivers it to that worker, so the
+// workers finish their fetches together. No more than
+// (ResultBuffer+FetchConcurrency) times the workers fetched parts are held
+// in the process. The
 // operator counts fetches in flight per time, holding for each time a data
 // capability and a completed-fetches capability; a result is emitted at its
 // time, and when a time's count reaches zero both capabilities are dropped,

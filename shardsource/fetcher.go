@@ -3,8 +3,6 @@ package shardsource
 import (
 	"context"
 	"sync"
-
-	"golang.org/x/sync/errgroup"
 )
 
 // fetchRequest is one part to fetch, tagged with the time of the capability
@@ -22,62 +20,107 @@ type fetchResult[T, R any] struct {
 	err   error
 }
 
-// fetcher owns the fetch operator's I/O: a pool of concurrency goroutines
-// that take requests in submission order, fetch them at once, and deliver
-// results in completion order over a bounded channel, firing activate after
-// each delivery so the operator's worker wakes.
+// fetchPool runs the fetches of one source's fetch operators on the workers
+// of this process. Each operator is a member, a fetcher, with its own queue
+// of requests, its own bounded results channel and its own activation. The
+// pool's goroutines, concurrency of them per open member, serve all the
+// members: a goroutine takes the next request of the member with the
+// longest queue, fetches it with that member's fetch, and delivers the
+// result to that member. So a worker whose parts are fetched keeps its
+// results, capabilities and leases, while a worker with nothing left to
+// fetch lends its goroutines to one that has: the workers of a process
+// finish their fetches together instead of one waiting on another's tail.
+//
+// A member's guarantees are those of a fetcher of its own (see fetcher):
+// bounded results, stop waiting for its fetches. The pool's goroutines
+// return once every member has stopped.
+type fetchPool[T, P, R any] struct {
+	mu sync.Mutex
+	// work is signalled when a request is queued, and broadcast when a
+	// member stops (goroutines beyond the target then return); drained is
+	// broadcast when a stopped member's fetch ends or a goroutine returns.
+	work, drained sync.Cond
+	members       []*fetcher[T, P, R]
+	next          int // where the next scan for the longest queue starts
+	target        int // goroutines wanted: open members' concurrency, summed
+	live          int // goroutines not yet decided to return
+	running       int // goroutines not yet returned
+	busy          int // goroutines holding a request
+}
+
+func newFetchPool[T, P, R any]() *fetchPool[T, P, R] {
+	p := &fetchPool[T, P, R]{}
+	p.work.L, p.drained.L = &p.mu, &p.mu
+	return p
+}
+
+// fetcher is one fetch operator's member of a fetchPool: requests go in
+// with submit, in submission order per member, and results come out of poll
+// in completion order, over a channel of capacity buffer; activate fires
+// after each delivery so the operator's worker wakes.
 //
 // Memory is bounded: a goroutine holds at most one fetched part and blocks
-// delivering it while the channel is full, so no more than
-// cap(results)+concurrency results exist at any moment. Requests (part
-// descriptions, small) queue without bound, so submitting never blocks the
-// operator.
+// delivering it while the member's channel is full, so no more than
+// cap(results) results wait for a member and one more per goroutine of the
+// pool is being fetched. Requests (part descriptions, small) queue without
+// bound, so submitting never blocks the operator.
 //
-// stop cancels every fetch in progress and waits for every goroutine to
-// return: once it returns the fetcher touches nothing (no part, no reader),
-// which is what lets the operator drop its capabilities and so let the
-// reader be expired.
+// stop cancels every fetch of the member's requests in progress and waits
+// for them to end: once it returns the pool touches nothing of the member
+// (no part, no reader), which is what lets the operator drop its
+// capabilities and so let the reader be expired.
 type fetcher[T, P, R any] struct {
-	fetch    func(ctx context.Context, part P) (R, error)
-	activate func()
-	results  chan fetchResult[T, R]
-	cancel   context.CancelFunc
-	group    *errgroup.Group
-	stopOnce sync.Once
+	pool        *fetchPool[T, P, R]
+	fetch       func(ctx context.Context, part P) (R, error)
+	activate    func()
+	results     chan fetchResult[T, R]
+	ctx         context.Context // the member's fetches'; canceled by stop
+	cancel      context.CancelFunc
+	concurrency int
+	stopOnce    sync.Once
 
-	mu struct {
-		sync.Mutex
-		cond   sync.Cond
+	// st is guarded by pool.mu.
+	st struct {
 		queue  []fetchRequest[T, P]
 		closed bool
 		// The lifecycle of a request after it leaves the queue: fetching
 		// (inside fetch), then delivering (sending its result, counted
 		// until activate has returned). blocked counts the deliverers
-		// parked on a full channel; free, the goroutines holding no
-		// request (idle in take, or not yet started).
-		fetching, delivering, blocked, free int
+		// parked on a full channel.
+		fetching, delivering, blocked int
 		// sent counts results put on the channel, received those taken
 		// off it: with no send in progress, len(results) == sent-received.
 		sent, received int
 	}
 }
 
-// startFetcher starts concurrency goroutines (at least one) fetching with
-// fetch and delivering over a channel of capacity buffer (at least one).
+// startFetcher returns the only member of a new pool.
 func startFetcher[T, P, R any](concurrency, buffer int, fetch func(context.Context, P) (R, error), activate func()) *fetcher[T, P, R] {
+	return newFetchPool[T, P, R]().join(concurrency, buffer, fetch, activate)
+}
+
+// join adds a member fetching with fetch, concurrency goroutines (at least
+// one) to the pool and a channel of capacity buffer (at least one).
+func (p *fetchPool[T, P, R]) join(concurrency, buffer int, fetch func(context.Context, P) (R, error), activate func()) *fetcher[T, P, R] {
 	concurrency, buffer = max(concurrency, 1), max(buffer, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fetcher[T, P, R]{
-		fetch:    fetch,
-		activate: activate,
-		results:  make(chan fetchResult[T, R], buffer),
-		cancel:   cancel,
-		group:    new(errgroup.Group),
+		pool:        p,
+		fetch:       fetch,
+		activate:    activate,
+		results:     make(chan fetchResult[T, R], buffer),
+		ctx:         ctx,
+		cancel:      cancel,
+		concurrency: concurrency,
 	}
-	f.mu.cond.L = &f.mu.Mutex
-	f.mu.free = concurrency
-	for range concurrency {
-		f.group.Go(func() error { f.run(ctx); return nil })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.members = append(p.members, f)
+	p.target += concurrency
+	for p.live < p.target {
+		p.live++
+		p.running++
+		go p.run()
 	}
 	return f
 }
@@ -86,68 +129,79 @@ func startFetcher[T, P, R any](concurrency, buffer int, fetch func(context.Conte
 // broken invariant: the operator stops the fetcher only once it will submit
 // nothing more.
 func (f *fetcher[T, P, R]) submit(t T, part P) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.mu.closed {
+	p := f.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f.st.closed {
 		panic("shardsource: fetch submitted after the fetcher stopped")
 	}
-	f.mu.queue = append(f.mu.queue, fetchRequest[T, P]{time: t, part: part})
-	f.mu.cond.Signal()
+	f.st.queue = append(f.st.queue, fetchRequest[T, P]{time: t, part: part})
+	p.work.Signal()
 }
 
 // discardQueued drops the queued requests whose time matches; those being
 // fetched are unaffected.
 func (f *fetcher[T, P, R]) discardQueued(match func(T) bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	kept := f.mu.queue[:0]
-	for _, r := range f.mu.queue {
+	f.pool.mu.Lock()
+	defer f.pool.mu.Unlock()
+	kept := f.st.queue[:0]
+	for _, r := range f.st.queue {
 		if !match(r.time) {
 			kept = append(kept, r)
 		}
 	}
-	clear(f.mu.queue[len(kept):])
-	f.mu.queue = kept
+	clear(f.st.queue[len(kept):])
+	f.st.queue = kept
 }
 
 // poll returns a delivered result without blocking.
 func (f *fetcher[T, P, R]) poll() (fetchResult[T, R], bool) {
 	select {
 	case r := <-f.results:
-		f.mu.Lock()
-		f.mu.received++
-		f.mu.Unlock()
+		f.pool.mu.Lock()
+		f.st.received++
+		f.pool.mu.Unlock()
 		return r, true
 	default:
 		return fetchResult[T, R]{}, false
 	}
 }
 
-// stop cancels the fetches in progress, discards queued requests and waits
-// for every goroutine to return. It is idempotent.
+// stop cancels the member's fetches in progress, discards its queued
+// requests and waits for its fetches to end; the last member to stop also
+// waits for the pool's goroutines to return. It is idempotent.
 func (f *fetcher[T, P, R]) stop() {
 	f.stopOnce.Do(func() {
-		f.mu.Lock()
-		f.mu.closed = true
-		f.mu.queue = nil
-		f.mu.cond.Broadcast()
-		f.mu.Unlock()
+		p := f.pool
+		p.mu.Lock()
+		f.st.closed = true
+		f.st.queue = nil
+		p.target -= f.concurrency
+		p.work.Broadcast()
+		p.mu.Unlock()
 		f.cancel()
-		_ = f.group.Wait() // the goroutines return no error
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for f.st.fetching+f.st.delivering > 0 || (p.target == 0 && p.running > 0) {
+			p.drained.Wait()
+		}
 	})
 }
 
-// settled reports whether the goroutines can do nothing more until the
-// operator drains the channel or submits: no fetch is running, no delivery
-// is on its way, and every queued request waits only for a goroutine that is
-// parked on the full channel. It must be called from the goroutine that
-// drains results (the worker's), so nothing drains while it looks. Tests use
-// it to step a dataflow until it is quiescent instead of sleeping.
+// settled reports whether the goroutines can do nothing more for this
+// member until an operator drains a channel or submits: none of its
+// requests is being fetched, no delivery to it is on its way, and every
+// queued request waits only for a goroutine parked on a full channel. It
+// must be called from the goroutine that drains the member's results (the
+// worker's), so nothing drains while it looks. Tests use it to step a
+// dataflow until it is quiescent instead of sleeping.
 func (f *fetcher[T, P, R]) settled() bool {
-	f.mu.Lock()
-	fetching, delivering, blocked, free, queued := f.mu.fetching, f.mu.delivering, f.mu.blocked, f.mu.free, len(f.mu.queue)
-	accounted := f.mu.sent - f.mu.received
-	f.mu.Unlock()
+	p := f.pool
+	p.mu.Lock()
+	fetching, delivering, blocked, queued := f.st.fetching, f.st.delivering, f.st.blocked, len(f.st.queue)
+	free := p.live - p.busy
+	accounted := f.st.sent - f.st.received
+	p.mu.Unlock()
 	if fetching > 0 || delivering != blocked {
 		return false
 	}
@@ -166,75 +220,106 @@ func (f *fetcher[T, P, R]) settled() bool {
 	return blocked == 0 || n == cap(f.results)
 }
 
-func (f *fetcher[T, P, R]) run(ctx context.Context) {
+// run is one goroutine of the pool: it fetches and delivers until there are
+// more goroutines than the open members want.
+func (p *fetchPool[T, P, R]) run() {
+	defer func() {
+		p.mu.Lock()
+		p.running--
+		p.drained.Broadcast()
+		p.mu.Unlock()
+	}()
 	for {
-		req, ok := f.take()
+		f, req, ok := p.take()
 		if !ok {
 			return
 		}
-		value, err := f.fetch(ctx, req.part)
-		f.mu.Lock()
-		f.mu.fetching--
-		f.mu.delivering++
-		f.mu.Unlock()
-		delivered := f.deliver(ctx, fetchResult[T, R]{time: req.time, value: value, err: err})
-		if delivered {
+		value, err := f.fetch(f.ctx, req.part)
+		p.mu.Lock()
+		f.st.fetching--
+		f.st.delivering++
+		p.mu.Unlock()
+		if f.deliver(fetchResult[T, R]{time: req.time, value: value, err: err}) {
 			f.activate()
 		}
-		f.mu.Lock()
-		f.mu.delivering--
-		f.mu.free++
-		f.mu.Unlock()
-		if !delivered {
-			return
+		p.mu.Lock()
+		f.st.delivering--
+		p.busy--
+		if f.st.closed {
+			p.drained.Broadcast()
 		}
+		p.mu.Unlock()
 	}
 }
 
-// take blocks until a request is queued or the fetcher stops.
-func (f *fetcher[T, P, R]) take() (fetchRequest[T, P], bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for len(f.mu.queue) == 0 && !f.mu.closed {
-		f.mu.cond.Wait()
+// take blocks until some member has a request queued, and returns the
+// first request of the member with the most queued (ties go round the
+// members), or reports false if this goroutine is one too many.
+func (p *fetchPool[T, P, R]) take() (*fetcher[T, P, R], fetchRequest[T, P], bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.live > p.target {
+			p.live--
+			p.work.Signal() // pass on a wake-up this goroutine may have taken
+			return nil, fetchRequest[T, P]{}, false
+		}
+		if f := p.longest(); f != nil {
+			req := f.st.queue[0]
+			f.st.queue[0] = fetchRequest[T, P]{} // let the part be collected once fetched
+			f.st.queue = f.st.queue[1:]
+			f.st.fetching++
+			p.busy++
+			return f, req, true
+		}
+		p.work.Wait()
 	}
-	if f.mu.closed {
-		return fetchRequest[T, P]{}, false
+}
+
+// longest returns the member with the most requests queued, or nil if none
+// has any. p.mu is held.
+func (p *fetchPool[T, P, R]) longest() *fetcher[T, P, R] {
+	n := len(p.members)
+	best, most := -1, 0
+	for i := range n {
+		k := (p.next + i) % n
+		if q := len(p.members[k].st.queue); q > most {
+			best, most = k, q
+		}
 	}
-	req := f.mu.queue[0]
-	var zero fetchRequest[T, P]
-	f.mu.queue[0] = zero // let the part be collected once fetched
-	f.mu.queue = f.mu.queue[1:]
-	f.mu.fetching++
-	f.mu.free--
-	return req, true
+	if best < 0 {
+		return nil
+	}
+	p.next = (best + 1) % n
+	return p.members[best]
 }
 
 // deliver sends r, parking while the channel is full, and reports false if
-// the fetcher stopped first.
-func (f *fetcher[T, P, R]) deliver(ctx context.Context, r fetchResult[T, R]) bool {
+// the member stopped first.
+func (f *fetcher[T, P, R]) deliver(r fetchResult[T, R]) bool {
+	p := f.pool
 	select {
 	case f.results <- r:
-		f.mu.Lock()
-		f.mu.sent++
-		f.mu.Unlock()
+		p.mu.Lock()
+		f.st.sent++
+		p.mu.Unlock()
 		return true
 	default:
 	}
-	f.mu.Lock()
-	f.mu.blocked++
-	f.mu.Unlock()
+	p.mu.Lock()
+	f.st.blocked++
+	p.mu.Unlock()
 	sent := false
 	select {
 	case f.results <- r:
 		sent = true
-	case <-ctx.Done():
+	case <-f.ctx.Done():
 	}
-	f.mu.Lock()
-	f.mu.blocked--
+	p.mu.Lock()
+	f.st.blocked--
 	if sent {
-		f.mu.sent++
+		f.st.sent++
 	}
-	f.mu.Unlock()
+	p.mu.Unlock()
 	return sent
 }

@@ -181,9 +181,9 @@ func TestFetcherStop(t *testing.T) {
 	g.open(0)
 	g.open(1)
 	waitFor(t, "one delivered, one parked, two fetching", func() bool {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		return f.mu.sent == 1 && f.mu.blocked == 1 && f.mu.fetching == 2
+		f.pool.mu.Lock()
+		defer f.pool.mu.Unlock()
+		return f.st.sent == 1 && f.st.blocked == 1 && f.st.fetching == 2
 	})
 	f.stop()
 	f.stop() // idempotent

@@ -40,13 +40,15 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	_, completed := dataflow.AddOutput[struct{}](b)
 	button, token := b.ShutdownButton()
 	activator := b.SyncActivator()
+	// The workers of this process share their fetch goroutines.
+	pool := dataflow.Shared(s, "shardsource.fetch("+name+")", newFetchPool[frontier.Time, Desc, *Part[K, V]])
 	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()
 		caps[1].Drop()
 		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, capPair]()}
 		op.start = func() *fetcher[frontier.Time, Desc, *Part[K, V]] {
-			f := startFetcher[frontier.Time, Desc, *Part[K, V]](concurrency, buffer, fetch, activator.Activate)
+			f := pool.join(concurrency, buffer, fetch, activator.Activate)
 			inst.setFetcher(f.stop, f.settled)
 			return f
 		}

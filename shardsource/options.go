@@ -94,12 +94,16 @@ type Options[K, V any] struct {
 	StartSignal <-chan struct{}
 	// ErrorHandler defaults to Halt.
 	ErrorHandler ErrorHandler
-	// FetchConcurrency is how many parts each worker fetches at once
-	// (default 4).
+	// FetchConcurrency is how many fetch goroutines each worker brings
+	// (default 4). The workers of one process pool them: a worker with
+	// nothing left to fetch lends its goroutines to one that has, so up to
+	// FetchConcurrency times the process's workers parts are fetched at
+	// once, for one worker or several.
 	FetchConcurrency int
 	// ResultBuffer is the capacity of the channel fetched parts wait in for
-	// the fetch operator (default FetchConcurrency). At most
-	// ResultBuffer+FetchConcurrency fetched parts exist per worker.
+	// each worker's fetch operator (default FetchConcurrency). At most
+	// (ResultBuffer+FetchConcurrency) times the process's workers fetched
+	// parts exist in the process.
 	ResultBuffer int
 	// ListenRetry bounds the backoff with which the listen goroutine polls
 	// for new batches when nothing wakes it (a write through the same

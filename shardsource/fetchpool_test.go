@@ -1,0 +1,220 @@
+package shardsource
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/location/mem"
+)
+
+// drainAll polls f until n results have arrived, checking each is the
+// fetch of the part its time names.
+func drainAll(t *testing.T, f *fetcher[frontier.Time, int, string], n int) {
+	t.Helper()
+	got := 0
+	waitFor(t, "every result", func() bool {
+		for {
+			r, ok := f.poll()
+			if !ok {
+				return got == n
+			}
+			if r.err != nil || r.value != string(rune('a'+int(r.time))) {
+				t.Fatalf("result %+v", r)
+			}
+			got++
+		}
+	})
+}
+
+// A member with nothing queued lends its goroutines: both members'
+// goroutines fetch one member's parts, and the results go to that member
+// alone, each with an activation of that member.
+func TestFetchPoolLendsGoroutines(t *testing.T) {
+	g := newGatedFetch()
+	pool := newFetchPool[frontier.Time, int, string]()
+	var actA, actB atomic.Int64
+	a := pool.join(1, 8, g.fetch, func() { actA.Add(1) })
+	b := pool.join(1, 8, g.fetch, func() { actB.Add(1) })
+	defer b.stop()
+	defer a.stop()
+	for i := range 4 {
+		a.submit(frontier.Time(i), i)
+	}
+	waitFor(t, "two of a's parts fetched at once", func() bool { return g.running.Load() == 2 })
+	for i := range 4 {
+		g.open(i)
+	}
+	drainAll(t, a, 4)
+	waitFor(t, "a settled", a.settled)
+	if n := actA.Load(); n != 4 {
+		t.Fatalf("a activated %d times for 4 results", n)
+	}
+	if _, ok := b.poll(); ok || actB.Load() != 0 {
+		t.Fatal("b received a result or an activation for a's parts")
+	}
+	if !b.settled() {
+		t.Fatal("b, with nothing submitted, is not settled")
+	}
+}
+
+// The goroutines serve the longest queue first, so members that submitted
+// unequal amounts finish together rather than one after the other.
+func TestFetchPoolLongestQueueFirst(t *testing.T) {
+	g := newGatedFetch()
+	pool := newFetchPool[frontier.Time, int, string]()
+	// b joins first, so a scan that took the first member with work, or
+	// went round the members, would pick b next.
+	b := pool.join(1, 16, g.fetch, func() {})
+	defer b.stop()
+	a := pool.join(1, 16, g.fetch, func() {})
+	defer a.stop()
+	a.submit(0, 0)
+	a.submit(1, 1)
+	waitFor(t, "both goroutines on a's parts", func() bool { return g.started.Load() == 2 })
+	for i := 2; i <= 4; i++ {
+		a.submit(frontier.Time(i), i)
+	}
+	b.submit(10, 10)
+	g.open(0)
+	waitFor(t, "the next fetch", func() bool { return g.started.Load() == 3 })
+	pool.mu.Lock()
+	qa, qb := len(a.st.queue), len(b.st.queue)
+	pool.mu.Unlock()
+	if qa != 2 || qb != 1 {
+		t.Fatalf("queues a %d, b %d after the third take: want a's taken (2, 1)", qa, qb)
+	}
+	for _, i := range []int{1, 2, 3, 4, 10} {
+		g.open(i)
+	}
+	drainAll(t, a, 5)
+	drainAll(t, b, 1)
+}
+
+// Stopping one member waits for its own fetches, whichever goroutine runs
+// them, and not for the other member's; the other keeps its goroutines and
+// gets its results; the last stop leaves no goroutine (goleak checks).
+func TestFetchPoolStopOneMember(t *testing.T) {
+	g := newGatedFetch()
+	pool := newFetchPool[frontier.Time, int, string]()
+	a := pool.join(1, 1, g.fetch, func() {})
+	b := pool.join(1, 1, g.fetch, func() {})
+	// Both goroutines end up fetching: one a's part 0, one b's part 1.
+	a.submit(0, 0)
+	b.submit(1, 1)
+	b.submit(2, 2)
+	waitFor(t, "both fetching", func() bool { return g.running.Load() == 2 })
+	a.stop() // cancels part 0; must not wait for b's part 1
+	pool.mu.Lock()
+	inflight := a.st.fetching + a.st.delivering
+	pool.mu.Unlock()
+	if inflight != 0 {
+		t.Fatalf("a stopped with %d of its fetches in flight", inflight)
+	}
+	g.open(1)
+	g.open(2)
+	drainAll(t, b, 2)
+	waitFor(t, "b settled", b.settled)
+	b.stop()
+	pool.mu.Lock()
+	running := pool.running
+	pool.mu.Unlock()
+	if running != 0 || g.running.Load() != 0 {
+		t.Fatalf("%d goroutines and %d fetches left after the last stop", running, g.running.Load())
+	}
+}
+
+// A goroutine parked delivering to a member whose channel is full does not
+// keep another member's stop waiting, and its own member's stop frees it.
+func TestFetchPoolStopWhileParked(t *testing.T) {
+	g := newGatedFetch()
+	pool := newFetchPool[frontier.Time, int, string]()
+	a := pool.join(1, 1, g.fetch, func() {})
+	b := pool.join(1, 1, g.fetch, func() {})
+	for i := range 3 {
+		a.submit(frontier.Time(i), i)
+		g.open(i)
+	}
+	waitFor(t, "one of a's results delivered and one parked", func() bool {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return a.st.sent == 1 && a.st.blocked >= 1
+	})
+	b.stop()
+	a.stop()
+	pool.mu.Lock()
+	running := pool.running
+	pool.mu.Unlock()
+	if running != 0 {
+		t.Fatalf("%d goroutines left after the last stop", running)
+	}
+}
+
+// In a dataflow, the workers of a process pool their fetch goroutines: with
+// FetchConcurrency 1 on two workers, and three parts sent to worker 0 and
+// one to worker 1, worker 1's goroutine, once its own part is fetched,
+// fetches worker 0's parts alongside worker 0's own goroutine. Each part is
+// still emitted by the worker it was sent to.
+func TestWorkersShareFetchGoroutines(t *testing.T) {
+	blob := newSlowBlob(mem.NewBlob(), 7, 0)
+	e := newEnvWithBlob(t, blob)
+	var want []Row
+	for i := range frontier.Time(4) {
+		e.appendAt(i, i+1, row(fmt.Sprintf("k%d", i), i, 1))
+		want = append(want, row(fmt.Sprintf("k%d", i), 3, 1)) // advanced to as_of
+	}
+	ownerOf := map[string]int{}
+	for i := range frontier.Time(4) {
+		for _, k := range e.partKeysAt(i) {
+			ownerOf[k] = 0
+			if i == 3 {
+				ownerOf[k] = 1
+			}
+			blob.gate(k)
+		}
+	}
+	asOf := frontier.From[frontier.Time](3)
+	cl := runCluster(t, e, 2, 7, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](4), FetchConcurrency: 1,
+		DescTransformer: mapDescs(func(d Desc, _ int) Desc { d.Worker = ownerOf[d.Part.Key]; return d }),
+	})
+	started := map[string]bool{}
+	cl.tickUntil("two of worker 0's parts fetched at once", func() bool {
+		for {
+			select {
+			case k := <-blob.started:
+				started[k] = true
+				if ownerOf[k] == 1 {
+					blob.release(k)
+				}
+				continue
+			default:
+			}
+			break
+		}
+		n := 0
+		for k := range started {
+			if ownerOf[k] == 0 {
+				n++
+			}
+		}
+		return n >= 2 // their gates are closed: both are in flight
+	})
+	for k, owner := range ownerOf {
+		if owner == 0 {
+			blob.release(k)
+		}
+	}
+	cl.tickUntil("every worker's empty frontier", func() bool { return cl.probes[0].Done() && cl.probes[1].Done() })
+	if got, w := consolidated(cl.rows()), consolidated(want); !equalStrings(got, w) {
+		t.Fatalf("got %v\nwant %v", got, w)
+	}
+	for w, o := range cl.outs {
+		for _, r := range o.rows {
+			if wantW := map[bool]int{true: 1, false: 0}[string(r.Key) == "k3"]; w != wantW {
+				t.Fatalf("row %s emitted by worker %d, want %d", r.Key, w, wantW)
+			}
+		}
+	}
+}
