@@ -77,27 +77,7 @@ func refFooter(b []byte) (v footerView, ok bool) {
 	buf := thrift.NewTMemoryBuffer()
 	buf.Write(b)
 	p := thrift.NewTCompactProtocolConf(buf, nil)
-	readStruct := func(fn func(id int16, t thrift.TType) (bool, error)) error {
-		if _, err := p.ReadStructBegin(ctx); err != nil {
-			return err
-		}
-		for {
-			_, t, id, err := p.ReadFieldBegin(ctx)
-			if err != nil {
-				return err
-			}
-			if t == thrift.STOP {
-				return p.ReadStructEnd(ctx)
-			}
-			done, err := fn(id, t)
-			if err == nil && !done {
-				err = thrift.SkipDefaultDepth(ctx, p, t)
-			}
-			if err != nil {
-				return err
-			}
-		}
-	}
+	readStruct := func(fn func(id int16, t thrift.TType) (bool, error)) error { return refReadStruct(ctx, p, fn) }
 	eachStruct := func(fn func(i int, id int16, t thrift.TType) (bool, error)) error {
 		_, n, err := p.ReadListBegin(ctx)
 		for i := 0; err == nil && i < n; i++ {

@@ -157,26 +157,7 @@ func refPageHeader(b []byte) (h pageHeader, n int, ok bool) {
 	var sub [8]pageHeader
 	var typ thrift.TType
 	readStruct := func(fn func(id int16) (bool, error)) error {
-		if _, err := p.ReadStructBegin(ctx); err != nil {
-			return err
-		}
-		for {
-			_, t, id, err := p.ReadFieldBegin(ctx)
-			if err != nil {
-				return err
-			}
-			if t == thrift.STOP {
-				return p.ReadStructEnd(ctx)
-			}
-			typ = t
-			if done, err := fn(id); err != nil {
-				return err
-			} else if !done {
-				if err := thrift.SkipDefaultDepth(ctx, p, t); err != nil {
-					return err
-				}
-			}
-		}
+		return refReadStruct(ctx, p, func(id int16, t thrift.TType) (bool, error) { typ = t; return fn(id) })
 	}
 	err := readStruct(func(id int16) (bool, error) {
 		var err error
@@ -247,4 +228,29 @@ func FuzzPageHeader(f *testing.F) {
 			t.Fatalf("read %+v of %d bytes; Thrift reads %+v of %d bytes (ok %v)", h, n, ref, refN, ok)
 		}
 	})
+}
+
+// refReadStruct reads one struct from p with Thrift's own protocol code,
+// calling fn for each field; a field fn does not consume (it returns false)
+// is skipped, as Thrift's generated code would skip an unknown field.
+func refReadStruct(ctx context.Context, p thrift.TProtocol, fn func(id int16, t thrift.TType) (bool, error)) error {
+	if _, err := p.ReadStructBegin(ctx); err != nil {
+		return err
+	}
+	for {
+		_, t, id, err := p.ReadFieldBegin(ctx)
+		if err != nil {
+			return err
+		}
+		if t == thrift.STOP {
+			return p.ReadStructEnd(ctx)
+		}
+		done, err := fn(id, t)
+		if err == nil && !done {
+			err = thrift.SkipDefaultDepth(ctx, p, t)
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
