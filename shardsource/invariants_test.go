@@ -109,21 +109,38 @@ func e0key(t *testing.T, b *slowBlob) string {
 	return ""
 }
 
+// readersWhenGatedReturns records the fewest readers the shard has while
+// the gated Get returns (-1 until it has). A cancelled Get lingers before
+// returning, watching: a shutdown that did not wait for the fetch would
+// expire the reader meanwhile, or finish before the Get returns.
+func readersWhenGatedReturns(e *env, blob *slowBlob) *atomic.Int64 {
+	readers := func() int64 {
+		st, err := e.client.State(context.Background(), testShard)
+		if err != nil {
+			return -1
+		}
+		return int64(len(st.Readers))
+	}
+	var saw atomic.Int64
+	saw.Store(-1)
+	blob.mu.Lock()
+	defer blob.mu.Unlock()
+	blob.afterGated = func(_ string, cancelled error) {
+		least := readers()
+		for deadline := time.Now().Add(200 * time.Millisecond); cancelled != nil && least > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond) // polling for a violation, not waiting on one
+			least = min(least, readers())
+		}
+		saw.Store(least)
+	}
+	return &saw
+}
+
 // The reader outlives every in-flight fetch: shutting down while a fetch
 // hangs cancels it, and the reader is expired only after it has returned.
 func TestReaderOutlivesInflightFetch(t *testing.T) {
-	var sawReaders atomic.Int64
-	sawReaders.Store(-1)
-	var e *env
 	e, blob, r := gatedRun(t, func(*Tokens) {})
-	blob.mu.Lock()
-	blob.afterGated = func(string, error) {
-		st, err := e.client.State(context.Background(), testShard)
-		if err == nil {
-			sawReaders.Store(int64(len(st.Readers)))
-		}
-	}
-	blob.mu.Unlock()
+	sawReaders := readersWhenGatedReturns(e, blob)
 	r.shutdown()
 	if got := sawReaders.Load(); got != 1 {
 		t.Fatalf("when the in-flight fetch returned, %d readers were registered, want the source's 1", got)
@@ -245,4 +262,41 @@ func TestLeaseReleaseWaitsForOtherWorkersFetch(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// The reader outlives an in-flight fetch of a worker that does not hold
+// it: the t=1 part is fetched for the worker that does not list (its fetch
+// hangs), perhaps on a goroutine the listing worker brought to the pool;
+// shutting down cancels it, and the listing worker's reader is expired only
+// after that fetch has returned.
+func TestReaderOutlivesOtherWorkersFetch(t *testing.T) {
+	e, blob, gated := gatedEnv(t)
+	const workers = 2
+	sawReaders := readersWhenGatedReturns(e, blob)
+	cl := runCluster(t, e, workers, 2, Options[string, string]{
+		AsOf: ptr(frontier.From[frontier.Time](0)), Until: frontier.From[frontier.Time](3), FetchConcurrency: 1,
+		DescTransformer: mapDescs(func(d Desc, chosen int) Desc {
+			d.Worker = chosen
+			if d.Part.Key == gated {
+				d.Worker = (chosen + 1) % workers
+			}
+			return d
+		}),
+	})
+	started := false
+	cl.tickUntil("the gated fetch to start and the others to finish", func() bool {
+		select {
+		case <-blob.started:
+			started = true
+		default:
+		}
+		return started && len(cl.rows()) == 2
+	})
+	cl.shutdown()
+	if got := sawReaders.Load(); got != 1 {
+		t.Fatalf("when the other worker's in-flight fetch returned, %d readers were registered, want the source's 1", got)
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after shutdown, want 0", n)
+	}
 }
