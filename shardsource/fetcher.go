@@ -45,7 +45,6 @@ type fetchPool[T, P, R any] struct {
 	target        int // goroutines wanted: open members' concurrency, summed
 	live          int // goroutines not yet decided to return
 	running       int // goroutines not yet returned
-	busy          int // goroutines holding a request
 }
 
 func newFetchPool[T, P, R any]() *fetchPool[T, P, R] {
@@ -199,7 +198,10 @@ func (f *fetcher[T, P, R]) settled() bool {
 	p := f.pool
 	p.mu.Lock()
 	fetching, delivering, blocked, queued := f.st.fetching, f.st.delivering, f.st.blocked, len(f.st.queue)
-	free := p.live - p.busy
+	free := p.live // goroutines holding no request
+	for _, m := range p.members {
+		free -= m.st.fetching + m.st.delivering
+	}
 	accounted := f.st.sent - f.st.received
 	p.mu.Unlock()
 	if fetching > 0 || delivering != blocked {
@@ -244,7 +246,6 @@ func (p *fetchPool[T, P, R]) run() {
 		}
 		p.mu.Lock()
 		f.st.delivering--
-		p.busy--
 		if f.st.closed {
 			p.drained.Broadcast()
 		}
@@ -269,7 +270,6 @@ func (p *fetchPool[T, P, R]) take() (*fetcher[T, P, R], fetchRequest[T, P], bool
 			f.st.queue[0] = fetchRequest[T, P]{} // let the part be collected once fetched
 			f.st.queue = f.st.queue[1:]
 			f.st.fetching++
-			p.busy++
 			return f, req, true
 		}
 		p.work.Wait()

@@ -27,6 +27,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// drainAll polls f until n results have arrived, checking each is the
+// fetch of the part its time names.
+func drainAll(t *testing.T, f *fetcher[frontier.Time, int, string], n int) {
+	t.Helper()
+	got := 0
+	waitFor(t, "every result", func() bool {
+		for {
+			r, ok := f.poll()
+			if !ok {
+				return got == n
+			}
+			if r.err != nil || r.value != string(rune('a'+int(r.time))) {
+				t.Fatalf("result %+v", r)
+			}
+			got++
+		}
+	})
+}
+
 // gatedFetch is a fetch whose calls block until their part's gate opens, and
 // that counts how many run at once.
 type gatedFetch struct {
@@ -91,19 +110,7 @@ func TestFetcherConcurrencyLimit(t *testing.T) {
 	for i := range 10 {
 		g.open(i)
 	}
-	var got int
-	waitFor(t, "ten results", func() bool {
-		for {
-			r, ok := f.poll()
-			if !ok {
-				return got == 10
-			}
-			if r.err != nil || r.value != string(rune('a'+int(r.time))) {
-				t.Fatalf("result %+v", r)
-			}
-			got++
-		}
-	})
+	drainAll(t, f, 10)
 	if p := g.peak.Load(); p != 3 {
 		t.Fatalf("peak concurrency %d, want 3", p)
 	}

@@ -9,25 +9,6 @@ import (
 	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
-// drainAll polls f until n results have arrived, checking each is the
-// fetch of the part its time names.
-func drainAll(t *testing.T, f *fetcher[frontier.Time, int, string], n int) {
-	t.Helper()
-	got := 0
-	waitFor(t, "every result", func() bool {
-		for {
-			r, ok := f.poll()
-			if !ok {
-				return got == n
-			}
-			if r.err != nil || r.value != string(rune('a'+int(r.time))) {
-				t.Fatalf("result %+v", r)
-			}
-			got++
-		}
-	})
-}
-
 // A member with nothing queued lends its goroutines: both members'
 // goroutines fetch one member's parts, and the results go to that member
 // alone, each with an activation of that member.
@@ -181,17 +162,16 @@ func TestWorkersShareFetchGoroutines(t *testing.T) {
 	})
 	started := map[string]bool{}
 	cl.tickUntil("two of worker 0's parts fetched at once", func() bool {
-		for {
+		for drained := false; !drained; {
 			select {
 			case k := <-blob.started:
 				started[k] = true
 				if ownerOf[k] == 1 {
 					blob.release(k)
 				}
-				continue
 			default:
+				drained = true
 			}
-			break
 		}
 		n := 0
 		for k := range started {
