@@ -16,6 +16,11 @@
 // it before calling Decode. Decode itself treats its input as untrusted:
 // malformed bytes of any kind give an error wrapping ErrCorrupt, never a
 // panic, and a footer cannot make it allocate for more than MaxRows rows.
+// It reads the footer and the page headers itself, with a bounded reader
+// of Thrift's compact protocol (thrift.go), and accepts only the shape
+// Encode writes: a root of the four columns, uncompressed and unencrypted,
+// plain or dictionary pages. Parquet files of other shapes, valid or not,
+// are refused with ErrCorrupt.
 //
 // Decoded holds the rows column by column: times and diffs in flat
 // buffers, keys and values as spans of the part's own bytes, which must
