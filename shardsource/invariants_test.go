@@ -109,6 +109,18 @@ func e0key(t *testing.T, b *slowBlob) string {
 	return ""
 }
 
+// gatedAway routes the gated part to the worker after the chosen one and
+// every other part to the chosen worker.
+func gatedAway(gated string, workers int) func(*dataflow.Scope[frontier.Time], *dataflow.Stream[frontier.Time, Desc], int) *dataflow.Stream[frontier.Time, Desc] {
+	return mapDescs(func(d Desc, chosen int) Desc {
+		d.Worker = chosen
+		if d.Part.Key == gated {
+			d.Worker = (chosen + 1) % workers
+		}
+		return d
+	})
+}
+
 // readersWhenGatedReturns records the fewest readers the shard has while
 // the gated Get returns (-1 until it has). A cancelled Get lingers before
 // returning, watching: a shutdown that did not wait for the fetch would
@@ -208,15 +220,7 @@ func TestLeaseReleaseWaitsForOtherWorkersFetch(t *testing.T) {
 	chosen := ChosenWorker("test_source", workers)
 	cl := runCluster(t, e, workers, 1, Options[string, string]{
 		AsOf: ptr(frontier.From[frontier.Time](0)), Until: frontier.From[frontier.Time](3), FetchConcurrency: 4,
-		// Route the gated part away from the chosen worker, every other
-		// part to it.
-		DescTransformer: mapDescs(func(d Desc, chosen int) Desc {
-			d.Worker = chosen
-			if d.Part.Key == gated {
-				d.Worker = (chosen + 1) % workers
-			}
-			return d
-		}),
+		DescTransformer: gatedAway(gated, workers),
 	})
 	parked := map[frontier.Time][]*lease.Lease{}
 	cl.tokens[chosen].inst.onPark = func(ts frontier.Time, l *lease.Lease) { parked[ts] = append(parked[ts], l) }
@@ -275,13 +279,7 @@ func TestReaderOutlivesOtherWorkersFetch(t *testing.T) {
 	sawReaders := readersWhenGatedReturns(e, blob)
 	cl := runCluster(t, e, workers, 2, Options[string, string]{
 		AsOf: ptr(frontier.From[frontier.Time](0)), Until: frontier.From[frontier.Time](3), FetchConcurrency: 1,
-		DescTransformer: mapDescs(func(d Desc, chosen int) Desc {
-			d.Worker = chosen
-			if d.Part.Key == gated {
-				d.Worker = (chosen + 1) % workers
-			}
-			return d
-		}),
+		DescTransformer: gatedAway(gated, workers),
 	})
 	started := false
 	cl.tickUntil("the gated fetch to start and the others to finish", func() bool {
