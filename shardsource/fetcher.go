@@ -35,6 +35,11 @@ type fetchResult[T, R any] struct {
 // bounded results, stop waiting for its fetches. The pool's goroutines
 // return once every member has stopped.
 type fetchPool[T, P, R any] struct {
+	// release gives back a fetched value no operator will receive: one
+	// whose member stopped before it was delivered or polled. Nil means
+	// values hold nothing worth giving back.
+	release func(R)
+
 	mu sync.Mutex
 	// work is signalled when a request is queued, and broadcast when a
 	// member stops (goroutines beyond the target then return); drained is
@@ -47,8 +52,8 @@ type fetchPool[T, P, R any] struct {
 	running       int // goroutines not yet returned
 }
 
-func newFetchPool[T, P, R any]() *fetchPool[T, P, R] {
-	p := &fetchPool[T, P, R]{}
+func newFetchPool[T, P, R any](release func(R)) *fetchPool[T, P, R] {
+	p := &fetchPool[T, P, R]{release: release}
 	p.work.L, p.drained.L = &p.mu, &p.mu
 	return p
 }
@@ -67,7 +72,9 @@ func newFetchPool[T, P, R any]() *fetchPool[T, P, R] {
 // stop cancels every fetch of the member's requests in progress and waits
 // for them to end: once it returns the pool touches nothing of the member
 // (no part, no reader), which is what lets the operator drop its
-// capabilities and so let the reader be expired.
+// capabilities and so let the reader be expired. The results nobody will
+// poll, those still on the channel and those whose delivery stop cut
+// short, are given back with the pool's release.
 type fetcher[T, P, R any] struct {
 	pool        *fetchPool[T, P, R]
 	fetch       func(ctx context.Context, part P) (R, error)
@@ -95,7 +102,7 @@ type fetcher[T, P, R any] struct {
 
 // startFetcher returns the only member of a new pool.
 func startFetcher[T, P, R any](concurrency, buffer int, fetch func(context.Context, P) (R, error), activate func()) *fetcher[T, P, R] {
-	return newFetchPool[T, P, R]().join(concurrency, buffer, fetch, activate)
+	return newFetchPool[T, P, R](nil).join(concurrency, buffer, fetch, activate)
 }
 
 // join adds a member fetching with fetch, concurrency goroutines (at least
@@ -167,8 +174,10 @@ func (f *fetcher[T, P, R]) poll() (fetchResult[T, R], bool) {
 }
 
 // stop cancels the member's fetches in progress, discards its queued
-// requests and waits for its fetches to end; the last member to stop also
-// waits for the pool's goroutines to return. It is idempotent.
+// requests and waits for its fetches to end, then releases the results left
+// on the channel; the last member to stop also waits for the pool's
+// goroutines to return. It is idempotent. Only the operator polls, and it
+// polls no more once it stops the member.
 func (f *fetcher[T, P, R]) stop() {
 	f.stopOnce.Do(func() {
 		p := f.pool
@@ -180,11 +189,26 @@ func (f *fetcher[T, P, R]) stop() {
 		p.mu.Unlock()
 		f.cancel()
 		p.mu.Lock()
-		defer p.mu.Unlock()
 		for f.st.fetching+f.st.delivering > 0 || (p.target == 0 && p.running > 0) {
 			p.drained.Wait()
 		}
+		p.mu.Unlock()
+		// Nothing sends any more: what is on the channel is what is left.
+		for {
+			r, ok := f.poll()
+			if !ok {
+				return
+			}
+			p.discard(r)
+		}
 	})
+}
+
+// discard gives back the value of a result no operator will receive.
+func (p *fetchPool[T, P, R]) discard(r fetchResult[T, R]) {
+	if r.err == nil && p.release != nil {
+		p.release(r.value)
+	}
 }
 
 // settled reports whether the goroutines can do nothing more for this
@@ -321,5 +345,8 @@ func (f *fetcher[T, P, R]) deliver(r fetchResult[T, R]) bool {
 		f.st.sent++
 	}
 	p.mu.Unlock()
+	if !sent {
+		p.discard(r)
+	}
 	return sent
 }

@@ -41,7 +41,9 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	button, token := b.ShutdownButton()
 	activator := b.SyncActivator()
 	// The workers of this process share their fetch goroutines.
-	pool := dataflow.Shared(s, "shardsource.fetch("+name+")", newFetchPool[frontier.Time, Desc, *Part[K, V]])
+	pool := dataflow.Shared(s, "shardsource.fetch("+name+")", func() *fetchPool[frontier.Time, Desc, *Part[K, V]] {
+		return newFetchPool[frontier.Time, Desc](func(p *Part[K, V]) { p.Release() })
+	})
 	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()

@@ -1,7 +1,11 @@
 package shardsource
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -14,7 +18,7 @@ import (
 // alone, each with an activation of that member.
 func TestFetchPoolLendsGoroutines(t *testing.T) {
 	g := newGatedFetch()
-	pool := newFetchPool[frontier.Time, int, string]()
+	pool := newFetchPool[frontier.Time, int, string](nil)
 	var actA, actB atomic.Int64
 	a := pool.join(1, 8, g.fetch, func() { actA.Add(1) })
 	b := pool.join(1, 8, g.fetch, func() { actB.Add(1) })
@@ -44,7 +48,7 @@ func TestFetchPoolLendsGoroutines(t *testing.T) {
 // unequal amounts finish together rather than one after the other.
 func TestFetchPoolLongestQueueFirst(t *testing.T) {
 	g := newGatedFetch()
-	pool := newFetchPool[frontier.Time, int, string]()
+	pool := newFetchPool[frontier.Time, int, string](nil)
 	// b joins first, so a scan that took the first member with work, or
 	// went round the members, would pick b next.
 	b := pool.join(1, 16, g.fetch, func() {})
@@ -78,7 +82,7 @@ func TestFetchPoolLongestQueueFirst(t *testing.T) {
 // gets its results; the last stop leaves no goroutine (goleak checks).
 func TestFetchPoolStopOneMember(t *testing.T) {
 	g := newGatedFetch()
-	pool := newFetchPool[frontier.Time, int, string]()
+	pool := newFetchPool[frontier.Time, int, string](nil)
 	a := pool.join(1, 1, g.fetch, func() {})
 	b := pool.join(1, 1, g.fetch, func() {})
 	// Both goroutines end up fetching: one a's part 0, one b's part 1.
@@ -110,7 +114,7 @@ func TestFetchPoolStopOneMember(t *testing.T) {
 // keep another member's stop waiting, and its own member's stop frees it.
 func TestFetchPoolStopWhileParked(t *testing.T) {
 	g := newGatedFetch()
-	pool := newFetchPool[frontier.Time, int, string]()
+	pool := newFetchPool[frontier.Time, int, string](nil)
 	a := pool.join(1, 1, g.fetch, func() {})
 	b := pool.join(1, 1, g.fetch, func() {})
 	for i := range 3 {
@@ -129,6 +133,55 @@ func TestFetchPoolStopWhileParked(t *testing.T) {
 	pool.mu.Unlock()
 	if running != 0 {
 		t.Fatalf("%d goroutines left after the last stop", running)
+	}
+}
+
+// stop gives back every result the operator will never poll: those on the
+// channel and those whose delivery it cut short, and no failed one.
+func TestFetchPoolStopReleasesUnreceived(t *testing.T) {
+	g := newGatedFetch()
+	var mu sync.Mutex
+	var fetched, released []string
+	pool := newFetchPool[frontier.Time, int, string](func(v string) {
+		mu.Lock()
+		defer mu.Unlock()
+		released = append(released, v)
+	})
+	fetch := func(ctx context.Context, part int) (string, error) {
+		v, err := g.fetch(ctx, part)
+		if err == nil {
+			mu.Lock()
+			fetched = append(fetched, v)
+			mu.Unlock()
+		}
+		return v, err
+	}
+	a := pool.join(2, 1, fetch, func() {})
+	g.fail[3] = errors.New("blob gone")
+	for i := range 4 {
+		a.submit(frontier.Time(i), i)
+		g.open(i)
+	}
+	// The channel holds one result, the other goroutine is parked with a
+	// second, and the first goroutine is parked with a third or fetching.
+	waitFor(t, "a result on the channel and one parked", func() bool {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return a.st.sent == 1 && a.st.blocked >= 1
+	})
+	r, ok := a.poll()
+	if !ok {
+		t.Fatal("no result on the channel")
+	}
+	waitFor(t, "the channel refilled", func() bool { return len(a.results) == 1 })
+	a.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(fetched)
+	slices.Sort(released)
+	want := slices.DeleteFunc(slices.Clone(fetched), func(v string) bool { return v == r.value })
+	if !slices.Equal(released, want) || len(released) < 1 {
+		t.Fatalf("released %q after stop; fetched %q, of which %q was polled", released, fetched, r.value)
 	}
 }
 
