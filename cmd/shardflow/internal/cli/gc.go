@@ -2,24 +2,38 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/render"
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
 )
 
 type gcFlags struct {
 	shard   string
 	minAge  time.Duration
 	compact bool
+	since   string
 }
 
 func newGCCmd(g *globals) *cobra.Command {
 	var f gcFlags
 	cmd := &cobra.Command{
-		Use:   "gc --shard NAME [--min-age DURATION] [--compact=false]",
+		Use:   "gc --shard NAME [--since T] [--min-age DURATION] [--compact=false]",
 		Short: "Compact history and collect garbage: expired readers, unreachable versions and blobs, orphans",
-		Long: `gc first compacts (unless --compact=false): the batches wholly behind the
+		Long: `With --since T, gc first advances the shard's since to T: the promise that
+no replay will ask for a time before T, which is what lets history before T
+be compacted. The since moves only as far as every registered reader
+allows, never back, and only to a time before the upper (a time at or past
+the upper cannot be read yet). A shard's since moves only this way or when
+a reader of the library downgrades it.
+
+gc then compacts (unless --compact=false): the batches wholly behind the
 shard's since are merged into one, their rows advanced to the since and
 consolidated, so history no reader can ask for stops costing space.
 
@@ -33,6 +47,7 @@ of a writer that died before committing. --min-age must exceed the longest
 time a live writer takes between writing a part and committing it, or an
 in-flight write could lose its parts.`,
 		Example: `  shardflow gc --shard fruit
+  shardflow gc --shard fruit --since 100   # forget the history before time 100
   shardflow gc --shard fruit --min-age 1h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -42,6 +57,7 @@ in-flight write could lose its parts.`,
 	addShardFlag(cmd, &f.shard)
 	cmd.Flags().DurationVar(&f.minAge, "min-age", 15*time.Minute, "the janitor deletes unreferenced blobs only when older than this")
 	cmd.Flags().BoolVar(&f.compact, "compact", true, "merge the batches behind the since first")
+	cmd.Flags().StringVar(&f.since, "since", "", "advance the shard's since to this time first (no replay may then read before it)")
 	return cmd
 }
 
@@ -53,6 +69,10 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	if f.minAge < 0 {
 		return usageErrorf("--min-age: must not be negative, got %v", f.minAge)
 	}
+	since, err := optionalTime("--since", f.since)
+	if err != nil {
+		return err
+	}
 	st, err := g.open(ctx, false)
 	if err != nil {
 		return err
@@ -62,6 +82,11 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		return err
 	}
 	w := g.env.Stdout
+	if since != nil {
+		if err := advanceSince(ctx, st.client, id, frontier.Time(*since), w); err != nil {
+			return err
+		}
+	}
 	if f.compact {
 		c, err := st.client.Compact(ctx, id)
 		if err != nil {
@@ -80,5 +105,52 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		return failure(err)
 	}
 	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, f.minAge, jr.OrphansReaped, jr.TempReaped)
+	return nil
+}
+
+// advanceSince moves the shard's since to t as far as its readers allow: it
+// registers a reader, downgrades that reader's since to t and expires it.
+// The shard since is the meet of its readers' sinces and never regresses,
+// so it stays at t once the reader is gone. A t at or past the upper is
+// refused: no replay could read there yet.
+func advanceSince(ctx context.Context, client *persist.Client, id persist.ShardID, t frontier.Time, w io.Writer) (err error) {
+	before, err := client.State(ctx, id)
+	if err != nil {
+		return failure(err)
+	}
+	if before.Upper.LessEqual(t) {
+		upper := before.Upper.Elements()[0]
+		if upper == 0 {
+			return failure(fmt.Errorf("--since %d: shard %q has no readable time yet (its upper is [0])", t, id))
+		}
+		return failure(fmt.Errorf("--since %d: the upper of shard %q is %s, and the since must be before it (at most %d)",
+			t, id, render.FrontierJSON(times(before.Upper)), upper-1))
+	}
+	r, err := client.OpenReader(ctx, id, "shardflow gc --since")
+	if err != nil {
+		return failure(err)
+	}
+	expired := false
+	defer func() {
+		if !expired {
+			err = errors.Join(err, failure(r.Expire(context.WithoutCancel(ctx))))
+		}
+	}()
+	if err := r.DowngradeSince(ctx, frontier.From(t)); err != nil {
+		return failure(err)
+	}
+	expired = true
+	if err := r.Expire(ctx); err != nil {
+		return failure(err)
+	}
+	after, err := client.State(ctx, id)
+	if err != nil {
+		return failure(err)
+	}
+	fmt.Fprintf(w, "since: %s -> %s", render.FrontierJSON(times(before.Since)), render.FrontierJSON(times(after.Since)))
+	if after.Since.LessThan(t) {
+		fmt.Fprintf(w, " (held back by readers: %d registered)", len(after.Readers))
+	}
+	fmt.Fprintln(w)
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/shardflow/shardflow/persist"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -111,5 +113,36 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 	}
 	if fi, _ := f.Stat(); fi.Size() != 0 {
 		t.Fatalf("%d bytes written to a non-terminal stderr", fi.Size())
+	}
+}
+
+// gc --since moves the since only as far as the registered readers allow:
+// a reader still at the since holds it back, and gc says so.
+func TestGCSinceHeldBackByReader(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	in := `{"key":"a","val":1,"time":0}` + "\n" + `{"key":"b","val":2,"time":4}`
+	if code, _, errOut := run(t, ctx, dir, in, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	loc, err := persist.DefaultLocation(ctx, dir+"/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	r, err := persist.NewClient(loc, persist.ClientOptions{}).OpenReader(ctx, "s", "holds the since")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, ctx, dir, "", "gc", "--shard", "s", "--since", "3", "--compact=false")
+	if code != ExitOK || !strings.HasPrefix(out, "since: [0] -> [0] (held back by readers: 1 registered)\n") {
+		t.Fatalf("gc with a reader at the since: %d %q %q", code, out, errOut)
+	}
+	if err := r.Expire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = run(t, ctx, dir, "", "gc", "--shard", "s", "--since", "3", "--compact=false")
+	if code != ExitOK || !strings.HasPrefix(out, "since: [0] -> [3]\n") {
+		t.Fatalf("gc once the reader expired: %d %q %q", code, out, errOut)
 	}
 }
