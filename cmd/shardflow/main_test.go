@@ -32,13 +32,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			// A race-enabled binary sleeps a second at exit by default,
-			// waiting for other goroutines' reports: a second per command.
-			gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-			env.Setenv("GORACE", gorace)
-			return nil
-		},
+		Setup:               quickExit,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits":          cmdExits,
 			"waitfor":        cmdWaitfor,
@@ -47,6 +41,14 @@ func TestScripts(t *testing.T) {
 			"downgradesince": cmdDowngradeSince,
 		},
 	})
+}
+
+// quickExit sets up a script's environment: a race-enabled binary sleeps a
+// second at exit by default, waiting for other goroutines' reports, which
+// would be a second per command.
+func quickExit(env *testscript.Env) error {
+	env.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return nil
 }
 
 // cmdExits runs a program and checks its exit status:
