@@ -14,6 +14,8 @@ import (
 // ReadJSONL parses JSONL: one object per line with the fields "key", "val",
 // "time" and optionally "diff" (default 1). Blank lines are skipped; any
 // other field is refused, so a misspelled "diff" is not silently taken as 1.
+// A UTF-8 byte order mark before the first line is skipped, and lines may
+// end in CRLF.
 func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 	br := bufio.NewReader(r)
 	var out []Record
@@ -21,6 +23,11 @@ func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 		text, err := br.ReadBytes('\n')
 		if err != nil && err != io.EOF {
 			return nil, fmt.Errorf("records: reading %s: %w", name, err)
+		}
+		if line == 1 {
+			// A byte order mark, as some Windows editors write: CSV input
+			// skips it too.
+			text = bytes.TrimPrefix(text, []byte("\ufeff"))
 		}
 		if len(bytes.TrimSpace(text)) > 0 {
 			rec, perr := parseJSONLine(text)

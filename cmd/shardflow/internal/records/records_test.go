@@ -48,6 +48,24 @@ func TestReadJSONL(t *testing.T) {
 	}
 }
 
+// TestReadJSONLBOM: a file saved with a byte order mark and CRLF line ends
+// (as Windows editors write it) reads like any other; a mark anywhere but
+// the start is still an error.
+func TestReadJSONLBOM(t *testing.T) {
+	in := "\ufeff{\"key\":\"a\",\"val\":1,\"time\":0}\r\n{\"key\":\"b\",\"val\":2,\"time\":1}\r\n"
+	recs, err := ReadJSONL(strings.NewReader(in), "bom.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || string(recs[0].Key) != `"a"` || string(recs[1].Key) != `"b"` {
+		t.Fatalf("records = %+v", recs)
+	}
+	in = "{\"key\":\"a\",\"val\":1,\"time\":0}\n\ufeff{\"key\":\"b\",\"val\":2,\"time\":1}\n"
+	if _, err := ReadJSONL(strings.NewReader(in), "in"); err == nil || !strings.HasPrefix(err.Error(), "in:2: invalid JSON") {
+		t.Errorf("a mark on line 2: err = %v, want in:2: invalid JSON", err)
+	}
+}
+
 func TestReadJSONLErrors(t *testing.T) {
 	good := `{"key":1,"val":2,"time":3}` + "\n"
 	for _, tc := range []struct{ line, want string }{
