@@ -146,3 +146,59 @@ func TestGCSinceHeldBackByReader(t *testing.T) {
 		t.Fatalf("gc once the reader expired: %d %q %q", code, out, errOut)
 	}
 }
+
+// blockingReader is a standard input that waits for data that never comes,
+// like a terminal nobody types at, until ctx is cancelled.
+type blockingReader struct{ ctx context.Context }
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b.ctx.Done()
+	return 0, io.EOF
+}
+
+// TestWriteInterrupted: SIGINT (a cancelled context) stops a write that is
+// still reading its input, at once, with status 1, a message that says
+// nothing was written, and no shard created.
+func TestWriteInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run(t, context.Background(), dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "t"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"--location", dir + "/data", "write", "--shard", "s"},
+			Env{Stdin: blockingReader{ctx}, Stdout: &stdout, Stderr: &stderr})
+	}()
+	cancel()
+	select {
+	case code := <-done:
+		if code != ExitFailure || stderr.String() != "shardflow: write: interrupted; nothing was written\n" {
+			t.Fatalf("status %d, stderr %q", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("write still running 10s after its interruption")
+	}
+	// Interrupted after its input ended: still nothing written.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	code, _, errOut := run(t, ctx2, dir, "", "write", "--shard", "s", "--upper", "5", "--input", writeFile(t, dir, `{"key":"a","val":1,"time":0}`, cancel2))
+	if code != ExitFailure || errOut != "shardflow: write: interrupted; nothing was written\n" {
+		t.Fatalf("interrupted at the end of the input: status %d, stderr %q", code, errOut)
+	}
+	if code, out, _ := run(t, context.Background(), dir, "", "shards"); code != ExitOK || !strings.Contains(out, "\nt ") || strings.Contains(out, "\ns ") {
+		t.Fatalf("shards after interrupted writes: %d %q", code, out)
+	}
+}
+
+// writeFile writes content to a file in dir and cancels before returning
+// its name: the command starts already interrupted.
+func writeFile(t *testing.T, dir, content string, cancel context.CancelFunc) string {
+	t.Helper()
+	name := dir + "/in.jsonl"
+	if err := os.WriteFile(name, []byte(content), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	return name
+}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -14,6 +12,7 @@ import (
 	"github.com/shardflow/shardflow/cmd/shardflow/internal/records"
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 type writeFlags struct {
@@ -90,7 +89,7 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	if f.inlineMax < 0 {
 		return usageErrorf("--inline-max-bytes: want 0 or more, got %d", f.inlineMax)
 	}
-	recs, err := g.readInput(f.input, format)
+	recs, err := g.readInput(ctx, f.input, format)
 	if err != nil {
 		return failure(err)
 	}
@@ -100,14 +99,17 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	if f.inlineMax == 0 {
 		opts.InlineWriteMaxBytes = -1 // persist's 0 means its default
 	}
+	if ctx.Err() != nil {
+		return failure(errInterrupted)
+	}
 	st, err := g.openWith(ctx, true, opts)
 	if err != nil {
-		return err
+		return interruptedOr(ctx, err)
 	}
 	defer st.Close()
 	cur, err := st.client.State(ctx, id)
 	if err != nil {
-		return failure(err)
+		return interruptedOr(ctx, err)
 	}
 	lower, ok := cur.Upper.Single()
 	if !ok {
@@ -127,15 +129,23 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	}
 	w, err := st.client.OpenWriter(ctx, id)
 	if err != nil {
-		return failure(err)
+		return interruptedOr(ctx, err)
 	}
 	appendErr := w.CompareAndAppend(ctx, updates, frontier.From(lower), frontier.From(frontier.Time(upper)))
-	closeErr := w.Close(ctx)
+	closeErr := w.Close(context.WithoutCancel(ctx))
 	var mismatch *persist.UpperMismatchError
-	if errors.As(appendErr, &mismatch) {
+	switch {
+	case errors.As(appendErr, &mismatch):
 		return failure(fmt.Errorf("shard %q: another writer moved the upper to %v while this batch was prepared for %v; nothing was written", id, mismatch.Current, mismatch.Expected))
-	}
-	if appendErr != nil {
+	case appendErr != nil && location.IsIndeterminate(appendErr):
+		why := appendErr
+		if ctx.Err() != nil {
+			why = errors.New("interrupted while writing")
+		}
+		return failure(fmt.Errorf("write: %v: the batch may or may not have been written; 'shardflow inspect --shard %s' shows whether the upper is [%d]", why, id, upper))
+	case appendErr != nil && ctx.Err() != nil:
+		return failure(errInterrupted)
+	case appendErr != nil:
 		return failure(appendErr)
 	}
 	if closeErr != nil {
@@ -144,32 +154,6 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	g.log.Info("appended batch", "shard", id, "updates", len(updates), "lower", lower, "upper", upper)
 	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", len(updates), id, lower, upper)
 	return nil
-}
-
-// readInput parses the records of the named input ("-": standard input).
-func (g *globals) readInput(name string, format records.Format) ([]records.Record, error) {
-	var r io.Reader = g.env.Stdin
-	label := "stdin"
-	size := int64(-1)
-	if name != "-" {
-		file, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer file.Close()
-		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
-		}
-		r, label = file, name
-	}
-	if size < 0 {
-		// A pipe or a terminal: no size to measure against, and a
-		// spinner would draw over what a person types.
-		return records.Read(r, label, format)
-	}
-	bar := g.newProgress(size, "reading "+label, true)
-	defer bar.Done()
-	return records.Read(bar.Reader(r), label, format)
 }
 
 // batchUpper returns --upper, or else the largest time plus one.
