@@ -42,7 +42,7 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 		Example: `  shardflow bench --quick            # everything, in under a minute
   shardflow bench --only P1,P2 --rows 2000000 --parts 128
   shardflow bench --json > bench.json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, id := range strings.Split(only, ",") {
 				if id = strings.TrimSpace(strings.ToUpper(id)); id != "" {
@@ -95,7 +95,7 @@ func newBenchListenerCmd(g *globals) *cobra.Command {
 		Use:    "bench-listener --blob URL --consensus URL --bench-shard NAME",
 		Short:  "The listener process of bench's P5 (started by bench)",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args:   noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if g.blob == "" || shard == "" {
 				return usageErrorf("--blob, --consensus and --bench-shard are required")

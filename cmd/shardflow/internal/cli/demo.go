@@ -28,7 +28,7 @@ Afterwards try:
   shardflow replay --shard demo --as-of 3 --output table`,
 		Example: `  go run ./cmd/shardflow demo
   shardflow demo --location /tmp/shardflow-demo`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), g)
 		},

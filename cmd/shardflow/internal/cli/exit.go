@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // Exit statuses of the shardflow command.
@@ -55,4 +58,17 @@ func statusOf(err error) int {
 		return ee.code
 	}
 	return ExitUsage
+}
+
+// noArgs refuses positional arguments, which no command takes. The usual
+// slip is a shard name without its flag, so a command that wants --shard
+// and has none says how to give it.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if len(args) == 1 && cmd.Flags().Lookup("shard") != nil && !cmd.Flags().Changed("shard") {
+		return usageErrorf("%s takes no arguments, got %q: name the shard with --shard %s", cmd.CommandPath(), args[0], args[0])
+	}
+	return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
 }

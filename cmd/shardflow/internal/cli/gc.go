@@ -49,7 +49,7 @@ in-flight write could lose its parts.`,
 		Example: `  shardflow gc --shard fruit
   shardflow gc --shard fruit --since 100   # forget the history before time 100
   shardflow gc --shard fruit --min-age 1h`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runGC(cmd.Context(), g, f)
 		},

@@ -41,7 +41,7 @@ exists with the recorded size and checksum; if any does not, it lists them and
 exits with status 4.`,
 		Example: `  shardflow inspect --shard fruit
   shardflow inspect --shard fruit --output json --verify`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInspect(cmd.Context(), g, f)
 		},

@@ -63,7 +63,7 @@ and exits with status 3. The csv output has rows only; table is for people.`,
 
   # Tail new writes with 4 workers, as a table.
   shardflow replay --shard fruit --follow --workers 4 --output table`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config()
 			if err != nil {

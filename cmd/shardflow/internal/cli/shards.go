@@ -18,7 +18,7 @@ func newShardsCmd(g *globals) *cobra.Command {
 		Short: "List the shards of the location with their seqno, since and upper",
 		Example: `  shardflow shards
   shardflow shards --location /var/lib/shardflow --output json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runShards(cmd.Context(), g, output)
 		},

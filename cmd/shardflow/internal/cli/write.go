@@ -56,7 +56,7 @@ and a commit. Later writes merge small batches into blob parts.`,
 
   # CSV with a header.
   shardflow write --shard fruit --format csv --input updates.csv`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runWrite(cmd.Context(), g, f)
 		},
