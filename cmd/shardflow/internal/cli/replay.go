@@ -42,9 +42,10 @@ before it has been printed. The frontier [] means the replay is done:
 advanced to it; with exclude they are skipped. Then come the updates after
 it. The as-of must be at or after the shard's since; a replay holds the since
 where it is while it runs and never moves it. Without --follow and --until,
-the replay stops at the shard's upper as it was when the replay started. --until T stops before time T. --follow keeps
-printing new updates as they are written, until SIGINT or SIGTERM, then shuts
-down cleanly (its readers expired) and exits 0. A replay killed outright
+the replay stops at the shard's upper as it was when the replay started.
+--until T stops before time T, which must be after the as-of. --follow
+keeps printing new updates as they are written, until SIGINT or SIGTERM,
+then shuts down cleanly (its readers expired) and exits 0. A replay killed outright
 leaves its readers registered until their 15-minute leases run out; gc then
 removes them.
 
@@ -106,6 +107,9 @@ func (f replayFlags) config() (replayConfig, error) {
 	}
 	if c.until, err = optionalTime("--until", f.until); err != nil {
 		return c, err
+	}
+	if c.asOf != nil && c.until != nil && *c.until <= *c.asOf {
+		return c, usageErrorf("--until %d is not after --as-of %d: the replay starts at the as-of and stops before the until, so it could print nothing", *c.until, *c.asOf)
 	}
 	switch f.snapshot {
 	case "include":

@@ -35,6 +35,16 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	switch {
 	case cfg.until != nil:
 		opts.Until = frontier.From(frontier.Time(*cfg.until))
+		if cfg.asOf == nil {
+			s, err := st.client.State(ctx, cfg.shard)
+			if err != nil {
+				return failure(err)
+			}
+			if since, ok := s.Since.Single(); ok && uint64(since) >= *cfg.until {
+				g.log.Warn("nothing to replay: --until is not after the as-of, which defaults to the shard's since",
+					"shard", cfg.shard, "until", *cfg.until, "since", uint64(since))
+			}
+		}
 	case !cfg.follow:
 		// Stop at the upper as it is now, so the replay ends.
 		s, err := st.client.State(ctx, cfg.shard)
