@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,6 +55,9 @@ func (g *globals) openWith(ctx context.Context, create bool, opts persist.Client
 			return nil, failure(err)
 		}
 		return &store{loc: loc, client: persist.NewClient(loc, opts)}, nil
+	}
+	if fi, err := os.Stat(g.location); (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, failure(fmt.Errorf("--location %s: not a directory", g.location))
 	}
 	if !create {
 		if _, err := os.Stat(filepath.Join(g.location, "consensus.db")); errors.Is(err, fs.ErrNotExist) {
