@@ -93,7 +93,7 @@ func benchRead(b *testing.B, loc persist.Location, what string, read func(contex
 	e, s, client := benchShard(b, loc)
 	ctx := context.Background()
 	b.ResetTimer()
-	cpu0, _ := cpuTime()
+	u0, _ := processUsage()
 	for b.Loop() {
 		n, err := read(ctx, e, s, client)
 		if err := checkRows(what, n, s.rows, err); err != nil {
@@ -102,8 +102,9 @@ func benchRead(b *testing.B, loc persist.Location, what string, read func(contex
 	}
 	b.SetBytes(s.bytes)
 	b.ReportMetric(float64(s.rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	if cpu1, ok := cpuTime(); ok {
-		b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	if u1, ok := processUsage(); ok {
+		b.ReportMetric(float64((u1.cpu-u0.cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64(u1.switches-u0.switches)/float64(b.N), "ctxsw/op")
 	}
 }
 
@@ -147,7 +148,7 @@ func BenchmarkP2FetchConcurrency(b *testing.B) {
 func benchChain(b *testing.B, run func(records int) (uint64, error)) {
 	n := benchEnv(b).cfg.Records
 	want := chainLoop(n)
-	c0, _ := cpuTime()
+	u0, _ := processUsage()
 	for b.Loop() {
 		got, err := run(n)
 		if err != nil {
@@ -157,10 +158,10 @@ func benchChain(b *testing.B, run func(records int) (uint64, error)) {
 			b.Fatalf("sum %d, plain loop %d", got, want)
 		}
 	}
-	c1, _ := cpuTime()
+	u1, _ := processUsage()
 	records := float64(n) * float64(b.N)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/records, "ns/record")
-	b.ReportMetric(float64((c1-c0).Nanoseconds())/records, "cpu-ns/record")
+	b.ReportMetric(float64((u1.cpu-u0.cpu).Nanoseconds())/records, "cpu-ns/record")
 }
 
 func BenchmarkP3Dataflow(b *testing.B) { benchChain(b, chainDataflow) }

@@ -7,12 +7,15 @@ import (
 	"time"
 )
 
-// cpuTime returns the CPU time (user + system) the process has used, or
-// false if the system will not say.
-func cpuTime() (time.Duration, bool) {
+// processUsage returns what the process has used so far, or false if the
+// system will not say.
+func processUsage() (usage, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
+		return usage{}, false
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+	return usage{
+		cpu:      time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		switches: int64(ru.Nvcsw + ru.Nivcsw),
+	}, true
 }

@@ -2,6 +2,4 @@
 
 package bench
 
-import "time"
-
-func cpuTime() (time.Duration, bool) { return 0, false }
+func processUsage() (usage, bool) { return usage{}, false }

@@ -137,6 +137,17 @@ func timed(ctx context.Context, runs int, fn func() error) (time.Duration, error
 type timing struct {
 	wall, cpu time.Duration
 	spread    float64
+	// switches is the process's context switches in a run: each is a
+	// thread put to sleep or woken, the price of a hand-off between
+	// goroutines on different threads (a plain loop makes few).
+	switches int64
+}
+
+// usage is what the process has used: CPU time (user and system) and
+// context switches (voluntary and involuntary).
+type usage struct {
+	cpu      time.Duration
+	switches int64
 }
 
 // interleaved warms each fn up once, then runs them in turn, runs rounds,
@@ -151,6 +162,7 @@ type timing struct {
 func interleaved(ctx context.Context, runs int, fns ...func() error) ([]timing, error) {
 	walls := make([][]time.Duration, len(fns))
 	cpus := make([][]time.Duration, len(fns))
+	switches := make([][]int64, len(fns))
 	for round := range runs + 1 {
 		for k := range fns {
 			i := (round + k) % len(fns)
@@ -161,22 +173,23 @@ func interleaved(ctx context.Context, runs int, fns ...func() error) ([]timing, 
 			// Start each run with a clean heap, as testing.B does, so no
 			// variant pays for the garbage of the one before it.
 			runtime.GC()
-			c0, _ := cpuTime()
+			u0, _ := processUsage()
 			start := time.Now()
 			if err := fn(); err != nil {
 				return nil, err
 			}
 			wall := time.Since(start)
-			c1, _ := cpuTime()
+			u1, _ := processUsage()
 			if round > 0 {
 				walls[i] = append(walls[i], wall)
-				cpus[i] = append(cpus[i], c1-c0)
+				cpus[i] = append(cpus[i], u1.cpu-u0.cpu)
+				switches[i] = append(switches[i], u1.switches-u0.switches)
 			}
 		}
 	}
 	out := make([]timing, len(fns))
 	for i := range fns {
-		out[i] = timing{wall: median(walls[i]), cpu: median(cpus[i])}
+		out[i] = timing{wall: median(walls[i]), cpu: median(cpus[i]), switches: median(switches[i])}
 		if out[i].wall > 0 {
 			out[i].spread = float64(slices.Max(walls[i])-slices.Min(walls[i])) / float64(out[i].wall)
 		}
