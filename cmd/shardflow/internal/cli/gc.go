@@ -26,7 +26,10 @@ func newGCCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gc --shard NAME [--since T] [--min-age DURATION] [--compact=false]",
 		Short: "Compact history and collect garbage: expired readers, unreachable versions and blobs, orphans",
-		Long: `With --since T, gc first advances the shard's since to T: the promise that
+		Long: `gc shrinks a shard's storage in up to four steps, each reported on one
+line of its output.
+
+With --since T, gc first advances the shard's since to T: the promise that
 no replay will ask for a time before T, which is what lets history before T
 be compacted. The since moves only as far as every registered reader
 allows, never back, and only to a time before the upper (a time at or past

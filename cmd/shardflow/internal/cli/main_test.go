@@ -202,3 +202,16 @@ func writeFile(t *testing.T, dir, content string, cancel context.CancelFunc) str
 	cancel()
 	return name
 }
+
+// TestHelpWraps: every command's long help is wrapped for an 80-column
+// terminal, as a person reads it.
+func TestHelpWraps(t *testing.T) {
+	root := newRoot(Env{})
+	for _, cmd := range append(root.Commands(), root) {
+		for i, line := range strings.Split(cmd.Long, "\n") {
+			if len(line) > 80 {
+				t.Errorf("%s --help, line %d is %d columns: %s", cmd.CommandPath(), i+1, len(line), line)
+			}
+		}
+	}
+}
