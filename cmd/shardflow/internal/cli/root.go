@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Env is what the command reads and writes: the process's standard streams,
@@ -130,5 +131,13 @@ func (g *globals) setup(cmd *cobra.Command) error {
 	if strings.TrimSpace(g.location) == "" {
 		return usageErrorf("--location: empty directory name")
 	}
-	return nil
+	// An empty value, as from --since "$UNSET", would otherwise mean the
+	// flag's default: a shell variable's typo silently changing the command.
+	var empty error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if empty == nil && f.Value.Type() == "string" && f.Value.String() == "" {
+			empty = usageErrorf("--%s: empty value (leave the flag out for its default)", f.Name)
+		}
+	})
+	return empty
 }
