@@ -85,6 +85,7 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 	f.BoolVar(&asJSON, "json", false, "write the report as JSON instead of a table")
 	f.BoolVar(&noRemote, "no-other-process", false, "skip P5's listener in another process")
 	f.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("SHARDFLOW_POSTGRES_URL"), "PostgreSQL URL for P5's PostgreSQL rows (default $SHARDFLOW_POSTGRES_URL; none: skipped)")
+	_ = f.SetAnnotation("postgres", emptyOK, []string{"--postgres '' skips the PostgreSQL rows"})
 	return cmd
 }
 

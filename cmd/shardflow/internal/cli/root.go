@@ -115,6 +115,10 @@ error, 4 inspect --verify found damage.`,
 	return root
 }
 
+// emptyOK annotates a string flag whose empty value means something, such
+// as "none", rather than a mistake.
+const emptyOK = "shardflow_empty_ok"
+
 // setup checks the global flags and starts the logger.
 func (g *globals) setup(cmd *cobra.Command) error {
 	var level slog.Level
@@ -135,7 +139,7 @@ func (g *globals) setup(cmd *cobra.Command) error {
 	// flag's default: a shell variable's typo silently changing the command.
 	var empty error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if empty == nil && f.Value.Type() == "string" && f.Value.String() == "" {
+		if empty == nil && f.Value.Type() == "string" && f.Value.String() == "" && f.Annotations[emptyOK] == nil {
 			empty = usageErrorf("--%s: empty value (leave the flag out for its default)", f.Name)
 		}
 	})
