@@ -40,8 +40,9 @@ cell holds JSON, and a cell that is not valid JSON is taken as a string.
 
 --upper defaults to the largest time in the input plus one. Nothing is
 written, and the command fails, if a line is malformed (its line number is
-reported), if a time lies outside [current upper, --upper), or if --upper is
-not beyond the current upper. An empty input with --upper just advances the
+reported), if a time lies outside [current upper, --upper), if --upper is
+not beyond the current upper, or if the diffs of one key, val and time sum
+outside the int64 range. An empty input with --upper just advances the
 upper, closing the times before it.
 
 A batch that encodes to at most --inline-max-bytes is kept in the shard's
@@ -92,6 +93,9 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	recs, err := g.readInput(ctx, f.input, format)
 	if err != nil {
 		return failure(err)
+	}
+	if err := records.CheckSums(recs, inputLabel(f.input)); err != nil {
+		return failure(fmt.Errorf("%w; nothing was written", err))
 	}
 
 	opts := clientOptions
@@ -156,6 +160,14 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	return nil
 }
 
+// inputLabel names --input in messages.
+func inputLabel(input string) string {
+	if input == "-" {
+		return "stdin"
+	}
+	return input
+}
+
 // batchUpper returns --upper, or else the largest time plus one.
 func batchUpper(recs []records.Record, flag *uint64) (uint64, error) {
 	if flag != nil {
@@ -184,10 +196,7 @@ func maxU(a, b uint64) uint64 {
 // checkBatch refuses an upper not beyond lower and a record outside
 // [lower, upper).
 func checkBatch(recs []records.Record, lower, upper uint64, input string) error {
-	label := input
-	if label == "-" {
-		label = "stdin"
-	}
+	label := inputLabel(input)
 	for _, r := range recs {
 		if r.Time < lower {
 			return fmt.Errorf("%s:%d: time %d is before the shard's upper [%d]: times before it are closed; nothing was written", label, r.Line, r.Time, lower)

@@ -4,7 +4,8 @@
 // Consolidate makes the output independent of how the work was split: it
 // sums the diffs of identical (key, val) at one time, drops zeros and sorts
 // by (time, key bytes, val bytes), so any number of workers prints the same
-// lines.
+// lines. A sum outside the int64 range is reported as an error rather than
+// wrapped around into another number.
 //
 // A Printer writes one of three formats:
 //

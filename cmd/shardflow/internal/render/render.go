@@ -33,25 +33,65 @@ func Compare(a, b Update) int {
 }
 
 // Consolidate sorts ups by Compare, sums the diffs of equal (key, val, time)
-// and drops zero sums, in place. It returns the consolidated prefix.
-func Consolidate(ups []Update) []Update {
+// and drops zero sums, in place. It returns the consolidated prefix, and a
+// *DiffOverflowError if some sum lies outside the int64 range (that
+// update's printed diff would be wrong; the others are right).
+func Consolidate(ups []Update) ([]Update, error) {
 	slices.SortFunc(ups, Compare)
 	out := ups[:0]
+	var overflow error
+	// carry counts the times the last output's sum wrapped past the int64
+	// range (+1 up, -1 down): its true sum is Diff + carry*2^64, in range
+	// only if carry ends at 0, however the partial sums wandered.
+	carry := 0
+	settle := func() {
+		if n := len(out); carry != 0 && n > 0 && overflow == nil {
+			overflow = &DiffOverflowError{Key: out[n-1].Key, Val: out[n-1].Val, Time: out[n-1].Time, Up: carry > 0}
+		}
+		carry = 0
+	}
 	for _, u := range ups {
 		if n := len(out); n > 0 && Compare(out[n-1], u) == 0 {
-			out[n-1].Diff += u.Diff
+			a := out[n-1].Diff
+			s := a + u.Diff
+			switch {
+			case a > 0 && u.Diff > 0 && s < 0:
+				carry++
+			case a < 0 && u.Diff < 0 && s >= 0:
+				carry--
+			}
+			out[n-1].Diff = s
 			continue
 		}
+		settle()
 		if n := len(out); n > 0 && out[n-1].Diff == 0 {
 			out[n-1] = u
 			continue
 		}
 		out = append(out, u)
 	}
+	settle()
 	if n := len(out); n > 0 && out[n-1].Diff == 0 {
 		out = out[:n-1]
 	}
-	return out
+	return out, overflow
+}
+
+// DiffOverflowError: the diffs of one (key, val, time) sum to a count
+// outside the int64 range, which no printed diff can hold.
+type DiffOverflowError struct {
+	Key, Val []byte
+	Time     uint64
+	// Up: the sum is above the range, rather than below it.
+	Up bool
+}
+
+func (e *DiffOverflowError) Error() string {
+	side := "below -9223372036854775808"
+	if e.Up {
+		side = "above 9223372036854775807"
+	}
+	return fmt.Sprintf("the diffs of key %s val %s at time %d sum to %s, outside the int64 range", e.Key, e.Val, e.Time, side)
 }
 
 // Format names an output format of replay.

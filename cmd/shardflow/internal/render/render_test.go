@@ -1,7 +1,10 @@
 package render
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -11,14 +14,16 @@ import (
 )
 
 // TestConsolidateMatchesModel checks Consolidate against a map from
-// (time, key, val) to summed diff, on random batches.
+// (time, key, val) to summed diff, on random batches. Some diffs are near
+// the int64 limits: a sum outside the range must be reported, one inside it
+// printed right however its partial sums wrapped.
 func TestConsolidateMatchesModel(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	for iter := 0; iter < 500; iter++ {
+	for iter := 0; iter < 2000; iter++ {
 		var ups []Update
-		model := map[string]int64{}
+		model := map[string]*big.Int{}
 		for i := rng.IntN(30); i > 0; i-- {
 			u := Update{
 				Key:  []byte{byte('a' + rng.IntN(3))},
@@ -26,23 +31,58 @@ func TestConsolidateMatchesModel(t *testing.T) {
 				Time: uint64(rng.IntN(3)),
 				Diff: int64(rng.IntN(5) - 2),
 			}
+			if iter%2 == 1 && rng.IntN(3) == 0 {
+				u.Diff = math.MaxInt64 - int64(rng.IntN(3))
+				if rng.IntN(2) == 0 {
+					u.Diff = math.MinInt64 + int64(rng.IntN(3))
+				}
+			}
 			ups = append(ups, u)
-			model[fmt.Sprintf("%020d %s %s", u.Time, u.Key, u.Val)] += u.Diff
+			k := fmt.Sprintf("%020d %s %s", u.Time, u.Key, u.Val)
+			if model[k] == nil {
+				model[k] = new(big.Int)
+			}
+			model[k].Add(model[k], big.NewInt(u.Diff))
 		}
 		var want []string
+		overflows := false
 		for k, d := range model {
-			if d != 0 {
+			if !d.IsInt64() {
+				overflows = true
+				continue
+			}
+			if d.Sign() != 0 {
 				want = append(want, fmt.Sprintf("%s %d", k, d))
 			}
 		}
 		slices.Sort(want)
+		cons, err := Consolidate(ups)
+		var oe *DiffOverflowError
+		if overflows != errors.As(err, &oe) {
+			t.Fatalf("seed %d iteration %d: overflow %v, error %v", seed, iter, overflows, err)
+		}
+		if overflows {
+			continue
+		}
 		var got []string
-		for _, u := range Consolidate(ups) {
+		for _, u := range cons {
 			got = append(got, fmt.Sprintf("%020d %s %s %d", u.Time, u.Key, u.Val, u.Diff))
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("seed %d iteration %d:\n got %v\nwant %v", seed, iter, got, want)
 		}
+	}
+}
+
+// TestConsolidateOverflowMessage: the error names the update and the side.
+func TestConsolidateOverflowMessage(t *testing.T) {
+	_, err := Consolidate([]Update{
+		{Key: []byte(`"a"`), Val: []byte(`1`), Time: 3, Diff: math.MaxInt64},
+		{Key: []byte(`"a"`), Val: []byte(`1`), Time: 3, Diff: 1},
+	})
+	want := `the diffs of key "a" val 1 at time 3 sum to above 9223372036854775807, outside the int64 range`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %s", err, want)
 	}
 }
 
@@ -87,7 +127,7 @@ func TestPrinters(t *testing.T) {
 
 func ExamplePrinter() {
 	p := NewPrinter(os.Stdout, JSONL)
-	ups := Consolidate([]Update{
+	ups, _ := Consolidate([]Update{
 		{Key: []byte(`"b"`), Val: []byte(`1`), Time: 1, Diff: 1},
 		{Key: []byte(`"a"`), Val: []byte(`1`), Time: 1, Diff: 2},
 		{Key: []byte(`"b"`), Val: []byte(`1`), Time: 1, Diff: -1},

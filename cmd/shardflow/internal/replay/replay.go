@@ -312,8 +312,11 @@ func (r *runner) process() {
 }
 
 // flush prints the updates at times the frontier has passed, then the
-// frontier.
+// frontier. A sum of diffs no int64 holds stops the output there.
 func (r *runner) flush() {
+	if r.printErr != nil {
+		return // output stopped at the failure
+	}
 	var ready []frontier.Time
 	for t := range r.pending {
 		if !r.frontier.LessEqual(t) {
@@ -322,8 +325,13 @@ func (r *runner) flush() {
 	}
 	slices.Sort(ready)
 	for _, t := range ready {
-		ups := render.Consolidate(r.pending[t])
+		ups, err := render.Consolidate(r.pending[t])
 		delete(r.pending, t)
+		if err != nil {
+			// A diff that cannot be printed: print nothing wrong, stop.
+			r.printErr = err
+			return
+		}
 		r.printErr = errors.Join(r.printErr, r.cfg.Printer.Updates(ups))
 		if r.cfg.Printed != nil {
 			r.cfg.Printed(len(ups))
