@@ -110,7 +110,7 @@ func parseCSVRow(row []string, c csvCols) (Record, error) {
 // csvJSON canonicalizes a cell holding JSON, or takes it as a string.
 func csvJSON(cell string) ([]byte, error) {
 	if b, err := Canonical([]byte(cell)); err == nil {
-		return b, nil
+		return b, checkDuplicates([]byte(cell), false)
 	}
 	return encodeCanonical(cell)
 }

@@ -12,6 +12,9 @@
 //     a cell that is not valid JSON is taken as a string, so apple means
 //     "apple" while 42 is a number and "42" (in CSV, """42""") a string.
 //
+// An object with a member name twice, at any depth, is refused: decoding it
+// would keep one of the two values and silently drop the other.
+//
 // Keys and values are stored as canonical JSON: compact, object members
 // sorted by name, strings with no needless escapes, numbers as written.
 // Two spellings of one JSON value therefore store the same bytes and

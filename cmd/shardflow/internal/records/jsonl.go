@@ -62,6 +62,9 @@ func parseJSONLine(text []byte) (Record, error) {
 	if obj == nil {
 		return Record{}, errors.New("want a JSON object with key, val, time and diff, got null")
 	}
+	if err := checkDuplicates(text, true); err != nil {
+		return Record{}, err // text decoded above: it is valid JSON
+	}
 	var unknown []string
 	for f := range obj {
 		if !jsonlFields[f] {

@@ -196,3 +196,45 @@ func TestCheckSums(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateMembers: an object with a member twice is refused, in a
+// JSONL line's fields, in a nested value, and in a CSV cell: decoding would
+// keep one value and silently drop the other.
+func TestDuplicateMembers(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{`{"key":"a","key":"b","val":1,"time":0}`, `in:1: field "key" appears twice`},
+		{`{"key":"a","val":1,"time":0,"diff":1,"diff":-1}`, `in:1: field "diff" appears twice`},
+		{`{"key":"a","val":{"x":1,"y":[{"z":1,"z":2}]},"time":0}`, `in:1: member "z" appears twice in one object`},
+		{`{"key":{"x":{"x":1},"y":{"x":1}},"val":[{"x":1},{"x":1}],"time":0}`, ``},
+	} {
+		_, err := ReadJSONL(strings.NewReader(tc.line), "in")
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("%s:\n got %v\nwant %s", tc.line, err, tc.want)
+		}
+	}
+	_, err := ReadCSV(strings.NewReader("key,val,time\na,\"{\"\"x\"\":1,\"\"x\"\":2}\",0\n"), "in")
+	if want := `in:2: "val": member "x" appears twice in one object`; fmt.Sprint(err) != want {
+		t.Errorf("CSV: got %v, want %s", err, want)
+	}
+}
+
+// TestDuplicateMembersEscaped: escapes are decoded before names are
+// compared, strings holding braces, commas and quotes are not structure,
+// and objects with many members are checked too.
+func TestDuplicateMembersEscaped(t *testing.T) {
+	many := `{"key":{`
+	for i := range 40 {
+		many += fmt.Sprintf(`"m%d":1,`, i)
+	}
+	for _, tc := range []struct{ line, want string }{
+		{`{"key":{"a":1,"\u0061":2},"val":1,"time":0}`, `in:1: member "a" appears twice in one object`},
+		{`{"key":{"a\"":1,"a":"{\"a\":1,","b":"\\"},"val":1,"time":0}`, ``},
+		{many + `"m1":2},"val":1,"time":0}`, `in:1: member "m1" appears twice in one object`},
+		{many + `"m40":2},"val":1,"time":0}`, ``},
+	} {
+		_, err := ReadJSONL(strings.NewReader(tc.line), "in")
+		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+			t.Errorf("%s:\n got %v\nwant %s", tc.line, err, tc.want)
+		}
+	}
+}
