@@ -49,10 +49,12 @@
 // Each worker brings Options.FetchConcurrency goroutines, and the workers
 // of a process pool them: a goroutine takes the next part of the worker
 // with the most parts waiting and delivers it to that worker, so the
-// workers finish their fetches together. No more than
-// (ResultBuffer+FetchConcurrency) times the workers fetched parts are held
-// in the process. The
-// operator counts fetches in flight per time, holding for each time a data
+// workers finish their fetches together. A worker's parts fetched or being
+// fetched but not yet taken by its operator are capped at
+// ResultBuffer+FetchConcurrency, so no more than that times the workers
+// fetched parts are held in the process, and a worker that does not take
+// its results holds back no more than its own goroutines. The operator
+// counts fetches in flight per time, holding for each time a data
 // capability and a completed-fetches capability; a result is emitted at its
 // time, and when a time's count reaches zero both capabilities are dropped,
 // which advances the output and releases the leases. Results are never

@@ -32,8 +32,15 @@ type fetchResult[T, R any] struct {
 // finish their fetches together instead of one waiting on another's tail.
 //
 // A member's guarantees are those of a fetcher of its own (see fetcher):
-// bounded results, stop waiting for its fetches. The pool's goroutines
-// return once every member has stopped.
+// bounded results, stop waiting for its fetches, and its requests fetched
+// whatever the other members do. For the last, a goroutine takes a request
+// of a member only while the member holds fewer than cap(results) plus its
+// concurrency results not yet polled (fetching, delivering or on its
+// channel): a member whose operator does not poll (its worker is busy, or
+// holds after a local press of the shutdown button) can keep no more than
+// its own goroutines parked on its full channel, and the others' goroutines
+// stay free for the others. The pool's goroutines return once every member
+// has stopped.
 type fetchPool[T, P, R any] struct {
 	// release gives back a fetched value no operator will receive: one
 	// whose member stopped before it was delivered or polled. Nil means
@@ -64,10 +71,10 @@ func newFetchPool[T, P, R any](release func(R)) *fetchPool[T, P, R] {
 // after each delivery so the operator's worker wakes.
 //
 // Memory is bounded: a goroutine holds at most one fetched part and blocks
-// delivering it while the member's channel is full, so no more than
-// cap(results) results wait for a member and one more per goroutine of the
-// pool is being fetched. Requests (part descriptions, small) queue without
-// bound, so submitting never blocks the operator.
+// delivering it while the member's channel is full, and a member holds no
+// more than cap(results)+concurrency results not yet polled (see
+// fetchPool). Requests (part descriptions, small) queue without bound, so
+// submitting never blocks the operator.
 //
 // stop cancels every fetch of the member's requests in progress and waits
 // for them to end: once it returns the pool touches nothing of the member
@@ -97,6 +104,10 @@ type fetcher[T, P, R any] struct {
 		// sent counts results put on the channel, received those taken
 		// off it: with no send in progress, len(results) == sent-received.
 		sent, received int
+		// held counts the requests taken from the queue whose results
+		// the operator has not polled (nor stop discarded); a goroutine
+		// takes a request only while held < cap(results)+concurrency.
+		held int
 	}
 }
 
@@ -166,6 +177,10 @@ func (f *fetcher[T, P, R]) poll() (fetchResult[T, R], bool) {
 	case r := <-f.results:
 		f.pool.mu.Lock()
 		f.st.received++
+		f.st.held--
+		if len(f.st.queue) > 0 {
+			f.pool.work.Signal() // the member may take a request again
+		}
 		f.pool.mu.Unlock()
 		return r, true
 	default:
@@ -214,7 +229,8 @@ func (p *fetchPool[T, P, R]) discard(r fetchResult[T, R]) {
 // settled reports whether the goroutines can do nothing more for this
 // member until an operator drains a channel or submits: none of its
 // requests is being fetched, no delivery to it is on its way, and every
-// queued request waits only for a goroutine parked on a full channel. It
+// queued request waits only for a goroutine parked on a full channel or
+// for the member's operator to poll (it holds its share, takableLocked). It
 // must be called from the goroutine that drains the member's results (the
 // worker's), so nothing drains while it looks. Tests use it to step a
 // dataflow until it is quiescent instead of sleeping.
@@ -222,6 +238,7 @@ func (f *fetcher[T, P, R]) settled() bool {
 	p := f.pool
 	p.mu.Lock()
 	fetching, delivering, blocked, queued := f.st.fetching, f.st.delivering, f.st.blocked, len(f.st.queue)
+	takable := f.takableLocked()
 	free := p.live // goroutines holding no request
 	for _, m := range p.members {
 		free -= m.st.fetching + m.st.delivering
@@ -231,7 +248,7 @@ func (f *fetcher[T, P, R]) settled() bool {
 	if fetching > 0 || delivering != blocked {
 		return false
 	}
-	if queued > 0 && free > 0 {
+	if queued > 0 && free > 0 && takable {
 		return false
 	}
 	// More on the channel than accounted for: a send has happened whose
@@ -294,20 +311,21 @@ func (p *fetchPool[T, P, R]) take() (*fetcher[T, P, R], fetchRequest[T, P], bool
 			f.st.queue[0] = fetchRequest[T, P]{} // let the part be collected once fetched
 			f.st.queue = f.st.queue[1:]
 			f.st.fetching++
+			f.st.held++
 			return f, req, true
 		}
 		p.work.Wait()
 	}
 }
 
-// longest returns the member with the most requests queued, or nil if none
-// has any. p.mu is held.
+// longest returns the member with the most requests queued that may take
+// one more, or nil if none has any. p.mu is held.
 func (p *fetchPool[T, P, R]) longest() *fetcher[T, P, R] {
 	n := len(p.members)
 	best, most := -1, 0
 	for i := range n {
 		k := (p.next + i) % n
-		if q := len(p.members[k].st.queue); q > most {
+		if q := len(p.members[k].st.queue); q > most && p.members[k].takableLocked() {
 			best, most = k, q
 		}
 	}
@@ -316,6 +334,14 @@ func (p *fetchPool[T, P, R]) longest() *fetcher[T, P, R] {
 	}
 	p.next = (best + 1) % n
 	return p.members[best]
+}
+
+// takableLocked reports whether a goroutine may take one more of the
+// member's requests: fewer than cap(results)+concurrency of its results
+// are unpolled, so no more than concurrency goroutines can ever be parked
+// on its full channel. p.mu is held.
+func (f *fetcher[T, P, R]) takableLocked() bool {
+	return f.st.held < cap(f.results)+f.concurrency
 }
 
 // deliver sends r, parking while the channel is full, and reports false if
@@ -343,6 +369,8 @@ func (f *fetcher[T, P, R]) deliver(r fetchResult[T, R]) bool {
 	f.st.blocked--
 	if sent {
 		f.st.sent++
+	} else {
+		f.st.held--
 	}
 	p.mu.Unlock()
 	if !sent {

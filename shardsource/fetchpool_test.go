@@ -251,3 +251,28 @@ func TestWorkersShareFetchGoroutines(t *testing.T) {
 		}
 	}
 }
+
+// A member whose operator does not poll (its worker is busy, or holds after
+// a local press of the shutdown button) keeps at most its own goroutines
+// parked on its full channel: another member's fetch still runs, as it
+// would on goroutines of its own.
+func TestFetchPoolUnpolledMemberKeepsOnlyItsShare(t *testing.T) {
+	g := newGatedFetch()
+	pool := newFetchPool[frontier.Time, int, string](nil)
+	a := pool.join(1, 1, g.fetch, func() {})
+	b := pool.join(1, 1, g.fetch, func() {})
+	defer b.stop()
+	defer a.stop()
+	for i := range 4 {
+		a.submit(frontier.Time(i), i)
+		g.open(i)
+	}
+	waitFor(t, "a's channel full and a delivery parked", func() bool {
+		pool.mu.Lock()
+		defer pool.mu.Unlock()
+		return len(a.results) == 1 && a.st.blocked >= 1 && a.st.fetching == 0
+	})
+	b.submit(10, 10)
+	g.open(10)
+	drainAll(t, b, 1)
+}

@@ -98,7 +98,10 @@ type Options[K, V any] struct {
 	// (default 4). The workers of one process pool them: a worker with
 	// nothing left to fetch lends its goroutines to one that has, so up to
 	// FetchConcurrency times the process's workers parts are fetched at
-	// once, for one worker or several.
+	// once. One worker's parts take at most ResultBuffer+FetchConcurrency
+	// of them, less the fetched parts waiting for the worker: a worker that
+	// does not take its results (busy, or shutting down while others are
+	// not) can hold back no more than its own goroutines.
 	FetchConcurrency int
 	// ResultBuffer is the capacity of the channel fetched parts wait in for
 	// each worker's fetch operator (default FetchConcurrency). At most
