@@ -19,6 +19,10 @@ func main() {
 func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A reader of the output that goes away (replay | head) makes writes
+	// fail with EPIPE rather than kill the process, so a replay still
+	// shuts down cleanly and expires its readers.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	go func() {
 		// After the first signal the command shuts down cleanly; a second
 		// one kills it as usual.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,7 +41,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	code := statusOf(err)
 	if err != nil {
 		var ee *exitError
-		if !errors.As(err, &ee) || !ee.quiet {
+		// A closed output (shardflow replay | head) is no news to whoever
+		// closed it: status 1, and nothing on stderr.
+		if (!errors.As(err, &ee) || !ee.quiet) && !errors.Is(err, syscall.EPIPE) {
 			fmt.Fprintf(env.Stderr, "shardflow: %v\n", err)
 		}
 		if code == ExitUsage {
