@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -108,8 +109,9 @@ func TestHalt(t *testing.T) {
 	var got any
 	func() {
 		defer func() { got = recover() }()
-		for range 100000 {
-			w.StepOrPark(10 * 1000 * 1000)
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			w.StepOrPark(10 * time.Millisecond)
 		}
 	}()
 	err, ok := got.(error)
