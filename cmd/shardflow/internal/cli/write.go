@@ -32,7 +32,7 @@ func newWriteCmd(g *globals) *cobra.Command {
 the shard as one batch covering the times [current upper, --upper). The shard
 is created on its first write.
 
-JSONL input is one object per line:
+JSONL input (UTF-8, like CSV) is one object per line:
   {"key": <any JSON>, "val": <any JSON>, "time": <uint64>, "diff": <int64>}
 where diff is optional and defaults to 1 (insert; -1 retracts). CSV input has
 a header naming the columns key, val, time and optionally diff; a key or val

@@ -85,6 +85,11 @@ func csvColumns(header []string) (csvCols, error) {
 }
 
 func parseCSVRow(row []string, c csvCols) (Record, error) {
+	for i, cell := range row {
+		if err := checkUTF8([]byte(cell)); err != nil {
+			return Record{}, fmt.Errorf("cell %d: %v", i+1, err)
+		}
+	}
 	var rec Record
 	var err error
 	if rec.Key, err = csvJSON(row[c.key]); err != nil {

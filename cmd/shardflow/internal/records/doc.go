@@ -12,6 +12,9 @@
 //     a cell that is not valid JSON is taken as a string, so apple means
 //     "apple" while 42 is a number and "42" (in CSV, """42""") a string.
 //
+// Input must be UTF-8: a line with other bytes is refused rather than have
+// them replaced by U+FFFD, which would make different keys one.
+//
 // An object with a member name twice, at any depth, is refused: decoding it
 // would keep one of the two values and silently drop the other.
 //

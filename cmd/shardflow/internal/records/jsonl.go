@@ -46,6 +46,9 @@ func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 var jsonlFields = map[string]bool{"key": true, "val": true, "time": true, "diff": true}
 
 func parseJSONLine(text []byte) (Record, error) {
+	if err := checkUTF8(text); err != nil {
+		return Record{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	var obj map[string]json.RawMessage

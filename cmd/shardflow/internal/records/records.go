@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // ErrMalformed is matched (errors.Is) by every *LineError.
@@ -117,4 +118,21 @@ func parseDiff(s string) (int64, error) {
 		return 0, fmt.Errorf(`"diff" must be an integer in [-9223372036854775808, 9223372036854775807], got %s`, s)
 	}
 	return d, nil
+}
+
+// checkUTF8 refuses text that is not UTF-8. The JSON decoder would replace
+// each bad byte with U+FFFD, so that different keys read as one.
+func checkUTF8(text []byte) error {
+	if utf8.Valid(text) {
+		return nil
+	}
+	n := 0
+	for len(text) > 0 {
+		r, size := utf8.DecodeRune(text)
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		text, n = text[size:], n+size
+	}
+	return fmt.Errorf("not UTF-8: byte %d is 0x%02x", n+1, text[0])
 }

@@ -238,3 +238,19 @@ func TestDuplicateMembersEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestNotUTF8: bytes that are not UTF-8 are refused with their position,
+// in JSONL and CSV, rather than replaced by U+FFFD.
+func TestNotUTF8(t *testing.T) {
+	_, err := ReadJSONL(strings.NewReader("{\"key\":\"a\",\"val\":1,\"time\":0}\n{\"key\":\"a\xffb\",\"val\":1,\"time\":0}\n"), "in")
+	if want := "in:2: not UTF-8: byte 10 is 0xff"; fmt.Sprint(err) != want {
+		t.Errorf("JSONL: got %v, want %s", err, want)
+	}
+	_, err = ReadCSV(strings.NewReader("key,val,time\nok,1,0\n\xe2\x82,1,0\n"), "in")
+	if want := "in:3: cell 1: not UTF-8: byte 1 is 0xe2"; fmt.Sprint(err) != want {
+		t.Errorf("CSV: got %v, want %s", err, want)
+	}
+	if _, err := ReadJSONL(strings.NewReader("{\"key\":\"é€😀\",\"val\":1,\"time\":0}\n"), "in"); err != nil {
+		t.Errorf("UTF-8 refused: %v", err)
+	}
+}
