@@ -58,9 +58,11 @@ type listenConfig[P any] struct {
 	size        func(P) uint64
 	leaseOf     func(P) *lease.Lease
 	// filter decides each part's fate; inSnapshot says the part came from
-	// the snapshot (its rows are wholly at or before asOf). A replaced part
-	// is returned rewritten. Nil keeps every part.
-	filter func(p P, inSnapshot bool, asOf frontier.Time) (P, filterDecision)
+	// the snapshot (its rows at or before readAt are read, advanced to
+	// it), and readAt is the time its parts are emitted at: as_of for the
+	// snapshot, the source's frontier when the batch arrived otherwise. A
+	// replaced part is returned rewritten. Nil keeps every part.
+	filter func(p P, inSnapshot bool, readAt frontier.Time) (P, filterDecision)
 	// expireTimeout bounds the reader's expiry when the goroutine exits.
 	expireTimeout time.Duration
 	// final, if not nil, is set once the last event has been sent and the

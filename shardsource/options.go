@@ -45,9 +45,13 @@ func ReplaceWith(key, val []byte) FilterResult {
 }
 
 // Filter decides, from a part's description (its statistics: time range,
-// key bounds, rows, bytes, diffs sum) and the source's as_of, what to do
-// with it. It runs on the listen goroutine.
-type Filter func(part persist.PartDesc, asOf frontier.Antichain[frontier.Time]) FilterResult
+// key bounds, rows, bytes, diffs sum) and the frontier the part is read at,
+// what to do with it. That frontier is the source's as_of for a part of the
+// snapshot, and for a part of a later batch the source's frontier when the
+// batch arrived (the batch's lower, not the as_of): in both cases every row
+// of the part the source emits is at a time at or beyond it. It runs on the
+// listen goroutine.
+type Filter func(part persist.PartDesc, readAt frontier.Antichain[frontier.Time]) FilterResult
 
 // ErrorHandler says what the source does when a part cannot be fetched (its
 // blob is missing or corrupt) or the listen side fails (the as_of is before

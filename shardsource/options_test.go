@@ -3,6 +3,8 @@ package shardsource
 import (
 	"bytes"
 	"errors"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +40,32 @@ func TestFilter(t *testing.T) {
 	want := []string{"late/v@3+1", "sum/v@2+3"}
 	if !equalStrings(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// The Filter sees the frontier each part is read at: as_of for the
+// snapshot's part, the batch's lower for a later batch's.
+func TestFilterSeesReadFrontier(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	e.appendAt(2, 5, row("c", 3, 1))
+	var mu sync.Mutex
+	seen := map[string]string{}
+	filter := func(p persist.PartDesc, readAt frontier.Antichain[frontier.Time]) FilterResult {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[string(p.KeyLower)] += readAt.String()
+		return Keep()
+	}
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf, Filter: filter, Until: frontier.From[frontier.Time](5)})
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]string{"a": "[0]", "b": "[1]", "c": "[2]"}
+	if !maps.Equal(seen, want) {
+		t.Fatalf("filter saw %v, want %v", seen, want)
 	}
 }
 

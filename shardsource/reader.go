@@ -153,21 +153,21 @@ func persistListenConfig(cfg listenConfig[listedPart], filter Filter) listenConf
 	if filter == nil {
 		return cfg
 	}
-	cfg.filter = func(p listedPart, inSnapshot bool, asOf frontier.Time) (listedPart, filterDecision) {
-		res := filter(p.leased.Desc, frontier.From(asOf))
+	cfg.filter = func(p listedPart, inSnapshot bool, readAt frontier.Time) (listedPart, filterDecision) {
+		res := filter(p.leased.Desc, frontier.From(readAt))
 		switch res.kind {
 		case decideDiscard:
 			return p, decideDiscard
 		case decideReplace:
-			// Only a snapshot part wholly at or before as_of reads every
-			// row at as_of, so only then does one row with the diffs'
-			// sum stand for it exactly.
-			if !inSnapshot || p.leased.Desc.MaxTime > asOf {
+			// Only a snapshot part (readAt is then as_of) wholly at or
+			// before as_of reads every row at as_of, so only then does
+			// one row with the diffs' sum stand for it exactly.
+			if !inSnapshot || p.leased.Desc.MaxTime > readAt {
 				return p, decideKeep
 			}
 			releaseLease(p.leased.Lease)
 			p.leased.Lease = nil
-			p.replacement = &Row{Key: res.key, Val: res.val, Time: asOf, Diff: p.leased.Desc.DiffsSum}
+			p.replacement = &Row{Key: res.key, Val: res.val, Time: readAt, Diff: p.leased.Desc.DiffsSum}
 			return p, decideReplace
 		}
 		return p, decideKeep
