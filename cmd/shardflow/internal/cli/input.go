@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -32,10 +33,14 @@ func (g *globals) readInput(ctx context.Context, name string, format records.For
 	if name != "-" {
 		file, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--input: %w", err)
 		}
 		defer file.Close()
-		if fi, err := file.Stat(); err == nil && fi.Mode().IsRegular() {
+		fi, err := file.Stat()
+		switch {
+		case err == nil && fi.IsDir():
+			return nil, fmt.Errorf("--input %s: is a directory, not a file", name)
+		case err == nil && fi.Mode().IsRegular():
 			size = fi.Size()
 		}
 		r, label = file, name
