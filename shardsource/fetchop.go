@@ -7,14 +7,16 @@ import (
 	"github.com/shardflow/shardflow/frontier"
 )
 
-type capPair = *dataflow.Capability[frontier.Time]
+// timeCap is one capability of the fetch operator at a time: each time in
+// flight holds two, for the data output and for the completed-fetches one.
+type timeCap = *dataflow.Capability[frontier.Time]
 
 // fetchOp is the state of the fetch operator on one worker.
 type fetchOp[K, V any] struct {
 	inst     *instance
 	in       *dataflow.InPort[frontier.Time, Desc]
 	out      *dataflow.OutPort[frontier.Time, *Part[K, V]]
-	inflight *inflight[frontier.Time, capPair]
+	inflight *inflight[frontier.Time, timeCap]
 	fetcher  *fetcher[frontier.Time, Desc, *Part[K, V]]
 	start    func() *fetcher[frontier.Time, Desc, *Part[K, V]]
 	// frozen is set once a fetch failed; failedAt is the least time at
@@ -48,7 +50,7 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()
 		caps[1].Drop()
-		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, capPair]()}
+		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, timeCap]()}
 		op.start = func() *fetcher[frontier.Time, Desc, *Part[K, V]] {
 			f := pool.join(concurrency, buffer, fetch, activator.Activate)
 			inst.setFetcher(f.stop, f.settled)
@@ -80,7 +82,7 @@ func (op *fetchOp[K, V]) run() {
 	op.in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], descs []Desc) {
 		t := ref.Time()
 		for _, d := range descs {
-			op.inflight.add(t, func() (capPair, capPair) { return ref.DelayedFor(0, t), ref.DelayedFor(1, t) })
+			op.inflight.add(t, func() (timeCap, timeCap) { return ref.DelayedFor(0, t), ref.DelayedFor(1, t) })
 			if op.frozen && t >= op.failedAt {
 				continue // held, never fetched: the source is frozen here
 			}
@@ -136,7 +138,7 @@ func (op *fetchOp[K, V]) discard() {
 	if !op.discarded {
 		op.discarded = true
 		op.inst.stopFetcher()
-		op.inflight.drain(func(_ frontier.Time, data, completed capPair) {
+		op.inflight.drain(func(_ frontier.Time, data, completed timeCap) {
 			data.Drop()
 			completed.Drop()
 		})
