@@ -151,8 +151,11 @@ func advanceSince(ctx context.Context, client *persist.Client, id persist.ShardI
 		return failure(err)
 	}
 	fmt.Fprintf(w, "since: %s -> %s", render.FrontierJSON(times(before.Since)), render.FrontierJSON(times(after.Since)))
-	if after.Since.LessThan(t) {
+	switch {
+	case after.Since.LessThan(t):
 		fmt.Fprintf(w, " (held back by readers: %d registered)", len(after.Readers))
+	case !before.Since.LessEqual(t):
+		fmt.Fprintf(w, " (already past %d: the since never goes back)", t)
 	}
 	fmt.Fprintln(w)
 	return nil
