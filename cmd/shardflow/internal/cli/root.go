@@ -96,9 +96,7 @@ error, 4 inspect --verify found damage.`,
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return usageErrorf("%s: %v", cmd.CommandPath(), err)
-	})
+	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.location, "location", defaultLocation, "directory holding the default storage (file blobs and an embedded consensus log)")
 	pf.StringVar(&g.blob, "blob", "", "blob store URL: file:///abs/dir, file:rel/dir, s3://BUCKET?region=R, mem://; needs --consensus")
@@ -116,6 +114,27 @@ error, 4 inspect --verify found damage.`,
 		newBenchListenerCmd(g),
 	)
 	return root
+}
+
+// flagError turns pflag's parse errors into usage errors that name the
+// flag and what it wants, without Go's parser internals: "--workers: want
+// an integer, got "x"" rather than "invalid argument "x" for "--workers"
+// flag: strconv.ParseInt: parsing "x": invalid syntax".
+func flagError(cmd *cobra.Command, err error) error {
+	var iv *pflag.InvalidValueError
+	if errors.As(err, &iv) {
+		want := map[string]string{
+			"int": "an integer", "int64": "an integer", "bool": "true or false",
+			"duration": "a duration such as 90s, 15m or 1h",
+		}[iv.GetFlag().Value.Type()]
+		if want != "" {
+			return usageErrorf("--%s: want %s, got %q", iv.GetFlag().Name, want, iv.GetValue())
+		}
+	}
+	if cmd.HasParent() {
+		return usageErrorf("%s: %v", cmd.Name(), err)
+	}
+	return usageErrorf("%v", err)
 }
 
 // emptyOK annotates a string flag whose empty value means something, such
