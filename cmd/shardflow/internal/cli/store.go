@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +51,10 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 // openWith is open with a client of the given options.
 func (g *globals) openWith(ctx context.Context, create bool, opts persist.ClientOptions) (*store, error) {
 	if g.blob != "" {
+		if strings.HasPrefix(g.blob, "mem:") || strings.HasPrefix(g.consensus, "mem:") {
+			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
+				"blob", g.blob, "consensus", g.consensus)
+		}
 		loc, err := persist.OpenLocation(ctx, g.blob, g.consensus)
 		if err != nil {
 			return nil, failure(err)
