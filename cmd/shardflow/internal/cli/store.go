@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location/sqlite"
 )
 
 // clientOptions are the persist options of the command: a listen that waits
@@ -55,6 +57,11 @@ func (g *globals) openWith(ctx context.Context, create bool, opts persist.Client
 			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
 				"blob", g.blob, "consensus", g.consensus)
 		}
+		if !create {
+			if err := sqliteMustExist(g.consensus); err != nil {
+				return nil, err
+			}
+		}
 		loc, err := persist.OpenLocation(ctx, g.blob, g.consensus)
 		if err != nil {
 			return nil, failure(err)
@@ -75,6 +82,24 @@ func (g *globals) openWith(ctx context.Context, create bool, opts persist.Client
 	}
 	g.log.Debug("opened location", "dir", g.location)
 	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob")}, nil
+}
+
+// sqliteMustExist refuses a sqlite consensus URL naming a file that does
+// not exist, for the commands that only read: opening it would create an
+// empty database and report no shards, leaving the file behind.
+func sqliteMustExist(consensus string) error {
+	u, err := url.Parse(consensus)
+	if err != nil || u.Scheme != "sqlite" {
+		return nil // not sqlite, or left for OpenLocation to refuse
+	}
+	path, _, err := sqlite.ParseURL(u)
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return failure(fmt.Errorf("no shards at --consensus %s: %s does not exist (write one first)", consensus, path))
+	}
+	return nil
 }
 
 // addShardFlag adds the required --shard flag.
