@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -32,21 +33,21 @@ func TestREADMEQuickStart(t *testing.T) {
 	}})
 }
 
-// readmeScript turns the README's "drive the CLI yourself" block into a
+// readmeScript turns the README's sh block of ./shardflow commands into a
 // testscript: every ./shardflow line must exit 0; a printf piped into a
 // command becomes its standard input; --follow runs in the background until
 // it has printed the end of the history, and is then stopped with SIGINT.
 func readmeScript(readme string) (string, error) {
-	_, after, ok := strings.Cut(readme, "drive the CLI yourself:")
-	if !ok {
-		return "", fmt.Errorf(`README: no "drive the CLI yourself:" paragraph`)
+	var block string
+	for _, b := range strings.Split(readme, "```sh\n")[1:] {
+		b, _, _ = strings.Cut(b, "```")
+		if strings.Contains(b, "./shardflow write") {
+			block = b
+			break
+		}
 	}
-	_, block, ok := strings.Cut(after, "```sh\n")
-	if ok {
-		block, _, ok = strings.Cut(block, "```")
-	}
-	if !ok {
-		return "", fmt.Errorf("README: no sh block after the quick start")
+	if block == "" {
+		return "", fmt.Errorf("README: no sh block with ./shardflow write")
 	}
 	var script, files strings.Builder
 	script.WriteString("[!exec:sh] skip 'needs sh to redirect the follower''s output'\n")
@@ -124,4 +125,43 @@ func shellWords(line string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// TestREADMEFuzzCommands: each "go test ... -fuzz X ./pkg" the README shows
+// names exactly one fuzz test of the package, or go test refuses to fuzz.
+func TestREADMEFuzzCommands(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := regexp.MustCompile(`go test [^`+"`"+`]*-fuzz '?([^' ]+)'? (\./[^`+"`"+` ]+)`).FindAllStringSubmatch(string(b), -1)
+	if len(cmds) == 0 {
+		t.Skip("the README shows no fuzz command")
+	}
+	decl := regexp.MustCompile(`(?m)^func (Fuzz\w*)\(`)
+	for _, c := range cmds {
+		re, err := regexp.Compile(c[1])
+		if err != nil {
+			t.Fatalf("%s: -fuzz %q: %v", c[0], c[1], err)
+		}
+		files, err := filepath.Glob(filepath.Join("../..", c[2], "*_test.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: no test files in %s", c[0], c[2])
+		}
+		var matched []string
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range decl.FindAllStringSubmatch(string(src), -1) {
+				if re.MatchString(m[1]) {
+					matched = append(matched, m[1])
+				}
+			}
+		}
+		if len(matched) != 1 {
+			t.Errorf("%s: -fuzz %s matches %d fuzz tests %v, want exactly 1", c[0], c[1], len(matched), matched)
+		}
+	}
 }
