@@ -134,7 +134,7 @@ func (cl *cluster) shutdown() {
 func (cl *cluster) listenGoroutines() int {
 	n := 0
 	for _, tk := range cl.tokens {
-		if tk.inst.listen.started {
+		if tk.inst.listenStarted() {
 			n++
 		}
 	}

@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/shardflow/shardflow/dataflow"
@@ -102,13 +103,20 @@ func buildDescs(s *dataflow.Scope[frontier.Time], name string, chosen int, compl
 	return descs, token
 }
 
+// start starts the listen goroutine, unless the source was stopped
+// already (another worker halted it before this operator first ran).
 func (op *descsOp) start(cfg listenConfig[listedPart], activator *dataflow.SyncActivator) {
 	op.events = make(chan listenEvent[listedPart], listenBuffer)
+	l := &op.inst.listen
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.closed {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	op.inst.listen.cancel, op.inst.listen.done = cancel, done
-	op.inst.listen.started = true
-	cfg.final = &op.inst.listen.final
+	l.mu.started, l.mu.cancel, l.mu.done = true, cancel, done
+	cfg.final = &l.final
 	go func() {
 		defer close(done)
 		runListen(ctx, cfg, op.events, activator.Activate)
@@ -202,11 +210,17 @@ func (op *descsOp) emit(ev evParts[listedPart]) {
 	}
 }
 
-// listenState is the chosen worker's handle on its listen goroutine.
+// listenState is the chosen worker's handle on its listen goroutine. The
+// worker starts it; any goroutine may stop it (a Halt on another worker).
 type listenState struct {
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	mu struct {
+		sync.Mutex
+		// started once the goroutine runs; closed once stopListen has
+		// been called, after which none starts.
+		started, closed bool
+		cancel          context.CancelFunc
+		done            chan struct{}
+	}
 	// final is set by the goroutine once it has sent its last event and
 	// only waits to be stopped; stopped once it has returned.
 	final, stopped atomic.Bool

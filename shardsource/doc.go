@@ -64,8 +64,9 @@
 //
 // A missing or corrupt blob, or a failure on the listen side (an as_of
 // before the since, an expired reader, a consensus failure), is reported as
-// an *Error to the ErrorHandler. Halt (the default) panics on the worker.
-// Signal calls a function and freezes the source: the failed time and every
+// an *Error to the ErrorHandler. Halt (the default) stops the source's
+// goroutines on every worker of the process, expiring its reader, and panics
+// on the worker. Signal calls a function and freezes the source: the failed time and every
 // later one keep their capabilities and nothing more is emitted there, while
 // earlier times still complete, so the output frontier reaches the failed
 // part's time and stays there until the source is shut down.

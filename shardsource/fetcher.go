@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -57,6 +58,9 @@ type fetchPool[T, P, R any] struct {
 	target        int // goroutines wanted: open members' concurrency, summed
 	live          int // goroutines not yet decided to return
 	running       int // goroutines not yet returned
+	// halted is set by halt: every member is stopped, and one that joins
+	// later is born stopped.
+	halted bool
 }
 
 func newFetchPool[T, P, R any](release func(R)) *fetchPool[T, P, R] {
@@ -132,6 +136,11 @@ func (p *fetchPool[T, P, R]) join(concurrency, buffer int, fetch func(context.Co
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.halted {
+		f.st.closed = true
+		f.stopOnce.Do(cancel)
+		return f
+	}
 	p.members = append(p.members, f)
 	p.target += concurrency
 	for p.live < p.target {
@@ -143,13 +152,16 @@ func (p *fetchPool[T, P, R]) join(concurrency, buffer int, fetch func(context.Co
 }
 
 // submit queues a request. It never blocks. Submitting after stop is a
-// broken invariant: the operator stops the fetcher only once it will submit
-// nothing more.
+// broken invariant (the operator stops the fetcher only once it will submit
+// nothing more), unless the pool was halted: then the request is dropped.
 func (f *fetcher[T, P, R]) submit(t T, part P) {
 	p := f.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if f.st.closed {
+		if p.halted {
+			return // the source is dead on every worker: fetch nothing
+		}
 		panic("shardsource: fetch submitted after the fetcher stopped")
 	}
 	f.st.queue = append(f.st.queue, fetchRequest[T, P]{time: t, part: part})
@@ -217,6 +229,20 @@ func (f *fetcher[T, P, R]) stop() {
 			p.discard(r)
 		}
 	})
+}
+
+// halt stops every member, waiting for their fetches and the pool's
+// goroutines to end, and every member that joins later is born stopped.
+// Any goroutine may call it: a Halt on one worker stops the fetches of
+// every worker of the process, which may never run their operators again.
+func (p *fetchPool[T, P, R]) halt() {
+	p.mu.Lock()
+	p.halted = true
+	members := slices.Clone(p.members)
+	p.mu.Unlock()
+	for _, f := range members {
+		f.stop()
+	}
 }
 
 // discard gives back the value of a result no operator will receive.

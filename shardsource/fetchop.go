@@ -46,6 +46,7 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	pool := dataflow.Shared(s, "shardsource.fetch("+name+")", func() *fetchPool[frontier.Time, Desc, *Part[K, V]] {
 		return newFetchPool[frontier.Time, Desc](func(p *Part[K, V]) { p.Release() })
 	})
+	inst.haltFetch = pool.halt
 	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()

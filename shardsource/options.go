@@ -61,8 +61,10 @@ type ErrorHandler struct {
 }
 
 // Halt panics on the worker with the error (Execute reports it as a
-// *dataflow.PanicError), after stopping this worker's source goroutines. It
-// is the default.
+// *dataflow.PanicError), after stopping the source's goroutines on every
+// worker of the process and expiring its reader: Execute then aborts the
+// other workers without running their operators again, so they could not
+// stop theirs. It is the default.
 func Halt() ErrorHandler { return ErrorHandler{} }
 
 // Signal calls fn with the error, on the worker's goroutine, and freezes the

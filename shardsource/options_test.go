@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
@@ -148,6 +150,40 @@ func TestHalt(t *testing.T) {
 	}
 	if n := e.readers(); n != 0 {
 		t.Fatalf("%d readers after halt, want the source's expired", n)
+	}
+}
+
+// Halt on a worker that does not list stops the source on every worker of
+// the process: Execute aborts the other workers without stepping them
+// again, so the listing worker's listen goroutine (and the reader it keeps
+// registered and heartbeats) and the pooled fetch goroutines would
+// otherwise outlive the dataflow.
+func TestHaltOnOtherWorkerStopsEveryWorkersGoroutines(t *testing.T) {
+	base := goleak.IgnoreCurrent()
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	gated := e.partKeysAt(1)[0]
+	e.deleteBlobsAt(1)
+	const workers = 2
+	asOf := frontier.From[frontier.Time](0)
+	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+			parts, _ := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{
+				AsOf: &asOf, DescTransformer: gatedAway(gated, workers),
+			}))
+			collect(s, parts, dataflow.NewProbeHandle[frontier.Time]())
+		})
+	})
+	var pe *dataflow.PanicError
+	if !errors.As(err, &pe) || pe.Worker == ChosenWorker("test_source", workers) || !errors.Is(pe.Value.(error), persist.ErrBlobMissing) {
+		t.Fatalf("Execute returned %v, want the missing blob's panic on the worker that does not list", err)
+	}
+	if err := goleak.Find(base); err != nil {
+		t.Fatalf("goroutines left after the halt: %v", err)
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after the halt, want the source's expired", n)
 	}
 }
 

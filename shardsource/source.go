@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"hash/fnv"
+	"slices"
 	"sync"
 
 	"github.com/shardflow/shardflow/dataflow"
@@ -63,6 +64,8 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 	}
 	parts, completed, fetchToken := buildFetch(descs, name, inst, fetch, opts.FetchConcurrency, opts.ResultBuffer)
 	loop.Connect(completed)
+	inst.peers = dataflow.Shared(s, "shardsource.peers("+name+")", func() *peers { return &peers{} })
+	inst.peers.add(inst)
 	return parts, &Tokens{descs: descsToken, fetch: fetchToken, inst: inst}
 }
 
@@ -114,6 +117,11 @@ type instance struct {
 	// onPark, if set (by tests, before the first step), sees each lease
 	// the descs operator parks and the time of its parts.
 	onPark func(ts frontier.Time, l *lease.Lease)
+	// peers is every worker's instance of the source in this process;
+	// haltFetch stops the fetch goroutines they pool, for good. Both are
+	// set while the source is built.
+	peers     *peers
+	haltFetch func()
 
 	mu struct {
 		sync.Mutex
@@ -128,17 +136,50 @@ func (in *instance) setFetcher(stop func(), settled func() bool) {
 	in.mu.stopFetcher, in.mu.settledFn = stop, settled
 }
 
-// report hands err to the error handler. Halt stops this worker's
-// goroutines first, then panics.
+// report hands err to the error handler. Halt stops the source's
+// goroutines on every worker of the process first (see peers.halt), then
+// panics.
 func (in *instance) report(stage string, err error) {
 	e := &Error{Source: in.name, Stage: stage, Err: err}
 	if in.handler.signal != nil {
 		in.handler.signal(e)
 		return
 	}
-	in.stopFetcher()
-	in.stopListen()
+	in.peers.halt()
 	panic(e)
+}
+
+// peers is the instances of one source on the workers of this process.
+type peers struct {
+	mu struct {
+		sync.Mutex
+		all []*instance
+	}
+}
+
+func (p *peers) add(in *instance) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mu.all = append(p.mu.all, in)
+}
+
+// halt stops the source's goroutines on every worker of the process, for
+// good: the pooled fetch goroutines (no fetch is in flight once it
+// returns) and then the listen goroutine, which expires the reader. It runs
+// on the worker that halts, which then panics: Execute aborts the other
+// workers without running their operators again, so this is the last
+// chance to stop what they started. A worker that goes on stepping the
+// source afterwards finds it stopped: it fetches and lists nothing more.
+func (p *peers) halt() {
+	p.mu.Lock()
+	all := slices.Clone(p.mu.all)
+	p.mu.Unlock()
+	for _, in := range all {
+		in.haltFetch()
+	}
+	for _, in := range all {
+		in.stopListen()
+	}
 }
 
 func (in *instance) stopFetcher() {
@@ -151,20 +192,32 @@ func (in *instance) stopFetcher() {
 }
 
 // stopListen stops the listen goroutine and waits for it (it expires the
-// reader on its way out). It is idempotent.
+// reader on its way out); none starts afterwards. It is idempotent, and
+// any goroutine may call it.
 func (in *instance) stopListen() {
 	l := &in.listen
-	if !l.started || l.stopped.Load() {
+	l.mu.Lock()
+	l.mu.closed = true
+	started, cancel, done := l.mu.started, l.mu.cancel, l.mu.done
+	l.mu.Unlock()
+	if !started || l.stopped.Load() {
 		return
 	}
-	l.cancel()
-	<-l.done
+	cancel()
+	<-done
 	l.stopped.Store(true)
+}
+
+// listenStarted reports whether this worker started a listen goroutine.
+func (in *instance) listenStarted() bool {
+	in.listen.mu.Lock()
+	defer in.listen.mu.Unlock()
+	return in.listen.mu.started
 }
 
 func (in *instance) settled() bool {
 	l := &in.listen
-	if l.started && !l.stopped.Load() && !l.final.Load() {
+	if in.listenStarted() && !l.stopped.Load() && !l.final.Load() {
 		return false
 	}
 	return in.fetchSettled()
