@@ -73,8 +73,9 @@ compacted.
 
 By default shards live under ./shardflow-data: blobs (one file per part)
 under ./shardflow-data/blob and the consensus log in
-./shardflow-data/consensus.db, which also keeps small batches inline. Use --location to pick another directory, or
---blob and --consensus to name any storage backend by URL.
+./shardflow-data/consensus.db, which also keeps small batches inline. Use
+--location to pick another directory, or --blob and --consensus to name
+any storage backend by URL.
 
 Exit status: 0 success, 1 failure, 2 usage error, 3 replay froze on a data
 error, 4 inspect --verify found damage.`,
