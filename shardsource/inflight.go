@@ -10,12 +10,12 @@ import (
 
 // inflight counts the fetches outstanding at each time.
 //
-// For each time it holds two capabilities, minted when the first fetch at
-// that time is handed to the fetch goroutine: the data capability, at which
-// every result of that time is emitted, and the completed-fetches
-// capability, which holds back the feedback edge and so the release of the
-// leases parked at that time. Both are handed back when the time's count
-// reaches zero, and only then.
+// For each time it holds two capabilities, minted when the first desc at
+// that time arrives (fetched or, in a frozen source, only held): the data
+// capability, at which every result of that time is emitted, and the
+// completed-fetches capability, which holds back the feedback edge and so
+// the release of the leases parked at that time. Both are handed back when
+// the time's count reaches zero, and only then.
 //
 // Results may complete in any order; counting per time (rather than matching
 // results to capabilities in arrival order) is what keeps a result from ever

@@ -1,6 +1,7 @@
 package shardsource
 
 import (
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -146,10 +147,6 @@ func TestInflightModel(t *testing.T) {
 }
 
 func sortTimes(ts []frontier.Time) []frontier.Time {
-	for i := 1; i < len(ts); i++ {
-		for j := i; j > 0 && ts[j] < ts[j-1]; j-- {
-			ts[j], ts[j-1] = ts[j-1], ts[j]
-		}
-	}
+	slices.Sort(ts)
 	return ts
 }
