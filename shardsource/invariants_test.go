@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/lease"
+	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
@@ -296,5 +298,65 @@ func TestReaderOutlivesOtherWorkersFetch(t *testing.T) {
 	}
 	if n := e.readers(); n != 0 {
 		t.Fatalf("%d readers after shutdown, want 0", n)
+	}
+}
+
+// The reader outlives every in-flight fetch under Halt too: the t=2 part's
+// blob is gone and it is fetched on the worker that does not list, while
+// the t=1 part's fetch hangs on the listing worker. The Halt cancels that
+// fetch and expires the reader only once it has returned.
+func TestHaltExpiresReaderAfterOtherWorkersFetch(t *testing.T) {
+	e, blob, gated := gatedEnv(t)
+	failing := e.partKeysAt(2)[0]
+	blob.gate(failing)
+	e.deleteBlobsAt(2)
+	const workers = 2
+	var readersAtReturn atomic.Int64
+	readersAtReturn.Store(-1)
+	blob.mu.Lock()
+	blob.afterGated = func(key string, _ error) {
+		if key == gated {
+			readersAtReturn.Store(int64(e.readers()))
+		}
+	}
+	blob.mu.Unlock()
+	asOf := frontier.From[frontier.Time](0)
+	result := make(chan error, 1)
+	go func() {
+		result <- dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+			dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+				parts, _ := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{
+					AsOf: &asOf, DescTransformer: gatedAway(failing, workers),
+				}))
+				collect(s, parts, dataflow.NewProbeHandle[frontier.Time]())
+			})
+		})
+	}()
+	started := map[string]bool{}
+	deadline := time.After(20 * time.Second)
+	for !started[gated] || !started[failing] {
+		select {
+		case k := <-blob.started:
+			started[k] = true
+		case <-deadline:
+			t.Fatalf("gated fetches started: %v", started)
+		}
+	}
+	blob.release(failing)
+	var err error
+	select {
+	case err = <-result:
+	case <-deadline:
+		t.Fatal("Execute did not return after the halt")
+	}
+	var pe *dataflow.PanicError
+	if !errors.As(err, &pe) || !errors.Is(pe.Value.(error), persist.ErrBlobMissing) {
+		t.Fatalf("Execute returned %v, want the missing blob's panic", err)
+	}
+	if got := readersAtReturn.Load(); got != 1 {
+		t.Fatalf("when the hanging fetch returned, %d readers were registered, want the source's 1", got)
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after the halt, want 0", n)
 	}
 }
