@@ -203,8 +203,10 @@ func (f *fetcher[T, P, R]) poll() (fetchResult[T, R], bool) {
 // stop cancels the member's fetches in progress, discards its queued
 // requests and waits for its fetches to end, then releases the results left
 // on the channel; the last member to stop also waits for the pool's
-// goroutines to return. It is idempotent. Only the operator polls, and it
-// polls no more once it stops the member.
+// goroutines to return. It is idempotent. The operator polls no more once
+// it stops the member itself; when another worker's halt stops it, the
+// operator may still poll meanwhile, and each result left on the channel
+// goes either to it or to release.
 func (f *fetcher[T, P, R]) stop() {
 	f.stopOnce.Do(func() {
 		p := f.pool
