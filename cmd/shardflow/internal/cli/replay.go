@@ -40,15 +40,16 @@ before it has been printed. The frontier [] means the replay is done:
 --as-of (default: the shard's since) is the time of the snapshot: with
 --snapshot include (the default) the updates at or before it come first,
 advanced to it; with exclude they are skipped. Then come the updates after
-it. The as-of must be at or after the shard's since; a replay holds the since
-where it is while it runs and never moves it. Without --follow and --until,
-the replay stops at the shard's upper as it was when the replay started.
---until T stops before time T, which must be after the as-of. --follow
-keeps printing new updates as they are written, until SIGINT or SIGTERM,
-then shuts down cleanly (its readers expired) and exits 0. A closed output
-(replay | head) also shuts it down cleanly, with status 1 and no message.
-A replay killed outright leaves its readers registered until their
-15-minute leases run out; gc then removes them.
+it. The as-of must be at or after the shard's since; a replay holds the
+since where it is while it runs and never moves it. Without --follow and
+--until, the replay stops at the shard's upper as it was when the replay
+started. --until T stops before time T, which must be after the as-of; a T
+past the upper makes the replay wait for writes up to it. --follow keeps
+printing new updates as they are written, until SIGINT or SIGTERM, then
+shuts down cleanly (its readers expired) and exits 0. A closed output
+(replay | head) also shuts it down cleanly, with status 1 and no message. A
+replay killed outright leaves its readers registered until their 15-minute
+leases run out; gc then removes them.
 
 If the source hits a data error (a part's blob missing or corrupt, an as-of
 the since has passed), the frontier freezes where the error struck; replay

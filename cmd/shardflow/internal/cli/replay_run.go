@@ -35,16 +35,11 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	switch {
 	case cfg.until != nil:
 		opts.Until = frontier.From(frontier.Time(*cfg.until))
-		if cfg.asOf == nil {
-			s, err := st.client.State(ctx, cfg.shard)
-			if err != nil {
-				return failure(err)
-			}
-			if since, ok := s.Since.Single(); ok && uint64(since) >= *cfg.until {
-				g.log.Warn("nothing to replay: --until is not after the as-of, which defaults to the shard's since",
-					"shard", cfg.shard, "until", *cfg.until, "since", uint64(since))
-			}
+		s, err := st.client.State(ctx, cfg.shard)
+		if err != nil {
+			return failure(err)
 		}
+		warnUntil(g, cfg, s)
 	case !cfg.follow:
 		// Stop at the upper as it is now, so the replay ends.
 		s, err := st.client.State(ctx, cfg.shard)
@@ -123,6 +118,20 @@ func partRows(p *shardsource.Part[[]byte, []byte]) iter.Seq[render.Update] {
 				return
 			}
 		}
+	}
+}
+
+// warnUntil explains an --until that leaves nothing to print (not after
+// the since, the default as-of), or that makes a replay without --follow
+// wait for writes (past the upper).
+func warnUntil(g *globals, cfg replayConfig, s persist.ShardState) {
+	if since, ok := s.Since.Single(); ok && cfg.asOf == nil && uint64(since) >= *cfg.until {
+		g.log.Warn("nothing to replay: --until is not after the as-of, which defaults to the shard's since",
+			"shard", cfg.shard, "until", *cfg.until, "since", uint64(since))
+	}
+	if upper, ok := s.Upper.Single(); ok && !cfg.follow && uint64(upper) < *cfg.until {
+		g.log.Warn("--until is past the shard's upper: the replay waits for writes up to it (Ctrl-C stops it)",
+			"shard", cfg.shard, "until", *cfg.until, "upper", uint64(upper))
 	}
 }
 
