@@ -33,7 +33,8 @@ type Config struct {
 // idle, until its dataflows complete. Execute returns when every worker has
 // finished, with the workers' errors joined: a *PanicError for a worker that
 // panicked (the others then stop with ErrAborted), and a *LeakError for
-// capabilities still held when a worker stopped.
+// capabilities still held when a worker stopped. Before it returns, the
+// values the workers' dataflows share (Shared) are closed, aborted or not.
 func Execute(cfg Config, fn func(*Worker)) error {
 	workers := NewWorkers(cfg)
 	var abort atomic.Bool
@@ -85,6 +86,9 @@ func Execute(cfg Config, fn func(*Worker)) error {
 		})
 	}
 	wg.Wait()
+	// A worker that panicked kept its dataflows, and the values they share
+	// with the other workers: nothing will step them again.
+	workers[0].group.closeAll()
 	// A worker that panicked first is the cause; drop the others' aborts.
 	var panics []error
 	for _, err := range errs {

@@ -32,6 +32,13 @@ type sharedEntry struct {
 // value is forgotten once every worker that asked has retired the dataflow
 // (completed, or closed), so a later dataflow's init runs afresh.
 //
+// A value with a method Close() (no result: nothing could receive an
+// error) is closed when it is forgotten, on the goroutine of the worker
+// that retired the dataflow last, or, if a worker of Execute panicked (so
+// it never retires its dataflows), when Execute returns. That is where a
+// value owning goroutines stops them whatever way the dataflow ended: once
+// a worker aborts, its operators run no more.
+//
 // It lets the operators of one dataflow on different workers pool what is
 // per process rather than per worker, such as I/O goroutines. The value is
 // used from the workers' goroutines at once: it must be safe for that.
@@ -56,21 +63,48 @@ func Shared[T frontier.Timestamp[T], V any](s *Scope[T], key string, init func()
 	return v
 }
 
-// releaseShared lets go of the values this worker asked for in s.
+// releaseShared lets go of the values this worker asked for in s, and
+// closes those no worker holds any more.
 func (s *Scope[T]) releaseShared() {
 	if len(s.shared) == 0 {
 		return
 	}
 	g := s.w.group
+	var forgotten []any
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	for _, key := range s.shared {
 		k := sharedKey{dataflow: s.index, key: key}
 		if e := g.shared[k]; e != nil {
 			if e.refs--; e.refs == 0 {
 				delete(g.shared, k)
+				forgotten = append(forgotten, e.value)
 			}
 		}
 	}
+	g.mu.Unlock()
 	s.shared = nil
+	closeShared(forgotten)
+}
+
+// closeAll forgets and closes every value still held: the workers are done
+// with them, whether or not they retired their dataflows.
+func (g *group) closeAll() {
+	g.mu.Lock()
+	var held []any
+	for k, e := range g.shared {
+		held = append(held, e.value)
+		delete(g.shared, k)
+	}
+	g.mu.Unlock()
+	closeShared(held)
+}
+
+// closeShared closes the values that have a Close method, outside any
+// lock: a Close may wait for goroutines.
+func closeShared(values []any) {
+	for _, v := range values {
+		if c, ok := v.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
 }

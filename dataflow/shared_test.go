@@ -1,6 +1,7 @@
 package dataflow_test
 
 import (
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,11 @@ import (
 )
 
 type counter struct{ _ int } // compared by address
+
+// closer counts its closes.
+type closer struct{ closes atomic.Int64 }
+
+func (c *closer) Close() { c.closes.Add(1) }
 
 // The workers of one group get one value per (dataflow, key); another
 // dataflow, another key or another group gets its own, and a value is made
@@ -58,13 +64,14 @@ func TestSharedPerDataflowAndGroup(t *testing.T) {
 	_ = other[0].Close()
 }
 
-// A value lives until the last worker that asked retires the dataflow.
+// A value lives until the last worker that asked retires the dataflow,
+// which closes it.
 func TestSharedForgottenWhenAllRetire(t *testing.T) {
 	ws := dataflow.NewWorkers(dataflow.Config{Workers: 2})
 	var inits atomic.Int64
-	get := func(w *dataflow.Worker) (c *counter, in *dataflow.InputHandle[T, int]) {
+	get := func(w *dataflow.Worker) (c *closer, in *dataflow.InputHandle[T, int]) {
 		dataflow.Dataflow(w, "df", func(s *dataflow.Scope[T]) {
-			c = dataflow.Shared(s, "k", func() *counter { inits.Add(1); return new(counter) })
+			c = dataflow.Shared(s, "k", func() *closer { inits.Add(1); return new(closer) })
 			in, _ = dataflow.NewInput[int](s)
 		})
 		return c, in
@@ -83,17 +90,45 @@ func TestSharedForgottenWhenAllRetire(t *testing.T) {
 		ws[0].Step()
 		if ws[0].Running() == 0 && ws[1].Running() > 0 {
 			// Worker 0 retired; worker 1 still holds the value.
-			if n := dataflow.SharedCountForTest(ws[0]); n != 1 {
-				t.Fatalf("the group holds %d values while worker 1 runs, want 1", n)
+			if n := dataflow.SharedCountForTest(ws[0]); n != 1 || c0.closes.Load() != 0 {
+				t.Fatalf("the group holds %d values (closed %d times) while worker 1 runs, want 1 (0)", n, c0.closes.Load())
 			}
 		}
 		ws[1].Step()
 	}
-	if n := dataflow.SharedCountForTest(ws[0]); n != 0 {
-		t.Fatalf("the group holds %d values after both retired, want 0", n)
+	if n := dataflow.SharedCountForTest(ws[0]); n != 0 || c0.closes.Load() != 1 {
+		t.Fatalf("the group holds %d values (closed %d times) after both retired, want 0 (1)", n, c0.closes.Load())
 	}
 	for _, w := range ws {
 		_ = w.Close()
+	}
+	if n := c0.closes.Load(); n != 1 {
+		t.Fatalf("closed %d times after the workers closed, want 1", n)
+	}
+}
+
+// A worker of Execute that panics never retires its dataflows: Execute
+// closes what they share when it returns, so goroutines a shared value
+// owns stop however the dataflow ended.
+func TestSharedClosedWhenExecuteAborts(t *testing.T) {
+	c := new(closer)
+	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+		var input *dataflow.InputHandle[T, int]
+		dataflow.Dataflow(w, "df", func(s *dataflow.Scope[T]) {
+			dataflow.Shared(s, "k", func() *closer { return c })
+			input, _ = dataflow.NewInput[int](s)
+		})
+		if w.Index() == 1 {
+			panic("boom") // with the dataflow built, its input open
+		}
+		input.Close()
+	})
+	var pe *dataflow.PanicError
+	if !errors.As(err, &pe) || pe.Worker != 1 {
+		t.Fatalf("Execute returned %v, want worker 1's panic", err)
+	}
+	if n := c.closes.Load(); n != 1 {
+		t.Fatalf("the shared value was closed %d times, want 1", n)
 	}
 }
 

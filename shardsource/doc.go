@@ -65,11 +65,12 @@
 // A missing or corrupt blob, or a failure on the listen side (an as_of
 // before the since, an expired reader, a consensus failure), is reported as
 // an *Error to the ErrorHandler. Halt (the default) stops the source's
-// goroutines on every worker of the process, expiring its reader, and panics
-// on the worker. Signal calls a function and freezes the source: the failed time and every
-// later one keep their capabilities and nothing more is emitted there, while
-// earlier times still complete, so the output frontier reaches the failed
-// part's time and stays there until the source is shut down.
+// goroutines on every worker of the process, expiring its reader, and
+// panics on the worker. Signal calls a function and freezes the source: the
+// failed time and every later one keep their capabilities and nothing more
+// is emitted there, while earlier times still complete, so the output
+// frontier reaches the failed part's time and stays there until the source
+// is shut down.
 //
 // # Shutdown
 //
@@ -80,5 +81,7 @@
 // stopped (no fetch is in flight afterwards), every capability is dropped,
 // and then the listen goroutine is stopped and the reader expired: the
 // reader outlives every fetch. Nothing the source started outlives its
-// dataflow.
+// dataflow: if a panic anywhere aborts Execute, the source's operators run
+// no more, and its goroutines are stopped and its reader expired when the
+// workers let go of it (dataflow.Shared closes it), before Execute returns.
 package shardsource

@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -42,11 +43,17 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	_, completed := dataflow.AddOutput[struct{}](b)
 	button, token := b.ShutdownButton()
 	activator := b.SyncActivator()
-	// The workers of this process share their fetch goroutines.
-	pool := dataflow.Shared(s, "shardsource.fetch("+name+")", func() *fetchPool[frontier.Time, Desc, *Part[K, V]] {
+	// The copies of this operator on the workers of this process share
+	// their fetch goroutines, and know of each other so that a Halt, or an
+	// abort, stops them all. The operator's index (the same on every
+	// worker) tells apart two sources of one name.
+	key := fmt.Sprintf("shardsource(%s)@%d", name, b.Index())
+	pool := dataflow.Shared(s, key+".fetch", func() *fetchPool[frontier.Time, Desc, *Part[K, V]] {
 		return newFetchPool[frontier.Time, Desc](func(p *Part[K, V]) { p.Release() })
 	})
 	inst.haltFetch = pool.halt
+	inst.peers = dataflow.Shared(s, key+".peers", func() *peers { return &peers{} })
+	inst.peers.add(inst)
 	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()

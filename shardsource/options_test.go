@@ -187,6 +187,68 @@ func TestHaltOnOtherWorkerStopsEveryWorkersGoroutines(t *testing.T) {
 	}
 }
 
+// A panic elsewhere in the dataflow aborts Execute, whose workers then run
+// the source's operators no more: the source's goroutines stop and its
+// reader is expired all the same, when the workers let go of the source.
+func TestAbortElsewhereStopsTheSource(t *testing.T) {
+	base := goleak.IgnoreCurrent()
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	asOf := frontier.From[frontier.Time](0)
+	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+			// No Until: the source follows the shard, so its listen
+			// goroutine never ends by itself.
+			parts, _ := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{AsOf: &asOf}))
+			b := dataflow.NewBuilder(s, "boom")
+			in := dataflow.AddInput(b, parts, dataflow.Pipeline[*Part[string, string]]())
+			b.Build(func([]*dataflow.Capability[frontier.Time]) func() {
+				return func() {
+					in.ForEach(func(_ dataflow.CapabilityRef[frontier.Time], ps []*Part[string, string]) {
+						panic("downstream boom")
+					})
+				}
+			})
+		})
+	})
+	var pe *dataflow.PanicError
+	if !errors.As(err, &pe) || pe.Value != "downstream boom" {
+		t.Fatalf("Execute returned %v, want the downstream panic", err)
+	}
+	if err := goleak.Find(base); err != nil {
+		t.Fatalf("goroutines left after the abort: %v", err)
+	}
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after the abort, want the source's expired", n)
+	}
+}
+
+// Two sources of one name in one dataflow are two sources: each has its
+// own fetch goroutines and its own peers to halt.
+func TestSameNameSourcesShareNothing(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	w := dataflow.NewWorker()
+	defer w.Close()
+	var tokens []*Tokens
+	dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+		for range 2 {
+			_, tk := Source(s, "twin", e.clientFn(), testShard, stringOpts(Options[string, string]{}))
+			tokens = append(tokens, tk)
+		}
+	})
+	if tokens[0].inst.peers == tokens[1].inst.peers {
+		t.Fatal("two sources of one name share their peers (and their fetch pool)")
+	}
+	for _, tk := range tokens {
+		tk.Drop()
+	}
+	for w.Running() > 0 {
+		w.StepOrPark(dataflow.Forever)
+	}
+}
+
 // An empty as_of reads nothing; an as_of at or beyond Until too: the
 // frontier is empty at once and nothing is listened to.
 func TestNothingToRead(t *testing.T) {

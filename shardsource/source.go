@@ -64,8 +64,6 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 	}
 	parts, completed, fetchToken := buildFetch(descs, name, inst, fetch, opts.FetchConcurrency, opts.ResultBuffer)
 	loop.Connect(completed)
-	inst.peers = dataflow.Shared(s, "shardsource.peers("+name+")", func() *peers { return &peers{} })
-	inst.peers.add(inst)
 	return parts, &Tokens{descs: descsToken, fetch: fetchToken, inst: inst}
 }
 
@@ -157,6 +155,12 @@ type peers struct {
 	}
 }
 
+// Close halts the source once the workers let go of it (see
+// dataflow.Shared). For a source that completed or was shut down it does
+// nothing; when a worker of Execute aborted, the source's operators run no
+// more, and this is what stops its goroutines and expires its reader.
+func (p *peers) Close() { p.halt() }
+
 func (p *peers) add(in *instance) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -165,11 +169,12 @@ func (p *peers) add(in *instance) {
 
 // halt stops the source's goroutines on every worker of the process, for
 // good: the pooled fetch goroutines (no fetch is in flight once it
-// returns) and then the listen goroutine, which expires the reader. It runs
-// on the worker that halts, which then panics: Execute aborts the other
-// workers without running their operators again, so this is the last
-// chance to stop what they started. A worker that goes on stepping the
-// source afterwards finds it stopped: it fetches and lists nothing more.
+// returns) and then the listen goroutine, which expires the reader. A Halt
+// runs it on the failing worker before that worker panics, so nothing of
+// the source outlives the failure by more than the abort; Close runs it
+// when the workers let go of the source. A worker that goes on stepping
+// the source afterwards finds it stopped: it fetches and lists nothing
+// more. It is idempotent.
 func (p *peers) halt() {
 	p.mu.Lock()
 	all := slices.Clone(p.mu.all)
