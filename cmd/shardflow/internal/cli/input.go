@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/mattn/go-isatty"
+
 	"github.com/shardflow/shardflow/cmd/shardflow/internal/records"
 )
 
@@ -30,6 +32,10 @@ func (g *globals) readInput(ctx context.Context, name string, format records.For
 	var r io.Reader = g.env.Stdin
 	label := "stdin"
 	size := int64(-1)
+	if name == "-" && stdinIsTerminal(r) {
+		// Otherwise a first `shardflow write --shard s` just sits there.
+		fmt.Fprintf(g.env.Stderr, "shardflow: reading %s updates from standard input; end with Ctrl-D, or pass --input FILE\n", format)
+	}
 	if name != "-" {
 		file, err := os.Open(name)
 		if err != nil {
@@ -72,6 +78,13 @@ func (g *globals) readInput(ctx context.Context, name string, format records.For
 	case <-ctx.Done():
 		return nil, errInterrupted
 	}
+}
+
+// stdinIsTerminal reports whether r is a terminal, where a person would
+// type the updates (a variable, so tests can pretend).
+var stdinIsTerminal = func(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
 // ctxReader stops reading once its context is cancelled.

@@ -215,3 +215,20 @@ func TestHelpWraps(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTerminalHint: write reading a terminal says what it waits for;
+// from a pipe or a file it says nothing.
+func TestWriteTerminalHint(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	in := `{"key":"a","val":1,"time":0}`
+	if code, _, errOut := run(t, ctx, dir, in, "write", "--shard", "s"); code != ExitOK || errOut != "" {
+		t.Fatalf("write from a pipe: %d %q", code, errOut)
+	}
+	defer func(f func(io.Reader) bool) { stdinIsTerminal = f }(stdinIsTerminal)
+	stdinIsTerminal = func(io.Reader) bool { return true }
+	code, _, errOut := run(t, ctx, dir, "key,val,time\nb,2,1\n", "write", "--shard", "s", "--format", "csv")
+	if want := "shardflow: reading csv updates from standard input; end with Ctrl-D, or pass --input FILE\n"; code != ExitOK || errOut != want {
+		t.Fatalf("write from a terminal: %d %q, want %q", code, errOut, want)
+	}
+}
