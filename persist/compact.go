@@ -25,7 +25,9 @@ type CompactReport struct {
 // so that history no reader can ask for any more stops costing space. The
 // replaced parts stay referenced by older state versions until GC finds no
 // reader holding those versions. Losing a race to a concurrent compaction is
-// not an error: the new parts are deleted and BatchesMerged is 0.
+// not an error: the new parts are deleted and BatchesMerged is 0. If the
+// rows of one (key, val) would sum out of the int64 range at the since,
+// nothing is merged and the error wraps ErrDiffOverflow.
 func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, error) {
 	var rep CompactReport
 	m, err := c.machine(shard)
@@ -105,7 +107,12 @@ func (c *Client) compactRun(ctx context.Context, m *machine, run []state.Batch, 
 			}
 		}
 	}
-	updates = consolidate(updates)
+	updates, err := consolidate(updates)
+	if err != nil {
+		// The batches stay as they are: each is still read correctly,
+		// only their sum cannot be kept in one row.
+		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
+	}
 	parts, err := writeParts(ctx, c, shard, "compactor", updates, 0)
 	if err != nil {
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)

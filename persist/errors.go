@@ -24,9 +24,16 @@ var (
 	ErrUnknownPartFormat = errors.New("persist: part format unknown to this version")
 	// ErrInvalidShardID: a shard id outside [A-Za-z0-9_.-]{1,128}.
 	ErrInvalidShardID = errors.New("persist: invalid shard id")
-	// ErrInvalidUpdate: an update's time is outside [expectedUpper, newUpper)
-	// or the uppers are not in order.
+	// ErrInvalidUpdate: an update's time is outside [expectedUpper, newUpper),
+	// the uppers are not in order, or the diffs of one (key, val, time) sum
+	// out of range (then ErrDiffOverflow too).
 	ErrInvalidUpdate = errors.New("persist: invalid update")
+	// ErrDiffOverflow: the diffs of one (key, val) at one time sum out of
+	// the int64 range. An append whose updates would is refused (wrapped
+	// with ErrInvalidUpdate); a compaction that would merge batches into
+	// such a row leaves them unmerged; a snapshot fetch that would merge a
+	// part's rows into one fails. A wrapped sum is never stored or served.
+	ErrDiffOverflow = errors.New("persist: diffs sum out of the int64 range")
 	// ErrStateIncompatible: the shard's state was written by a newer version
 	// that older code must not rewrite.
 	ErrStateIncompatible = state.ErrIncompatible

@@ -90,7 +90,9 @@ func (c *Client) FetchLeased(ctx context.Context, p LeasedPart) (*FetchedPart, e
 // keeps the rows the filter selects, consolidated. A missing blob is a
 // *BlobMissingError (saying whether filter.ReaderID had expired); bytes that
 // do not match the checksum or do not decode are a *BlobCorruptError; a part
-// of a format this code does not know is ErrUnknownPartFormat.
+// of a format this code does not know is ErrUnknownPartFormat; rows of one
+// (key, val) whose diffs would sum out of the int64 range at a snapshot's
+// as_of are ErrDiffOverflow.
 func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter FetchFilter) (*FetchedPart, error) {
 	if !state.PartFormat(p.Format).Known() {
 		return nil, fmt.Errorf("%w: part %s has format %d", ErrUnknownPartFormat, p.Key, p.Format)
@@ -102,7 +104,12 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 	if err != nil {
 		return nil, err
 	}
-	return filterDecoded(d, p, filter), nil
+	f, err := filterDecoded(d, p, filter)
+	if err != nil {
+		d.Release()
+		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
+	}
+	return f, nil
 }
 
 // parallelChecksumBytes is the part size from which Fetch computes the
@@ -198,15 +205,16 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 // them. Parts are written consolidated and sorted by (key, val, time), so a
 // listen read only drops rows and a snapshot read, which moves every kept
 // row to asOf, only merges neighbours with equal (key, val): one linear
-// pass, no sort.
-func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
+// pass, no sort. Rows whose diffs sum out of the int64 range at asOf are
+// an error wrapping ErrDiffOverflow.
+func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) (*FetchedPart, error) {
 	out := &FetchedPart{d: d, asOf: f.AsOf, snap: f.Mode == SnapshotRead, max: p.MaxTime}
 	n := d.Len()
 	if f.Mode == ListenRead && p.MinTime > f.AsOf && f.Lower.LessEqual(p.MinTime) {
-		return out // every row is beyond asOf and lower
+		return out, nil // every row is beyond asOf and lower
 	}
 	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && (p.MinTime == p.MaxTime || p.DistinctKeyVals || !anyAdjacentEqual(d)) {
-		return out // every row kept, and no two rows merge at asOf
+		return out, nil // every row kept, and no two rows merge at asOf
 	}
 	idx := make([]int32, 0, n)
 	var diffs []int64
@@ -223,7 +231,11 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 						diffs[j] = d.Diff(int(r))
 					}
 				}
-				diffs[len(diffs)-1] += d.Diff(i)
+				sum, ok := addDiffs(diffs[len(diffs)-1], d.Diff(i))
+				if !ok {
+					return nil, diffOverflow(d.Key(i), f.AsOf)
+				}
+				diffs[len(diffs)-1] = sum
 				continue
 			}
 		}
@@ -244,10 +256,10 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 		idx, diffs = idx[:k], diffs[:k]
 	}
 	if len(idx) == n && diffs == nil {
-		return out
+		return out, nil
 	}
 	out.idx, out.diffs = idx, diffs
-	return out
+	return out, nil
 }
 
 // anyAdjacentEqual reports whether two neighbouring rows have the same key

@@ -49,7 +49,7 @@ func FuzzFetchModel(f *testing.F) {
 			}
 		}
 
-		written := consolidate(append([]Update(nil), us...))
+		written := mustConsolidate(t, append([]Update(nil), us...))
 		data, st, err := part.Encode(written)
 		if err != nil {
 			t.Fatal(err)

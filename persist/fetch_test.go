@@ -14,7 +14,7 @@ import (
 
 func decodedOf(t testing.TB, us []Update) (*part.Decoded, PartDesc) {
 	t.Helper()
-	data, st, err := part.Encode(consolidate(us))
+	data, st, err := part.Encode(mustConsolidate(t, us))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,10 @@ func TestFilterDecoded(t *testing.T) {
 			contents{{"a", "", 1}: 1, {"a", "", 2}: 1, {"a", "", 4}: -2, {"a", "", 5}: 1, {"b", "", 2}: 1, {"b", "", 3}: -1, {"c", "x", 3}: 7}},
 	} {
 		d, desc := decodedOf(t, us)
-		f := filterDecoded(d, desc, tc.f)
+		f, err := filterDecoded(d, desc, tc.f)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
 		if got := rowsOf(f); !equalContents(got, tc.want) {
 			t.Errorf("%s: got %v want %v", tc.name, got, tc.want)
 		}
@@ -132,7 +135,7 @@ func TestFetchHoldsBlob(t *testing.T) {
 		for j := range 200 * (i + 1) {
 			us = append(us, up(fmt.Sprintf("key-%d-%06d", i, j), strings.Repeat("v", i*3), frontier.Time(1+j%7), 1))
 		}
-		us = consolidate(us)
+		us = mustConsolidate(t, us)
 		data, st, err := part.Encode(us)
 		if err != nil {
 			t.Fatal(err)

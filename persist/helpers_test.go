@@ -188,3 +188,13 @@ func locationIsIndeterminate(err error) bool { return location.IsIndeterminate(e
 
 // noWatch hides a consensus's Watcher so readers must poll.
 type noWatch struct{ location.Consensus }
+
+// mustConsolidate is consolidate for updates whose sums fit.
+func mustConsolidate(t testing.TB, us []Update) []Update {
+	t.Helper()
+	out, err := consolidate(us)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

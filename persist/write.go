@@ -81,7 +81,11 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 	if err := checkBounds(updates, expectedUpper, newUpper); err != nil {
 		return err
 	}
-	parts, err := w.writeParts(ctx, consolidate(slices.Clone(updates)))
+	updates, err := consolidate(slices.Clone(updates))
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidUpdate, err)
+	}
+	parts, err := w.writeParts(ctx, updates)
 	if err != nil {
 		return err
 	}
@@ -204,8 +208,9 @@ func checkBounds(updates []Update, lower, upper Frontier) error {
 
 // consolidate sorts updates by (key, val, time), sums equal rows and drops
 // zero diffs, in place. Every part persist writes is consolidated; Fetch
-// relies on it.
-func consolidate(us []Update) []Update {
+// relies on it. Diffs whose sum leaves the int64 range are an error
+// wrapping ErrDiffOverflow: a wrapped sum would be a different update.
+func consolidate(us []Update) ([]Update, error) {
 	if !slices.IsSortedFunc(us, compareUpdates) {
 		slices.SortFunc(us, compareUpdates)
 	}
@@ -213,7 +218,10 @@ func consolidate(us []Update) []Update {
 	for i := 0; i < len(us); {
 		j, sum := i+1, us[i].Diff
 		for j < len(us) && compareUpdates(us[i], us[j]) == 0 {
-			sum += us[j].Diff
+			var ok bool
+			if sum, ok = addDiffs(sum, us[j].Diff); !ok {
+				return nil, diffOverflow(us[i].Key, us[i].Time)
+			}
 			j++
 		}
 		if sum != 0 {
@@ -223,7 +231,19 @@ func consolidate(us []Update) []Update {
 		}
 		i = j
 	}
-	return us[:out]
+	return us[:out], nil
+}
+
+// addDiffs returns a+b, and false if the sum does not fit in an int64.
+func addDiffs(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (s > a) == (b > 0)
+}
+
+// diffOverflow is the error for the diffs of key at t summing out of
+// range.
+func diffOverflow(key []byte, t frontier.Time) error {
+	return fmt.Errorf("%w: key %.40q at time %d", ErrDiffOverflow, key, t)
 }
 
 func compareUpdates(a, b Update) int {

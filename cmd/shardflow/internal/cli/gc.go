@@ -90,12 +90,20 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 			return err
 		}
 	}
+	// A compaction refused for diffs that would sum out of range leaves
+	// the shard as it was: collect the garbage anyway, then fail.
+	var compactErr error
 	if f.compact {
 		c, err := st.client.Compact(ctx, id)
-		if err != nil {
+		switch {
+		case errors.Is(err, persist.ErrDiffOverflow):
+			compactErr = err
+			fmt.Fprintf(w, "compact: merged nothing: %v\n", err)
+		case err != nil:
 			return failure(err)
+		default:
+			fmt.Fprintf(w, "compact: merged %d batches, %d parts -> %d, %d rows -> %d\n", c.BatchesMerged, c.PartsIn, c.PartsOut, c.RowsIn, c.RowsOut)
 		}
-		fmt.Fprintf(w, "compact: merged %d batches, %d parts -> %d, %d rows -> %d\n", c.BatchesMerged, c.PartsIn, c.PartsOut, c.RowsIn, c.RowsOut)
 	}
 	gc, err := st.client.GC(ctx, id)
 	if err != nil {
@@ -108,7 +116,7 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		return failure(err)
 	}
 	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, f.minAge, jr.OrphansReaped, jr.TempReaped)
-	return nil
+	return failure(compactErr)
 }
 
 // advanceSince moves the shard's since to t as far as its readers allow: it
