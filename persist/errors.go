@@ -31,8 +31,9 @@ var (
 	// ErrDiffOverflow: the diffs of one (key, val) at one time sum out of
 	// the int64 range. An append whose updates would is refused (wrapped
 	// with ErrInvalidUpdate); a compaction that would merge batches into
-	// such a row leaves them unmerged; a snapshot fetch that would merge a
-	// part's rows into one fails. A wrapped sum is never stored or served.
+	// such a row merges nothing. (A snapshot fetch that would merge a
+	// part's rows into such a row keeps them apart instead: see
+	// FetchedPart.) A wrapped sum is never stored or served.
 	ErrDiffOverflow = errors.New("persist: diffs sum out of the int64 range")
 	// ErrStateIncompatible: the shard's state was written by a newer version
 	// that older code must not rewrite.

@@ -12,8 +12,10 @@ import (
 )
 
 // FetchedPart is the consolidated rows of one part selected by a read:
-// sorted by (key, val), one row per (key, val, time), no zero diffs. Key
-// and Val return slices owned by the FetchedPart; they are invalid after
+// sorted by (key, val), one row per (key, val, time), no zero diffs. Rows
+// of one (key, val, time) whose diffs would sum out of the int64 range are
+// the exception: they stay several rows, whose diffs sum to theirs. Key and
+// Val return slices owned by the FetchedPart; they are invalid after
 // Release.
 type FetchedPart struct {
 	d     *part.Decoded
@@ -90,9 +92,7 @@ func (c *Client) FetchLeased(ctx context.Context, p LeasedPart) (*FetchedPart, e
 // keeps the rows the filter selects, consolidated. A missing blob is a
 // *BlobMissingError (saying whether filter.ReaderID had expired); bytes that
 // do not match the checksum or do not decode are a *BlobCorruptError; a part
-// of a format this code does not know is ErrUnknownPartFormat; rows of one
-// (key, val) whose diffs would sum out of the int64 range at a snapshot's
-// as_of are ErrDiffOverflow.
+// of a format this code does not know is ErrUnknownPartFormat.
 func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter FetchFilter) (*FetchedPart, error) {
 	if !state.PartFormat(p.Format).Known() {
 		return nil, fmt.Errorf("%w: part %s has format %d", ErrUnknownPartFormat, p.Key, p.Format)
@@ -104,12 +104,7 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 	if err != nil {
 		return nil, err
 	}
-	f, err := filterDecoded(d, p, filter)
-	if err != nil {
-		d.Release()
-		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
-	}
-	return f, nil
+	return filterDecoded(d, p, filter), nil
 }
 
 // parallelChecksumBytes is the part size from which Fetch computes the
@@ -205,16 +200,15 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 // them. Parts are written consolidated and sorted by (key, val, time), so a
 // listen read only drops rows and a snapshot read, which moves every kept
 // row to asOf, only merges neighbours with equal (key, val): one linear
-// pass, no sort. Rows whose diffs sum out of the int64 range at asOf are
-// an error wrapping ErrDiffOverflow.
-func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) (*FetchedPart, error) {
+// pass, no sort.
+func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 	out := &FetchedPart{d: d, asOf: f.AsOf, snap: f.Mode == SnapshotRead, max: p.MaxTime}
 	n := d.Len()
 	if f.Mode == ListenRead && p.MinTime > f.AsOf && f.Lower.LessEqual(p.MinTime) {
-		return out, nil // every row is beyond asOf and lower
+		return out // every row is beyond asOf and lower
 	}
 	if f.Mode == SnapshotRead && p.MaxTime <= f.AsOf && (p.MinTime == p.MaxTime || p.DistinctKeyVals || !anyAdjacentEqual(d)) {
-		return out, nil // every row kept, and no two rows merge at asOf
+		return out // every row kept, and no two rows merge at asOf
 	}
 	idx := make([]int32, 0, n)
 	var diffs []int64
@@ -231,12 +225,11 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) (*FetchedPart, er
 						diffs[j] = d.Diff(int(r))
 					}
 				}
-				sum, ok := addDiffs(diffs[len(diffs)-1], d.Diff(i))
-				if !ok {
-					return nil, diffOverflow(d.Key(i), f.AsOf)
+				if sum, ok := addDiffs(diffs[len(diffs)-1], d.Diff(i)); ok {
+					diffs[len(diffs)-1] = sum
+					continue
 				}
-				diffs[len(diffs)-1] = sum
-				continue
+				// The sum leaves the int64 range: the row stays apart.
 			}
 		}
 		idx = append(idx, int32(i))
@@ -256,10 +249,10 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) (*FetchedPart, er
 		idx, diffs = idx[:k], diffs[:k]
 	}
 	if len(idx) == n && diffs == nil {
-		return out, nil
+		return out
 	}
 	out.idx, out.diffs = idx, diffs
-	return out, nil
+	return out
 }
 
 // anyAdjacentEqual reports whether two neighbouring rows have the same key

@@ -135,9 +135,14 @@ func fetchAll(ctx context.Context, c *Client, parts []LeasedPart) (contents, err
 			if f.Diff(i) == 0 {
 				return nil, fmt.Errorf("fetched a zero diff")
 			}
-			if i > 0 && compareUpdates(Update{Key: f.Key(i - 1), Val: f.Val(i - 1), Time: f.Time(i - 1)},
-				Update{Key: f.Key(i), Val: f.Val(i), Time: f.Time(i)}) >= 0 {
-				return nil, fmt.Errorf("fetched part %s not consolidated at row %d", p.Desc.Key, i)
+			if i > 0 {
+				// Sorted, one row per (key, val, time) unless their
+				// diffs would sum out of range (see FetchedPart).
+				c := compareUpdates(Update{Key: f.Key(i - 1), Val: f.Val(i - 1), Time: f.Time(i - 1)},
+					Update{Key: f.Key(i), Val: f.Val(i), Time: f.Time(i)})
+				if _, fits := addDiffs(f.Diff(i-1), f.Diff(i)); c > 0 || c == 0 && fits {
+					return nil, fmt.Errorf("fetched part %s not consolidated at row %d", p.Desc.Key, i)
+				}
 			}
 			out.add(string(f.Key(i)), string(f.Val(i)), f.Time(i), f.Diff(i))
 		}

@@ -3,15 +3,17 @@ package persist
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
 )
 
 // Diffs that sum out of the int64 range are never stored or served as a
-// wrapped sum: the append, the compaction or the snapshot fetch that would
-// sum them fails with ErrDiffOverflow.
+// wrapped sum: the append or the compaction that would sum them fails with
+// ErrDiffOverflow, and a snapshot fetch keeps them apart.
 
 func TestAppendRefusesDiffOverflow(t *testing.T) {
 	ctx := context.Background()
@@ -29,9 +31,17 @@ func TestAppendRefusesDiffOverflow(t *testing.T) {
 	if u, err := w.FetchUpper(ctx); err != nil || !u.LessEqual(0) || u.LessThan(0) {
 		t.Fatalf("upper %v (%v) after refused appends, want [0]", u, err)
 	}
-	// At the edge of the range the sum fits.
-	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, math.MaxInt64), up("a", "", 0, -1), up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+	// A sum in range is kept, even when a partial sum was not.
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, math.MaxInt64), up("a", "", 0, math.MaxInt64), up("a", "", 0, -math.MaxInt64)}, ts(0), ts(1)); err != nil {
 		t.Fatal(err)
+	}
+	r, err := c.OpenReader(ctx, "s", "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Expire(ctx)
+	if got, want := snapshotContents(t, c, r, 0), (contents{{"a", "", 0}: math.MaxInt64}); !equalContents(got, want) {
+		t.Fatalf("snapshot %v, want %v", got, want)
 	}
 }
 
@@ -102,16 +112,17 @@ func TestCompactionLeavesOverflowingBatchesUnmerged(t *testing.T) {
 }
 
 // A snapshot read of one part whose rows of one (key, val) would merge at
-// as_of out of range fails; a listen read of it, which merges nothing,
-// does not.
-func TestSnapshotFetchRefusesDiffOverflow(t *testing.T) {
+// as_of out of range keeps them as several rows, whose diffs sum to theirs,
+// instead of one wrapped row; a consumer summing across parts (as it must:
+// a part is consolidated on its own) gets the true sum.
+func TestSnapshotFetchKeepsOverflowingRowsApart(t *testing.T) {
 	ctx := context.Background()
 	c := newEnv().client(blobParts)
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, math.MaxInt64), up("a", "", 1, 1)}, ts(0), ts(2)); err != nil {
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, math.MaxInt64), up("a", "", 1, math.MaxInt64), up("b", "", 1, 1)}, ts(0), ts(2)); err != nil {
 		t.Fatal(err)
 	}
 	r, err := c.OpenReader(ctx, "s", "reader")
@@ -123,19 +134,26 @@ func TestSnapshotFetchRefusesDiffOverflow(t *testing.T) {
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("snapshot: %d parts, %v", len(parts), err)
 	}
-	if f, err := c.FetchLeased(ctx, parts[0]); !errors.Is(err, ErrDiffOverflow) {
-		if f != nil {
-			f.Release()
-		}
-		t.Fatalf("snapshot fetch: %v, want ErrDiffOverflow", err)
+	f, err := c.FetchLeased(ctx, parts[0])
+	parts[0].Lease.Release()
+	if err != nil {
+		t.Fatal(err)
 	}
-	listen := parts[0]
-	listen.Filter = FetchFilter{Mode: ListenRead, AsOf: 0, Lower: ts(0)}
-	got, err := fetchAll(ctx, c, []LeasedPart{listen})
-	if want := (contents{{"a", "", 1}: 1}); err != nil || !equalContents(got, want) {
-		t.Fatalf("listen fetch: %v (%v), want %v", got, err, want)
+	var got []string
+	for i := range f.Len() {
+		got = append(got, fmt.Sprintf("%s@%d:%d", f.Key(i), f.Time(i), f.Diff(i)))
 	}
-	for _, p := range parts {
-		p.Lease.Release()
+	f.Release()
+	want := []string{"a@1:9223372036854775807", "a@1:9223372036854775807", "b@1:1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("rows %v, want %v", got, want)
+	}
+	// A later batch that brings a's sum back in range: summed across the
+	// parts, the snapshot is exact.
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 2, -math.MaxInt64)}, ts(2), ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := snapshotContents(t, c, r, 2), (contents{{"a", "", 2}: math.MaxInt64, {"b", "", 2}: 1}); !equalContents(got, want) {
+		t.Fatalf("snapshot at 2: %v, want %v", got, want)
 	}
 }

@@ -216,17 +216,18 @@ func consolidate(us []Update) ([]Update, error) {
 	}
 	out := 0
 	for i := 0; i < len(us); {
-		j, sum := i+1, us[i].Diff
+		j, sum := i+1, diffSum{wrapped: us[i].Diff}
 		for j < len(us) && compareUpdates(us[i], us[j]) == 0 {
-			var ok bool
-			if sum, ok = addDiffs(sum, us[j].Diff); !ok {
-				return nil, diffOverflow(us[i].Key, us[i].Time)
-			}
+			sum.add(us[j].Diff)
 			j++
 		}
-		if sum != 0 {
+		total, ok := sum.value()
+		if !ok {
+			return nil, diffOverflow(us[i].Key, us[i].Time)
+		}
+		if total != 0 {
 			us[out] = us[i]
-			us[out].Diff = sum
+			us[out].Diff = total
 			out++
 		}
 		i = j
@@ -234,10 +235,34 @@ func consolidate(us []Update) ([]Update, error) {
 	return us[:out], nil
 }
 
+// diffSum adds diffs exactly: wrapped is their sum modulo 2^64, and carry
+// counts the times it wrapped past the top less those past the bottom. The
+// sum fits an int64 if and only if carry ends at 0, whatever the partial
+// sums did on the way (MaxInt64, MaxInt64, -MaxInt64 sums to MaxInt64).
+type diffSum struct {
+	wrapped int64
+	carry   int
+}
+
+func (s *diffSum) add(d int64) {
+	n := s.wrapped + d
+	switch {
+	case d > 0 && n < s.wrapped:
+		s.carry++
+	case d < 0 && n > s.wrapped:
+		s.carry--
+	}
+	s.wrapped = n
+}
+
+// value returns the sum, and false if it does not fit in an int64.
+func (s diffSum) value() (int64, bool) { return s.wrapped, s.carry == 0 }
+
 // addDiffs returns a+b, and false if the sum does not fit in an int64.
 func addDiffs(a, b int64) (int64, bool) {
-	s := a + b
-	return s, (s > a) == (b > 0)
+	s := diffSum{wrapped: a}
+	s.add(b)
+	return s.value()
 }
 
 // diffOverflow is the error for the diffs of key at t summing out of
