@@ -8,7 +8,7 @@ import (
 )
 
 // ErrSinceAdvanced: a read asked for an as-of the shard's since has passed.
-var ErrSinceAdvanced = errors.New("persist: as-of not beyond since")
+var ErrSinceAdvanced = errors.New("persist: as-of before the since")
 
 // SinceAdvancedError says which as-of and since conflicted.
 type SinceAdvancedError struct {
@@ -17,7 +17,7 @@ type SinceAdvancedError struct {
 }
 
 func (e *SinceAdvancedError) Error() string {
-	return fmt.Sprintf("persist: as-of %v not beyond since %v", e.AsOf, e.Since)
+	return fmt.Sprintf("persist: as-of %v is before the since %v", e.AsOf, e.Since)
 }
 
 // Is makes errors.Is(err, ErrSinceAdvanced) hold.
