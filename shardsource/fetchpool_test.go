@@ -121,11 +121,7 @@ func TestFetchPoolStopWhileParked(t *testing.T) {
 		a.submit(frontier.Time(i), i)
 		g.open(i)
 	}
-	waitFor(t, "one of a's results delivered and one parked", func() bool {
-		pool.mu.Lock()
-		defer pool.mu.Unlock()
-		return a.st.sent == 1 && a.st.blocked >= 1
-	})
+	waitParked(t, a)
 	b.stop()
 	a.stop()
 	pool.mu.Lock()
@@ -164,11 +160,7 @@ func TestFetchPoolStopReleasesUnreceived(t *testing.T) {
 	}
 	// The channel holds one result, the other goroutine is parked with a
 	// second, and the first goroutine is parked with a third or fetching.
-	waitFor(t, "a result on the channel and one parked", func() bool {
-		pool.mu.Lock()
-		defer pool.mu.Unlock()
-		return a.st.sent == 1 && a.st.blocked >= 1
-	})
+	waitParked(t, a)
 	r, ok := a.poll()
 	if !ok {
 		t.Fatal("no result on the channel")
@@ -275,4 +267,15 @@ func TestFetchPoolUnpolledMemberKeepsOnlyItsShare(t *testing.T) {
 	b.submit(10, 10)
 	g.open(10)
 	drainAll(t, b, 1)
+}
+
+// waitParked waits until f has one result on its channel (of capacity one)
+// and a goroutine parked delivering another.
+func waitParked[T, P, R any](t *testing.T, f *fetcher[T, P, R]) {
+	t.Helper()
+	waitFor(t, "a result on the channel and one parked", func() bool {
+		f.pool.mu.Lock()
+		defer f.pool.mu.Unlock()
+		return f.st.sent == 1 && f.st.blocked >= 1
+	})
 }

@@ -179,11 +179,18 @@ func TestHaltOnOtherWorkerStopsEveryWorkersGoroutines(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Worker == ChosenWorker("test_source", workers) || !errors.Is(pe.Value.(error), persist.ErrBlobMissing) {
 		t.Fatalf("Execute returned %v, want the missing blob's panic on the worker that does not list", err)
 	}
+	nothingLeft(t, e, base, "the halt")
+}
+
+// nothingLeft fails t if a goroutine beyond base or a reader of e's shard
+// is left after what.
+func nothingLeft(t *testing.T, e *env, base goleak.Option, what string) {
+	t.Helper()
 	if err := goleak.Find(base); err != nil {
-		t.Fatalf("goroutines left after the halt: %v", err)
+		t.Fatalf("goroutines left after %s: %v", what, err)
 	}
 	if n := e.readers(); n != 0 {
-		t.Fatalf("%d readers after the halt, want the source's expired", n)
+		t.Fatalf("%d readers after %s, want the source's expired", n, what)
 	}
 }
 
@@ -216,12 +223,7 @@ func TestAbortElsewhereStopsTheSource(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Value != "downstream boom" {
 		t.Fatalf("Execute returned %v, want the downstream panic", err)
 	}
-	if err := goleak.Find(base); err != nil {
-		t.Fatalf("goroutines left after the abort: %v", err)
-	}
-	if n := e.readers(); n != 0 {
-		t.Fatalf("%d readers after the abort, want the source's expired", n)
-	}
+	nothingLeft(t, e, base, "the abort")
 }
 
 // Two sources of one name in one dataflow are two sources: each has its
