@@ -45,22 +45,32 @@ func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 
 var jsonlFields = map[string]bool{"key": true, "val": true, "time": true, "diff": true}
 
-func parseJSONLine(text []byte) (Record, error) {
-	if err := checkUTF8(text); err != nil {
-		return Record{}, err
-	}
+// lineProblem describes why text, which json.Unmarshal refused, is not one
+// JSON object.
+func lineProblem(text []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
 	var obj map[string]json.RawMessage
 	if err := dec.Decode(&obj); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
-			return Record{}, fmt.Errorf("want a JSON object with key, val, time and diff, got a JSON %s", ute.Value)
+			return fmt.Errorf("want a JSON object with key, val, time and diff, got a JSON %s", ute.Value)
 		}
-		return Record{}, jsonProblem(err)
+		return jsonProblem(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return Record{}, errors.New("more than one JSON value on the line")
+		return errors.New("more than one JSON value on the line")
+	}
+	return errors.New("invalid JSON")
+}
+
+func parseJSONLine(text []byte) (Record, error) {
+	if err := checkUTF8(text); err != nil {
+		return Record{}, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(text, &obj); err != nil {
+		// Rare: say what is wrong the way the streaming decoder can.
+		return Record{}, lineProblem(text)
 	}
 	if obj == nil {
 		return Record{}, errors.New("want a JSON object with key, val, time and diff, got null")

@@ -68,6 +68,15 @@ func Read(r io.Reader, name string, f Format) ([]Record, error) {
 // Canonical returns the canonical form of the JSON value in b: compact,
 // object members sorted, no HTML escaping. b must hold exactly one value.
 func Canonical(b []byte) ([]byte, error) {
+	if c, ok := canonicalScalar(b); ok {
+		return c, nil
+	}
+	return decodeCanonical(b)
+}
+
+// decodeCanonical is Canonical for any value: decode it and encode it
+// again.
+func decodeCanonical(b []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -88,6 +97,71 @@ func encodeCanonical(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// canonicalScalar returns b, less the whitespace around it, if it is a
+// value the encoder writes back unchanged: true, false, null, a number, or
+// a string of printable ASCII with no escapes. Most keys and values are;
+// for them Canonical needs no decoding.
+func canonicalScalar(b []byte) ([]byte, bool) {
+	b = bytes.Trim(b, " \t\r\n")
+	switch {
+	case len(b) == 0:
+		return nil, false
+	case string(b) == "true" || string(b) == "false" || string(b) == "null":
+		return b, true
+	case b[0] == '"':
+		if len(b) < 2 || b[len(b)-1] != '"' {
+			return nil, false
+		}
+		for _, c := range b[1 : len(b)-1] {
+			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				return nil, false
+			}
+		}
+		return b, true
+	case b[0] == '-' || '0' <= b[0] && b[0] <= '9':
+		return b, isJSONNumber(b)
+	}
+	return nil, false
+}
+
+// isJSONNumber reports whether b is a number in JSON's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // jsonProblem turns a decoder error into a short description.

@@ -254,3 +254,21 @@ func TestNotUTF8(t *testing.T) {
 		t.Errorf("UTF-8 refused: %v", err)
 	}
 }
+
+// What canonicalScalar passes through unchanged, decoding and encoding
+// again gives byte for byte; what it does not recognise it leaves to them.
+func FuzzCanonicalScalar(f *testing.F) {
+	for _, s := range []string{`"abc"`, ` 12.5e-3 `, `-0`, `01`, `"a\"b"`, `"\u00e9"`, `"<&>"`, `true`, `nul`, `1.`, `-`, `"é"`, `1e+9`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fast, ok := canonicalScalar(b)
+		if !ok {
+			return
+		}
+		slow, err := decodeCanonical(b)
+		if err != nil || string(slow) != string(fast) {
+			t.Fatalf("canonicalScalar(%q) = %q, decoding gives %q, %v", b, fast, slow, err)
+		}
+	})
+}
