@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/state"
 )
 
@@ -88,6 +89,25 @@ func (e *BlobMissingError) Error() string {
 
 // Is makes errors.Is(err, ErrBlobMissing) hold.
 func (e *BlobMissingError) Is(target error) bool { return target == ErrBlobMissing }
+
+// DiffOverflowError says which (key, val, time) has diffs summing out of the
+// int64 range, and on which side. It matches ErrDiffOverflow.
+type DiffOverflowError struct {
+	Key, Val []byte
+	Time     frontier.Time
+	Above    bool // past the top of the range, not the bottom
+}
+
+func (e *DiffOverflowError) Error() string {
+	side := "below -9223372036854775808"
+	if e.Above {
+		side = "above 9223372036854775807"
+	}
+	return fmt.Sprintf("persist: the diffs of key %.40q val %.40q at time %d sum to %s", e.Key, e.Val, e.Time, side)
+}
+
+// Is makes errors.Is(err, ErrDiffOverflow) hold.
+func (e *DiffOverflowError) Is(target error) bool { return target == ErrDiffOverflow }
 
 // BlobCorruptError: a part's blob exists but its bytes are not what was
 // written (checksum or size mismatch) or do not decode.

@@ -24,8 +24,12 @@ func TestAppendRefusesDiffOverflow(t *testing.T) {
 	}
 	for _, diffs := range [][2]int64{{math.MaxInt64, 1}, {math.MinInt64, -1}, {math.MaxInt64, math.MaxInt64}} {
 		err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, diffs[0]), up("a", "", 0, diffs[1])}, ts(0), ts(1))
-		if !errors.Is(err, ErrInvalidUpdate) || !errors.Is(err, ErrDiffOverflow) {
-			t.Fatalf("append of diffs %v: %v, want ErrInvalidUpdate and ErrDiffOverflow", diffs, err)
+		var oe *DiffOverflowError
+		if !errors.Is(err, ErrInvalidUpdate) || !errors.As(err, &oe) || !errors.Is(err, ErrDiffOverflow) {
+			t.Fatalf("append of diffs %v: %v, want ErrInvalidUpdate and a *DiffOverflowError", diffs, err)
+		}
+		if string(oe.Key) != "a" || oe.Time != 0 || oe.Above != (diffs[0] > 0) {
+			t.Fatalf("append of diffs %v: %+v, want key a at 0, above %v", diffs, oe, diffs[0] > 0)
 		}
 	}
 	if u, err := w.FetchUpper(ctx); err != nil || !u.LessEqual(0) || u.LessThan(0) {

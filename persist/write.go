@@ -223,7 +223,7 @@ func consolidate(us []Update) ([]Update, error) {
 		}
 		total, ok := sum.value()
 		if !ok {
-			return nil, diffOverflow(us[i].Key, us[i].Time)
+			return nil, &DiffOverflowError{Key: us[i].Key, Val: us[i].Val, Time: us[i].Time, Above: sum.carry > 0}
 		}
 		if total != 0 {
 			us[out] = us[i]
@@ -263,12 +263,6 @@ func addDiffs(a, b int64) (int64, bool) {
 	s := diffSum{wrapped: a}
 	s.add(b)
 	return s.value()
-}
-
-// diffOverflow is the error for the diffs of key at t summing out of
-// range.
-func diffOverflow(key []byte, t frontier.Time) error {
-	return fmt.Errorf("%w: key %.40q at time %d", ErrDiffOverflow, key, t)
 }
 
 func compareUpdates(a, b Update) int {

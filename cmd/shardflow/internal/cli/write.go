@@ -94,9 +94,6 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	if err != nil {
 		return failure(err)
 	}
-	if err := records.CheckSums(recs, inputLabel(f.input)); err != nil {
-		return failure(fmt.Errorf("%w; nothing was written", err))
-	}
 
 	opts := clientOptions
 	opts.InlineWriteMaxBytes = f.inlineMax
@@ -138,7 +135,11 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	appendErr := w.CompareAndAppend(ctx, updates, frontier.From(lower), frontier.From(frontier.Time(upper)))
 	closeErr := w.Close(context.WithoutCancel(ctx))
 	var mismatch *persist.UpperMismatchError
+	var overflow *persist.DiffOverflowError
 	switch {
+	case errors.As(appendErr, &overflow):
+		return failure(fmt.Errorf("%s: the diffs of key %s val %s at time %d in this input sum out of the int64 range, which a diff cannot hold; nothing was written",
+			inputLabel(f.input), overflow.Key, overflow.Val, overflow.Time))
 	case errors.As(appendErr, &mismatch):
 		return failure(fmt.Errorf("shard %q: another writer moved the upper to %v while this batch was prepared for %v; nothing was written", id, mismatch.Current, mismatch.Expected))
 	case appendErr != nil && location.IsIndeterminate(appendErr):

@@ -166,37 +166,6 @@ func FuzzReadCSV(f *testing.F) {
 	})
 }
 
-// TestCheckSums: a batch whose diffs for one (key, val, time) sum past the
-// int64 range is refused at the group's first line; sums that wrap on the
-// way but end in range, and large diffs of different groups, are fine.
-func TestCheckSums(t *testing.T) {
-	const max, min = "9223372036854775807", "-9223372036854775808"
-	line := func(key, time, diff string) string {
-		return `{"key":"` + key + `","val":1,"time":` + time + `,"diff":` + diff + `}` + "\n"
-	}
-	for _, tc := range []struct{ in, want string }{
-		{line("a", "0", max) + line("b", "0", max) + line("a", "1", max), ""},
-		{line("a", "0", max) + line("a", "0", max) + line("a", "0", "-"+max), ""},
-		{line("a", "0", min) + line("a", "0", max), ""},
-		{line("b", "0", "1") + line("a", "0", max) + line("a", "0", "1"),
-			`in:2: the diffs of key "a" val 1 at time 0 in this input sum to above 9223372036854775807, which a diff cannot hold`},
-		{line("a", "0", min) + line("a", "0", "-1"),
-			`in:1: the diffs of key "a" val 1 at time 0 in this input sum to below -9223372036854775808, which a diff cannot hold`},
-	} {
-		recs, err := ReadJSONL(strings.NewReader(tc.in), "in")
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = CheckSums(recs, "in")
-		if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
-			t.Errorf("%s:\n got %v\nwant %s", tc.in, err, tc.want)
-		}
-		if err != nil && !errors.Is(err, ErrMalformed) {
-			t.Errorf("%v does not match ErrMalformed", err)
-		}
-	}
-}
-
 // TestDuplicateMembers: an object with a member twice is refused, in a
 // JSONL line's fields, in a nested value, and in a CSV cell: decoding would
 // keep one value and silently drop the other.
