@@ -17,11 +17,7 @@ import (
 
 func TestAppendRefusesDiffOverflow(t *testing.T) {
 	ctx := context.Background()
-	c := newEnv().client(blobParts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := blobWriter(t)
 	for _, diffs := range [][2]int64{{math.MaxInt64, 1}, {math.MinInt64, -1}, {math.MaxInt64, math.MaxInt64}} {
 		err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, diffs[0]), up("a", "", 0, diffs[1])}, ts(0), ts(1))
 		var oe *DiffOverflowError
@@ -53,11 +49,7 @@ func TestAppendRefusesDiffOverflow(t *testing.T) {
 // row stay unmerged, and both are still read as written.
 func TestCompactionLeavesOverflowingBatchesUnmerged(t *testing.T) {
 	ctx := context.Background()
-	c := newEnv().client(blobParts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := blobWriter(t)
 	// Batches [0,1) and [1,2) lie behind the since, 2; [2,3) keeps the
 	// upper past it, so that the snapshot at the since can be read.
 	for i := range frontier.Time(3) {
@@ -121,11 +113,7 @@ func TestCompactionLeavesOverflowingBatchesUnmerged(t *testing.T) {
 // a part is consolidated on its own) gets the true sum.
 func TestSnapshotFetchKeepsOverflowingRowsApart(t *testing.T) {
 	ctx := context.Background()
-	c := newEnv().client(blobParts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := blobWriter(t)
 	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, math.MaxInt64), up("a", "", 1, math.MaxInt64), up("b", "", 1, 1)}, ts(0), ts(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -160,4 +148,16 @@ func TestSnapshotFetchKeepsOverflowingRowsApart(t *testing.T) {
 	if got, want := snapshotContents(t, c, r, 2), (contents{{"a", "", 2}: math.MaxInt64, {"b", "", 2}: 1}); !equalContents(got, want) {
 		t.Fatalf("snapshot at 2: %v, want %v", got, want)
 	}
+}
+
+// blobWriter returns a client writing parts as blobs and a writer of its
+// shard "s".
+func blobWriter(t *testing.T) (*Client, *WriteHandle) {
+	t.Helper()
+	c := newEnv().client(blobParts)
+	w, err := c.OpenWriter(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, w
 }
