@@ -13,36 +13,7 @@ import (
 // not valid JSON is taken as a string. Every row must have as many cells as
 // the header.
 func ReadCSV(r io.Reader, name string) ([]Record, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, &LineError{Name: name, Line: 1, Err: errors.New("empty input: want a header naming key, val, time (and optionally diff)")}
-	}
-	if err != nil {
-		return nil, csvError(name, err)
-	}
-	cols, err := csvColumns(header)
-	if err != nil {
-		return nil, &LineError{Name: name, Line: 1, Err: err}
-	}
-	var out []Record
-	for {
-		row, err := cr.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, csvError(name, err)
-		}
-		line, _ := cr.FieldPos(0)
-		rec, err := parseCSVRow(row, cols)
-		if err != nil {
-			return nil, &LineError{Name: name, Line: line, Err: err}
-		}
-		rec.Line = line
-		out = append(out, rec)
-	}
+	return readAll(NewReader(r, name, CSV))
 }
 
 // csvCols holds each column's index in a row, -1 for an absent diff.

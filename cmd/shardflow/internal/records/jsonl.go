@@ -1,7 +1,6 @@
 package records
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -17,30 +16,7 @@ import (
 // A UTF-8 byte order mark before the first line is skipped, and lines may
 // end in CRLF.
 func ReadJSONL(r io.Reader, name string) ([]Record, error) {
-	br := bufio.NewReader(r)
-	var out []Record
-	for line := 1; ; line++ {
-		text, err := br.ReadBytes('\n')
-		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("records: reading %s: %w", name, err)
-		}
-		if line == 1 {
-			// A byte order mark, as some Windows editors write: CSV input
-			// skips it too.
-			text = bytes.TrimPrefix(text, []byte("\ufeff"))
-		}
-		if len(bytes.TrimSpace(text)) > 0 {
-			rec, perr := parseJSONLine(text)
-			if perr != nil {
-				return nil, &LineError{Name: name, Line: line, Err: perr}
-			}
-			rec.Line = line
-			out = append(out, rec)
-		}
-		if err == io.EOF {
-			return out, nil
-		}
-	}
+	return readAll(NewReader(r, name, JSONL))
 }
 
 var jsonlFields = map[string]bool{"key": true, "val": true, "time": true, "diff": true}

@@ -56,13 +56,7 @@ func ParseFormat(s string) (Format, error) {
 // Read parses every record of r in format f. name is used in error messages.
 // It stops at the first malformed line.
 func Read(r io.Reader, name string, f Format) ([]Record, error) {
-	switch f {
-	case JSONL:
-		return ReadJSONL(r, name)
-	case CSV:
-		return ReadCSV(r, name)
-	}
-	panic(fmt.Sprintf("records: unknown format %q", f))
+	return readAll(NewReader(r, name, f))
 }
 
 // Canonical returns the canonical form of the JSON value in b: compact,
