@@ -113,7 +113,7 @@ func (c *Client) compactRun(ctx context.Context, m *machine, run []state.Batch, 
 		// only their sum cannot be kept in one row.
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 	}
-	parts, err := writeParts(ctx, c, shard, "compactor", updates, 0)
+	parts, err := writeParts(ctx, c, shard, "compactor", updates, 0, c.opts.PartTargetSize)
 	if err != nil {
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 	}

@@ -89,6 +89,14 @@ func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, ex
 	if err != nil {
 		return err
 	}
+	return w.commit(ctx, parts, expectedUpper, newUpper)
+}
+
+// commit appends parts, written to blob (or inline) and consolidated, as
+// the batch [expectedUpper, newUpper) by compare-and-set; see
+// CompareAndAppend for the outcomes. It deletes the parts when they are
+// certainly not committed.
+func (w *WriteHandle) commit(ctx context.Context, parts []state.Part, expectedUpper, newUpper Frontier) error {
 	b := state.Batch{
 		Lower: expectedUpper.Clone(), Upper: newUpper.Clone(), Parts: parts,
 		WriterID: w.id, Token: randomID(),
@@ -281,14 +289,14 @@ func compareUpdates(a, b Update) int {
 // instead.
 func (w *WriteHandle) writeParts(ctx context.Context, updates []Update) ([]state.Part, error) {
 	inline := min(w.c.opts.InlineWriteMaxBytes, w.c.opts.InlineTotalMaxBytes-w.m.cached().InlineBytes())
-	return writeParts(ctx, w.c, w.m.shard, w.id, updates, inline)
+	return writeParts(ctx, w.c, w.m.shard, w.id, updates, inline, w.c.opts.PartTargetSize)
 }
 
-// writeParts encodes updates into parts and writes each to blob, except
-// that when they make one part of at most inlineMax bytes it is returned
-// inline, with no blob.
-func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, updates []Update, inlineMax int64) ([]state.Part, error) {
-	runs := part.Split(updates, c.opts.PartTargetSize)
+// writeParts encodes updates into parts of about target bytes and writes
+// each to blob, except that when they make one part of at most inlineMax
+// bytes it is returned inline, with no blob.
+func writeParts(ctx context.Context, c *Client, shard ShardID, writer string, updates []Update, inlineMax, target int64) ([]state.Part, error) {
+	runs := part.Split(updates, target)
 	parts := make([]state.Part, len(runs))
 	for i := range parts {
 		// Keys are chosen up front so a failure can delete every part that

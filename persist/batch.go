@@ -1,0 +1,246 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/part"
+	"github.com/shardflow/shardflow/persist/internal/state"
+)
+
+// Defaults of a BatchBuilder's memory bounds.
+const (
+	// DefaultBatchBufferBytes is how many bytes of updates (keys, values
+	// and a per-row overhead) a BatchBuilder holds before it writes them
+	// out as a sorted run.
+	DefaultBatchBufferBytes = 64 << 20
+	// runPartSize is the size the parts of a builder's sorted runs are cut
+	// at: merging runs holds one decoded part of each in memory.
+	runPartSize = 4 << 20
+	// runFanIn is how many runs one merge pass reads at once.
+	runFanIn = 16
+)
+
+// ErrBuilderDone is returned by a BatchBuilder used after AppendBatch or
+// Abort.
+var ErrBuilderDone = errors.New("persist: batch builder already appended or aborted")
+
+// BatchBuilder collects the updates of one batch, any number of them, in
+// bounded memory, for WriteHandle.AppendBatch: the batch a CompareAndAppend
+// of the same updates would write, without the updates all in memory at
+// once. Updates are buffered; whenever the buffer holds BufferBytes they are
+// sorted, consolidated and written to blob as a run, and AppendBatch merges
+// the runs into one consolidated batch (an external merge sort: inputs
+// larger than the buffer are written twice, or more for more than 16 times
+// the buffer).
+//
+// A BatchBuilder is not safe for concurrent use. Its runs are blobs no state
+// references until the append commits: Abort deletes them, and after a
+// crash the janitor does, so a janitor must not run with a minimum age
+// shorter than a builder lives (a run it reaps fails the append with
+// ErrBlobMissing; nothing wrong is written).
+type BatchBuilder struct {
+	c     *Client
+	shard ShardID
+	id    string // names the builder's blobs
+	lower Frontier
+
+	bufferBytes int64
+	runPart     int64 // the parts of runs are cut at this size
+	fanIn       int
+
+	buf     []Update
+	bufSize int64
+	runs    []run
+	added   int64
+	maxTime frontier.Time
+	err     error // sticky: a failed flush, or ErrBuilderDone
+}
+
+// run is a sorted, consolidated sequence of parts written by a builder.
+// apart says some (key, val, time) has several rows, because their diffs
+// summed out of the int64 range within the run: only the final merge may
+// decide whether the batch's total fits.
+type run struct {
+	parts []state.Part
+	apart bool
+}
+
+// NewBatchBuilder returns a builder of a batch of shard starting at lower,
+// the upper the append will expect. bufferBytes bounds the updates held in
+// memory (0: DefaultBatchBufferBytes).
+func (c *Client) NewBatchBuilder(shard ShardID, lower Frontier, bufferBytes int64) *BatchBuilder {
+	if bufferBytes <= 0 {
+		bufferBytes = DefaultBatchBufferBytes
+	}
+	return &BatchBuilder{
+		c: c, shard: shard, id: "b-" + randomID(), lower: lower.Clone(),
+		bufferBytes: bufferBytes, runPart: min(runPartSize, c.opts.PartTargetSize), fanIn: runFanIn,
+	}
+}
+
+// Lower returns the upper the batch's append expects.
+func (b *BatchBuilder) Lower() Frontier { return b.lower.Clone() }
+
+// Len returns how many updates have been added.
+func (b *BatchBuilder) Len() int64 { return b.added }
+
+// Add adds an update. Its time must not be before the builder's lower (an
+// error wrapping ErrInvalidUpdate, which leaves the builder as it was). The
+// builder keeps u.Key and u.Val, which the caller must not change. Add
+// writes a run to blob when the buffer is full; an error doing so is
+// returned by every later call, and the caller should Abort.
+func (b *BatchBuilder) Add(ctx context.Context, u Update) error {
+	if b.err != nil {
+		return b.err
+	}
+	if !b.lower.LessEqual(u.Time) {
+		return fmt.Errorf("%w: time %v is before the batch's lower %v", ErrInvalidUpdate, u.Time, b.lower)
+	}
+	if b.added == 0 || u.Time > b.maxTime {
+		b.maxTime = u.Time
+	}
+	b.added++
+	b.buf = append(b.buf, u)
+	b.bufSize += part.EstimatedSize(u)
+	if b.bufSize >= b.bufferBytes {
+		if err := b.flush(ctx); err != nil {
+			b.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// flush writes the buffer as a run and empties it.
+func (b *BatchBuilder) flush(ctx context.Context) error {
+	us, apart := consolidateApart(b.buf)
+	if len(us) > 0 {
+		parts, err := writeParts(ctx, b.c, b.shard, b.id, us, -1, b.runPart)
+		if err != nil {
+			return err
+		}
+		b.runs = append(b.runs, run{parts: parts, apart: apart})
+	}
+	clear(b.buf) // let the keys and values go
+	b.buf, b.bufSize = b.buf[:0], 0
+	return nil
+}
+
+// Abort deletes the runs the builder wrote. It is best effort (the janitor
+// removes what it misses) and idempotent; after it the builder may not be
+// used.
+func (b *BatchBuilder) Abort() {
+	for _, r := range b.runs {
+		deleteParts(b.c, r.parts)
+	}
+	b.runs, b.buf, b.err = nil, nil, ErrBuilderDone
+}
+
+// AppendBatch appends the updates b collected as the batch [b.Lower(),
+// newUpper), exactly as CompareAndAppend would append them (see it for the
+// errors), and uses b up whatever the outcome: on failure b's runs are
+// deleted. Every update's time must be before newUpper.
+func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper Frontier) error {
+	if err := b.err; err != nil {
+		b.Abort()
+		return err
+	}
+	defer b.Abort()
+	if b.c != w.c || b.shard != w.m.shard {
+		return fmt.Errorf("persist: append to %s: the batch was built for shard %s of another client", w.m.shard, b.shard)
+	}
+	if err := checkBounds(nil, b.lower, newUpper); err != nil {
+		return err
+	}
+	if b.added > 0 && newUpper.LessEqual(b.maxTime) {
+		return fmt.Errorf("%w: time %v outside [%v, %v)", ErrInvalidUpdate, b.maxTime, b.lower, newUpper)
+	}
+	if len(b.runs) == 0 {
+		// Everything fits in memory: the plain append, inline parts and
+		// all.
+		return w.CompareAndAppend(ctx, b.buf, b.lower, newUpper)
+	}
+	if err := b.flush(ctx); err != nil {
+		return err
+	}
+	parts, err := b.merge(ctx)
+	if err != nil {
+		return err
+	}
+	return w.commit(ctx, parts, b.lower, newUpper)
+}
+
+// merge merges the builder's runs into the batch's parts: one run, exactly
+// consolidated. Its parts are the runs' own if there is a single run with no
+// rows kept apart; otherwise they are new, and the runs are deleted.
+func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
+	for len(b.runs) > b.fanIn {
+		// A pass merges groups of fanIn runs, keeping rows whose sum
+		// overflows apart, until one final merge can read them all.
+		// b.runs always lists every run that exists, for Abort.
+		var next []run
+		for len(b.runs) > 0 {
+			n := min(b.fanIn, len(b.runs))
+			if n == 1 {
+				next, b.runs = append(next, b.runs[0]), b.runs[1:]
+				continue
+			}
+			r, err := mergeRuns(ctx, b.c, b.shard, b.id, b.runs[:n], b.runPart, false)
+			if err != nil {
+				b.runs = append(next, b.runs...)
+				return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
+			}
+			for _, old := range b.runs[:n] {
+				deleteParts(b.c, old.parts)
+			}
+			next, b.runs = append(next, r), b.runs[n:]
+		}
+		b.runs = next
+	}
+	if len(b.runs) == 1 && !b.runs[0].apart {
+		parts := b.runs[0].parts
+		b.runs = nil // now the batch's: Abort must not delete them
+		return parts, nil
+	}
+	r, err := mergeRuns(ctx, b.c, b.shard, b.id, b.runs, b.c.opts.PartTargetSize, true)
+	if err != nil {
+		return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
+	}
+	return r.parts, nil
+}
+
+// consolidateApart is consolidate for a run: rows of one (key, val, time)
+// whose diffs sum out of the int64 range stay several rows, each the sum of
+// a stretch of them, and apart reports whether any did.
+func consolidateApart(us []Update) (out []Update, apart bool) {
+	if !slices.IsSortedFunc(us, compareUpdates) {
+		slices.SortFunc(us, compareUpdates)
+	}
+	n := 0
+	emit := func(u Update, diff int64) {
+		if diff != 0 {
+			us[n] = u
+			us[n].Diff = diff
+			n++
+		}
+	}
+	for i := 0; i < len(us); {
+		u, sum := us[i], us[i].Diff
+		j := i + 1
+		for ; j < len(us) && compareUpdates(u, us[j]) == 0; j++ {
+			if s, ok := addDiffs(sum, us[j].Diff); ok {
+				sum = s
+				continue
+			}
+			emit(u, sum)
+			sum, apart = us[j].Diff, true
+		}
+		emit(u, sum)
+		i = j
+	}
+	return us[:n], apart
+}

@@ -1,0 +1,215 @@
+package persist
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"fmt"
+
+	"github.com/shardflow/shardflow/persist/internal/part"
+	"github.com/shardflow/shardflow/persist/internal/state"
+)
+
+// mergeRuns merges sorted, consolidated runs into one, written as new
+// parts cut at target bytes, reading one part of each run at a time. With
+// exact, the rows of one (key, val, time) are summed exactly, and a sum out
+// of the int64 range fails the merge with an error wrapping ErrInvalidUpdate
+// and a *DiffOverflowError; otherwise such rows stay apart. On failure the
+// parts it wrote are deleted.
+func mergeRuns(ctx context.Context, c *Client, shard ShardID, id string, runs []run, target int64, exact bool) (run, error) {
+	m := &runMerge{c: c, shard: shard, id: id, target: target}
+	defer m.release()
+	out, err := m.merge(ctx, runs, exact)
+	if err != nil {
+		deleteParts(c, out.parts)
+		return run{}, err
+	}
+	return out, nil
+}
+
+// runMerge is the state of one mergeRuns.
+type runMerge struct {
+	c      *Client
+	shard  ShardID
+	id     string
+	target int64
+
+	cursors runHeap
+	out     []Update // rows not yet written; they reference decoded parts
+	outSize int64
+	peak    int64 // the largest outSize: the merge's memory, for tests
+	// done holds the decoded parts cursors have moved past; rows of out
+	// may still reference them until out is written.
+	done []*part.Decoded
+}
+
+func (m *runMerge) merge(ctx context.Context, runs []run, exact bool) (run, error) {
+	var res run
+	for _, r := range runs {
+		rc := &runCursor{parts: r.parts}
+		ok, err := rc.next(ctx, m)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			m.cursors = append(m.cursors, rc)
+		}
+	}
+	heap.Init(&m.cursors)
+	var (
+		cur   Update
+		sum   diffSum
+		have  bool
+		apart bool
+	)
+	// emit ends the group of rows equal to cur.
+	emit := func() error {
+		total, ok := sum.value()
+		if !ok {
+			return fmt.Errorf("%w: %w", ErrInvalidUpdate, &DiffOverflowError{
+				Key: bytes.Clone(cur.Key), Val: bytes.Clone(cur.Val), Time: cur.Time, Above: sum.carry > 0})
+		}
+		m.add(cur, total)
+		if m.outSize < m.target && len(m.out) < part.MaxRows {
+			return nil
+		}
+		parts, err := m.write(ctx)
+		res.parts = append(res.parts, parts...)
+		return err
+	}
+	for len(m.cursors) > 0 {
+		rc := m.cursors[0]
+		row := rc.row()
+		switch {
+		case have && compareUpdates(cur, row) == 0:
+			if exact {
+				sum.add(row.Diff)
+			} else if s, ok := addDiffs(sum.wrapped, row.Diff); ok {
+				sum.wrapped = s
+			} else {
+				// Apart: the stretch so far becomes a row of its own.
+				m.add(cur, sum.wrapped)
+				sum, apart = diffSum{wrapped: row.Diff}, true
+			}
+		default:
+			if have {
+				if err := emit(); err != nil {
+					return res, err
+				}
+			}
+			cur, sum, have = row, diffSum{wrapped: row.Diff}, true
+		}
+		// Only now may the cursor move on: cur may reference its part.
+		ok, err := rc.next(ctx, m)
+		if err != nil {
+			return res, err
+		}
+		if ok {
+			heap.Fix(&m.cursors, 0)
+		} else {
+			heap.Pop(&m.cursors)
+		}
+	}
+	if have {
+		if err := emit(); err != nil {
+			return res, err
+		}
+	}
+	parts, err := m.write(ctx)
+	res.parts, res.apart = append(res.parts, parts...), apart
+	return res, err
+}
+
+// add appends a row to the output, unless its diff is zero.
+func (m *runMerge) add(u Update, diff int64) {
+	if diff == 0 {
+		return
+	}
+	u.Diff = diff
+	m.out = append(m.out, u)
+	m.outSize += part.EstimatedSize(u)
+	m.peak = max(m.peak, m.outSize)
+}
+
+// write writes the output rows as a part and releases the decoded parts
+// no row references any more.
+func (m *runMerge) write(ctx context.Context) ([]state.Part, error) {
+	if len(m.out) == 0 {
+		return nil, nil
+	}
+	parts, err := writeParts(ctx, m.c, m.shard, m.id, m.out, -1, m.target)
+	clear(m.out)
+	m.out, m.outSize = m.out[:0], 0
+	for _, d := range m.done {
+		d.Release()
+	}
+	m.done = m.done[:0]
+	return parts, err
+}
+
+// release gives back every decoded part still held.
+func (m *runMerge) release() {
+	for _, d := range m.done {
+		d.Release()
+	}
+	for _, rc := range m.cursors {
+		if rc.d != nil {
+			rc.d.Release()
+		}
+	}
+	m.done, m.cursors = nil, nil
+}
+
+// runCursor reads a run's rows in order, one decoded part at a time.
+type runCursor struct {
+	parts []state.Part // not yet read
+	d     *part.Decoded
+	i     int
+}
+
+// row returns the cursor's current row; its key and value reference the
+// decoded part.
+func (rc *runCursor) row() Update {
+	return Update{Key: rc.d.Key(rc.i), Val: rc.d.Val(rc.i), Time: rc.d.Time(rc.i), Diff: rc.d.Diff(rc.i)}
+}
+
+// next moves to the next row, reading the run's next part when the current
+// one is used up, and reports whether there is one.
+func (rc *runCursor) next(ctx context.Context, m *runMerge) (bool, error) {
+	if rc.d != nil {
+		if rc.i+1 < rc.d.Len() {
+			rc.i++
+			return true, nil
+		}
+		m.done = append(m.done, rc.d)
+		rc.d = nil
+	}
+	for len(rc.parts) > 0 {
+		p := rc.parts[0]
+		rc.parts = rc.parts[1:]
+		d, err := m.c.fetchDecoded(ctx, m.shard, partDesc(p, state.Batch{}), "")
+		if err != nil {
+			return false, fmt.Errorf("read run part %s: %w", p.Key, err)
+		}
+		if d.Len() > 0 {
+			rc.d, rc.i = d, 0
+			return true, nil
+		}
+		d.Release()
+	}
+	return false, nil
+}
+
+// runHeap orders cursors by their current rows.
+type runHeap []*runCursor
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return compareUpdates(h[i].row(), h[j].row()) < 0 }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(*runCursor)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	rc := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return rc
+}
