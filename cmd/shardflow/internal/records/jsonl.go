@@ -39,7 +39,20 @@ func lineProblem(text []byte) error {
 	return errors.New("invalid JSON")
 }
 
+// parseJSONLine parses one line of JSONL. Most lines take the fast path,
+// scanLine; a line it does not take (a malformed one, or one it leaves to
+// the decoder, such as a field name written with escapes) is parsed again by
+// decodeLine, which accepts it or says what is wrong with it.
 func parseJSONLine(text []byte) (Record, error) {
+	if rec, ok := scanLine(text); ok {
+		return rec, nil
+	}
+	return decodeLine(text)
+}
+
+// decodeLine parses one line of JSONL with encoding/json: every check, and
+// every error message, of a line scanLine does not take.
+func decodeLine(text []byte) (Record, error) {
 	if err := checkUTF8(text); err != nil {
 		return Record{}, err
 	}
