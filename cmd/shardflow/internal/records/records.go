@@ -95,10 +95,15 @@ func encodeCanonical(v any) ([]byte, error) {
 
 // canonicalScalar returns b, less the whitespace around it, if it is a
 // value the encoder writes back unchanged: true, false, null, a number, or
-// a string of printable ASCII with no escapes. Most keys and values are;
+// a string of UTF-8 with no escapes, no control characters and neither
+// U+2028 nor U+2029 (which the encoder escapes). Most keys and values are;
 // for them Canonical needs no decoding.
 func canonicalScalar(b []byte) ([]byte, bool) {
-	b = bytes.Trim(b, " \t\r\n")
+	return canonicalTrimmed(bytes.Trim(b, " \t\r\n"))
+}
+
+// canonicalTrimmed is canonicalScalar for b with no whitespace around it.
+func canonicalTrimmed(b []byte) ([]byte, bool) {
 	switch {
 	case len(b) == 0:
 		return nil, false
@@ -108,10 +113,18 @@ func canonicalScalar(b []byte) ([]byte, bool) {
 		if len(b) < 2 || b[len(b)-1] != '"' {
 			return nil, false
 		}
-		for _, c := range b[1 : len(b)-1] {
-			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+		s := b[1 : len(b)-1]
+		ascii := true
+		for _, c := range s {
+			if c < 0x20 || c == '"' || c == '\\' {
 				return nil, false
 			}
+			if c >= utf8.RuneSelf {
+				ascii = false
+			}
+		}
+		if !ascii && (!utf8.Valid(s) || bytes.Contains(s, lineSep) || bytes.Contains(s, paraSep)) {
+			return nil, false
 		}
 		return b, true
 	case b[0] == '-' || '0' <= b[0] && b[0] <= '9':
@@ -119,6 +132,9 @@ func canonicalScalar(b []byte) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// U+2028 and U+2029, which encoding/json always escapes.
+var lineSep, paraSep = []byte("\u2028"), []byte("\u2029")
 
 // isJSONNumber reports whether b is a number in JSON's grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?

@@ -227,7 +227,7 @@ func TestNotUTF8(t *testing.T) {
 // What canonicalScalar passes through unchanged, decoding and encoding
 // again gives byte for byte; what it does not recognise it leaves to them.
 func FuzzCanonicalScalar(f *testing.F) {
-	for _, s := range []string{`"abc"`, ` 12.5e-3 `, `-0`, `01`, `"a\"b"`, `"\u00e9"`, `"<&>"`, `true`, `nul`, `1.`, `-`, `"é"`, `1e+9`} {
+	for _, s := range []string{`"abc"`, ` 12.5e-3 `, `-0`, `01`, `"a\"b"`, `"\u00e9"`, `"<&>"`, `true`, `nul`, `1.`, `-`, `"é"`, `1e+9`, "\"\x7f\"", "\"a\u2028b\"", "\"\u2029\"", "\"a\xffb\"", "\"é\xe2\x80\"", "\"😀\ufffd\""} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -110,7 +110,7 @@ func scanLine(text []byte) (Record, bool) {
 // the rest) and checked for duplicate members. owned says the result is a
 // new slice rather than b itself.
 func canonicalValue(b []byte) (c []byte, owned, ok bool) {
-	if c, ok := canonicalScalar(b); ok {
+	if c, ok := canonicalTrimmed(b); ok {
 		return c, false, true
 	}
 	c, err := decodeCanonical(b)

@@ -131,3 +131,24 @@ func TestScanLineOwnsBytes(t *testing.T) {
 		t.Errorf("record after the line was overwritten and Key appended to: %s", show(rec))
 	}
 }
+
+// TestCanonicalScalarUTF8: a string of UTF-8 with no escapes is canonical
+// as written, but for U+2028 and U+2029, which the encoder escapes, and
+// bytes that are not UTF-8, which it replaces.
+func TestCanonicalScalarUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{`"é€😀"`, true},
+		{"\"\x7f\"", true},
+		{"\"a\u2028\"", false},
+		{"\"\u2029b\"", false},
+		{"\"a\xffb\"", false},
+		{"\"\xed\xa0\x80\"", false}, // a surrogate, in UTF-8's form
+	} {
+		if _, ok := canonicalScalar([]byte(tc.in)); ok != tc.ok {
+			t.Errorf("canonicalScalar(%q): ok = %v, want %v", tc.in, ok, tc.ok)
+		}
+	}
+}
