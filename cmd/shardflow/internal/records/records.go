@@ -65,6 +65,9 @@ func Canonical(b []byte) ([]byte, error) {
 	if c, ok := canonicalScalar(b); ok {
 		return c, nil
 	}
+	if c, ok := fastCanonical(bytes.Trim(b, " \t\r\n")); ok {
+		return c, nil
+	}
 	return decodeCanonical(b)
 }
 

@@ -105,13 +105,17 @@ func scanLine(text []byte) (Record, bool) {
 	return rec, true
 }
 
-// canonicalValue is Canonical for a value whose syntax scanLine checked as
-// far as it goes: scalars as written, anything else decoded (which checks
-// the rest) and checked for duplicate members. owned says the result is a
-// new slice rather than b itself.
+// canonicalValue is Canonical for a value with no whitespace around it,
+// which is also checked for duplicate members: scalars as written, others
+// by fastCanonical, and what it leaves decoded (which checks the syntax)
+// and checked by checkDuplicates. owned says the result is a new slice
+// rather than b itself.
 func canonicalValue(b []byte) (c []byte, owned, ok bool) {
 	if c, ok := canonicalTrimmed(b); ok {
 		return c, false, true
+	}
+	if c, ok := fastCanonical(b); ok {
+		return c, true, true
 	}
 	c, err := decodeCanonical(b)
 	if err != nil || checkDuplicates(b, false) != nil {
