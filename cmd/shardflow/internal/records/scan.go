@@ -20,9 +20,8 @@ const (
 // only if decodeLine would accept it, and then returns the Record decodeLine
 // would; any other line, malformed or merely unusual (a field name written
 // with escapes, say), it leaves to decodeLine, which accepts it or says what
-// is wrong. FuzzScanLine holds it to that. Scalars need no decoding; a
-// nested object or array, or a string with escapes, is still decoded,
-// checked for duplicate members and encoded again.
+// is wrong. FuzzScanLine holds it to that. Scalars written canonically are
+// kept as they are; other values go through canonicalValue.
 func scanLine(text []byte) (Record, bool) {
 	if !utf8.Valid(text) {
 		return Record{}, false
