@@ -5,17 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/shardflow/shardflow/frontier"
-	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
 )
 
 // Defaults of a BatchBuilder's memory bounds.
 const (
 	// DefaultBatchBufferBytes is how many bytes of updates (keys, values
-	// and a per-row overhead) a BatchBuilder holds before it writes them
-	// out as a sorted run.
+	// and the Update structs) a BatchBuilder holds before it writes them
+	// out as a sorted run. A batch merged from runs is cut into parts of
+	// at most this size, or PartTargetSize if smaller.
 	DefaultBatchBufferBytes = 64 << 20
 	// runPartSize is the size the parts of a builder's sorted runs are cut
 	// at: merging runs holds one decoded part of each in memory.
@@ -105,7 +106,7 @@ func (b *BatchBuilder) Add(ctx context.Context, u Update) error {
 	}
 	b.added++
 	b.buf = append(b.buf, u)
-	b.bufSize += part.EstimatedSize(u)
+	b.bufSize += bufferedSize(u)
 	if b.bufSize >= b.bufferBytes {
 		if err := b.flush(ctx); err != nil {
 			b.err = err
@@ -113,6 +114,12 @@ func (b *BatchBuilder) Add(ctx context.Context, u Update) error {
 		}
 	}
 	return nil
+}
+
+// bufferedSize is the memory an update takes in the buffer: its key and
+// value, and the Update itself.
+func bufferedSize(u Update) int64 {
+	return int64(len(u.Key)+len(u.Val)) + int64(unsafe.Sizeof(u))
 }
 
 // flush writes the buffer as a run and empties it.
@@ -206,7 +213,10 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 		b.runs = nil // now the batch's: Abort must not delete them
 		return parts, nil
 	}
-	r, err := mergeRuns(ctx, b.c, b.shard, b.id, b.runs, b.c.opts.PartTargetSize, true)
+	// The final merge holds a part's worth of rows: parts no larger than
+	// the buffer keep the builder's memory within a few buffers.
+	target := min(b.c.opts.PartTargetSize, max(b.bufferBytes, runPartSize))
+	r, err := mergeRuns(ctx, b.c, b.shard, b.id, b.runs, target, true)
 	if err != nil {
 		return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
 	}

@@ -11,7 +11,9 @@ import (
 )
 
 // mergeRuns merges sorted, consolidated runs into one, written as new
-// parts cut at target bytes, reading one part of each run at a time. With
+// parts of at most target bytes (as bufferedSize counts them: the rows held
+// in memory before a part is written), reading one part of each run at a
+// time. With
 // exact, the rows of one (key, val, time) are summed exactly, and a sum out
 // of the int64 range fails the merge with an error wrapping ErrInvalidUpdate
 // and a *DiffOverflowError; otherwise such rows stay apart. On failure the
@@ -127,7 +129,7 @@ func (m *runMerge) add(u Update, diff int64) {
 	}
 	u.Diff = diff
 	m.out = append(m.out, u)
-	m.outSize += part.EstimatedSize(u)
+	m.outSize += bufferedSize(u)
 	m.peak = max(m.peak, m.outSize)
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
-	"github.com/shardflow/shardflow/persist/internal/part"
 )
 
 // smallBuilder returns a builder whose buffer holds a few updates, whose
@@ -180,7 +179,7 @@ func TestBatchBuilderChecksASingleRunKeptApart(t *testing.T) {
 	ctx := context.Background()
 	c, w := blobWriter(t)
 	us := []Update{up("a", "", 0, math.MaxInt64), up("a", "", 0, 1)}
-	b := c.NewBatchBuilder("s", ts(0), 2*part.EstimatedSize(us[0])) // the second Add writes the run
+	b := c.NewBatchBuilder("s", ts(0), 2*bufferedSize(us[0])) // the second Add writes the run
 	for _, u := range us {
 		if err := b.Add(ctx, u); err != nil {
 			t.Fatal(err)
@@ -326,7 +325,7 @@ func TestMergeWritesAsItGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer deleteParts(c, out.parts)
-	row := part.EstimatedSize(up("k000", "v", 0, 1))
+	row := bufferedSize(up("k000", "v", 0, 1))
 	if m.peak > target+row {
 		t.Fatalf("the merge held %d bytes of rows at once, want at most %d", m.peak, target+row)
 	}
