@@ -25,10 +25,27 @@ func interruptedOr(ctx context.Context, err error) error {
 	return failure(err)
 }
 
-// readInput parses the records of the named input ("-": standard input). It
-// returns errInterrupted as soon as ctx is cancelled, even while a read
-// from a terminal or a pipe waits for input.
-func (g *globals) readInput(ctx context.Context, name string, format records.Format) ([]records.Record, error) {
+// input is the records of --input, read on a goroutine of their own and
+// handed over in chunks, so that parsing overlaps writing and a read that
+// waits on a terminal or a pipe does not keep an interrupt waiting.
+type input struct {
+	label  string
+	chunks <-chan recordChunk
+	stop   func() // ends the reading goroutine and closes the file
+}
+
+// recordChunk is some records of the input, or, last, why it ended early.
+type recordChunk struct {
+	recs []records.Record
+	err  error
+}
+
+// chunkRecords is how many records go in a chunk.
+const chunkRecords = 1024
+
+// openInput starts reading the records of the named input ("-": standard
+// input), with a progress bar when the input is a file.
+func (g *globals) openInput(ctx context.Context, name string, format records.Format) (*input, error) {
 	var r io.Reader = g.env.Stdin
 	label := "stdin"
 	size := int64(-1)
@@ -36,47 +53,82 @@ func (g *globals) readInput(ctx context.Context, name string, format records.For
 		// Otherwise a first `shardflow write --shard s` just sits there.
 		fmt.Fprintf(g.env.Stderr, "shardflow: reading %s updates from standard input; end with Ctrl-D, or pass --input FILE\n", format)
 	}
+	var file *os.File
 	if name != "-" {
-		file, err := os.Open(name)
-		if err != nil {
+		var err error
+		if file, err = os.Open(name); err != nil {
 			return nil, fmt.Errorf("--input: %w", err)
 		}
-		defer file.Close()
 		fi, err := file.Stat()
 		switch {
 		case err == nil && fi.IsDir():
+			file.Close()
 			return nil, fmt.Errorf("--input %s: is a directory, not a file", name)
 		case err == nil && fi.Mode().IsRegular():
 			size = fi.Size()
 		}
 		r, label = file, name
 	}
+	var bar *progress
 	if size >= 0 {
 		// A pipe or a terminal has no size to measure against, and a
 		// spinner would draw over what a person types.
-		bar := g.newProgress(size, "reading "+label, true)
-		defer bar.Done()
+		bar = g.newProgress(size, "reading "+label, true)
 		r = bar.Reader(r)
 	}
-	type result struct {
-		recs []records.Record
-		err  error
-	}
-	done := make(chan result, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	chunks := make(chan recordChunk, 2)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
+		defer close(chunks)
 		// Ends at the first read after a cancellation, or when a blocked
 		// read returns.
-		recs, err := records.Read(ctxReader{ctx, r}, label, format)
-		done <- result{recs, err}
+		sendChunks(ctx, records.NewReader(ctxReader{ctx, r}, label, format), chunks)
 	}()
-	select {
-	case res := <-done:
-		if ctx.Err() != nil {
-			return nil, errInterrupted
+	stop := func() {
+		cancel()
+		bar.Done()
+		if file != nil {
+			// A read from a file does not block; one from standard input
+			// may, and the goroutine then ends with the process.
+			<-done
+			file.Close()
 		}
-		return res.recs, res.err
-	case <-ctx.Done():
-		return nil, errInterrupted
+	}
+	return &input{label: label, chunks: chunks, stop: stop}, nil
+}
+
+// sendChunks sends rd's records in chunks, then the error that ended them
+// (none at the end of the input), until ctx is cancelled.
+func sendChunks(ctx context.Context, rd *records.Reader, out chan<- recordChunk) {
+	send := func(c recordChunk) bool {
+		select {
+		case out <- c:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	recs := make([]records.Record, 0, chunkRecords)
+	for {
+		rec, err := rd.Next()
+		if err != nil {
+			if len(recs) > 0 && !send(recordChunk{recs: recs}) {
+				return
+			}
+			if err != io.EOF {
+				send(recordChunk{err: err})
+			}
+			return
+		}
+		recs = append(recs, rec)
+		if len(recs) == chunkRecords {
+			if !send(recordChunk{recs: recs}) {
+				return
+			}
+			recs = make([]records.Record, 0, chunkRecords)
+		}
 	}
 }
 

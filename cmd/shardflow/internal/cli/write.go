@@ -16,11 +16,12 @@ import (
 )
 
 type writeFlags struct {
-	shard     string
-	input     string
-	format    string
-	upper     string
-	inlineMax int64
+	shard       string
+	input       string
+	format      string
+	upper       string
+	inlineMax   int64
+	bufferBytes int64
 }
 
 func newWriteCmd(g *globals) *cobra.Command {
@@ -45,6 +46,11 @@ not beyond the current upper, or if the diffs of one key, val and time sum
 outside the int64 range. An empty input with --upper just advances the
 upper, closing the times before it.
 
+The input is read as a stream: at most about --buffer-bytes of updates are
+held in memory, and a larger input is written out as sorted runs that are
+merged into the batch before it is committed. A failed or interrupted write
+deletes them.
+
 A batch that encodes to at most --inline-max-bytes is kept in the shard's
 state rather than written as a blob file: one commit instead of a file write
 and a commit. Later writes merge small batches into blob parts.`,
@@ -66,6 +72,7 @@ and a commit. Later writes merge small batches into blob parts.`,
 	cmd.Flags().StringVarP(&f.input, "input", "i", "-", "file to read updates from, - for standard input")
 	cmd.Flags().StringVar(&f.format, "format", "jsonl", "input format: jsonl or csv")
 	cmd.Flags().StringVar(&f.upper, "upper", "", "the batch's upper (default: largest time + 1)")
+	cmd.Flags().Int64Var(&f.bufferBytes, "buffer-bytes", persist.DefaultBatchBufferBytes, "hold at most about this many bytes of updates in memory: a larger input is written as sorted runs and merged")
 	cmd.Flags().Int64Var(&f.inlineMax, "inline-max-bytes", 4<<10, "keep a batch of at most this many encoded bytes in the shard's state, not in a blob (0: always a blob)")
 	return cmd
 }
@@ -87,21 +94,22 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		}
 		upperFlag = &u
 	}
+	if f.bufferBytes <= 0 {
+		return usageErrorf("--buffer-bytes: want more than 0, got %d", f.bufferBytes)
+	}
 	if f.inlineMax < 0 {
 		return usageErrorf("--inline-max-bytes: want 0 or more, got %d", f.inlineMax)
 	}
-	recs, err := g.readInput(ctx, f.input, format)
+	in, err := g.openInput(ctx, f.input, format)
 	if err != nil {
 		return failure(err)
 	}
+	defer in.stop()
 
 	opts := clientOptions
 	opts.InlineWriteMaxBytes = f.inlineMax
 	if f.inlineMax == 0 {
 		opts.InlineWriteMaxBytes = -1 // persist's 0 means its default
-	}
-	if ctx.Err() != nil {
-		return failure(errInterrupted)
 	}
 	st, err := g.openWith(ctx, true, opts)
 	if err != nil {
@@ -116,23 +124,28 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	if !ok {
 		return failure(fmt.Errorf("shard %q is closed (its upper is []): nothing more can be written", id))
 	}
-	upper, err := batchUpper(recs, upperFlag)
+	if upperFlag != nil && *upperFlag <= uint64(lower) {
+		return failure(notBeyond(*upperFlag, uint64(lower)))
+	}
+	b := st.client.NewBatchBuilder(id, frontier.From(lower), f.bufferBytes)
+	maxTime, err := feed(ctx, in, b, uint64(lower), upperFlag)
 	if err != nil {
+		b.Abort()
 		return failure(err)
 	}
-	if err := checkBatch(recs, uint64(lower), upper, f.input); err != nil {
+	upper, err := batchUpper(b.Len(), maxTime, upperFlag)
+	if err != nil {
+		b.Abort()
 		return failure(err)
 	}
 
-	updates := make([]persist.Update, len(recs))
-	for i, r := range recs {
-		updates[i] = persist.Update{Key: r.Key, Val: r.Val, Time: frontier.Time(r.Time), Diff: r.Diff}
-	}
 	w, err := st.client.OpenWriter(ctx, id)
 	if err != nil {
+		b.Abort()
 		return interruptedOr(ctx, err)
 	}
-	appendErr := w.CompareAndAppend(ctx, updates, frontier.From(lower), frontier.From(frontier.Time(upper)))
+	n := b.Len()
+	appendErr := w.AppendBatch(ctx, b, frontier.From(frontier.Time(upper)))
 	closeErr := w.Close(context.WithoutCancel(ctx))
 	var mismatch *persist.UpperMismatchError
 	var overflow *persist.DiffOverflowError
@@ -156,8 +169,8 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	if closeErr != nil {
 		g.log.Warn("closing writer", "err", closeErr)
 	}
-	g.log.Info("appended batch", "shard", id, "updates", len(updates), "lower", lower, "upper", upper)
-	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", len(updates), id, lower, upper)
+	g.log.Info("appended batch", "shard", id, "updates", n, "lower", lower, "upper", upper)
+	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", n, id, lower, upper)
 	return nil
 }
 
@@ -169,47 +182,60 @@ func inputLabel(input string) string {
 	return input
 }
 
+// feed adds the input's records to b, refusing a time before lower or, with
+// --upper, not before it, and returns the largest time. It returns
+// errInterrupted as soon as ctx is cancelled.
+func feed(ctx context.Context, in *input, b *persist.BatchBuilder, lower uint64, upper *uint64) (maxTime uint64, err error) {
+	for {
+		var c recordChunk
+		var ok bool
+		select {
+		case c, ok = <-in.chunks:
+		case <-ctx.Done():
+			return 0, errInterrupted
+		}
+		switch {
+		case !ok:
+			return maxTime, nil
+		case ctx.Err() != nil:
+			return 0, errInterrupted
+		case c.err != nil:
+			return 0, c.err
+		}
+		for _, r := range c.recs {
+			if r.Time < lower {
+				return 0, fmt.Errorf("%s:%d: time %d is before the shard's upper [%d]: times before it are closed; nothing was written", in.label, r.Line, r.Time, lower)
+			}
+			if upper != nil && r.Time >= *upper {
+				return 0, fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): it is not before --upper %d; nothing was written", in.label, r.Line, r.Time, lower, *upper, *upper)
+			}
+			maxTime = max(maxTime, r.Time)
+			err := b.Add(ctx, persist.Update{Key: r.Key, Val: r.Val, Time: frontier.Time(r.Time), Diff: r.Diff})
+			if err != nil {
+				if ctx.Err() != nil {
+					return 0, errInterrupted
+				}
+				return 0, fmt.Errorf("write: %w; nothing was written", err)
+			}
+		}
+	}
+}
+
 // batchUpper returns --upper, or else the largest time plus one.
-func batchUpper(recs []records.Record, flag *uint64) (uint64, error) {
+func batchUpper(n int64, maxTime uint64, flag *uint64) (uint64, error) {
 	if flag != nil {
 		return *flag, nil
 	}
-	if len(recs) == 0 {
+	if n == 0 {
 		return 0, errors.New("no updates in the input and no --upper: nothing to write")
 	}
-	var max uint64
-	for _, r := range recs {
-		max = maxU(max, r.Time)
-	}
-	if max == math.MaxUint64 {
+	if maxTime == math.MaxUint64 {
 		return 0, errors.New("time 18446744073709551615 is the largest time: no upper can follow it")
 	}
-	return max + 1, nil
+	return maxTime + 1, nil
 }
 
-func maxU(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-// checkBatch refuses an upper not beyond lower and a record outside
-// [lower, upper).
-func checkBatch(recs []records.Record, lower, upper uint64, input string) error {
-	label := inputLabel(input)
-	for _, r := range recs {
-		if r.Time < lower {
-			return fmt.Errorf("%s:%d: time %d is before the shard's upper [%d]: times before it are closed; nothing was written", label, r.Line, r.Time, lower)
-		}
-	}
-	if upper <= lower {
-		return fmt.Errorf("--upper %d is not beyond the shard's current upper [%d]: times before %d are already closed; nothing was written", upper, lower, lower)
-	}
-	for _, r := range recs {
-		if r.Time >= upper {
-			return fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): it is not before --upper %d; nothing was written", label, r.Line, r.Time, lower, upper, upper)
-		}
-	}
-	return nil
+// notBeyond is the error of an upper not beyond the shard's.
+func notBeyond(upper, lower uint64) error {
+	return fmt.Errorf("--upper %d is not beyond the shard's current upper [%d]: times before %d are already closed; nothing was written", upper, lower, lower)
 }
