@@ -35,6 +35,12 @@
 // most once; if the retry still cannot tell whether it landed, the error
 // is indeterminate (location.IsIndeterminate) and the parts are kept.
 //
+// CompareAndAppend takes its updates in memory. A BatchBuilder takes any
+// number of them, one at a time, in bounded memory: it writes each full
+// buffer to blob as a sorted run, and WriteHandle.AppendBatch merges the
+// runs into the batch CompareAndAppend would have written and commits it
+// the same way.
+//
 // A batch that encodes to one part of at most
 // ClientOptions.InlineWriteMaxBytes (default 4 KiB) is kept in the state
 // itself rather than written as a blob, while the state's inline bytes stay

@@ -65,6 +65,32 @@ func ExampleWriteHandle_CompareAndAppend_upperMismatch() {
 	// persist: upper mismatch: expected [0] got [5]
 }
 
+func ExampleBatchBuilder() {
+	ctx := context.Background()
+	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
+	defer loc.Close()
+	c := persist.NewClient(loc, persist.ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+
+	// A buffer of 1 KiB: the 100 updates go to blob in sorted runs, which
+	// AppendBatch merges into one batch.
+	b := c.NewBatchBuilder("s", w.Upper(), 1<<10)
+	for i := range 100 {
+		key := []byte(fmt.Sprintf("k%02d", i%10))
+		if err := b.Add(ctx, persist.Update{Key: key, Time: frontier.Time(i % 3), Diff: 1}); err != nil {
+			b.Abort() // deletes the runs written so far
+			panic(err)
+		}
+	}
+	if err := w.AppendBatch(ctx, b, frontier.From[frontier.Time](3)); err != nil {
+		panic(err)
+	}
+	st, _ := c.State(ctx, "s")
+	fmt.Println("upper:", st.Upper, "batches:", len(st.Batches), "rows:", st.Batches[0].Parts[0].Rows)
+	// Output:
+	// upper: [3] batches: 1 rows: 30
+}
+
 func ExampleReadHandle_Listen() {
 	ctx := context.Background()
 	loc, _ := persist.OpenLocation(ctx, "mem://", "mem://")
