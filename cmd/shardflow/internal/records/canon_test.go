@@ -21,11 +21,19 @@ func FuzzCanonical(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, s := range trickyValues {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, wantErr := oldCanonical(b)
 		got, err := Canonical(b)
 		if fmt.Sprint(err) != fmt.Sprint(wantErr) || !bytes.Equal(got, want) {
 			t.Fatalf("Canonical(%q) = %q, %v; decoding gives %q, %v", b, got, err, want, wantErr)
+		}
+		wantCSV, wantCSVErr := oldCSVJSON(string(b))
+		gotCSV, errCSV := csvJSON(string(b))
+		if fmt.Sprint(errCSV) != fmt.Sprint(wantCSVErr) || !bytes.Equal(gotCSV, wantCSV) {
+			t.Fatalf("csvJSON(%q) = %q, %v; want %q, %v", b, gotCSV, errCSV, wantCSV, wantCSVErr)
 		}
 		fast, ok := fastCanonical(b)
 		if !ok {

@@ -248,3 +248,12 @@ func oldCheckUTF8(text []byte) error {
 	}
 	return fmt.Errorf("not UTF-8: byte %d is 0x%02x", n+1, text[0])
 }
+
+// oldCSVJSON is csvJSON as it was before the fast paths: canonicalize a
+// cell holding JSON, or take it as a string.
+func oldCSVJSON(cell string) ([]byte, error) {
+	if b, err := oldCanonical([]byte(cell)); err == nil {
+		return b, oldCheckDuplicates([]byte(cell), false)
+	}
+	return oldEncodeCanonical(cell)
+}

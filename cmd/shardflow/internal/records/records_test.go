@@ -137,6 +137,9 @@ func TestReadCSVErrors(t *testing.T) {
 func FuzzReadJSONL(f *testing.F) {
 	f.Add([]byte(`{"key":1,"val":2,"time":3,"diff":-1}`))
 	f.Add([]byte("{\"key\":{\"a\":[1,\"x\"]},\"val\":null,\"time\":0}\n\n"))
+	for _, s := range trickyLines() {
+		f.Add([]byte(s + "\r\n" + s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		recs, err := ReadJSONL(strings.NewReader(string(b)), "fuzz")
 		if err != nil {
@@ -159,6 +162,10 @@ func FuzzReadJSONL(f *testing.F) {
 func FuzzReadCSV(f *testing.F) {
 	f.Add([]byte("key,val,time,diff\na,1,2,3\n"))
 	f.Add([]byte("time,key,val\n1,\"{\"\"a\"\":1}\",x\n"))
+	for _, s := range trickyValues {
+		q := `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+		f.Add([]byte("key,val,time,diff\n" + q + "," + q + ",0,-1\n"))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if _, err := ReadCSV(strings.NewReader(string(b)), "fuzz"); err != nil && !errors.Is(err, ErrMalformed) {
 			t.Fatalf("error %v does not match ErrMalformed", err)
@@ -228,6 +235,9 @@ func TestNotUTF8(t *testing.T) {
 // again gives byte for byte; what it does not recognise it leaves to them.
 func FuzzCanonicalScalar(f *testing.F) {
 	for _, s := range []string{`"abc"`, ` 12.5e-3 `, `-0`, `01`, `"a\"b"`, `"\u00e9"`, `"<&>"`, `true`, `nul`, `1.`, `-`, `"é"`, `1e+9`, "\"\x7f\"", "\"a\u2028b\"", "\"\u2029\"", "\"a\xffb\"", "\"é\xe2\x80\"", "\"😀\ufffd\""} {
+		f.Add([]byte(s))
+	}
+	for _, s := range trickyValues {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -106,8 +106,11 @@ func scanLine(text []byte) (Record, bool) {
 
 // canonicalValue is Canonical for a value with no whitespace around it,
 // which is also checked for duplicate members: scalars as written, others
-// by fastCanonical, and what it leaves decoded (which checks the syntax)
-// and checked by checkDuplicates. owned says the result is a new slice
+// by fastCanonical. What fastCanonical leaves (a member twice, nesting
+// deeper than maxCanonDepth, bad syntax) is not ok, and so left to
+// decodeLine: decoding the value alone is not enough, as the decoder's
+// depth limit counts the line's own object too (a value 10000 deep decodes
+// alone, but its line does not). owned says the result is a new slice
 // rather than b itself.
 func canonicalValue(b []byte) (c []byte, owned, ok bool) {
 	if c, ok := canonicalTrimmed(b); ok {
@@ -116,11 +119,7 @@ func canonicalValue(b []byte) (c []byte, owned, ok bool) {
 	if c, ok := fastCanonical(b); ok {
 		return c, true, true
 	}
-	c, err := decodeCanonical(b)
-	if err != nil || checkDuplicates(b, false) != nil {
-		return nil, false, false
-	}
-	return c, true, true
+	return nil, false, false
 }
 
 // skipSpace returns the index of the first byte of b from i on that is not

@@ -62,6 +62,9 @@ func FuzzScanLine(f *testing.F) {
 	for _, s := range scanSeeds {
 		f.Add([]byte(s))
 	}
+	for _, s := range trickyLines() {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want, wantErr := oldParseJSONLine(b)
 		got, err := parseJSONLine(b)
