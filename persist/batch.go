@@ -228,7 +228,7 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 // a stretch of them, and apart reports whether any did.
 func consolidateApart(us []Update) (out []Update, apart bool) {
 	if !slices.IsSortedFunc(us, compareUpdates) {
-		slices.SortFunc(us, compareUpdates)
+		sortUpdates(us)
 	}
 	n := 0
 	emit := func(u Update, diff int64) {

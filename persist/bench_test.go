@@ -63,6 +63,32 @@ func BenchmarkWrite(b *testing.B) {
 	b.ReportMetric(float64(rows*b.N)/time.Since(start).Seconds(), "rows/s")
 }
 
+// BenchmarkBatchBuilder appends a batch of 1M rows (16-byte keys and
+// values, 40 MB) through a BatchBuilder with an 8 MiB buffer, so as a merge
+// of ten runs, to a file blob store and the embedded SQLite consensus.
+func BenchmarkBatchBuilder(b *testing.B) {
+	ctx := context.Background()
+	w := benchWriter(b)
+	const rows = 1_000_000
+	us := benchUpdates(rand.New(rand.NewPCG(1, 2)), rows, 0, 1)
+	b.SetBytes(rows * 32)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		bb := w.c.NewBatchBuilder("bench", ts(frontier.Time(i)), 8<<20)
+		for j := range us {
+			us[j].Time = frontier.Time(i)
+			if err := bb.Add(ctx, us[j]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.AppendBatch(ctx, bb, ts(frontier.Time(i+1))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rows*b.N)/time.Since(start).Seconds(), "rows/s")
+}
+
 // benchShard writes a 1M-row shard (10 batches of 100k rows, each spanning
 // 10 times) to an in-memory location, in parts of about 8 MiB.
 func benchShard(b *testing.B) (*Client, *ReadHandle) {

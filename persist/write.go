@@ -220,7 +220,7 @@ func checkBounds(updates []Update, lower, upper Frontier) error {
 // wrapping ErrDiffOverflow: a wrapped sum would be a different update.
 func consolidate(us []Update) ([]Update, error) {
 	if !slices.IsSortedFunc(us, compareUpdates) {
-		slices.SortFunc(us, compareUpdates)
+		sortUpdates(us)
 	}
 	out := 0
 	for i := 0; i < len(us); {
