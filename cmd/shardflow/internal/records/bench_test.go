@@ -43,3 +43,34 @@ func BenchmarkReadJSONLMixed(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20000), "ns/line")
 }
+
+// BenchmarkReadCSV parses CSV rows with plain strings, numbers, nested
+// values and strings beyond ASCII in their key and val cells.
+func BenchmarkReadCSV(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("key,val,time,diff\n")
+	for i := range 10000 {
+		fmt.Fprintf(&sb, "user-%06d,%d,%d,1\n", i, i*7, i/100)
+		fmt.Fprintf(&sb, "\"{\"\"id\"\": %d, \"\"kind\"\": \"\"fruit\"\"}\",\"{\"\"stock\"\": %d, \"\"price\"\": %d.5, \"\"tags\"\": [\"\"a\"\", \"\"b\"\"]}\",%d,-1\n", i, i%50, i%7, i/100)
+		fmt.Fprintf(&sb, "\"\"\"café-%d\"\"\",crème brûlée %d,%d,\n", i, i, i/100)
+	}
+	in := sb.String()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		recs, err := ReadCSV(strings.NewReader(in), "bench")
+		if err != nil || len(recs) != 30000 {
+			b.Fatal(len(recs), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*30000), "ns/row")
+}
+
+// BenchmarkCSVCellNested canonicalizes one CSV cell holding a nested value.
+func BenchmarkCSVCellNested(b *testing.B) {
+	cell := `{"stock": 42, "price": 3.5, "tags": ["a", "b"], "meta": {"id": 7, "kind": "fruit"}}`
+	for b.Loop() {
+		if _, err := csvJSON(cell); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -83,10 +84,20 @@ func parseCSVRow(row []string, c csvCols) (Record, error) {
 	return rec, nil
 }
 
-// csvJSON canonicalizes a cell holding JSON, or takes it as a string.
+// csvJSON canonicalizes a cell holding JSON, or takes it as a string. A
+// value with a member twice is refused; only a decoded one can have one,
+// as canonicalScalar takes no object and fastCanonical none with a member
+// twice (FuzzCanonical holds it to checkDuplicates).
 func csvJSON(cell string) ([]byte, error) {
-	if b, err := Canonical([]byte(cell)); err == nil {
-		return b, checkDuplicates([]byte(cell), false)
+	b := []byte(cell)
+	if c, ok := canonicalScalar(b); ok {
+		return c, nil
+	}
+	if c, ok := fastCanonical(bytes.Trim(b, " \t\r\n")); ok {
+		return c, nil
+	}
+	if c, err := decodeCanonical(b); err == nil {
+		return c, checkDuplicates(b, false)
 	}
 	return encodeCanonical(cell)
 }
