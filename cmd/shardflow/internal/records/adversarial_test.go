@@ -144,3 +144,41 @@ func TestDeepLines(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsHoldTheirBytes: a Record's Key and Val hold not much more
+// memory than their length, which is what persist's BatchBuilder counts,
+// however much whitespace or escaping they were read from.
+func TestRecordsHoldTheirBytes(t *testing.T) {
+	pad := strings.Repeat(" ", 1<<20)
+	esc := `"` + strings.Repeat(`\u0041`, 100000) + `"`
+	var recs []Record
+	for _, line := range []string{
+		`{"key":[1,` + pad + `2],"val":` + esc + `,"time":0}`,      // scanLine
+		`{"k\u0065y":[1,` + pad + `2],"val":` + esc + `,"time":0}`, // decodeLine
+		`{"key":{"a":` + pad + `1},"val":[` + esc + `],"time":0}`,
+	} {
+		rs, err := ReadJSONL(strings.NewReader(line), "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rs...)
+	}
+	for _, row := range []string{
+		`"[1,` + pad + `2]",1` + pad + `,0`,
+		`"` + pad + `{""a"":1}` + pad + `","""x""` + pad + `",0`,
+		`"` + strings.ReplaceAll(esc, `"`, `""`) + `",x,0`,
+	} {
+		rs, err := ReadCSV(strings.NewReader("key,val,time\n"+row+"\n"), "in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rs...)
+	}
+	for i, r := range recs {
+		for _, b := range [][]byte{r.Key, r.Val} {
+			if cap(b) > 2*len(b)+64 {
+				t.Errorf("record %d: %.20s... has length %d, capacity %d", i, b, len(b), cap(b))
+			}
+		}
+	}
+}

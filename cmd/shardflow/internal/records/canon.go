@@ -28,7 +28,20 @@ func fastCanonical(b []byte) ([]byte, bool) {
 	if !ok || end != len(b) {
 		return nil, false
 	}
-	return out, true
+	return tight(out), true
+}
+
+// tight returns b, or a copy of it if b holds much more memory than its
+// length. A canonical value can be far shorter than the text it was read
+// from (whitespace, escapes), and a Record's Key and Val are counted by
+// their length where memory is bounded (persist's BatchBuilder): without
+// this, a line of a few padded megabytes would hold them all for a few
+// bytes counted.
+func tight(b []byte) []byte {
+	if cap(b)-len(b) > len(b)/4+32 {
+		return bytes.Clone(b)
+	}
+	return b
 }
 
 // appendCanonical appends the canonical form of the value at b[i] to dst

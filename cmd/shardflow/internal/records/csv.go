@@ -91,7 +91,7 @@ func parseCSVRow(row []string, c csvCols) (Record, error) {
 func csvJSON(cell string) ([]byte, error) {
 	b := []byte(cell)
 	if c, ok := canonicalScalar(b); ok {
-		return c, nil
+		return tight(c), nil // c is b less the spaces around it
 	}
 	if c, ok := fastCanonical(bytes.Trim(b, " \t\r\n")); ok {
 		return c, nil
