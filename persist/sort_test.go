@@ -1,6 +1,7 @@
 package persist
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -29,7 +30,9 @@ func TestSortUpdatesAsSortFunc(t *testing.T) {
 		us := make([]Update, n)
 		for i := range us {
 			k := randBytes(12)
-			if rng.IntN(2) == 0 {
+			// Every other iteration, every key shares a prefix, some
+			// keys are just that prefix.
+			if iter%2 == 0 || rng.IntN(2) == 0 {
 				k = append([]byte("shared-prefix"), k...)
 			}
 			us[i] = Update{Key: k, Val: randBytes(2), Time: frontier.Time(rng.IntN(3)), Diff: int64(i)}
@@ -65,6 +68,24 @@ func BenchmarkSortUpdates(b *testing.B) {
 	}{
 		{"prefix", sortUpdates},
 		{"SortFunc", func(us []Update) { slices.SortFunc(us, compareUpdates) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				copy(work, us)
+				bc.sort(work)
+			}
+		})
+	}
+	// Keys as write stores JSON strings: a quote and a name in common.
+	for i := range us {
+		us[i].Key = fmt.Appendf(nil, `"user-%08d"`, rand.IntN(100_000_000))
+	}
+	for _, bc := range []struct {
+		name string
+		sort func([]Update)
+	}{
+		{"prefix/shared", sortUpdates},
+		{"SortFunc/shared", func(us []Update) { slices.SortFunc(us, compareUpdates) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
