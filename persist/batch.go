@@ -196,7 +196,7 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 				next, b.runs = append(next, b.runs[0]), b.runs[1:]
 				continue
 			}
-			r, err := mergeRuns(ctx, b.c, b.shard, b.id, b.runs[:n], b.runPart, false)
+			r, err := mergeRuns(ctx, b.c, b.shard, b.runs[:n], mergeSpec{id: b.id, target: b.runPart})
 			if err != nil {
 				b.runs = append(next, b.runs...)
 				return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
@@ -204,7 +204,7 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 			for _, old := range b.runs[:n] {
 				deleteParts(b.c, old.parts)
 			}
-			next, b.runs = append(next, r), b.runs[n:]
+			next, b.runs = append(next, r.run), b.runs[n:]
 		}
 		b.runs = next
 	}
@@ -216,7 +216,10 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 	// The final merge holds a part's worth of rows: parts no larger than
 	// the buffer keep the builder's memory within a few buffers.
 	target := min(b.c.opts.PartTargetSize, max(b.bufferBytes, runPartSize))
-	r, err := mergeRuns(ctx, b.c, b.shard, b.id, b.runs, target, true)
+	r, err := mergeRuns(ctx, b.c, b.shard, b.runs, mergeSpec{id: b.id, target: target, exact: true})
+	if errors.Is(err, ErrDiffOverflow) {
+		return nil, fmt.Errorf("persist: append to %s: %w: %w", b.shard, ErrInvalidUpdate, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
 	}

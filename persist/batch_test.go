@@ -303,33 +303,3 @@ func TestBatchBuilderSmallIsCompareAndAppend(t *testing.T) {
 		t.Fatalf("batch %v, want %v", got, want)
 	}
 }
-
-// TestMergeWritesAsItGoes checks that a merge holds no more than a part's
-// worth of output rows before writing them: its memory is bounded by the
-// target size, not by the batch.
-func TestMergeWritesAsItGoes(t *testing.T) {
-	ctx := context.Background()
-	c, _ := blobWriter(t)
-	b := smallBuilder(c, 0)
-	defer b.Abort()
-	for i := range 300 {
-		if err := b.Add(ctx, up(fmt.Sprintf("k%03d", i), "v", 0, 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const target = 300
-	m := &runMerge{c: c, shard: "s", id: "t", target: target}
-	defer m.release()
-	out, err := m.merge(ctx, b.runs, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer deleteParts(c, out.parts)
-	row := bufferedSize(up("k000", "v", 0, 1))
-	if m.peak > target+row {
-		t.Fatalf("the merge held %d bytes of rows at once, want at most %d", m.peak, target+row)
-	}
-	if len(out.parts) < 300*int(row)/(target+int(row)) {
-		t.Fatalf("%d parts out, want one per %d bytes", len(out.parts), target)
-	}
-}

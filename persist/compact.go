@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/shardflow/shardflow/frontier"
-	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
 	"github.com/shardflow/shardflow/persist/location"
 )
@@ -52,23 +51,18 @@ func (c *Client) Compact(ctx context.Context, shard ShardID) (CompactReport, err
 	return c.compactRun(ctx, m, run, since)
 }
 
-// compactRun merges run, consecutive batches of the shard's state, into one
+// compactRun merges batches, consecutive in the shard's state, into one
 // batch whose rows are theirs consolidated, with times before since advanced
-// to it, written as blob parts. Losing a race to another compaction of the
-// same batches is not an error: the new parts are deleted and
-// BatchesMerged is 0.
-func (c *Client) compactRun(ctx context.Context, m *machine, run []state.Batch, since frontier.Time) (CompactReport, error) {
+// to it, written as blob parts. It reads one part of each batch at a time,
+// so its memory is bounded by the batches' count and the part size, not by
+// their rows. Losing a race to another compaction of the same batches is
+// not an error: the new parts are deleted and BatchesMerged is 0.
+func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Batch, since frontier.Time) (CompactReport, error) {
 	var rep CompactReport
 	shard := m.shard
 	var replaced []string
-	var updates []Update
-	var decoded []*part.Decoded
-	defer func() {
-		for _, d := range decoded {
-			d.Release()
-		}
-	}()
-	for _, b := range run {
+	runs := make([]run, len(batches))
+	for i, b := range batches {
 		if b.HasUnknown() {
 			return rep, fmt.Errorf("persist: compact %s: %w: batch [%v, %v)", shard, ErrUnknownFields, b.Lower, b.Upper)
 		}
@@ -78,47 +72,34 @@ func (c *Client) compactRun(ctx context.Context, m *machine, run []state.Batch, 
 				return rep, fmt.Errorf("persist: compact %s: %w: part %s has format %d", shard, ErrUnknownPartFormat, p.Key, p.Format)
 			}
 		}
+		// A batch's parts are one sorted run, as writeParts cut them.
+		runs[i] = run{parts: b.Parts}
 	}
-	if len(run) < 2 && len(replaced) < 2 {
+	if len(batches) < 2 && len(replaced) < 2 {
 		return rep, nil
 	}
-	for _, b := range run {
-		for _, p := range b.Parts {
-			d, err := c.fetchDecoded(ctx, shard, partDesc(p, b), "")
-			if errors.Is(err, ErrBlobMissing) {
-				// The compactor holds no seqno: a concurrent compaction
-				// may have replaced this run and GC collected it. That is
-				// a lost race unless the run is still in state.
-				lost, herr := runReplaced(ctx, m, replaced, run)
-				if herr != nil {
-					return rep, herr
-				}
-				if lost {
-					return rep, nil
-				}
-			}
-			if err != nil {
-				return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
-			}
-			decoded = append(decoded, d)
-			rep.RowsIn += int64(d.Len())
-			for i := range d.Len() {
-				updates = append(updates, Update{Key: d.Key(i), Val: d.Val(i), Time: max(d.Time(i), since), Diff: d.Diff(i)})
-			}
+	res, err := mergeRuns(ctx, c, shard, runs, mergeSpec{id: "compactor", target: c.opts.PartTargetSize, exact: true, since: since})
+	if errors.Is(err, ErrBlobMissing) {
+		// The compactor holds no seqno: a concurrent compaction may have
+		// replaced these batches and GC collected them. That is a lost
+		// race unless they are still in state.
+		lost, herr := runReplaced(ctx, m, replaced, batches)
+		if herr != nil {
+			return rep, herr
+		}
+		if lost {
+			return rep, nil
 		}
 	}
-	updates, err := consolidate(updates)
 	if err != nil {
-		// The batches stay as they are: each is still read correctly,
-		// only their sum cannot be kept in one row.
+		// On an overflow the batches stay as they are: each is still read
+		// correctly, only their sum cannot be kept in one row.
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 	}
-	parts, err := writeParts(ctx, c, shard, "compactor", updates, 0, c.opts.PartTargetSize)
-	if err != nil {
-		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
-	}
+	parts := res.parts
+	rep.RowsIn = res.rowsIn
 	merged := state.Batch{
-		Lower: run[0].Lower.Clone(), Upper: run[len(run)-1].Upper.Clone(),
+		Lower: batches[0].Lower.Clone(), Upper: batches[len(batches)-1].Upper.Clone(),
 		Since: frontier.From(since), Parts: parts,
 	}
 	applied := false
@@ -146,7 +127,7 @@ func (c *Client) compactRun(ctx context.Context, m *machine, run []state.Batch, 
 		deleteParts(c, parts)
 		return rep, nil
 	}
-	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(run), len(replaced), len(parts), int64(len(updates))
+	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(batches), len(replaced), len(parts), res.rowsOut
 	return rep, nil
 }
 

@@ -6,49 +6,69 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
 )
 
-// mergeRuns merges sorted, consolidated runs into one, written as new
-// parts of at most target bytes (as bufferedSize counts them: the rows held
-// in memory before a part is written), reading one part of each run at a
-// time. With
-// exact, the rows of one (key, val, time) are summed exactly, and a sum out
-// of the int64 range fails the merge with an error wrapping ErrInvalidUpdate
-// and a *DiffOverflowError; otherwise such rows stay apart. On failure the
-// parts it wrote are deleted.
-func mergeRuns(ctx context.Context, c *Client, shard ShardID, id string, runs []run, target int64, exact bool) (run, error) {
-	m := &runMerge{c: c, shard: shard, id: id, target: target}
+// mergeSpec says how mergeRuns merges.
+type mergeSpec struct {
+	id string // names the parts written
+	// target cuts the output into parts of at most this many bytes, as
+	// bufferedSize counts them: the rows held before a part is written.
+	target int64
+	// exact sums the rows of one (key, val, time) exactly, and fails the
+	// merge with a *DiffOverflowError if the sum leaves the int64 range;
+	// otherwise such rows stay apart.
+	exact bool
+	// since advances the times of rows before it to it (0: none).
+	since frontier.Time
+}
+
+// mergeResult is what mergeRuns wrote.
+type mergeResult struct {
+	run
+	rowsIn, rowsOut int64
+}
+
+// mergeRuns merges runs into one, written as new parts, reading one part
+// of each run at a time. A run is a sequence of parts, each sorted by (key,
+// val, time) and consolidated, with each part's rows before the next
+// part's: a batch's parts, or a builder's run. Advancing times to a since
+// keeps that order. On failure the parts it wrote are deleted.
+func mergeRuns(ctx context.Context, c *Client, shard ShardID, runs []run, spec mergeSpec) (mergeResult, error) {
+	m := &runMerge{c: c, shard: shard, spec: spec}
 	defer m.release()
-	out, err := m.merge(ctx, runs, exact)
+	out, err := m.merge(ctx, runs)
 	if err != nil {
 		deleteParts(c, out.parts)
-		return run{}, err
+		return mergeResult{}, err
 	}
 	return out, nil
 }
 
 // runMerge is the state of one mergeRuns.
 type runMerge struct {
-	c      *Client
-	shard  ShardID
-	id     string
-	target int64
+	c     *Client
+	shard ShardID
+	spec  mergeSpec
 
 	cursors runHeap
 	out     []Update // rows not yet written; they reference decoded parts
 	outSize int64
 	peak    int64 // the largest outSize: the merge's memory, for tests
+	rowsIn  int64
+	rowsOut int64
 	// done holds the decoded parts cursors have moved past; rows of out
 	// may still reference them until out is written.
 	done []*part.Decoded
 }
 
-func (m *runMerge) merge(ctx context.Context, runs []run, exact bool) (run, error) {
-	var res run
+func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
+	var res mergeResult
+	exact := m.spec.exact
 	for _, r := range runs {
-		rc := &runCursor{parts: r.parts}
+		rc := &runCursor{parts: r.parts, since: m.spec.since}
 		ok, err := rc.next(ctx, m)
 		if err != nil {
 			return res, err
@@ -68,11 +88,10 @@ func (m *runMerge) merge(ctx context.Context, runs []run, exact bool) (run, erro
 	emit := func() error {
 		total, ok := sum.value()
 		if !ok {
-			return fmt.Errorf("%w: %w", ErrInvalidUpdate, &DiffOverflowError{
-				Key: bytes.Clone(cur.Key), Val: bytes.Clone(cur.Val), Time: cur.Time, Above: sum.carry > 0})
+			return &DiffOverflowError{Key: bytes.Clone(cur.Key), Val: bytes.Clone(cur.Val), Time: cur.Time, Above: sum.carry > 0}
 		}
 		m.add(cur, total)
-		if m.outSize < m.target && len(m.out) < part.MaxRows {
+		if m.outSize < m.spec.target && len(m.out) < part.MaxRows {
 			return nil
 		}
 		parts, err := m.write(ctx)
@@ -119,6 +138,7 @@ func (m *runMerge) merge(ctx context.Context, runs []run, exact bool) (run, erro
 	}
 	parts, err := m.write(ctx)
 	res.parts, res.apart = append(res.parts, parts...), apart
+	res.rowsIn, res.rowsOut = m.rowsIn, m.rowsOut
 	return res, err
 }
 
@@ -128,6 +148,7 @@ func (m *runMerge) add(u Update, diff int64) {
 		return
 	}
 	u.Diff = diff
+	m.rowsOut++
 	m.out = append(m.out, u)
 	m.outSize += bufferedSize(u)
 	m.peak = max(m.peak, m.outSize)
@@ -139,7 +160,7 @@ func (m *runMerge) write(ctx context.Context) ([]state.Part, error) {
 	if len(m.out) == 0 {
 		return nil, nil
 	}
-	parts, err := writeParts(ctx, m.c, m.shard, m.id, m.out, -1, m.target)
+	parts, err := writeParts(ctx, m.c, m.shard, m.spec.id, m.out, -1, m.spec.target)
 	clear(m.out)
 	m.out, m.outSize = m.out[:0], 0
 	for _, d := range m.done {
@@ -165,25 +186,31 @@ func (m *runMerge) release() {
 // runCursor reads a run's rows in order, one decoded part at a time.
 type runCursor struct {
 	parts []state.Part // not yet read
+	since frontier.Time
 	d     *part.Decoded
 	i     int
 }
 
-// row returns the cursor's current row; its key and value reference the
-// decoded part.
-func (rc *runCursor) row() Update {
-	return Update{Key: rc.d.Key(rc.i), Val: rc.d.Val(rc.i), Time: rc.d.Time(rc.i), Diff: rc.d.Diff(rc.i)}
+// row returns the cursor's current row, its time advanced to the since;
+// its key and value reference the decoded part.
+func (rc *runCursor) row() Update { return rowAt(rc.d, rc.i, rc.since) }
+
+func rowAt(d *part.Decoded, i int, since frontier.Time) Update {
+	return Update{Key: d.Key(i), Val: d.Val(i), Time: max(d.Time(i), since), Diff: d.Diff(i)}
 }
 
 // next moves to the next row, reading the run's next part when the current
 // one is used up, and reports whether there is one.
 func (rc *runCursor) next(ctx context.Context, m *runMerge) (bool, error) {
-	if rc.d != nil {
-		if rc.i+1 < rc.d.Len() {
+	prev := rc.d
+	if prev != nil {
+		if rc.i+1 < prev.Len() {
 			rc.i++
+			m.rowsIn++
 			return true, nil
 		}
-		m.done = append(m.done, rc.d)
+		// Rows of out may reference prev until they are written.
+		m.done = append(m.done, prev)
 		rc.d = nil
 	}
 	for len(rc.parts) > 0 {
@@ -191,13 +218,20 @@ func (rc *runCursor) next(ctx context.Context, m *runMerge) (bool, error) {
 		rc.parts = rc.parts[1:]
 		d, err := m.c.fetchDecoded(ctx, m.shard, partDesc(p, state.Batch{}), "")
 		if err != nil {
-			return false, fmt.Errorf("read run part %s: %w", p.Key, err)
+			return false, fmt.Errorf("read part %s: %w", p.Key, err)
 		}
-		if d.Len() > 0 {
-			rc.d, rc.i = d, 0
-			return true, nil
+		if d.Len() == 0 {
+			d.Release()
+			continue
 		}
-		d.Release()
+		if prev != nil && compareUpdates(rowAt(prev, prev.Len()-1, rc.since), rowAt(d, 0, rc.since)) > 0 {
+			// Merging would write unsorted parts.
+			d.Release()
+			return false, fmt.Errorf("part %s: its rows do not follow the previous part's: the parts are not one sorted run", p.Key)
+		}
+		rc.d, rc.i = d, 0
+		m.rowsIn++
+		return true, nil
 	}
 	return false, nil
 }
