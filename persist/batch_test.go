@@ -104,6 +104,15 @@ func TestBatchBuilderMatchesCompareAndAppend(t *testing.T) {
 	}
 }
 
+// noBlobsLeft fails the test if c's location holds any blob after what
+// happened.
+func noBlobsLeft(t *testing.T, c *Client, after string) {
+	t.Helper()
+	if n := blobCount(t, c.loc.Blob, ""); n != 0 {
+		t.Fatalf("%d blobs left after %s", n, after)
+	}
+}
+
 // referencedBlobs counts the blobs the shard's state references.
 func referencedBlobs(t *testing.T, c *Client) int {
 	t.Helper()
@@ -158,9 +167,7 @@ func TestBatchBuilderSumsDiffsExactlyAcrossRuns(t *testing.T) {
 			if !errors.Is(err, ErrInvalidUpdate) || !errors.As(err, &oe) || string(oe.Key) != "a" {
 				t.Fatalf("diffs %v: %v, want ErrInvalidUpdate with a *DiffOverflowError for key a", tc.diffs, err)
 			}
-			if n := blobCount(t, c.loc.Blob, ""); n != 0 {
-				t.Fatalf("diffs %v: %d blobs left after a refused append", tc.diffs, n)
-			}
+			noBlobsLeft(t, c, fmt.Sprintf("a refused append of diffs %v", tc.diffs))
 			continue
 		}
 		if err != nil {
@@ -191,9 +198,7 @@ func TestBatchBuilderChecksASingleRunKeptApart(t *testing.T) {
 	if err := w.AppendBatch(ctx, b, ts(1)); !errors.Is(err, ErrDiffOverflow) {
 		t.Fatalf("append of diffs summing past the int64 range: %v, want ErrDiffOverflow", err)
 	}
-	if n := blobCount(t, c.loc.Blob, ""); n != 0 {
-		t.Fatalf("%d blobs left after a refused append", n)
-	}
+	noBlobsLeft(t, c, "a refused append")
 }
 
 // TestBatchBuilderRefusals checks the builder's errors: a time before the
@@ -223,9 +228,7 @@ func TestBatchBuilderRefusals(t *testing.T) {
 		if err := w.AppendBatch(ctx, b, ts(9)); !errors.As(err, &mismatch) {
 			t.Fatalf("append expecting [2] to a shard at [0]: %v", err)
 		}
-		if n := blobCount(t, c.loc.Blob, ""); n != 0 {
-			t.Fatalf("%d blobs left after an upper mismatch", n)
-		}
+		noBlobsLeft(t, c, "an upper mismatch")
 		if err := b.Add(ctx, up("x", "", 2, 1)); !errors.Is(err, ErrBuilderDone) {
 			t.Fatalf("Add after the append: %v, want ErrBuilderDone", err)
 		}
@@ -236,9 +239,7 @@ func TestBatchBuilderRefusals(t *testing.T) {
 		if err := w.AppendBatch(ctx, b, ts(2)); !errors.Is(err, ErrInvalidUpdate) {
 			t.Fatalf("append of times up to 2 as [0, 2): %v", err)
 		}
-		if n := blobCount(t, c.loc.Blob, ""); n != 0 {
-			t.Fatalf("%d blobs left after a refused append", n)
-		}
+		noBlobsLeft(t, c, "a refused append")
 	})
 	t.Run("run missing", func(t *testing.T) {
 		c, w := blobWriter(t)
@@ -253,9 +254,7 @@ func TestBatchBuilderRefusals(t *testing.T) {
 		if u := w.Upper(); !u.LessEqual(0) || u.LessThan(0) {
 			t.Fatalf("upper %v after a failed append, want [0]", u)
 		}
-		if n := blobCount(t, c.loc.Blob, ""); n != 0 {
-			t.Fatalf("%d blobs left after a failed append", n)
-		}
+		noBlobsLeft(t, c, "a failed append")
 	})
 	t.Run("abort", func(t *testing.T) {
 		c, w := blobWriter(t)
@@ -264,9 +263,7 @@ func TestBatchBuilderRefusals(t *testing.T) {
 			t.Fatal("no runs written: the test tests nothing")
 		}
 		b.Abort()
-		if n := blobCount(t, c.loc.Blob, ""); n != 0 {
-			t.Fatalf("%d blobs left after Abort", n)
-		}
+		noBlobsLeft(t, c, "Abort")
 		if err := w.AppendBatch(ctx, b, ts(3)); !errors.Is(err, ErrBuilderDone) {
 			t.Fatalf("append of an aborted batch: %v, want ErrBuilderDone", err)
 		}
