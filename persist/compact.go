@@ -75,7 +75,7 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 		// A batch's parts are one sorted run, as writeParts cut them.
 		runs[i] = run{parts: b.Parts}
 	}
-	if len(batches) < 2 && len(replaced) < 2 {
+	if len(batches) < 2 && len(replaced) < 2 && !mergesAtSince(batches) {
 		return rep, nil
 	}
 	res, err := mergeRuns(ctx, c, shard, runs, mergeSpec{id: "compactor", target: c.opts.PartTargetSize, exact: true, since: since})
@@ -129,6 +129,17 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 	}
 	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(batches), len(replaced), len(parts), res.rowsOut
 	return rep, nil
+}
+
+// mergesAtSince reports whether a run of one batch of one part is worth
+// rewriting by itself: rows of one (key, val) at several times, all behind
+// the since, become one row there.
+func mergesAtSince(batches []state.Batch) bool {
+	if len(batches) != 1 || len(batches[0].Parts) != 1 {
+		return false
+	}
+	p := batches[0].Parts[0]
+	return p.MinTime < p.MaxTime && !p.DistinctKeyVals
 }
 
 // references reports whether s references the blob key.
