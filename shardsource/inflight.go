@@ -92,29 +92,8 @@ func (f *inflight[T, C]) complete(t T) (data, completed C, last bool) {
 	return e.data, e.completed, true
 }
 
-// min returns the least time with a fetch outstanding.
-func (f *inflight[T, C]) min() (T, bool) {
-	e, ok := f.tree.Min()
-	if !ok {
-		var zero T
-		return zero, false
-	}
-	return e.time, true
-}
-
-// times returns the number of distinct times with a fetch outstanding.
-func (f *inflight[T, C]) times() int { return f.tree.Len() }
-
 // total returns the number of fetches outstanding.
 func (f *inflight[T, C]) total() int { return f.outstanding }
-
-// count returns the number of fetches outstanding at t.
-func (f *inflight[T, C]) count(t T) int {
-	if e, ok := f.lookup(t); ok {
-		return e.count
-	}
-	return 0
-}
 
 // drain removes every entry in time order, handing each time's capabilities
 // to fn. Shutdown uses it once no fetch can still complete.

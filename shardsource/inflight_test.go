@@ -16,6 +16,29 @@ type fakeCap struct {
 	id   int
 }
 
+// Accessors only the tests need, to check the btree against a model.
+
+// min returns the least time with a fetch outstanding.
+func (f *inflight[T, C]) min() (T, bool) {
+	e, ok := f.tree.Min()
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return e.time, true
+}
+
+// times returns the number of distinct times with a fetch outstanding.
+func (f *inflight[T, C]) times() int { return f.tree.Len() }
+
+// count returns the number of fetches outstanding at t.
+func (f *inflight[T, C]) count(t T) int {
+	if e, ok := f.lookup(t); ok {
+		return e.count
+	}
+	return 0
+}
+
 func TestInflightCountsPerTime(t *testing.T) {
 	f := newInflight[frontier.Time, fakeCap]()
 	mints := 0
