@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -230,5 +231,43 @@ func TestWriteTerminalHint(t *testing.T) {
 	code, _, errOut := run(t, ctx, dir, "key,val,time\nb,2,1\n", "write", "--shard", "s", "--format", "csv")
 	if want := "shardflow: reading csv updates from standard input; end with Ctrl-D, or pass --input FILE\n"; code != ExitOK || errOut != want {
 		t.Fatalf("write from a terminal: %d %q, want %q", code, errOut, want)
+	}
+}
+
+// TestWriteInterruptedAfterRuns: a write interrupted after it wrote sorted
+// runs of a large input deletes them: nothing is left for the janitor.
+func TestWriteInterruptedAfterRuns(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var lines strings.Builder
+	for i := range chunkRecords { // the reader hands over a full chunk
+		fmt.Fprintf(&lines, `{"key":"k%d","val":1,"time":0}`+"\n", i)
+	}
+	stdin := io.MultiReader(strings.NewReader(lines.String()), blockingReader{ctx})
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"--location", dir + "/data", "write", "--shard", "s", "--buffer-bytes", "1"},
+			Env{Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
+	}()
+	parts := dir + "/data/blob/s/p"
+	runs := func() int {
+		es, _ := os.ReadDir(parts)
+		return len(es)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for runs() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d runs written, want 5 before the interruption", runs())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != ExitFailure || stderr.String() != "shardflow: write: interrupted; nothing was written\n" {
+		t.Fatalf("status %d, stderr %q", code, stderr.String())
+	}
+	if n := runs(); n != 0 {
+		t.Fatalf("%d run blobs left after the interrupted write", n)
 	}
 }
