@@ -73,7 +73,9 @@ func jsonlRecords(r io.Reader, name string) func() (Record, error) {
 				// input skips it too.
 				text = bytes.TrimPrefix(text, []byte("\ufeff"))
 			}
-			if len(bytes.TrimSpace(text)) > 0 {
+			// Blank: JSON whitespace only (bytes.TrimSpace would also take
+			// \v, \f, NBSP, which JSON does not).
+			if len(bytes.Trim(text, " \t\r\n")) > 0 {
 				rec, perr := parseJSONLine(text)
 				if perr != nil {
 					return Record{}, &LineError{Name: name, Line: line, Err: perr}

@@ -63,3 +63,16 @@ func TestReaderErrorIsSticky(t *testing.T) {
 		t.Fatalf("Next after an error: %v, want %v again", again, err)
 	}
 }
+
+// TestReaderSkipsOnlyJSONBlankLines: a line of JSON whitespace is blank;
+// one holding other space characters is malformed, not skipped.
+func TestReaderSkipsOnlyJSONBlankLines(t *testing.T) {
+	for _, line := range []string{"\v", "\f", "\u00a0", "\u0085"} {
+		in := " \t\r\n" + line + "\n"
+		_, err := NewReader(strings.NewReader(in), "in.jsonl", JSONL).Next()
+		var le *LineError
+		if !errors.As(err, &le) || le.Line != 2 {
+			t.Errorf("line %q: %v, want a *LineError at line 2", line, err)
+		}
+	}
+}
