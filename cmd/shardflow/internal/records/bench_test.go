@@ -2,6 +2,7 @@ package records
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -14,15 +15,7 @@ func BenchmarkReadJSONL(b *testing.B) {
 		fmt.Fprintf(&sb, "{\"key\": \"user-%06d\", \"val\": %d, \"time\": %d, \"diff\": 1}\n", i, i*7, i/100)
 		fmt.Fprintf(&sb, "{\"key\": \"item-%06d\", \"val\": \"name %d\", \"time\": %d}\n", i, i, i/100)
 	}
-	in := sb.String()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		recs, err := ReadJSONL(strings.NewReader(in), "bench")
-		if err != nil || len(recs) != 20000 {
-			b.Fatal(len(recs), err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20000), "ns/line")
+	benchRead(b, sb.String(), ReadJSONL, 20000, "ns/line")
 }
 
 // BenchmarkReadJSONLMixed parses rows with nested values, strings beyond
@@ -33,15 +26,7 @@ func BenchmarkReadJSONLMixed(b *testing.B) {
 		fmt.Fprintf(&sb, "{\"key\": \"fruit-%d\", \"val\": {\"stock\": %d, \"price\": %d.5}, \"time\": %d}\n", i, i%50, i%7, i/100)
 		fmt.Fprintf(&sb, "{\"key\": \"café-%d\", \"val\": \"crème \\\"brûlée\\\" %d\", \"time\": %d, \"diff\": -1}\n", i, i, i/100)
 	}
-	in := sb.String()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		recs, err := ReadJSONL(strings.NewReader(in), "bench")
-		if err != nil || len(recs) != 20000 {
-			b.Fatal(len(recs), err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*20000), "ns/line")
+	benchRead(b, sb.String(), ReadJSONL, 20000, "ns/line")
 }
 
 // BenchmarkReadCSV parses CSV rows with plain strings, numbers, nested
@@ -54,15 +39,7 @@ func BenchmarkReadCSV(b *testing.B) {
 		fmt.Fprintf(&sb, "\"{\"\"id\"\": %d, \"\"kind\"\": \"\"fruit\"\"}\",\"{\"\"stock\"\": %d, \"\"price\"\": %d.5, \"\"tags\"\": [\"\"a\"\", \"\"b\"\"]}\",%d,-1\n", i, i%50, i%7, i/100)
 		fmt.Fprintf(&sb, "\"\"\"café-%d\"\"\",crème brûlée %d,%d,\n", i, i, i/100)
 	}
-	in := sb.String()
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		recs, err := ReadCSV(strings.NewReader(in), "bench")
-		if err != nil || len(recs) != 30000 {
-			b.Fatal(len(recs), err)
-		}
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*30000), "ns/row")
+	benchRead(b, sb.String(), ReadCSV, 30000, "ns/row")
 }
 
 // BenchmarkCSVCellNested canonicalizes one CSV cell holding a nested value.
@@ -73,4 +50,17 @@ func BenchmarkCSVCellNested(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchRead parses in with read, which must return rows records, and
+// reports the time per record as unit.
+func benchRead(b *testing.B, in string, read func(io.Reader, string) ([]Record, error), rows int, unit string) {
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		recs, err := read(strings.NewReader(in), "bench")
+		if err != nil || len(recs) != rows {
+			b.Fatal(len(recs), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), unit)
 }
