@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"unsafe"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -124,7 +123,7 @@ func bufferedSize(u Update) int64 {
 
 // flush writes the buffer as a run and empties it.
 func (b *BatchBuilder) flush(ctx context.Context) error {
-	us, apart := consolidateApart(b.buf)
+	us, apart, _ := consolidateRows(b.buf, false) // keeps apart: never fails
 	if len(us) > 0 {
 		parts, err := writeParts(ctx, b.c, b.shard, b.id, us, -1, b.runPart)
 		if err != nil {
@@ -224,36 +223,4 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 		return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
 	}
 	return r.parts, nil
-}
-
-// consolidateApart is consolidate for a run: rows of one (key, val, time)
-// whose diffs sum out of the int64 range stay several rows, each the sum of
-// a stretch of them, and apart reports whether any did.
-func consolidateApart(us []Update) (out []Update, apart bool) {
-	if !slices.IsSortedFunc(us, compareUpdates) {
-		sortUpdates(us)
-	}
-	n := 0
-	emit := func(u Update, diff int64) {
-		if diff != 0 {
-			us[n] = u
-			us[n].Diff = diff
-			n++
-		}
-	}
-	for i := 0; i < len(us); {
-		u, sum := us[i], us[i].Diff
-		j := i + 1
-		for ; j < len(us) && compareUpdates(u, us[j]) == 0; j++ {
-			if s, ok := addDiffs(sum, us[j].Diff); ok {
-				sum = s
-				continue
-			}
-			emit(u, sum)
-			sum, apart = us[j].Diff, true
-		}
-		emit(u, sum)
-		i = j
-	}
-	return us[:n], apart
 }

@@ -1,7 +1,6 @@
 package persist
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"fmt"
@@ -66,7 +65,6 @@ type runMerge struct {
 
 func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 	var res mergeResult
-	exact := m.spec.exact
 	for _, r := range runs {
 		rc := &runCursor{parts: r.parts, since: m.spec.since}
 		ok, err := rc.next(ctx, m)
@@ -80,15 +78,15 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 	heap.Init(&m.cursors)
 	var (
 		cur   Update
-		sum   diffSum
+		sum   = rowSum{exact: m.spec.exact}
 		have  bool
 		apart bool
 	)
 	// emit ends the group of rows equal to cur.
 	emit := func() error {
-		total, ok := sum.value()
+		total, ok := sum.total()
 		if !ok {
-			return &DiffOverflowError{Key: bytes.Clone(cur.Key), Val: bytes.Clone(cur.Val), Time: cur.Time, Above: sum.carry > 0}
+			return sum.overflow(cur)
 		}
 		m.add(cur, total)
 		if m.outSize < m.spec.target && len(m.out) < part.MaxRows {
@@ -103,14 +101,9 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 		row := rc.row()
 		switch {
 		case have && compareUpdates(cur, row) == 0:
-			if exact {
-				sum.add(row.Diff)
-			} else if s, ok := addDiffs(sum.wrapped, row.Diff); ok {
-				sum.wrapped = s
-			} else {
-				// Apart: the stretch so far becomes a row of its own.
-				m.add(cur, sum.wrapped)
-				sum, apart = diffSum{wrapped: row.Diff}, true
+			if closed, ok := sum.add(row.Diff); ok {
+				m.add(cur, closed)
+				apart = true
 			}
 		default:
 			if have {
@@ -118,7 +111,8 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 					return res, err
 				}
 			}
-			cur, sum, have = row, diffSum{wrapped: row.Diff}, true
+			cur, have = row, true
+			sum.reset(row.Diff)
 		}
 		// Only now may the cursor move on: cur may reference its part.
 		ok, err := rc.next(ctx, m)
