@@ -152,7 +152,7 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	switch {
 	case errors.As(appendErr, &overflow):
 		return failure(fmt.Errorf("%s: the diffs of key %s val %s at time %d in this input sum out of the int64 range, which a diff cannot hold; nothing was written",
-			inputLabel(f.input), overflow.Key, overflow.Val, overflow.Time))
+			in.label, overflow.Key, overflow.Val, overflow.Time))
 	case errors.As(appendErr, &mismatch):
 		return failure(fmt.Errorf("shard %q: another writer moved the upper to %v while this batch was prepared for %v; nothing was written", id, mismatch.Current, mismatch.Expected))
 	case appendErr != nil && location.IsIndeterminate(appendErr):
@@ -172,14 +172,6 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	g.log.Info("appended batch", "shard", id, "updates", n, "lower", lower, "upper", upper)
 	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", n, id, lower, upper)
 	return nil
-}
-
-// inputLabel names --input in messages.
-func inputLabel(input string) string {
-	if input == "-" {
-		return "stdin"
-	}
-	return input
 }
 
 // feed adds the input's records to b, refusing a time before lower or, with
@@ -203,18 +195,19 @@ func feed(ctx context.Context, in *input, b *persist.BatchBuilder, lower uint64,
 			return 0, c.err
 		}
 		for _, r := range c.recs {
-			if r.Time < lower {
-				return 0, fmt.Errorf("%s:%d: time %d is before the shard's upper [%d]: times before it are closed; nothing was written", in.label, r.Line, r.Time, lower)
-			}
 			if upper != nil && r.Time >= *upper {
 				return 0, fmt.Errorf("%s:%d: time %d is outside the batch [%d, %d): it is not before --upper %d; nothing was written", in.label, r.Line, r.Time, lower, *upper, *upper)
 			}
 			maxTime = max(maxTime, r.Time)
 			err := b.Add(ctx, persist.Update{Key: r.Key, Val: r.Val, Time: frontier.Time(r.Time), Diff: r.Diff})
-			if err != nil {
-				if ctx.Err() != nil {
-					return 0, errInterrupted
-				}
+			switch {
+			case err == nil:
+			case ctx.Err() != nil:
+				return 0, errInterrupted
+			case errors.Is(err, persist.ErrInvalidUpdate):
+				// The builder refuses only a time before its lower.
+				return 0, fmt.Errorf("%s:%d: time %d is before the shard's upper [%d]: times before it are closed; nothing was written", in.label, r.Line, r.Time, lower)
+			default:
 				return 0, fmt.Errorf("write: %w; nothing was written", err)
 			}
 		}
