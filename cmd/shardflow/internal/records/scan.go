@@ -1,7 +1,7 @@
 package records
 
 import (
-	"math"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -64,13 +64,13 @@ func scanLine(text []byte) (Record, bool) {
 		return Record{}, false
 	}
 	var rec Record
-	var ok bool
-	if rec.Time, ok = parseUint64(raw[fieldTime]); !ok {
+	var err error
+	if rec.Time, err = strconv.ParseUint(string(raw[fieldTime]), 10, 64); err != nil {
 		return Record{}, false
 	}
 	rec.Diff = 1
 	if raw[fieldDiff] != nil {
-		if rec.Diff, ok = parseInt64(raw[fieldDiff]); !ok {
+		if rec.Diff, err = strconv.ParseInt(string(raw[fieldDiff]), 10, 64); err != nil {
 			return Record{}, false
 		}
 	}
@@ -249,43 +249,4 @@ func scanString(b []byte, i int) int {
 		}
 	}
 	return -1
-}
-
-// parseUint64 is strconv.ParseUint(string(b), 10, 64) without the string
-// or the error.
-func parseUint64(b []byte) (uint64, bool) {
-	if len(b) == 0 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		d := uint64(c - '0')
-		if n > (math.MaxUint64-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
-	}
-	return n, true
-}
-
-// parseInt64 is strconv.ParseInt(string(b), 10, 64) for a JSON number: no
-// plus sign.
-func parseInt64(b []byte) (int64, bool) {
-	neg := len(b) > 0 && b[0] == '-'
-	if neg {
-		b = b[1:]
-	}
-	u, ok := parseUint64(b)
-	switch {
-	case !ok:
-		return 0, false
-	case neg && u <= 1<<63:
-		return int64(-u), true // 1<<63 wraps to math.MinInt64, as wanted
-	case !neg && u <= math.MaxInt64:
-		return int64(u), true
-	}
-	return 0, false
 }
