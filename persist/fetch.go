@@ -94,11 +94,8 @@ func (c *Client) FetchLeased(ctx context.Context, p LeasedPart) (*FetchedPart, e
 // do not match the checksum or do not decode are a *BlobCorruptError; a part
 // of a format this code does not know is ErrUnknownPartFormat.
 func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter FetchFilter) (*FetchedPart, error) {
-	if !state.PartFormat(p.Format).Known() {
-		return nil, fmt.Errorf("%w: part %s has format %d", ErrUnknownPartFormat, p.Key, p.Format)
-	}
-	if filter.Mode != SnapshotRead && filter.Mode != ListenRead {
-		return nil, fmt.Errorf("persist: fetch %s: filter has no read mode", p.Key)
+	if err := checkFetch(p, filter); err != nil {
+		return nil, err
 	}
 	d, err := c.fetchDecoded(ctx, shard, p, filter.ReaderID)
 	if err != nil {
@@ -111,13 +108,21 @@ func (c *Client) Fetch(ctx context.Context, shard ShardID, p PartDesc, filter Fe
 // checksum beside decoding instead of before it.
 const parallelChecksumBytes = 1 << 20
 
-func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (d *part.Decoded, err error) {
-	// The Decoded returned references the bytes it decodes, so it holds
-	// their buffer until its Release, which gives the buffer back for a
-	// later fetch to read into. If there is no Decoded, the buffer goes
-	// back on return (after the checksum goroutine is joined).
-	var buf *part.BlobBuffer
-	data, ok := []byte(nil), true
+func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, readerID string) (*part.Decoded, error) {
+	buf, data, err := c.readPart(ctx, shard, p, readerID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := decodePart(p, data, false)
+	holdOrRelease(d, buf, data)
+	return d, err
+}
+
+// readPart reads the bytes of p and checks their size. The caller owns buf
+// (nil when the blob store allocated data): it gives it to the Decoded of
+// data with Hold, or back with Release (holdOrRelease).
+func (c *Client) readPart(ctx context.Context, shard ShardID, p PartDesc, readerID string) (buf *part.BlobBuffer, data []byte, err error) {
+	ok := true
 	g, into := c.loc.Blob.(location.IntoGetter)
 	switch {
 	case state.PartFormat(p.Format) == state.FormatParquetV1Inline:
@@ -133,17 +138,14 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 	default:
 		data, ok, err = c.loc.Blob.Get(ctx, p.Key)
 	}
-	if buf != nil {
-		defer func() {
-			if d != nil {
-				d.Hold(buf, data)
-			} else {
-				buf.Release(data)
-			}
-		}()
-	}
+	defer func() {
+		if err != nil {
+			holdOrRelease(nil, buf, data)
+			buf, data = nil, nil
+		}
+	}()
 	if err != nil {
-		return nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
+		return nil, nil, fmt.Errorf("persist: fetch %s: %w", p.Key, err)
 	}
 	if !ok {
 		e := &BlobMissingError{Shard: shard, Key: p.Key, ReaderID: readerID}
@@ -157,41 +159,71 @@ func (c *Client) fetchDecoded(ctx context.Context, shard ShardID, p PartDesc, re
 				e.ReaderExpired = !present
 			}
 		}
-		return nil, e
+		return nil, nil, e
 	}
 	if int64(len(data)) != p.Bytes {
-		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("size %d, state says %d", len(data), p.Bytes)}
+		return nil, nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("size %d, state says %d", len(data), p.Bytes)}
 	}
-	// Checksum and decode large parts at once; the decoded rows are used
-	// only if the checksum matches.
-	var sum uint32
-	var derr error
-	if len(data) >= parallelChecksumBytes {
+	return buf, data, nil
+}
+
+// holdOrRelease gives buf, which data was read into, to d, or back for
+// reuse when there is no d. A nil buf (data the blob store allocated) needs
+// neither.
+func holdOrRelease(d *part.Decoded, buf *part.BlobBuffer, data []byte) {
+	switch {
+	case buf == nil:
+	case d != nil:
+		d.Hold(buf, data)
+	default:
+		buf.Release(data)
+	}
+}
+
+// checksumError is the error for data that does not match p's checksum, or
+// nil.
+func checksumError(p PartDesc, sum uint32) error {
+	if sum == p.Checksum {
+		return nil
+	}
+	return &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("crc32c %08x, state says %08x", sum, p.Checksum)}
+}
+
+// decodePart decodes data, the bytes of p, and checks their row count.
+// Unless verified (the caller checked the checksum), it checks the checksum
+// too: beside decoding for a large part, whose rows are used only if it
+// matches, and before decoding otherwise.
+func decodePart(p PartDesc, data []byte, verified bool) (d *part.Decoded, err error) {
+	var sumErr, derr error
+	switch {
+	case verified:
+		d, derr = part.Decode(data)
+	case len(data) >= parallelChecksumBytes:
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			sum = part.Checksum(data)
+			sumErr = checksumError(p, part.Checksum(data))
 		}()
 		d, derr = part.Decode(data)
 		<-done
-	} else {
-		sum = part.Checksum(data)
-		if sum == p.Checksum {
+	default:
+		if sumErr = checksumError(p, part.Checksum(data)); sumErr == nil {
 			d, derr = part.Decode(data)
 		}
 	}
-	if sum != p.Checksum {
+	switch {
+	case sumErr != nil:
+		err = sumErr
+	case derr != nil:
+		err = &BlobCorruptError{Key: p.Key, Reason: "decode", Err: derr}
+	case int64(d.Len()) != p.Rows:
+		err = &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("%d rows, state says %d", d.Len(), p.Rows)}
+	}
+	if err != nil {
 		if d != nil {
 			d.Release()
 		}
-		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("crc32c %08x, state says %08x", sum, p.Checksum)}
-	}
-	if derr != nil {
-		return nil, &BlobCorruptError{Key: p.Key, Reason: "decode", Err: derr}
-	}
-	if int64(d.Len()) != p.Rows {
-		d.Release()
-		return nil, &BlobCorruptError{Key: p.Key, Reason: fmt.Sprintf("%d rows, state says %d", d.Len(), p.Rows)}
+		return nil, err
 	}
 	return d, nil
 }

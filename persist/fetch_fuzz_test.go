@@ -70,14 +70,29 @@ func FuzzFetchModel(f *testing.F) {
 		}
 		c := NewClient(Location{Blob: b, Consensus: mem.NewConsensus()}, ClientOptions{})
 		fp, err := c.Fetch(ctx, "s", d, filter)
+		// The same read in two halves, as a source does it.
+		var halves *FetchedPart
+		enc, herr := c.FetchEncoded(ctx, "s", d, filter)
+		if herr == nil {
+			halves, herr = enc.Decode()
+		}
+		if herr == nil {
+			defer halves.Release()
+			if fp != nil && !equalContents(rowsOf(halves), rowsOf(fp)) {
+				t.Fatalf("FetchEncoded+Decode %v, Fetch %v", rowsOf(halves), rowsOf(fp))
+			}
+		}
 		if flip > 0 {
 			if !errors.Is(err, ErrBlobCorrupt) {
 				t.Fatalf("damaged byte %d: got %v, want ErrBlobCorrupt", int(flip)%len(data), err)
 			}
+			if !errors.Is(herr, ErrBlobCorrupt) {
+				t.Fatalf("damaged byte %d: FetchEncoded+Decode got %v, want ErrBlobCorrupt", int(flip)%len(data), herr)
+			}
 			return
 		}
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || herr != nil {
+			t.Fatal(err, herr)
 		}
 		defer fp.Release()
 		got := contents{}

@@ -1,0 +1,123 @@
+package persist
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// FetchEncoded then Decode reads what Fetch reads; an EncodedPart is
+// consumed once, by Decode or Release.
+func TestFetchEncodedThenDecode(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 3)
+	r, _ := c.OpenReader(ctx, "s", "")
+	parts, err := r.Snapshot(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Lease.Release()
+		}
+	}()
+	for i, p := range parts {
+		whole, err := c.FetchLeased(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := c.FetchEncodedLeased(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if enc.Bytes() != int(p.Desc.Bytes) {
+			t.Errorf("part %d: Bytes %d, desc says %d", i, enc.Bytes(), p.Desc.Bytes)
+		}
+		halves, err := enc.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := rowsOf(halves), rowsOf(whole); !equalContents(got, want) {
+			t.Errorf("part %d: FetchEncoded+Decode %v, Fetch %v", i, got, want)
+		}
+		whole.Release()
+		halves.Release()
+		if _, err := enc.Decode(); !errors.Is(err, ErrPartConsumed) {
+			t.Errorf("second Decode: %v, want ErrPartConsumed", err)
+		}
+		enc.Release() // harmless after Decode
+	}
+	enc, err := c.FetchEncodedLeased(ctx, parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Release()
+	enc.Release()
+	if _, err := enc.Decode(); !errors.Is(err, ErrPartConsumed) {
+		t.Errorf("Decode after Release: %v, want ErrPartConsumed", err)
+	}
+}
+
+// Each check of Fetch fails in its half: the blob's presence and size in
+// FetchEncoded, its checksum, decoding and row count in Decode.
+func TestFetchEncodedErrors(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, _ := c.OpenWriter(ctx, "s")
+	writeBatches(t, w, 0, 3)
+	r, _ := c.OpenReader(ctx, "s", "")
+	parts, err := r.Snapshot(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Lease.Release()
+		}
+	}()
+	data, _, _ := e.blob.Get(ctx, parts[0].Desc.Key)
+	flipped := append([]byte(nil), data...)
+	flipped[len(flipped)/2] ^= 0x40
+	e.blob.Set(ctx, parts[0].Desc.Key, flipped)
+	e.blob.Set(ctx, parts[1].Desc.Key, data[:len(data)-3])
+	e.blob.Delete(ctx, parts[2].Desc.Key)
+	for i, want := range []error{ErrBlobCorrupt, ErrBlobMissing} {
+		if enc, err := c.FetchEncodedLeased(ctx, parts[i+1]); !errors.Is(err, want) || enc != nil {
+			t.Errorf("part %d: got %v, %v, want %v", i+1, enc, err, want)
+		}
+	}
+
+	// A flipped byte, bytes that match their checksum but are not a part,
+	// and a part with another row count than its description: FetchEncoded
+	// passes them, Decode refuses them.
+	garbage := []byte("PAR1 definitely not parquet PAR1")
+	e.blob.Set(ctx, "s/p/garbage", garbage)
+	bad := parts[0].Desc
+	bad.Key, bad.Bytes, bad.Checksum, bad.Rows = "s/p/garbage", int64(len(garbage)), partChecksum(garbage), 1
+	e.blob.Set(ctx, "s/p/whole", data)
+	miscounted := parts[0].Desc
+	miscounted.Key = "s/p/whole"
+	miscounted.Rows++
+	for name, d := range map[string]PartDesc{"flipped": parts[0].Desc, "garbage": bad, "row count": miscounted} {
+		enc, err := c.FetchEncoded(ctx, "s", d, parts[0].Filter)
+		if err != nil {
+			t.Fatalf("%s: FetchEncoded: %v", name, err)
+		}
+		var ce *BlobCorruptError
+		if fp, err := enc.Decode(); !errors.As(err, &ce) || fp != nil {
+			t.Errorf("%s: Decode: %v, %v, want a *BlobCorruptError", name, fp, err)
+		}
+	}
+	if _, err := c.FetchEncoded(ctx, "s", parts[0].Desc, FetchFilter{}); err == nil {
+		t.Error("a filter with no read mode was accepted")
+	}
+	unknown := parts[0].Desc
+	unknown.Format = 99
+	if _, err := c.FetchEncoded(ctx, "s", unknown, parts[0].Filter); !errors.Is(err, ErrUnknownPartFormat) {
+		t.Errorf("unknown format: %v", err)
+	}
+}
