@@ -60,6 +60,15 @@
 // which advances the output and releases the leases. Results are never
 // matched to capabilities by arrival order.
 //
+// The goroutines do the I/O and the workers the CPU work: a goroutine reads
+// a part's blob (persist's FetchEncoded), and the operator, on its worker,
+// verifies its checksum, decodes it and selects its rows (EncodedPart's
+// Decode) as it takes it. So a worker decodes one part while its goroutines
+// read the next, and a source uses as many cores for decoding as it has
+// workers, like every other operator; a part that fails to decode freezes
+// the source as a failed read does. A Desc whose Replacement stands in for
+// its part is emitted by the operator at once, with nothing fetched.
+//
 // # Errors
 //
 // A missing or corrupt blob, or a failure on the listen side (an as_of

@@ -6,11 +6,28 @@ import (
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
 )
 
 // timeCap is one capability of the fetch operator at a time: each time in
 // flight holds two, for the data output and for the completed-fetches one.
 type timeCap = *dataflow.Capability[frontier.Time]
+
+// partFuncs are how the fetch operator gets its parts. fetch runs on the
+// pool's goroutines and does the I/O: it reads a part's blob and verifies
+// it. decode runs on the worker, in the operator, and does the CPU work: it
+// decodes what fetch read into the part emitted. So a worker decodes one
+// part while its goroutines read the next ones, and the CPU a source uses
+// is spread by its workers, like every other operator's. replace makes the
+// part of a desc whose Replacement stands in for it: nothing is fetched.
+type partFuncs[K, V any] struct {
+	fetch   func(context.Context, Desc) (*persist.EncodedPart, error)
+	decode  func(*persist.EncodedPart) (*Part[K, V], error)
+	replace func(*Row) *Part[K, V]
+}
+
+// encodedPool is the pool of a source's fetch goroutines.
+type encodedPool = fetchPool[frontier.Time, Desc, *persist.EncodedPart]
 
 // fetchOp is the state of the fetch operator on one worker.
 type fetchOp[K, V any] struct {
@@ -18,8 +35,9 @@ type fetchOp[K, V any] struct {
 	in       *dataflow.InPort[frontier.Time, Desc]
 	out      *dataflow.OutPort[frontier.Time, *Part[K, V]]
 	inflight *inflight[frontier.Time, timeCap]
-	fetcher  *fetcher[frontier.Time, Desc, *Part[K, V]]
-	start    func() *fetcher[frontier.Time, Desc, *Part[K, V]]
+	parts    partFuncs[K, V]
+	fetcher  *fetcher[frontier.Time, Desc, *persist.EncodedPart]
+	start    func() *fetcher[frontier.Time, Desc, *persist.EncodedPart]
 	// frozen is set once a fetch failed; failedAt is the least time at
 	// which one did. From then on nothing at or after failedAt is emitted
 	// or completed, so those times keep their capabilities and the output
@@ -34,7 +52,7 @@ type fetchOp[K, V any] struct {
 // and the completed-fetches stream, which carries no records: only its
 // frontier matters, the least time with a fetch still outstanding.
 func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name string, inst *instance,
-	fetch func(context.Context, Desc) (*Part[K, V], error), concurrency, buffer int,
+	funcs partFuncs[K, V], concurrency, buffer int,
 ) (*dataflow.Stream[frontier.Time, *Part[K, V]], *dataflow.Stream[frontier.Time, struct{}], *dataflow.ShutdownToken) {
 	s := descs.Scope()
 	b := dataflow.NewBuilder(s, "shard_source_fetch("+name+")")
@@ -48,8 +66,8 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	// abort, stops them all. The operator's index (the same on every
 	// worker) tells apart two sources of one name.
 	key := fmt.Sprintf("shardsource(%s)@%d", name, b.Index())
-	pool := dataflow.Shared(s, key+".fetch", func() *fetchPool[frontier.Time, Desc, *Part[K, V]] {
-		return newFetchPool[frontier.Time, Desc](func(p *Part[K, V]) { p.Release() })
+	pool := dataflow.Shared(s, key+".fetch", func() *encodedPool {
+		return newFetchPool[frontier.Time, Desc](func(e *persist.EncodedPart) { e.Release() })
 	})
 	inst.haltFetch = pool.halt
 	inst.peers = dataflow.Shared(s, key+".peers", func() *peers { return &peers{} })
@@ -58,9 +76,9 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()
 		caps[1].Drop()
-		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, timeCap]()}
-		op.start = func() *fetcher[frontier.Time, Desc, *Part[K, V]] {
-			f := pool.join(concurrency, buffer, fetch, activator.Activate)
+		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, timeCap](), parts: funcs}
+		op.start = func() *fetcher[frontier.Time, Desc, *persist.EncodedPart] {
+			f := pool.join(concurrency, buffer, funcs.fetch, activator.Activate)
 			inst.setFetcher(f.stop, f.settled)
 			return f
 		}
@@ -85,7 +103,8 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	return parts, completed, token
 }
 
-// run hands new descs to the fetcher and emits the results that are back.
+// run hands new descs to the fetcher and emits the parts that are back,
+// decoding them.
 func (op *fetchOp[K, V]) run() {
 	op.in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], descs []Desc) {
 		t := ref.Time()
@@ -93,6 +112,10 @@ func (op *fetchOp[K, V]) run() {
 			op.inflight.add(t, func() (timeCap, timeCap) { return ref.DelayedFor(0, t), ref.DelayedFor(1, t) })
 			if op.frozen && t >= op.failedAt {
 				continue // held, never fetched: the source is frozen here
+			}
+			if d.Replacement != nil {
+				op.emit(t, op.parts.replace(d.Replacement))
+				continue
 			}
 			if op.fetcher == nil {
 				op.fetcher = op.start()
@@ -120,11 +143,21 @@ func (op *fetchOp[K, V]) run() {
 			op.freeze(r.time, r.err)
 			continue
 		}
-		op.out.Session(op.inflight.data(r.time)).Give(r.value)
-		if data, completed, last := op.inflight.complete(r.time); last {
-			data.Drop()
-			completed.Drop()
+		p, err := op.parts.decode(r.value)
+		if err != nil {
+			op.freeze(r.time, err)
+			continue
 		}
+		op.emit(r.time, p)
+	}
+}
+
+// emit gives p at its time t and completes one of t's fetches.
+func (op *fetchOp[K, V]) emit(t frontier.Time, p *Part[K, V]) {
+	op.out.Session(op.inflight.data(t)).Give(p)
+	if data, completed, last := op.inflight.complete(t); last {
+		data.Drop()
+		completed.Drop()
 	}
 }
 

@@ -48,21 +48,22 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 
 	clients := &clientOnce{fn: client}
 	until := opts.Until.Clone()
-	fetch := func(ctx context.Context, d Desc) (*Part[K, V], error) {
-		if d.Replacement != nil {
-			return replacementPart(d.Replacement, opts.KeyCodec, opts.ValCodec), nil
-		}
+	fetch := func(ctx context.Context, d Desc) (*persist.EncodedPart, error) {
 		c, err := clients.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		fp, err := c.Fetch(ctx, d.Shard, d.Part, d.Filter)
+		return c.FetchEncoded(ctx, d.Shard, d.Part, d.Filter)
+	}
+	decode := func(e *persist.EncodedPart) (*Part[K, V], error) {
+		fp, err := e.Decode()
 		if err != nil {
 			return nil, err
 		}
 		return newPart(fp, until, opts.KeyCodec, opts.ValCodec), nil
 	}
-	parts, completed, fetchToken := buildFetch(descs, name, inst, fetch, opts.FetchConcurrency, opts.ResultBuffer)
+	replace := func(r *Row) *Part[K, V] { return replacementPart(r, opts.KeyCodec, opts.ValCodec) }
+	parts, completed, fetchToken := buildFetch(descs, name, inst, partFuncs[K, V]{fetch, decode, replace}, opts.FetchConcurrency, opts.ResultBuffer)
 	loop.Connect(completed)
 	return parts, &Tokens{descs: descsToken, fetch: fetchToken, inst: inst}
 }

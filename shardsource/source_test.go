@@ -107,6 +107,42 @@ func TestFetchErrorFreezes(t *testing.T) {
 	}
 }
 
+// A part the worker fails to decode (its description claims a row more
+// than its blob holds, which only decoding finds) freezes the source like a
+// failed read: reported once, at the fetch stage, and the frontier stays at
+// the part's time while the parts before it are emitted.
+func TestDecodeErrorFreezes(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	e.appendAt(2, 3, row("c", 2, 1))
+	var got []error
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](3),
+		ErrorHandler: Signal(func(err error) { got = append(got, err) }),
+		DescTransformer: mapDescs(func(d Desc, _ int) Desc {
+			if d.Part.MinTime == 1 {
+				d.Part.Rows++
+			}
+			return d
+		}),
+	})
+	r.stepUntil("the error", func() bool { return len(got) > 0 })
+	r.quiesce()
+	if !r.frontier().Equal(frontier.From[frontier.Time](1)) {
+		t.Fatalf("frontier %v after the t=1 part failed to decode, want [1]", r.frontier())
+	}
+	var se *Error
+	var ce *persist.BlobCorruptError
+	if len(got) != 1 || !errors.As(got[0], &ce) || !errors.As(got[0], &se) || se.Stage != "fetch" {
+		t.Fatalf("errors %v", got)
+	}
+	if rows := consolidated(r.out.rows); !equalStrings(rows, []string{"a/v@0+1"}) {
+		t.Fatalf("emitted %v, want only the t=0 part's row", rows)
+	}
+}
+
 // Dropping the tokens mid-stream drains the frontier to empty, stops every
 // goroutine (goleak) and expires the reader.
 func TestShutdownMidStream(t *testing.T) {
