@@ -63,6 +63,8 @@
 // it was read from: the reader's seqno hold never passes the oldest live
 // lease, so GC keeps the blob until the lease is released. Fetch verifies a
 // part's checksum, decodes it and keeps the rows of the read, consolidated.
+// FetchEncoded and EncodedPart.Decode are the same in two halves, the read
+// and the CPU work, for a caller that does them on different goroutines.
 //
 // # Leases, for code that fetches elsewhere
 //
