@@ -6,9 +6,11 @@ import (
 	"testing"
 )
 
-// FetchEncoded then Decode reads what Fetch reads; an EncodedPart is
-// consumed once, by Decode or Release.
-func TestFetchEncodedThenDecode(t *testing.T) {
+// threeBlobParts writes three batches of one part each, in blobs, to shard
+// "s" and returns the parts of a snapshot at 2, read by r, whose leases
+// are released when the test ends.
+func threeBlobParts(t *testing.T) (*env, *Client, *ReadHandle, []LeasedPart) {
+	t.Helper()
 	ctx := context.Background()
 	e := newEnv()
 	c := e.client(blobParts)
@@ -19,11 +21,31 @@ func TestFetchEncodedThenDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		for _, p := range parts {
 			p.Lease.Release()
 		}
-	}()
+	})
+	return e, c, r, parts
+}
+
+// damage flips a byte of the first of threeBlobParts' blobs, cuts the
+// second short and deletes the third, and returns the first's bytes.
+func damage(ctx context.Context, e *env, parts []LeasedPart) []byte {
+	data, _, _ := e.blob.Get(ctx, parts[0].Desc.Key)
+	flipped := append([]byte(nil), data...)
+	flipped[len(flipped)/2] ^= 0x40
+	e.blob.Set(ctx, parts[0].Desc.Key, flipped)
+	e.blob.Set(ctx, parts[1].Desc.Key, data[:len(data)-3])
+	e.blob.Delete(ctx, parts[2].Desc.Key)
+	return data
+}
+
+// FetchEncoded then Decode reads what Fetch reads; an EncodedPart is
+// consumed once, by Decode or Release.
+func TestFetchEncodedThenDecode(t *testing.T) {
+	ctx := context.Background()
+	_, c, _, parts := threeBlobParts(t)
 	for i, p := range parts {
 		whole, err := c.FetchLeased(ctx, p)
 		if err != nil {
@@ -65,26 +87,8 @@ func TestFetchEncodedThenDecode(t *testing.T) {
 // FetchEncoded, its checksum, decoding and row count in Decode.
 func TestFetchEncodedErrors(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv()
-	c := e.client(blobParts)
-	w, _ := c.OpenWriter(ctx, "s")
-	writeBatches(t, w, 0, 3)
-	r, _ := c.OpenReader(ctx, "s", "")
-	parts, err := r.Snapshot(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		for _, p := range parts {
-			p.Lease.Release()
-		}
-	}()
-	data, _, _ := e.blob.Get(ctx, parts[0].Desc.Key)
-	flipped := append([]byte(nil), data...)
-	flipped[len(flipped)/2] ^= 0x40
-	e.blob.Set(ctx, parts[0].Desc.Key, flipped)
-	e.blob.Set(ctx, parts[1].Desc.Key, data[:len(data)-3])
-	e.blob.Delete(ctx, parts[2].Desc.Key)
+	e, c, _, parts := threeBlobParts(t)
+	data := damage(ctx, e, parts)
 	for i, want := range []error{ErrBlobCorrupt, ErrBlobMissing} {
 		if enc, err := c.FetchEncodedLeased(ctx, parts[i+1]); !errors.Is(err, want) || enc != nil {
 			t.Errorf("part %d: got %v, %v, want %v", i+1, enc, err, want)

@@ -200,23 +200,8 @@ func TestFetchAfterExpiryReportsBlobMissing(t *testing.T) {
 
 func TestFetchCorruptBlob(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv()
-	c := e.client(blobParts)
-	w, _ := c.OpenWriter(ctx, "s")
-	writeBatches(t, w, 0, 3)
-	r, _ := c.OpenReader(ctx, "s", "")
-	parts, _ := r.Snapshot(ctx, 2)
-	defer func() {
-		for _, p := range parts {
-			p.Lease.Release()
-		}
-	}()
-	data, _, _ := e.blob.Get(ctx, parts[0].Desc.Key)
-	flipped := append([]byte(nil), data...)
-	flipped[len(flipped)/2] ^= 0x40
-	e.blob.Set(ctx, parts[0].Desc.Key, flipped)
-	e.blob.Set(ctx, parts[1].Desc.Key, data[:len(data)-3])
-	e.blob.Delete(ctx, parts[2].Desc.Key)
+	e, c, r, parts := threeBlobParts(t)
+	damage(ctx, e, parts)
 	for i, want := range []error{ErrBlobCorrupt, ErrBlobCorrupt, ErrBlobMissing} {
 		if _, err := c.FetchLeased(ctx, parts[i]); !errors.Is(err, want) {
 			t.Errorf("part %d: got %v, want %v", i, err, want)
