@@ -14,8 +14,8 @@ import (
 type timeCap = *dataflow.Capability[frontier.Time]
 
 // partFuncs are how the fetch operator gets its parts. fetch runs on the
-// pool's goroutines and does the I/O: it reads a part's blob and verifies
-// it. decode runs on the worker, in the operator, and does the CPU work: it
+// pool's goroutines and does the I/O: it reads a part's blob. decode runs
+// on the worker, in the operator, and does the CPU work: it verifies and
 // decodes what fetch read into the part emitted. So a worker decodes one
 // part while its goroutines read the next ones, and the CPU a source uses
 // is spread by its workers, like every other operator's. replace makes the
