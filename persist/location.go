@@ -56,6 +56,20 @@ func DefaultLocation(ctx context.Context, dir string) (Location, error) {
 	return OpenLocation(ctx, blobURL, consensusURL)
 }
 
+// DefaultLocationReadOnly opens the default location under dir for reading
+// only: it creates nothing, its consensus refuses writes with
+// location.ErrReadOnly, and dir may be on a read-only file system or owned
+// by another user. What reads a shard's state or verifies its parts works;
+// what registers a reader or writer does not.
+func DefaultLocationReadOnly(ctx context.Context, dir string) (Location, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return Location{}, fmt.Errorf("persist: default location: %w", err)
+	}
+	blobURL, consensusURL := DefaultURLs(abs)
+	return OpenLocation(ctx, blobURL, consensusURL+"?mode=ro")
+}
+
 // DefaultURLs returns the URLs of the default location in the absolute
 // directory dir: a file blob at dir/blob and the embedded consensus at
 // dir/consensus.db, for handing to another process or to OpenLocation.

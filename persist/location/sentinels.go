@@ -13,6 +13,9 @@ var (
 	ErrTruncateBeyondHead = errors.New("location: truncate beyond the head")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("location: store closed")
+	// ErrReadOnly: a write to a store opened for reading only. Nothing
+	// changed.
+	ErrReadOnly = errors.New("location: store opened read-only")
 	// ErrSeqNoTooLarge: a SeqNo above what the backend can store (SQL
 	// backends store SeqNo as a signed 64-bit integer).
 	ErrSeqNoTooLarge = errors.New("location: seqno too large for the backend")

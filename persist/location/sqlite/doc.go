@@ -16,6 +16,14 @@
 // busy_timeout=DURATION (default 10s) bounds how long an operation waits for
 // another process's write lock.
 //
+// The parameter mode=ro (Options.ReadOnly) opens an existing database for
+// reading only: nothing is created or migrated, and writes fail with
+// location.ErrReadOnly. It reads a database in a directory this process
+// cannot write: through the -wal and -shm files of a writer that has it
+// open, or, when it was closed cleanly and left none, as an immutable file
+// (which is right only while nothing writes it). Where it can create them,
+// a read-only handle may leave empty -wal and -shm files behind.
+//
 // # Durability and concurrency
 //
 // The database runs in WAL mode with synchronous=FULL, so a compare-and-set

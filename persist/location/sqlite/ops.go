@@ -33,7 +33,7 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 // CompareAndSet implements location.Consensus.
 func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
 	const op = "consensus compare-and-set"
-	if err := c.begin(ctx, op); err != nil {
+	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
 	if expected != nil && next.SeqNo <= *expected {
@@ -124,7 +124,7 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 // Truncate implements location.Consensus.
 func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
 	const op = "consensus truncate"
-	if err := c.begin(ctx, op); err != nil {
+	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
 	unlock, err := c.lockWriter(ctx, op)

@@ -32,6 +32,11 @@ type Options struct {
 	// BusyTimeout bounds how long an operation waits for a lock another
 	// connection holds (default 10s).
 	BusyTimeout time.Duration
+	// ReadOnly opens an existing database for reading only: nothing is
+	// created, migrated or written, writes fail with location.ErrReadOnly,
+	// and the database may sit where this process cannot write (see the
+	// package documentation).
+	ReadOnly bool
 }
 
 const defaultBusyTimeout = 10 * time.Second
@@ -59,9 +64,16 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 	}
 	q := u.Query()
 	for k := range q {
-		if k != "busy_timeout" {
+		if k != "busy_timeout" && k != "mode" {
 			return "", opts, fmt.Errorf("sqlite: url %q: unknown parameter %q", u.Redacted(), k)
 		}
+	}
+	switch m := q.Get("mode"); m {
+	case "":
+	case "ro":
+		opts.ReadOnly = true
+	default:
+		return "", opts, fmt.Errorf("sqlite: url %q: bad mode %q (the only mode is ro)", u.Redacted(), m)
 	}
 	if v := q.Get("busy_timeout"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -82,8 +94,10 @@ type Consensus struct {
 	// this handle, so they queue here, where a context can abandon the wait,
 	// rather than in SQLite's busy handler.
 	writer chan struct{}
-	notify notifier
-	mu     struct {
+	// readOnly is Options.ReadOnly: writes are refused.
+	readOnly bool
+	notify   notifier
+	mu       struct {
 		sync.Mutex
 		closed bool
 	}
@@ -104,6 +118,9 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	if busy == 0 {
 		busy = defaultBusyTimeout
 	}
+	if opts.ReadOnly {
+		return openReadOnly(ctx, abs, busy)
+	}
 	// The busy timeout comes first so that switching to WAL, which needs
 	// an exclusive lock the first time, waits out other processes opening
 	// the same new file.
@@ -117,6 +134,10 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	db.SetMaxIdleConns(8)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
+		if isReadOnly(err) {
+			return nil, location.Determinate("consensus open", fmt.Errorf(
+				"sqlite: %s: this process cannot write the database or its directory (mode=ro opens it for reading): %w", abs, err))
+		}
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: schema: %w", abs, err))
 	}
 	return &Consensus{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
@@ -154,6 +175,17 @@ func (c *Consensus) begin(ctx context.Context, op string) error {
 	return location.Determinate(op, ctx.Err())
 }
 
+// beginWrite is begin for an operation that writes.
+func (c *Consensus) beginWrite(ctx context.Context, op string) error {
+	if err := c.begin(ctx, op); err != nil {
+		return err
+	}
+	if c.readOnly {
+		return location.Determinate(op, fmt.Errorf("sqlite: %s: %w", c.path, location.ErrReadOnly))
+	}
+	return nil
+}
+
 // lockWriter takes this handle's writer slot, or gives up when ctx ends.
 func (c *Consensus) lockWriter(ctx context.Context, op string) (unlock func(), err error) {
 	select {
@@ -175,6 +207,13 @@ func (c *Consensus) wrap(what string, err error) error {
 func IsBusy(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_BUSY
+}
+
+// isReadOnly reports whether err is SQLite's SQLITE_READONLY, in any
+// extended form.
+func isReadOnly(err error) bool {
+	var se *sqlite3.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_READONLY
 }
 
 func toInt64(s location.SeqNo) (int64, bool) {

@@ -20,6 +20,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain())
 	}
+	if p := os.Getenv(roChildEnv); p != "" {
+		os.Exit(roChildMain(p))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -91,8 +91,9 @@ func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, fun
 // startWatching starts the event loop. n.mu is held.
 func (c *Consensus) startWatching() error {
 	n := &c.notify
-	if n.poke == nil {
-		// The file must exist to be watched; keep it open for pokes.
+	if n.poke == nil && !c.readOnly {
+		// The file must exist to be watched; keep it open for pokes. A
+		// read-only handle watches it only if a writer made it.
 		f, err := c.openNotify()
 		if err != nil {
 			return err

@@ -1,0 +1,309 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/sqlite"
+)
+
+// roChildEnv names the database a child process opens read-only, printing
+// the head of key "k" as "head SEQNO DATA".
+const roChildEnv = "SHARDFLOW_SQLITE_RO_CHILD_DB"
+
+func roChildMain(path string) int {
+	c, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: open:", err)
+		return 1
+	}
+	defer c.Close()
+	v, ok, err := c.Head(context.Background(), "k")
+	if err != nil || !ok {
+		fmt.Fprintln(os.Stderr, "child: head:", ok, err)
+		return 1
+	}
+	fmt.Printf("head %d %s\n", v.SeqNo, v.Data)
+	return 0
+}
+
+func openRO(t *testing.T, path string) *sqlite.Consensus {
+	t.Helper()
+	c, err := sqlite.Open(t.Context(), path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// commit appends version seqno of key k with data.
+func commit(t *testing.T, c location.Consensus, seqno location.SeqNo, data string) {
+	t.Helper()
+	var expected *location.SeqNo
+	if seqno > 1 {
+		prev := seqno - 1
+		expected = &prev
+	}
+	res, err := c.CompareAndSet(t.Context(), "k", expected, location.VersionedData{SeqNo: seqno, Data: []byte(data)})
+	if err != nil || res != location.Committed {
+		t.Fatalf("compare-and-set %d: %v %v", seqno, res, err)
+	}
+}
+
+// listing names each file of dir with its size and modification time,
+// but for the -wal and -shm files a read-only connection may leave where
+// it can create them (SQLite's own, and empty of commits).
+func listing(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), "-wal") || strings.HasSuffix(e.Name(), "-shm") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %d %d", e.Name(), fi.Size(), fi.ModTime().UnixNano()))
+	}
+	return out
+}
+
+// A read-only handle reads what was written, refuses every write with
+// ErrReadOnly, and changes neither the database nor the notify file. The directory's
+// name needs escaping in the file: URI the handle is opened with.
+func TestReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a b%c")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "consensus.db")
+	rw := open(t, path)
+	commit(t, rw, 1, "one")
+	commit(t, rw, 2, "two")
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := listing(t, dir)
+
+	u, _ := url.Parse(location.PathURL("sqlite", path) + "?mode=ro")
+	c, err := location.OpenConsensus(t.Context(), u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := c.Head(t.Context(), "k"); err != nil || !ok || v.SeqNo != 2 || string(v.Data) != "two" {
+		t.Fatalf("head: %v %v %v", v, ok, err)
+	}
+	if vs, err := c.Scan(t.Context(), "k", 0, 10); err != nil || len(vs) != 2 {
+		t.Fatalf("scan: %v %v", vs, err)
+	}
+	if keys, err := c.ListKeys(t.Context()); err != nil || !slices.Equal(keys, []string{"k"}) {
+		t.Fatalf("list keys: %v %v", keys, err)
+	}
+	two := location.SeqNo(2)
+	_, err = c.CompareAndSet(t.Context(), "k", &two, location.VersionedData{SeqNo: 3, Data: []byte("three")})
+	if !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
+		t.Fatalf("compare-and-set on a read-only handle: %v", err)
+	}
+	if _, err := c.Truncate(t.Context(), "k", 2); !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
+		t.Fatalf("truncate on a read-only handle: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := listing(t, dir); !slices.Equal(before, after) {
+		t.Fatalf("a read-only handle changed its directory:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// A read-only open creates nothing, and refuses a file that is not a
+// consensus database or is of a newer layout.
+func TestReadOnlyRefuses(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	if _, err := sqlite.Open(t.Context(), missing, sqlite.Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a read-only open of a missing file created it: %v", err)
+	}
+
+	other := filepath.Join(dir, "other.db")
+	db := rawDB(t, other)
+	if _, err := db.Exec(`CREATE TABLE notes (x TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := sqlite.Open(t.Context(), other, sqlite.Options{ReadOnly: true}); !errors.Is(err, sqlite.ErrNotConsensus) {
+		t.Errorf("database without a consensus table: %v", err)
+	}
+
+	newer := filepath.Join(dir, "newer.db")
+	open(t, newer).Close()
+	db = rawDB(t, newer)
+	if _, err := db.Exec(`PRAGMA user_version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := sqlite.Open(t.Context(), newer, sqlite.Options{ReadOnly: true}); !errors.Is(err, sqlite.ErrSchemaTooNew) {
+		t.Errorf("layout 99: %v", err)
+	}
+
+	for _, raw := range []string{"sqlite:x.db?mode=rw", "sqlite:x.db?mode="} {
+		u, _ := url.Parse(raw)
+		if _, _, err := sqlite.ParseURL(u); err == nil && strings.Contains(raw, "rw") {
+			t.Errorf("ParseURL(%q) accepted", raw)
+		}
+	}
+	u, _ := url.Parse("sqlite:x.db?mode=ro&busy_timeout=1s")
+	if _, opts, err := sqlite.ParseURL(u); err != nil || !opts.ReadOnly || opts.BusyTimeout != time.Second {
+		t.Errorf("ParseURL(mode=ro): %+v %v", opts, err)
+	}
+}
+
+// A read-only handle's Watch wakes on another handle's commit.
+func TestReadOnlyWatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	rw := open(t, path)
+	defer rw.Close()
+	commit(t, rw, 1, "one") // creates the notify file
+	ro := openRO(t, path)
+	defer ro.Close()
+	ch, cancel, err := ro.Watch(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cancel()
+	commit(t, rw, 2, "two")
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notification within 10s of a commit")
+	}
+	if v, _, err := ro.Head(t.Context(), "k"); err != nil || v.SeqNo != 2 {
+		t.Fatalf("head after the notification: %v %v", v, err)
+	}
+}
+
+// A process that cannot write the database's directory reads it
+// read-only: once it was closed cleanly (no -wal file: opened as
+// immutable), and while a writer has it open (through the writer's -wal
+// and -shm files, seeing the writer's last commit). As root, the reading
+// process is a child running as nobody.
+func TestReadOnlyUnwritableDir(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "db")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "consensus.db")
+	rw := open(t, path)
+	commit(t, rw, 1, "one")
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a -wal file after a clean close: %v", err)
+	}
+	read := readerAs(t, base, path)
+
+	// Closed cleanly: nothing to read the WAL through.
+	if err := os.Chmod(path, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	if got := read(); got != "head 1 one" {
+		t.Fatalf("closed database read as %q", got)
+	}
+
+	// A writer holds it open: its last commit is in the WAL.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rw = open(t, path)
+	defer rw.Close()
+	commit(t, rw, 2, "two")
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "head 2 two" {
+		t.Fatalf("database with a live writer read as %q", got)
+	}
+}
+
+// readerAs returns a function that opens path read-only in a child process
+// that cannot write what the test makes read-only: as nobody when the test
+// runs as root (the test binary is copied into base, which nobody can
+// reach), else as this user.
+func readerAs(t *testing.T, base, path string) func() string {
+	t.Helper()
+	bin := os.Args[0]
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		const nobody = 65534
+		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
+		bin = filepath.Join(base, "sqlite.test")
+		copyFile(t, os.Args[0], bin)
+		for d := base; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return func() string {
+		cmd := exec.Command(bin, "-test.run=^$")
+		cmd.Env = append(os.Environ(), roChildEnv+"="+path)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("read-only child: %v\n%s", err, stderr.String())
+		}
+		return strings.TrimSpace(string(out))
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
