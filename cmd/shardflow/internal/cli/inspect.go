@@ -38,7 +38,10 @@ than in a blob is marked inline.
 
 --verify also reads every part the state references and checks that its blob
 exists with the recorded size and checksum; if any does not, it lists them and
-exits with status 4.`,
+exits with status 4.
+
+inspect (like shards) writes nothing: a location on a read-only file system,
+or another user's, is opened read-only.`,
 		Example: `  shardflow inspect --shard fruit
   shardflow inspect --shard fruit --output json --verify`,
 		Args: noArgs,
@@ -113,7 +116,7 @@ func runInspect(ctx context.Context, g *globals, f inspectFlags) error {
 	if f.output != "json" && f.output != "table" {
 		return usageErrorf("--output: unknown format %q (want json or table)", f.output)
 	}
-	st, err := g.open(ctx, false)
+	st, err := g.openForReading(ctx)
 	if err != nil {
 		return err
 	}

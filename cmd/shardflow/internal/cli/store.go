@@ -50,8 +50,32 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 	return g.openWith(ctx, create, clientOptions)
 }
 
+// openForReading opens an existing location for the commands that only
+// read state and blobs (shards, inspect). Where the location cannot be
+// opened as usual (it is read-only, or another user's), it is opened
+// read-only: nothing is created or written, and a sqlite consensus URL
+// gets mode=ro. If that fails too, the first error is the one reported.
+func (g *globals) openForReading(ctx context.Context) (*store, error) {
+	st, err := g.open(ctx, false)
+	if err == nil {
+		return st, nil
+	}
+	st, rerr := g.openAs(ctx, false, true, clientOptions)
+	if rerr != nil {
+		return nil, err
+	}
+	g.log.Debug("opened the location read-only", "because", err)
+	return st, nil
+}
+
 // openWith is open with a client of the given options.
 func (g *globals) openWith(ctx context.Context, create bool, opts persist.ClientOptions) (*store, error) {
+	return g.openAs(ctx, create, false, opts)
+}
+
+// openAs opens the location, creating it if create, for reading only if
+// readOnly.
+func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persist.ClientOptions) (*store, error) {
 	if g.blob != "" {
 		if strings.HasPrefix(g.blob, "mem:") || strings.HasPrefix(g.consensus, "mem:") {
 			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
@@ -62,7 +86,11 @@ func (g *globals) openWith(ctx context.Context, create bool, opts persist.Client
 				return nil, err
 			}
 		}
-		loc, err := persist.OpenLocation(ctx, g.blob, g.consensus)
+		consensus := g.consensus
+		if readOnly {
+			consensus = readOnlyURL(consensus)
+		}
+		loc, err := persist.OpenLocation(ctx, g.blob, consensus)
 		if err != nil {
 			return nil, failure(err)
 		}
@@ -76,7 +104,11 @@ func (g *globals) openWith(ctx context.Context, create bool, opts persist.Client
 			return nil, failure(fmt.Errorf("no shards at %s (write one first, or pass --location)", g.location))
 		}
 	}
-	loc, err := persist.DefaultLocation(ctx, g.location)
+	open := persist.DefaultLocation
+	if readOnly {
+		open = persist.DefaultLocationReadOnly
+	}
+	loc, err := open(ctx, g.location)
 	if err != nil {
 		return nil, failure(err)
 	}
@@ -100,6 +132,22 @@ func sqliteMustExist(consensus string) error {
 		return failure(fmt.Errorf("no shards at --consensus %s: %s does not exist (write one first)", consensus, path))
 	}
 	return nil
+}
+
+// readOnlyURL adds mode=ro to a sqlite consensus URL that has no mode;
+// other URLs are returned as they are.
+func readOnlyURL(consensus string) string {
+	u, err := url.Parse(consensus)
+	if err != nil || u.Scheme != "sqlite" {
+		return consensus
+	}
+	q := u.Query()
+	if q.Has("mode") {
+		return consensus
+	}
+	q.Set("mode", "ro")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // addShardFlag adds the required --shard flag.

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// The commands that only read work on a location this process cannot
+// write, and change nothing there: shards, and inspect --verify reading the
+// part blobs. write fails and says why. As root, the commands run as
+// nobody, from a copy of the test binary nobody can reach.
+func TestReadOnlyLocation(t *testing.T) {
+	base := t.TempDir()
+	bin := filepath.Join(base, "shardflow") // runs as the CLI (TestMain)
+	copyExecutable(t, os.Args[0], bin)
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		const nobody = 65534
+		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
+		for d := base; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run := func(reader bool, args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+		if reader {
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	loc := filepath.Join(base, "loc")
+	in := filepath.Join(base, "in.jsonl")
+	var lines strings.Builder
+	for i := range 2000 { // enough for a part in a blob, not inline
+		fmt.Fprintf(&lines, `{"key":"key-%06d","val":%d,"time":%d}`+"\n", i, i, i%5+1)
+	}
+	if err := os.WriteFile(in, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(false, "--location", loc, "write", "--shard", "s", "--input", in); err != nil {
+		t.Fatalf("write: %v\n%s", err, out)
+	}
+	blobs, _ := filepath.Glob(filepath.Join(loc, "blob", "s", "p", "*"))
+	if len(blobs) == 0 {
+		t.Fatal("the write left no part blob: inspect --verify would read none")
+	}
+	setModes(t, loc, 0o555, 0o444)
+	t.Cleanup(func() { setModes(t, loc, 0o755, 0o644) })
+	before := tree(t, loc)
+
+	if out, err := run(true, "--location", loc, "shards", "--output", "json"); err != nil || !strings.Contains(out, `"shard":"s"`) {
+		t.Fatalf("shards on a read-only location: %v\n%s", err, out)
+	}
+	if out, err := run(true, "--location", loc, "inspect", "--shard", "s", "--verify"); err != nil || !strings.Contains(out, "intact") {
+		t.Fatalf("inspect --verify on a read-only location: %v\n%s", err, out)
+	}
+	if out, err := run(true, "--location", loc, "write", "--shard", "s", "--input", in); err == nil || !strings.Contains(out, "cannot write") {
+		t.Fatalf("write to a read-only location: %v\n%s", err, out)
+	}
+	if after := tree(t, loc); !slices.Equal(before, after) {
+		t.Fatalf("the location changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// setModes gives every directory under root dirMode and every file
+// fileMode, parents before children when opening up and children first
+// when closing down.
+func setModes(t *testing.T, root string, dirMode, fileMode fs.FileMode) {
+	t.Helper()
+	var paths []string
+	filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if dirMode&0o200 == 0 {
+		slices.Reverse(paths)
+	}
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := fileMode
+		if fi.IsDir() {
+			mode = dirMode
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tree lists every path under root with its size and modification time.
+func tree(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s %d %d", p, fi.Size(), fi.ModTime().UnixNano()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
