@@ -10,7 +10,7 @@ import (
 // FuzzParseURL: any URL a user may type gives a path or an error, never a
 // panic, and an accepted URL names a file.
 func FuzzParseURL(f *testing.F) {
-	for _, s := range []string{"sqlite:///a/b.db", "sqlite://./x.db", "sqlite:x.db?busy_timeout=1s", "sqlite://", "sqlite:%zz", "sqlite:///a#b"} {
+	for _, s := range []string{"sqlite:///a/b.db", "sqlite://./x.db", "sqlite:x.db?busy_timeout=1s", "sqlite:x.db?mode=ro", "sqlite://", "sqlite:%zz", "sqlite:///a#b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
