@@ -2,40 +2,29 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/shardflow/shardflow/internal/readonlytest"
 )
 
 // The commands that only read work on a location this process cannot
 // write, and change nothing there: shards, and inspect --verify reading the
-// part blobs. write fails and says why. As root, the commands run as
-// nobody, from a copy of the test binary nobody can reach.
+// part blobs. write fails and says why. The commands run in child
+// processes that the file modes bind (see readonlytest).
 func TestReadOnlyLocation(t *testing.T) {
 	base := t.TempDir()
-	bin := filepath.Join(base, "shardflow") // runs as the CLI (TestMain)
-	copyExecutable(t, os.Args[0], bin)
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		const nobody = 65534
-		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
-		for d := base; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	bin, attr := readonlytest.Child(t, base, "shardflow") // runs as the CLI (TestMain)
 	run := func(reader bool, args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 		if reader {
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+			cmd.SysProcAttr = attr
 		}
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -124,24 +113,4 @@ func tree(t *testing.T, root string) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func copyExecutable(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

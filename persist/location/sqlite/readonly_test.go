@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -13,10 +12,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/shardflow/shardflow/internal/readonlytest"
 	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/location/sqlite"
 )
@@ -206,8 +205,8 @@ func TestReadOnlyWatch(t *testing.T) {
 // A process that cannot write the database's directory reads it
 // read-only: once it was closed cleanly (no -wal file: opened as
 // immutable), and while a writer has it open (through the writer's -wal
-// and -shm files, seeing the writer's last commit). As root, the reading
-// process is a child running as nobody.
+// and -shm files, seeing the writer's last commit). The reading process is
+// a child that the file modes bind (see readonlytest).
 func TestReadOnlyUnwritableDir(t *testing.T) {
 	base := t.TempDir()
 	dir := filepath.Join(base, "db")
@@ -256,28 +255,14 @@ func TestReadOnlyUnwritableDir(t *testing.T) {
 }
 
 // readerAs returns a function that opens path read-only in a child process
-// that cannot write what the test makes read-only: as nobody when the test
-// runs as root (the test binary is copied into base, which nobody can
-// reach), else as this user.
+// that the file modes the test sets bind (see readonlytest).
 func readerAs(t *testing.T, base, path string) func() string {
 	t.Helper()
-	bin := os.Args[0]
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		const nobody = 65534
-		cred = &syscall.Credential{Uid: nobody, Gid: nobody}
-		bin = filepath.Join(base, "sqlite.test")
-		copyFile(t, os.Args[0], bin)
-		for d := base; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
-			if err := os.Chmod(d, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	bin, attr := readonlytest.Child(t, base, "sqlite.test")
 	return func() string {
 		cmd := exec.Command(bin, "-test.run=^$")
 		cmd.Env = append(os.Environ(), roChildEnv+"="+path)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		cmd.SysProcAttr = attr
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -285,25 +270,5 @@ func readerAs(t *testing.T, base, path string) func() string {
 			t.Fatalf("read-only child: %v\n%s", err, stderr.String())
 		}
 		return strings.TrimSpace(string(out))
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
