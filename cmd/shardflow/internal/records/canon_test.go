@@ -73,3 +73,28 @@ func TestFastCanonicalTakes(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCSVCell holds csvJSON to its rule, written the slow way: a cell that
+// is JSON is its canonical form (refused with a member twice), and any
+// other cell is a string.
+func FuzzCSVCell(f *testing.F) {
+	for _, s := range []string{"user-000001", " 12 ", `{"a": 1}`, `[1, "x"]`, "crème brûlée", "tomato", "true", " null", "nul", `"q"`, `"a\"b"`, `{"a":1,"a":2}`, "", " ", "-", "-x", "\v1", "{", "[}"} {
+		f.Add(s)
+	}
+	for _, s := range trickyValues {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cell string) {
+		got, err := csvJSON(cell)
+		var want []byte
+		var werr error
+		if c, derr := decodeCanonical([]byte(cell)); derr == nil {
+			want, werr = c, checkDuplicates([]byte(cell), false)
+		} else {
+			want, werr = encodeCanonical(cell)
+		}
+		if (err != nil) != (werr != nil) || err == nil && string(got) != string(want) {
+			t.Fatalf("csvJSON(%q) = %q, %v; want %q, %v", cell, got, err, want, werr)
+		}
+	})
+}

@@ -93,13 +93,26 @@ func csvJSON(cell string) ([]byte, error) {
 	if c, ok := canonicalScalar(b); ok {
 		return tight(c), nil // c is b less the spaces around it
 	}
-	if c, ok := fastCanonical(bytes.Trim(b, " \t\r\n")); ok {
+	t := bytes.Trim(b, " \t\r\n")
+	if c, ok := fastCanonical(t); ok {
 		return c, nil
 	}
-	if c, err := decodeCanonical(b); err == nil {
-		return c, checkDuplicates(b, false)
+	if mayBeJSON(t) {
+		if c, err := decodeCanonical(b); err == nil {
+			return c, checkDuplicates(b, false)
+		}
 	}
 	return encodeCanonical(cell)
+}
+
+// mayBeJSON reports whether t, a cell less the JSON whitespace around it,
+// begins as a JSON value that canonicalScalar does not take whole. Text
+// that begins otherwise (plain words, the usual CSV cell) cannot decode,
+// and is taken as a string without the cost of a failed decoding: true,
+// false and null are the only values beginning with a letter, and
+// canonicalScalar takes them.
+func mayBeJSON(t []byte) bool {
+	return len(t) > 0 && strings.IndexByte(`{["-0123456789`, t[0]) >= 0
 }
 
 // csvError turns encoding/csv's error into a LineError.
