@@ -110,9 +110,11 @@ type Options[K, V any] struct {
 	// not) can hold back no more than its own goroutines.
 	FetchConcurrency int
 	// ResultBuffer is the capacity of the channel fetched parts wait in for
-	// each worker's fetch operator (default FetchConcurrency). At most
+	// each worker's fetch operator (default FetchConcurrency), as the bytes
+	// of their blobs: the operator decodes a part as it takes it. At most
 	// (ResultBuffer+FetchConcurrency) times the process's workers fetched
-	// parts exist in the process.
+	// parts exist in the process, besides those the operators are
+	// decoding and emitting.
 	ResultBuffer int
 	// ListenRetry bounds the backoff with which the listen goroutine polls
 	// for new batches when nothing wakes it (a write through the same
