@@ -58,6 +58,8 @@ type BatchBuilder struct {
 	added   int64
 	maxTime frontier.Time
 	err     error // sticky: a failed flush, or ErrBuilderDone
+
+	progress func(MergeProgress) // see SetMergeProgress
 }
 
 // run is a sorted, consolidated sequence of parts written by a builder.
@@ -136,6 +138,17 @@ func (b *BatchBuilder) flush(ctx context.Context) error {
 	return nil
 }
 
+// SetMergeProgress has AppendBatch call f as it merges the builder's runs,
+// for a progress display: the merge of an input larger than the buffer is
+// most of the work done after the last Add. f is called on AppendBatch's
+// goroutine, each time the merge reads a part of a run (some tens of
+// thousands of rows with the default sizes) and once when each pass begins
+// and when the merge ends, with how far it got (see MergeProgress). It is
+// not called when there is nothing to merge: when every update fit in the
+// buffer, or the updates were written as a single run. f must not use the
+// builder; nil turns reporting off. Reporting changes nothing written.
+func (b *BatchBuilder) SetMergeProgress(f func(MergeProgress)) { b.progress = f }
+
 // Abort deletes the runs the builder wrote. It is best effort (the janitor
 // removes what it misses) and idempotent; after it the builder may not be
 // used.
@@ -184,18 +197,23 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 // consolidated. Its parts are the runs' own if there is a single run with no
 // rows kept apart; otherwise they are new, and the runs are deleted.
 func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
+	var pr *mergeReport
+	if b.progress != nil && (len(b.runs) > 1 || b.runs[0].apart) {
+		pr = newMergeReport(b.progress, b.runs, b.fanIn)
+	}
 	for len(b.runs) > b.fanIn {
 		// A pass merges groups of fanIn runs, keeping rows whose sum
 		// overflows apart, until one final merge can read them all.
 		// b.runs always lists every run that exists, for Abort.
 		var next []run
+		pr.startPass(b.runs, false)
 		for len(b.runs) > 0 {
 			n := min(b.fanIn, len(b.runs))
 			if n == 1 {
 				next, b.runs = append(next, b.runs[0]), b.runs[1:]
 				continue
 			}
-			r, err := mergeRuns(ctx, b.c, b.shard, b.runs[:n], mergeSpec{id: b.id, target: b.runPart})
+			r, err := mergeRuns(ctx, b.c, b.shard, b.runs[:n], mergeSpec{id: b.id, target: b.runPart, progress: pr.reading()})
 			if err != nil {
 				b.runs = append(next, b.runs...)
 				return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
@@ -204,6 +222,7 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 				deleteParts(b.c, old.parts)
 			}
 			next, b.runs = append(next, r.run), b.runs[n:]
+			pr.merged(r.rowsIn)
 		}
 		b.runs = next
 	}
@@ -215,12 +234,15 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 	// The final merge holds a part's worth of rows: parts no larger than
 	// the buffer keep the builder's memory within a few buffers.
 	target := min(b.c.opts.PartTargetSize, max(b.bufferBytes, runPartSize))
-	r, err := mergeRuns(ctx, b.c, b.shard, b.runs, mergeSpec{id: b.id, target: target, exact: true})
+	pr.startPass(b.runs, true)
+	r, err := mergeRuns(ctx, b.c, b.shard, b.runs, mergeSpec{id: b.id, target: target, exact: true, progress: pr.reading()})
 	if errors.Is(err, ErrDiffOverflow) {
 		return nil, fmt.Errorf("persist: append to %s: %w: %w", b.shard, ErrInvalidUpdate, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("persist: append to %s: %w", b.shard, err)
 	}
+	pr.merged(r.rowsIn)
+	pr.finish()
 	return r.parts, nil
 }

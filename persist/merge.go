@@ -22,6 +22,9 @@ type mergeSpec struct {
 	exact bool
 	// since advances the times of rows before it to it (0: none).
 	since frontier.Time
+	// progress, if not nil, is called with the rows read so far each time
+	// the merge reads a part: one call a part, never one a row.
+	progress func(rowsIn int64)
 }
 
 // mergeResult is what mergeRuns wrote.
@@ -225,6 +228,9 @@ func (rc *runCursor) next(ctx context.Context, m *runMerge) (bool, error) {
 		}
 		rc.d, rc.i = d, 0
 		m.rowsIn++
+		if m.spec.progress != nil {
+			m.spec.progress(m.rowsIn)
+		}
 		return true, nil
 	}
 	return false, nil
