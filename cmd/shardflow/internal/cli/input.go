@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/mattn/go-isatty"
 
@@ -31,7 +32,7 @@ func interruptedOr(ctx context.Context, err error) error {
 type input struct {
 	label  string
 	chunks <-chan recordChunk
-	stop   func() // ends the reading goroutine and closes the file
+	stop   func() // ends the reading goroutine and closes the file; idempotent
 }
 
 // recordChunk is some records of the input, or, last, why it ended early.
@@ -86,7 +87,7 @@ func (g *globals) openInput(ctx context.Context, name string, format records.For
 		// read returns.
 		sendChunks(ctx, records.NewReader(ctxReader{ctx, r}, label, format), chunks)
 	}()
-	stop := func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		bar.Done()
 		if file != nil {
@@ -95,7 +96,7 @@ func (g *globals) openInput(ctx context.Context, name string, format records.For
 			<-done
 			file.Close()
 		}
-	}
+	})
 	return &input{label: label, chunks: chunks, stop: stop}, nil
 }
 

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"os"
 
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/shardflow/shardflow/persist"
 )
 
 // progress is a progress bar on stderr, shown only when stderr is a
@@ -21,10 +24,14 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// stderrIsTerminal reports whether the command's stderr is a terminal,
+// where bars are shown (a variable, so tests can pretend).
+var stderrIsTerminal = isTerminal
+
 // newProgress starts a bar counting to max (-1: unknown, a spinner);
 // bytes counts bytes rather than items.
 func (g *globals) newProgress(max int64, desc string, bytes bool) *progress {
-	if !isTerminal(g.env.Stderr) {
+	if !stderrIsTerminal(g.env.Stderr) {
 		return &progress{}
 	}
 	opts := []progressbar.Option{
@@ -48,6 +55,23 @@ func (p *progress) Add(n int) {
 	}
 }
 
+// Set moves the bar to n of max.
+func (p *progress) Set(n, max int64) {
+	if p != nil && p.bar != nil {
+		if max != p.bar.GetMax64() {
+			p.bar.ChangeMax64(max)
+		}
+		_ = p.bar.Set64(n)
+	}
+}
+
+// Describe changes what the bar says it counts.
+func (p *progress) Describe(desc string) {
+	if p != nil && p.bar != nil {
+		p.bar.Describe(desc)
+	}
+}
+
 // Reader counts what r reads.
 func (p *progress) Reader(r io.Reader) io.Reader {
 	if p == nil || p.bar == nil {
@@ -62,5 +86,37 @@ func (p *progress) Done() {
 	if p != nil && p.bar != nil {
 		_ = p.bar.Finish()
 		_ = p.bar.Clear()
+	}
+}
+
+// mergeBar shows the merge of a batch's runs, from its first report: see
+// persist.BatchBuilder.SetMergeProgress. Its zero value shows nothing until
+// a report comes, and nil nothing at all.
+type mergeBar struct {
+	g    *globals
+	bar  *progress
+	pass int
+}
+
+// report moves the bar to where the merge got, starting it on the first.
+func (m *mergeBar) report(p persist.MergeProgress) {
+	desc := fmt.Sprintf("merging %d runs", p.Runs)
+	if p.Passes > 1 {
+		desc += fmt.Sprintf(", pass %d of %d", p.Pass, p.Passes)
+	}
+	switch {
+	case m.bar == nil:
+		m.bar = m.g.newProgress(p.Total, desc, false)
+	case p.Pass != m.pass:
+		m.bar.Describe(desc)
+	}
+	m.pass = p.Pass
+	m.bar.Set(p.Rows, p.Total)
+}
+
+// Done removes the bar, if there is one.
+func (m *mergeBar) Done() {
+	if m != nil {
+		m.bar.Done()
 	}
 }

@@ -133,6 +133,7 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		b.Abort()
 		return failure(err)
 	}
+	in.stop() // the input is read: its bar goes, the merge's may come
 	upper, err := batchUpper(b.Len(), maxTime, upperFlag)
 	if err != nil {
 		b.Abort()
@@ -145,7 +146,10 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		return interruptedOr(ctx, err)
 	}
 	n := b.Len()
+	merging := &mergeBar{g: g}
+	b.SetMergeProgress(merging.report)
 	appendErr := w.AppendBatch(ctx, b, frontier.From(frontier.Time(upper)))
+	merging.Done()
 	closeErr := w.Close(context.WithoutCancel(ctx))
 	var mismatch *persist.UpperMismatchError
 	var overflow *persist.DiffOverflowError
