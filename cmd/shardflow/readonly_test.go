@@ -10,16 +10,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shardflow/shardflow/internal/readonlytest"
+	"github.com/shardflow/shardflow/persist/persisttest"
 )
 
 // The commands that only read work on a location this process cannot
 // write, and change nothing there: shards, and inspect --verify reading the
 // part blobs. write fails and says why. The commands run in child
-// processes that the file modes bind (see readonlytest).
+// processes that the file modes bind (see persisttest.ReadOnlyChild).
 func TestReadOnlyLocation(t *testing.T) {
 	base := t.TempDir()
-	bin, attr := readonlytest.Child(t, base, "shardflow") // runs as the CLI (TestMain)
+	bin, attr := persisttest.ReadOnlyChild(t, base, "shardflow") // runs as the CLI (TestMain)
 	run := func(reader bool, args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")

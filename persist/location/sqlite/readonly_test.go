@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shardflow/shardflow/internal/readonlytest"
 	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/location/sqlite"
+	"github.com/shardflow/shardflow/persist/persisttest"
 )
 
 // roChildEnv names the database a child process opens read-only, printing
@@ -206,7 +206,7 @@ func TestReadOnlyWatch(t *testing.T) {
 // read-only: once it was closed cleanly (no -wal file: opened as
 // immutable), and while a writer has it open (through the writer's -wal
 // and -shm files, seeing the writer's last commit). The reading process is
-// a child that the file modes bind (see readonlytest).
+// a child that the file modes bind (see persisttest.ReadOnlyChild).
 func TestReadOnlyUnwritableDir(t *testing.T) {
 	base := t.TempDir()
 	dir := filepath.Join(base, "db")
@@ -255,10 +255,10 @@ func TestReadOnlyUnwritableDir(t *testing.T) {
 }
 
 // readerAs returns a function that opens path read-only in a child process
-// that the file modes the test sets bind (see readonlytest).
+// that the file modes the test sets bind (see persisttest.ReadOnlyChild).
 func readerAs(t *testing.T, base, path string) func() string {
 	t.Helper()
-	bin, attr := readonlytest.Child(t, base, "sqlite.test")
+	bin, attr := persisttest.ReadOnlyChild(t, base, "sqlite.test")
 	return func() string {
 		cmd := exec.Command(bin, "-test.run=^$")
 		cmd.Env = append(os.Environ(), roChildEnv+"="+path)

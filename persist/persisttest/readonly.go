@@ -1,10 +1,4 @@
-// Package readonlytest helps a test check how code behaves where it cannot
-// write: it runs a child process that the file modes a test sets bind.
-//
-// The files of a directory made read-only (0555, files 0444) stop their
-// owner from writing, but not root. So when a test runs as root its child
-// runs as nobody, which needs a copy of the test binary it can reach.
-package readonlytest
+package persisttest
 
 import (
 	"io"
@@ -17,13 +11,16 @@ import (
 // nobody is the uid and gid of the unprivileged user on Linux.
 const nobody = 65534
 
-// Child returns the path of a test binary to run as a child under dir, as
-// name, and the attributes to run it with: as nobody when the test runs as
-// root, else as this user. The binary is a copy of the running test's in
-// dir; dir and its parents below the temporary directory are opened for
-// traversal (0755) so that nobody can reach it and what the test puts in
-// dir.
-func Child(t testing.TB, dir, name string) (bin string, attr *syscall.SysProcAttr) {
+// ReadOnlyChild helps a test check how code behaves where it cannot
+// write. It returns the path of a test binary to run as a child, and the
+// attributes to run it with, so that the file modes the test sets bind the
+// child: read-only modes (0555 directories, 0444 files) stop their owner
+// from writing, but not root, so the child runs as nobody when the test
+// runs as root, else as this user. The binary is a copy of the running
+// test's, named name in dir; dir and its parents below the temporary
+// directory are opened for traversal (0755) so that nobody can reach it
+// and what the test puts in dir.
+func ReadOnlyChild(t testing.TB, dir, name string) (bin string, attr *syscall.SysProcAttr) {
 	t.Helper()
 	bin = filepath.Join(dir, name)
 	copyExecutable(t, os.Args[0], bin)
