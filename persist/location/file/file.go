@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"gocloud.dev/blob/fileblob"
 
@@ -63,6 +64,7 @@ type Blob struct {
 	// durable; tests replace them to observe the order of events.
 	syncFile func(f *os.File) error
 	syncDir  func(dir string) error
+	closed   atomic.Bool // set by Close; reads that bypass gc check it
 	mu       struct {
 		sync.Mutex
 		// durable holds directories below root whose own entry in their
@@ -108,16 +110,6 @@ func Open(ctx context.Context, dir string) (*Blob, error) {
 	return b, nil
 }
 
-// Get implements location.Blob.
-func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	return b.gc.Get(ctx, key)
-}
-
-// GetInto implements location.IntoGetter.
-func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
-	return b.gc.GetInto(ctx, key, dst)
-}
-
 // Delete implements location.Blob. The removal is not synced (see the
 // package documentation).
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
@@ -130,7 +122,10 @@ func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMet
 }
 
 // Close implements location.Blob.
-func (b *Blob) Close() error { return b.gc.Close() }
+func (b *Blob) Close() error {
+	b.closed.Store(true)
+	return b.gc.Close()
+}
 
 // Dir returns the absolute path of the blob directory.
 func (b *Blob) Dir() string { return b.root }

@@ -101,12 +101,14 @@ func (b *Blob) readAll(ctx context.Context, key string, dst []byte) ([]byte, err
 		return nil, err
 	}
 	defer func() { _ = r.Close() }() // as Bucket.ReadAll: every byte is in
-	return readSized(r, r.Size(), dst)
+	return ReadSized(r, r.Size(), dst)
 }
 
-// readSized reads r to EOF into a buffer of size bytes, the size r is
-// expected to have: dst's storage if it has room, else a new one.
-func readSized(r io.Reader, size int64, dst []byte) ([]byte, error) {
+// ReadSized reads r to EOF into a buffer of size bytes, the size r is
+// expected to have: dst's storage if it has room, else a new one. The
+// size only sizes the buffer: the bytes returned are those r yields up to
+// EOF, whether fewer or more.
+func ReadSized(r io.Reader, size int64, dst []byte) ([]byte, error) {
 	if size <= 0 || size > maxSizedRead {
 		return io.ReadAll(r)
 	}

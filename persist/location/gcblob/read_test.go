@@ -21,7 +21,7 @@ func TestReadSized(t *testing.T) {
 				"data+EOF": func() io.Reader { return iotest.DataErrReader(bytes.NewReader(data)) },
 			} {
 				dst := bytes.Repeat([]byte{'x'}, dstCap)
-				got, err := readSized(r(), size, dst)
+				got, err := ReadSized(r(), size, dst)
 				if err != nil || !bytes.Equal(got, data) {
 					t.Fatalf("size %d, cap %d, %s: got %d bytes, %v; want the %d bytes",
 						size, dstCap, name, len(got), err, len(data))
@@ -36,14 +36,14 @@ func TestReadSized(t *testing.T) {
 			}
 		}
 	}
-	got, err := readSized(bytes.NewReader(nil), 10, make([]byte, 3, 20))
+	got, err := ReadSized(bytes.NewReader(nil), 10, make([]byte, 3, 20))
 	if err != nil || len(got) != 0 {
 		t.Errorf("empty blob announced as 10 bytes: %q, %v", got, err)
 	}
 	boom := errors.New("boom")
 	for _, size := range []int64{10, 10000, 20000} {
 		r := io.MultiReader(bytes.NewReader(data), iotest.ErrReader(boom))
-		if _, err := readSized(r, size, nil); !errors.Is(err, boom) {
+		if _, err := ReadSized(r, size, nil); !errors.Is(err, boom) {
 			t.Errorf("size %d: read error lost: %v", size, err)
 		}
 	}
