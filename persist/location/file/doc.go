@@ -1,5 +1,8 @@
 // Package file is a durable location.Blob in a local directory: gocloud's
-// fileblob, made durable and kept free of sidecar files.
+// fileblob, made durable and kept free of sidecar files. Keys that fileblob
+// stores without escaping (every key persist writes) are read straight
+// from their files, bypassing fileblob's per-read stat, attribute lookup
+// and reader.
 //
 // It registers the blob scheme "file":
 //
