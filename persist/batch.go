@@ -193,12 +193,16 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 	return w.commit(ctx, parts, b.lower, newUpper)
 }
 
+// isFinal reports whether runs need no merge to be a batch: a single run
+// with no rows kept apart.
+func isFinal(runs []run) bool { return len(runs) == 1 && !runs[0].apart }
+
 // merge merges the builder's runs into the batch's parts: one run, exactly
 // consolidated. Its parts are the runs' own if there is a single run with no
 // rows kept apart; otherwise they are new, and the runs are deleted.
 func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 	var pr *mergeReport
-	if b.progress != nil && (len(b.runs) > 1 || b.runs[0].apart) {
+	if b.progress != nil && !isFinal(b.runs) {
 		pr = newMergeReport(b.progress, b.runs, b.fanIn)
 	}
 	for len(b.runs) > b.fanIn {
@@ -226,7 +230,7 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 		}
 		b.runs = next
 	}
-	if len(b.runs) == 1 && !b.runs[0].apart {
+	if isFinal(b.runs) {
 		parts := b.runs[0].parts
 		b.runs = nil // now the batch's: Abort must not delete them
 		return parts, nil

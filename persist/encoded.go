@@ -59,9 +59,6 @@ func checkFetch(p PartDesc, filter FetchFilter) error {
 	return nil
 }
 
-// Bytes returns the size of the blob (0 once decoded or released).
-func (e *EncodedPart) Bytes() int { return len(e.data) }
-
 // Decode verifies and decodes the part and keeps the rows its read selects,
 // as Fetch does. Bytes that do not match the checksum, do not decode, or
 // hold another number of rows than the part's description says, are a
