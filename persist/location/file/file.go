@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"gocloud.dev/blob/fileblob"
 
@@ -64,7 +63,6 @@ type Blob struct {
 	// durable; tests replace them to observe the order of events.
 	syncFile func(f *os.File) error
 	syncDir  func(dir string) error
-	closed   atomic.Bool // set by Close; reads that bypass gc check it
 	mu       struct {
 		sync.Mutex
 		// durable holds directories below root whose own entry in their
@@ -122,10 +120,7 @@ func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMet
 }
 
 // Close implements location.Blob.
-func (b *Blob) Close() error {
-	b.closed.Store(true)
-	return b.gc.Close()
-}
+func (b *Blob) Close() error { return b.gc.Close() }
 
 // Dir returns the absolute path of the blob directory.
 func (b *Blob) Dir() string { return b.root }

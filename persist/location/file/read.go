@@ -29,11 +29,8 @@ func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, boo
 		return b.gc.GetInto(ctx, key, dst)
 	}
 	const op = "blob get"
-	if b.closed.Load() {
-		return nil, false, location.Determinate(op, location.ErrClosed)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, false, location.Determinate(op, err)
+	if err := b.gc.Check(ctx, op); err != nil {
+		return nil, false, err
 	}
 	v, ok, err := readFile(path, dst)
 	if err != nil {

@@ -48,9 +48,10 @@ func Open(ctx context.Context, rawURL string) (*Blob, error) {
 // Bucket returns the wrapped bucket.
 func (b *Blob) Bucket() *blob.Bucket { return b.bucket }
 
-// check returns a determinate error if the Blob is closed or ctx has ended:
-// the common preamble of every operation.
-func (b *Blob) check(ctx context.Context, op string) error {
+// Check returns a determinate error if the Blob is closed or ctx has ended:
+// the common preamble of every operation, also for a wrapper that does an
+// operation without the bucket.
+func (b *Blob) Check(ctx context.Context, op string) error {
 	b.mu.Lock()
 	closed := b.mu.closed
 	b.mu.Unlock()
@@ -74,7 +75,7 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // storage when it fits (cap(dst) >= its size), and else into a new slice.
 func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
 	const op = "blob get"
-	if err := b.check(ctx, op); err != nil {
+	if err := b.Check(ctx, op); err != nil {
 		return nil, false, err
 	}
 	v, err := b.readAll(ctx, key, dst)
@@ -155,7 +156,7 @@ func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 // determinately.
 func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClose func(file any) error) error {
 	const op = "blob set"
-	if err := b.check(ctx, op); err != nil {
+	if err := b.Check(ctx, op); err != nil {
 		return err
 	}
 	var driverFile any
@@ -192,7 +193,7 @@ func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClos
 // Delete implements location.Blob.
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	const op = "blob delete"
-	if err := b.check(ctx, op); err != nil {
+	if err := b.Check(ctx, op); err != nil {
 		return false, err
 	}
 	err := b.bucket.Delete(ctx, key)
@@ -208,7 +209,7 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 // List implements location.Blob.
 func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
 	const op = "blob list"
-	if err := b.check(ctx, op); err != nil {
+	if err := b.Check(ctx, op); err != nil {
 		return err
 	}
 	it := b.bucket.List(&blob.ListOptions{Prefix: prefix})
