@@ -55,12 +55,10 @@ func openChecked(ctx context.Context, abs string, busy time.Duration, immutable 
 		q += "&immutable=1"
 	}
 	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openDB(dsn)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
 	if err := checkLayout(ctx, db); err != nil {
 		db.Close()
 		return nil, err
@@ -72,20 +70,9 @@ func openChecked(ctx context.Context, abs string, busy time.Duration, immutable 
 // newer than this code knows. Every layout it knows has the same columns,
 // so an older one is read as it is.
 func checkLayout(ctx context.Context, db *sql.DB) error {
-	var version int
-	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("read user_version: %w", err)
+	_, hasTable, err := readLayout(ctx, db)
+	if err == nil && !hasTable {
+		err = ErrNotConsensus
 	}
-	if version > schemaVersion {
-		return fmt.Errorf("%w: layout %d, this code knows up to %d", ErrSchemaTooNew, version, schemaVersion)
-	}
-	var tables int
-	if err := db.QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'consensus'`).Scan(&tables); err != nil {
-		return fmt.Errorf("look for the consensus table: %w", err)
-	}
-	if tables == 0 {
-		return ErrNotConsensus
-	}
-	return nil
+	return err
 }

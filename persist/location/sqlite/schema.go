@@ -47,23 +47,15 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 			err = errors.Join(err, tx.Rollback())
 		}
 	}()
-	var version int
-	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("read user_version: %w", err)
+	version, hasTable, err := readLayout(ctx, tx)
+	if err != nil {
+		return err
 	}
-	switch {
-	case version == schemaVersion:
+	if version == schemaVersion {
 		return tx.Commit()
-	case version > schemaVersion:
-		return fmt.Errorf("%w: layout %d, this code knows up to %d", ErrSchemaTooNew, version, schemaVersion)
-	}
-	var tables int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'consensus'`).Scan(&tables); err != nil {
-		return fmt.Errorf("look for the consensus table: %w", err)
 	}
 	steps := []string{createConsensus}
-	if tables > 0 {
+	if hasTable {
 		steps = []string{
 			`ALTER TABLE consensus RENAME TO consensus_layout0`,
 			createConsensus,
@@ -78,4 +70,38 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 		}
 	}
 	return tx.Commit()
+}
+
+// queryer is what readLayout reads through: a database or a transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readLayout returns the database's layout version and whether it has a
+// consensus table, refusing a layout newer than this code knows.
+func readLayout(ctx context.Context, q queryer) (version int, hasTable bool, err error) {
+	if err := q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return 0, false, fmt.Errorf("read user_version: %w", err)
+	}
+	if version > schemaVersion {
+		return 0, false, fmt.Errorf("%w: layout %d, this code knows up to %d", ErrSchemaTooNew, version, schemaVersion)
+	}
+	var tables int
+	if err := q.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'consensus'`).Scan(&tables); err != nil {
+		return 0, false, fmt.Errorf("look for the consensus table: %w", err)
+	}
+	return version, tables > 0, nil
+}
+
+// openDB opens a database/sql handle on dsn with the pool this package
+// uses.
+func openDB(dsn string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	return db, nil
 }

@@ -126,12 +126,10 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	// the same new file.
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
 		abs, busy.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
+	db, err := openDB(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		if isReadOnly(err) {
