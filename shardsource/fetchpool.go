@@ -1,0 +1,121 @@
+package shardsource
+
+// The pool's goroutines: each takes the next request of the member with
+// the longest queue, fetches it with that member's fetch and delivers the
+// result to that member (see fetchPool).
+
+// run is one goroutine of the pool: it fetches and delivers until there are
+// more goroutines than the open members want.
+func (p *fetchPool[T, P, R]) run() {
+	defer func() {
+		p.mu.Lock()
+		p.running--
+		p.drained.Broadcast()
+		p.mu.Unlock()
+	}()
+	for {
+		f, req, ok := p.take()
+		if !ok {
+			return
+		}
+		value, err := f.fetch(f.ctx, req.part)
+		p.mu.Lock()
+		f.st.fetching--
+		f.st.delivering++
+		p.mu.Unlock()
+		if f.deliver(fetchResult[T, R]{time: req.time, value: value, err: err}) {
+			f.activate()
+		}
+		p.mu.Lock()
+		f.st.delivering--
+		if f.st.closed {
+			p.drained.Broadcast()
+		}
+		p.mu.Unlock()
+	}
+}
+
+// take blocks until some member has a request queued, and returns the
+// first request of the member with the most queued (ties go round the
+// members), or reports false if this goroutine is one too many.
+func (p *fetchPool[T, P, R]) take() (*fetcher[T, P, R], fetchRequest[T, P], bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		if p.live > p.target {
+			p.live--
+			p.work.Signal() // pass on a wake-up this goroutine may have taken
+			return nil, fetchRequest[T, P]{}, false
+		}
+		if f := p.longest(); f != nil {
+			req := f.st.queue[0]
+			f.st.queue[0] = fetchRequest[T, P]{} // let the part be collected once fetched
+			f.st.queue = f.st.queue[1:]
+			f.st.fetching++
+			f.st.held++
+			return f, req, true
+		}
+		p.work.Wait()
+	}
+}
+
+// longest returns the member with the most requests queued that may take
+// one more, or nil if none has any. p.mu is held.
+func (p *fetchPool[T, P, R]) longest() *fetcher[T, P, R] {
+	n := len(p.members)
+	best, most := -1, 0
+	for i := range n {
+		k := (p.next + i) % n
+		if q := len(p.members[k].st.queue); q > most && p.members[k].takableLocked() {
+			best, most = k, q
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	p.next = (best + 1) % n
+	return p.members[best]
+}
+
+// takableLocked reports whether a goroutine may take one more of the
+// member's requests: fewer than cap(results)+concurrency of its results
+// are unpolled, so no more than concurrency goroutines can ever be parked
+// on its full channel. p.mu is held.
+func (f *fetcher[T, P, R]) takableLocked() bool {
+	return f.st.held < cap(f.results)+f.concurrency
+}
+
+// deliver sends r, parking while the channel is full, and reports false if
+// the member stopped first.
+func (f *fetcher[T, P, R]) deliver(r fetchResult[T, R]) bool {
+	p := f.pool
+	select {
+	case f.results <- r:
+		p.mu.Lock()
+		f.st.sent++
+		p.mu.Unlock()
+		return true
+	default:
+	}
+	p.mu.Lock()
+	f.st.blocked++
+	p.mu.Unlock()
+	sent := false
+	select {
+	case f.results <- r:
+		sent = true
+	case <-f.ctx.Done():
+	}
+	p.mu.Lock()
+	f.st.blocked--
+	if sent {
+		f.st.sent++
+	} else {
+		f.st.held--
+	}
+	p.mu.Unlock()
+	if !sent {
+		p.discard(r)
+	}
+	return sent
+}
