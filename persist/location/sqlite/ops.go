@@ -19,8 +19,7 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 		seqno int64
 		data  []byte
 	)
-	err := c.db.QueryRowContext(ctx,
-		`SELECT seqno, data FROM consensus WHERE key = ? ORDER BY seqno DESC LIMIT 1`, key).Scan(&seqno, &data)
+	err := c.stmts.head.QueryRowContext(ctx, key).Scan(&seqno, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return location.VersionedData{}, false, nil
 	}
@@ -62,10 +61,7 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 	if err != nil {
 		return 0, location.Determinate(op, c.wrap("begin", err))
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO consensus (key, seqno, data)
-		SELECT ?1, ?2, ?3
-		WHERE (SELECT max(seqno) FROM consensus WHERE key = ?1) IS ?4`,
-		key, nextSeq, nonNil(next.Data), want)
+	res, err := tx.StmtContext(ctx, c.stmts.cas).ExecContext(ctx, key, nextSeq, nonNil(next.Data), want)
 	if err != nil {
 		tx.Rollback()
 		return 0, location.Determinate(op, c.wrap("insert", err))
@@ -98,8 +94,7 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 	if limit <= 0 || !ok {
 		return nil, nil // nothing is stored beyond int64
 	}
-	rows, err := c.db.QueryContext(ctx,
-		`SELECT seqno, data FROM consensus WHERE key = ? AND seqno >= ? ORDER BY seqno LIMIT ?`, key, fromSeq, limit)
+	rows, err := c.stmts.scan.QueryContext(ctx, key, fromSeq, limit)
 	if err != nil {
 		return nil, location.Determinate(op, c.wrap("scan", err))
 	}

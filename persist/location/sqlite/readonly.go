@@ -42,7 +42,7 @@ func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consens
 			return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: read-only open: %w (and as immutable: %w)", abs, err, ierr))
 		}
 	}
-	return &Consensus{db: db, path: abs, writer: make(chan struct{}, 1), readOnly: true}, nil
+	return newConsensus(ctx, db, abs, true)
 }
 
 // openChecked opens abs read-only (immutable if asked) and checks that it

@@ -88,8 +88,9 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 // Consensus is a location.Consensus in a SQLite file. It is safe for
 // concurrent use.
 type Consensus struct {
-	db   *sql.DB
-	path string
+	db    *sql.DB
+	stmts statements
+	path  string
 	// writer is a one-slot semaphore held by each write transaction of
 	// this handle, so they queue here, where a context can abandon the wait,
 	// rather than in SQLite's busy handler.
@@ -138,7 +139,18 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 		}
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: schema: %w", abs, err))
 	}
-	return &Consensus{db: db, path: abs, writer: make(chan struct{}, 1)}, nil
+	return newConsensus(ctx, db, abs, false)
+}
+
+// newConsensus is the handle on db, the database at abs, once its layout
+// is checked.
+func newConsensus(ctx context.Context, db *sql.DB, abs string, readOnly bool) (*Consensus, error) {
+	stmts, err := prepareStatements(ctx, db, readOnly)
+	if err != nil {
+		db.Close()
+		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: prepare: %w", abs, err))
+	}
+	return &Consensus{db: db, stmts: stmts, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly}, nil
 }
 
 // Path returns the absolute path of the database file.
@@ -152,12 +164,15 @@ func (c *Consensus) Close() error {
 		return nil
 	}
 	c.mu.closed = true
-	nerr := c.closeNotify()
+	nerr, serr := c.closeNotify(), c.stmts.close()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", c.path, err)
 	}
 	if nerr != nil {
 		return fmt.Errorf("sqlite: close %s: notifications: %w", c.path, nerr)
+	}
+	if serr != nil {
+		return fmt.Errorf("sqlite: close %s: statements: %w", c.path, serr)
 	}
 	return nil
 }
