@@ -32,7 +32,9 @@ func rawDB(t *testing.T, path string) *sql.DB {
 }
 
 // TestMigratesLayout0: a database written by the first layout opens with
-// every version intact, in the rowid layout, and takes new versions.
+// every version intact, in the rowid layout, and takes new versions. A
+// read-only handle opened before the migration, its statements prepared
+// against the old table, reads the new one.
 func TestMigratesLayout0(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "consensus.db")
 	old := rawDB(t, path)
@@ -50,9 +52,18 @@ func TestMigratesLayout0(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	ctx := t.Context()
+	ro, err := sqlite.Open(ctx, path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if v, ok, err := ro.Head(ctx, "a"); err != nil || !ok || v.SeqNo != 3 {
+		t.Fatalf("read-only head before migration: %v, %v, %v", v, ok, err)
+	}
+
 	c := open(t, path)
 	defer c.Close()
-	ctx := t.Context()
 	for _, key := range []string{"a", "b"} {
 		vs, err := c.Scan(ctx, key, 0, 10)
 		if err != nil {
@@ -71,6 +82,12 @@ func TestMigratesLayout0(t *testing.T) {
 	res, err := c.CompareAndSet(ctx, "a", &three, location.VersionedData{SeqNo: 4, Data: []byte("a4")})
 	if err != nil || res != location.Committed {
 		t.Fatalf("compare-and-set after migration: %v, %v", res, err)
+	}
+	if v, ok, err := ro.Head(ctx, "a"); err != nil || !ok || v.SeqNo != 4 || string(v.Data) != "a4" {
+		t.Fatalf("read-only head after migration: %v, %v, %v; want version 4", v, ok, err)
+	}
+	if vs, err := ro.Scan(ctx, "a", 3, 10); err != nil || len(vs) != 2 || vs[1].SeqNo != 4 {
+		t.Fatalf("read-only scan after migration: %v, %v; want versions 3 and 4", vs, err)
 	}
 
 	db := rawDB(t, path)

@@ -20,6 +20,9 @@ const (
 		WHERE (SELECT max(seqno) FROM consensus WHERE key = ?1) IS ?4`
 )
 
+// statements are a handle's prepared statements. SQLite prepares them
+// again by itself when the schema changes (another process migrating the
+// layout), so they outlive a migration.
 type statements struct {
 	head, scan *sql.Stmt
 	cas        *sql.Stmt // nil on a read-only handle
