@@ -138,8 +138,11 @@ func TestDecodeErrorFreezes(t *testing.T) {
 	if len(got) != 1 || !errors.As(got[0], &ce) || !errors.As(got[0], &se) || se.Stage != "fetch" {
 		t.Fatalf("errors %v", got)
 	}
-	if rows := consolidated(r.out.rows); !equalStrings(rows, []string{"a/v@0+1"}) {
-		t.Fatalf("emitted %v, want only the t=0 part's row", rows)
+	// The t=2 part may have been emitted before the t=1 part's failure
+	// was known (its fetch ran alongside); the t=1 part's row never is.
+	rows := consolidated(r.out.rows)
+	if !equalStrings(rows, []string{"a/v@0+1"}) && !equalStrings(rows, []string{"a/v@0+1", "c/v@2+1"}) {
+		t.Fatalf("emitted %v, want the t=0 part's row, maybe the t=2 part's, never the failed t=1 part's", rows)
 	}
 }
 
