@@ -64,8 +64,11 @@
 // a part's blob (persist's FetchEncoded), and the operator, on its worker,
 // verifies its checksum, decodes it and selects its rows (EncodedPart's
 // Decode) as it takes it. So a worker decodes one part while its goroutines
-// read the next, and a source uses as many cores for decoding as it has
-// workers, like every other operator; a part that fails to decode freezes
+// read the next. A goroutine that could take no part after its read (none
+// is waiting, or the worker has not taken the ones fetched for it) decodes
+// its part itself instead of waiting: the last parts of a burst of slow
+// reads are decoded on every core, not on the one worker, and a worker
+// that is behind gets help. A part that fails to decode, wherever, freezes
 // the source as a failed read does. A Desc whose Replacement stands in for
 // its part is emitted by the operator at once, with nothing fetched.
 //

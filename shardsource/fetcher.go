@@ -87,8 +87,12 @@ func newFetchPool[T, P, R any](release func(R)) *fetchPool[T, P, R] {
 // poll, those still on the channel and those whose delivery stop cut
 // short, are given back with the pool's release.
 type fetcher[T, P, R any] struct {
-	pool        *fetchPool[T, P, R]
-	fetch       func(ctx context.Context, part P) (R, error)
+	pool  *fetchPool[T, P, R]
+	fetch func(ctx context.Context, part P) (R, error)
+	// prepare, if not nil, is work on a fetched value that a goroutine
+	// does itself when it could take no request next (see run); the
+	// member's operator does what is left when it polls.
+	prepare     func(R) R
 	activate    func()
 	results     chan fetchResult[T, R]
 	ctx         context.Context // the member's fetches'; canceled by stop
@@ -117,17 +121,19 @@ type fetcher[T, P, R any] struct {
 
 // startFetcher returns the only member of a new pool.
 func startFetcher[T, P, R any](concurrency, buffer int, fetch func(context.Context, P) (R, error), activate func()) *fetcher[T, P, R] {
-	return newFetchPool[T, P, R](nil).join(concurrency, buffer, fetch, activate)
+	return newFetchPool[T, P, R](nil).join(concurrency, buffer, fetch, nil, activate)
 }
 
-// join adds a member fetching with fetch, concurrency goroutines (at least
-// one) to the pool and a channel of capacity buffer (at least one).
-func (p *fetchPool[T, P, R]) join(concurrency, buffer int, fetch func(context.Context, P) (R, error), activate func()) *fetcher[T, P, R] {
+// join adds a member fetching with fetch, and preparing with prepare (which
+// may be nil), concurrency goroutines (at least one) to the pool and a
+// channel of capacity buffer (at least one).
+func (p *fetchPool[T, P, R]) join(concurrency, buffer int, fetch func(context.Context, P) (R, error), prepare func(R) R, activate func()) *fetcher[T, P, R] {
 	concurrency, buffer = max(concurrency, 1), max(buffer, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fetcher[T, P, R]{
 		pool:        p,
 		fetch:       fetch,
+		prepare:     prepare,
 		activate:    activate,
 		results:     make(chan fetchResult[T, R], buffer),
 		ctx:         ctx,

@@ -14,20 +14,53 @@ import (
 type timeCap = *dataflow.Capability[frontier.Time]
 
 // partFuncs are how the fetch operator gets its parts. fetch runs on the
-// pool's goroutines and does the I/O: it reads a part's blob. decode runs
-// on the worker, in the operator, and does the CPU work: it verifies and
-// decodes what fetch read into the part emitted. So a worker decodes one
-// part while its goroutines read the next ones, and the CPU a source uses
-// is spread by its workers, like every other operator's. replace makes the
-// part of a desc whose Replacement stands in for it: nothing is fetched.
+// pool's goroutines and does the I/O: it reads a part's blob. decode does
+// the CPU work: it verifies and decodes what fetch read into the part
+// emitted. The operator decodes on its worker as it takes a part, so a
+// worker decodes one part while its goroutines read the next ones; a
+// goroutine that has nothing to read next decodes its part itself (the
+// pool's prepare), so the last parts of a burst, or the parts a busy
+// worker has not taken yet, are decoded on the cores the goroutines find
+// free. replace makes the part of a desc whose Replacement stands in for
+// it: nothing is fetched.
 type partFuncs[K, V any] struct {
 	fetch   func(context.Context, Desc) (*persist.EncodedPart, error)
 	decode  func(*persist.EncodedPart) (*Part[K, V], error)
 	replace func(*Row) *Part[K, V]
 }
 
-// encodedPool is the pool of a source's fetch goroutines.
-type encodedPool = fetchPool[frontier.Time, Desc, *persist.EncodedPart]
+// fetched is a fetch goroutine's result: a part's blob as read, or, when
+// the goroutine decoded it (prepared), the part or the error decoding gave.
+type fetched[K, V any] struct {
+	encoded *persist.EncodedPart
+	part    *Part[K, V]
+	err     error
+}
+
+// decoded returns the part, decoding it now unless it was prepared.
+func (f *fetched[K, V]) decoded(decode func(*persist.EncodedPart) (*Part[K, V], error)) (*Part[K, V], error) {
+	if f.encoded != nil {
+		f.part, f.err = decode(f.encoded)
+		f.encoded = nil
+	}
+	return f.part, f.err
+}
+
+// release gives back the buffers of a result nobody will emit.
+func (f *fetched[K, V]) release() {
+	if f.encoded != nil {
+		f.encoded.Release()
+	}
+	if f.part != nil {
+		f.part.Release()
+	}
+}
+
+// partPool is the pool of a source's fetch goroutines.
+type partPool[K, V any] = fetchPool[frontier.Time, Desc, *fetched[K, V]]
+
+// partFetcher is a fetch operator's member of its partPool.
+type partFetcher[K, V any] = fetcher[frontier.Time, Desc, *fetched[K, V]]
 
 // fetchOp is the state of the fetch operator on one worker.
 type fetchOp[K, V any] struct {
@@ -36,8 +69,8 @@ type fetchOp[K, V any] struct {
 	out      *dataflow.OutPort[frontier.Time, *Part[K, V]]
 	inflight *inflight[frontier.Time, timeCap]
 	parts    partFuncs[K, V]
-	fetcher  *fetcher[frontier.Time, Desc, *persist.EncodedPart]
-	start    func() *fetcher[frontier.Time, Desc, *persist.EncodedPart]
+	fetcher  *partFetcher[K, V]
+	start    func() *partFetcher[K, V]
 	// frozen is set once a fetch failed; failedAt is the least time at
 	// which one did. From then on nothing at or after failedAt is emitted
 	// or completed, so those times keep their capabilities and the output
@@ -66,9 +99,20 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	// abort, stops them all. The operator's index (the same on every
 	// worker) tells apart two sources of one name.
 	key := fmt.Sprintf("shardsource(%s)@%d", name, b.Index())
-	pool := dataflow.Shared(s, key+".fetch", func() *encodedPool {
-		return newFetchPool[frontier.Time, Desc](func(e *persist.EncodedPart) { e.Release() })
+	pool := dataflow.Shared(s, key+".fetch", func() *partPool[K, V] {
+		return newFetchPool[frontier.Time, Desc]((*fetched[K, V]).release)
 	})
+	fetch := func(ctx context.Context, d Desc) (*fetched[K, V], error) {
+		e, err := funcs.fetch(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		return &fetched[K, V]{encoded: e}, nil
+	}
+	prepare := func(f *fetched[K, V]) *fetched[K, V] {
+		_, _ = f.decoded(funcs.decode) // kept in f for the operator
+		return f
+	}
 	inst.haltFetch = pool.halt
 	inst.peers = dataflow.Shared(s, key+".peers", func() *peers { return &peers{} })
 	inst.peers.add(inst)
@@ -77,8 +121,8 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 		caps[0].Drop()
 		caps[1].Drop()
 		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, timeCap](), parts: funcs}
-		op.start = func() *fetcher[frontier.Time, Desc, *persist.EncodedPart] {
-			f := pool.join(concurrency, buffer, funcs.fetch, activator.Activate)
+		op.start = func() *partFetcher[K, V] {
+			f := pool.join(concurrency, buffer, fetch, prepare, activator.Activate)
 			inst.setFetcher(f.stop, f.settled)
 			return f
 		}
@@ -104,7 +148,7 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 }
 
 // run hands new descs to the fetcher and emits the parts that are back,
-// decoding them.
+// decoding those not yet decoded.
 func (op *fetchOp[K, V]) run() {
 	op.in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], descs []Desc) {
 		t := ref.Time()
@@ -135,7 +179,7 @@ func (op *fetchOp[K, V]) run() {
 			// Its time keeps its capabilities: neither emitted nor
 			// completed, whatever the result.
 			if r.err == nil {
-				r.value.Release()
+				r.value.release()
 			}
 			continue
 		}
@@ -143,7 +187,7 @@ func (op *fetchOp[K, V]) run() {
 			op.freeze(r.time, r.err)
 			continue
 		}
-		p, err := op.parts.decode(r.value)
+		p, err := r.value.decoded(op.parts.decode)
 		if err != nil {
 			op.freeze(r.time, err)
 			continue

@@ -2,7 +2,11 @@ package shardsource
 
 // The pool's goroutines: each takes the next request of the member with
 // the longest queue, fetches it with that member's fetch and delivers the
-// result to that member (see fetchPool).
+// result to that member (see fetchPool). A goroutine that could take no
+// request after its fetch, because none is queued or because the members
+// that have some hold their share of results, first prepares the value
+// with the member's prepare: it would wait otherwise, and the member's
+// operator, if it is behind, is then spared that work.
 
 // run is one goroutine of the pool: it fetches and delivers until there are
 // more goroutines than the open members want.
@@ -19,6 +23,9 @@ func (p *fetchPool[T, P, R]) run() {
 			return
 		}
 		value, err := f.fetch(f.ctx, req.part)
+		if err == nil && f.prepare != nil && !p.takable() {
+			value = f.prepare(value)
+		}
 		p.mu.Lock()
 		f.st.fetching--
 		f.st.delivering++
@@ -57,6 +64,19 @@ func (p *fetchPool[T, P, R]) take() (*fetcher[T, P, R], fetchRequest[T, P], bool
 		}
 		p.work.Wait()
 	}
+}
+
+// takable reports whether some member has a request queued that a
+// goroutine may take now.
+func (p *fetchPool[T, P, R]) takable() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.members {
+		if len(m.st.queue) > 0 && m.takableLocked() {
+			return true
+		}
+	}
+	return false
 }
 
 // longest returns the member with the most requests queued that may take

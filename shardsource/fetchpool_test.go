@@ -20,8 +20,8 @@ func TestFetchPoolLendsGoroutines(t *testing.T) {
 	g := newGatedFetch()
 	pool := newFetchPool[frontier.Time, int, string](nil)
 	var actA, actB atomic.Int64
-	a := pool.join(1, 8, g.fetch, func() { actA.Add(1) })
-	b := pool.join(1, 8, g.fetch, func() { actB.Add(1) })
+	a := pool.join(1, 8, g.fetch, nil, func() { actA.Add(1) })
+	b := pool.join(1, 8, g.fetch, nil, func() { actB.Add(1) })
 	defer b.stop()
 	defer a.stop()
 	for i := range 4 {
@@ -51,9 +51,9 @@ func TestFetchPoolLongestQueueFirst(t *testing.T) {
 	pool := newFetchPool[frontier.Time, int, string](nil)
 	// b joins first, so a scan that took the first member with work, or
 	// went round the members, would pick b next.
-	b := pool.join(1, 16, g.fetch, func() {})
+	b := pool.join(1, 16, g.fetch, nil, func() {})
 	defer b.stop()
-	a := pool.join(1, 16, g.fetch, func() {})
+	a := pool.join(1, 16, g.fetch, nil, func() {})
 	defer a.stop()
 	a.submit(0, 0)
 	a.submit(1, 1)
@@ -83,8 +83,8 @@ func TestFetchPoolLongestQueueFirst(t *testing.T) {
 func TestFetchPoolStopOneMember(t *testing.T) {
 	g := newGatedFetch()
 	pool := newFetchPool[frontier.Time, int, string](nil)
-	a := pool.join(1, 1, g.fetch, func() {})
-	b := pool.join(1, 1, g.fetch, func() {})
+	a := pool.join(1, 1, g.fetch, nil, func() {})
+	b := pool.join(1, 1, g.fetch, nil, func() {})
 	// Both goroutines end up fetching: one a's part 0, one b's part 1.
 	a.submit(0, 0)
 	b.submit(1, 1)
@@ -115,8 +115,8 @@ func TestFetchPoolStopOneMember(t *testing.T) {
 func TestFetchPoolStopWhileParked(t *testing.T) {
 	g := newGatedFetch()
 	pool := newFetchPool[frontier.Time, int, string](nil)
-	a := pool.join(1, 1, g.fetch, func() {})
-	b := pool.join(1, 1, g.fetch, func() {})
+	a := pool.join(1, 1, g.fetch, nil, func() {})
+	b := pool.join(1, 1, g.fetch, nil, func() {})
 	for i := range 3 {
 		a.submit(frontier.Time(i), i)
 		g.open(i)
@@ -152,7 +152,7 @@ func TestFetchPoolStopReleasesUnreceived(t *testing.T) {
 		}
 		return v, err
 	}
-	a := pool.join(2, 1, fetch, func() {})
+	a := pool.join(2, 1, fetch, nil, func() {})
 	g.fail[3] = errors.New("blob gone")
 	for i := range 4 {
 		a.submit(frontier.Time(i), i)
@@ -251,8 +251,8 @@ func TestWorkersShareFetchGoroutines(t *testing.T) {
 func TestFetchPoolUnpolledMemberKeepsOnlyItsShare(t *testing.T) {
 	g := newGatedFetch()
 	pool := newFetchPool[frontier.Time, int, string](nil)
-	a := pool.join(1, 1, g.fetch, func() {})
-	b := pool.join(1, 1, g.fetch, func() {})
+	a := pool.join(1, 1, g.fetch, nil, func() {})
+	b := pool.join(1, 1, g.fetch, nil, func() {})
 	defer b.stop()
 	defer a.stop()
 	for i := range 4 {
@@ -277,5 +277,84 @@ func waitParked[T, P, R any](t *testing.T, f *fetcher[T, P, R]) {
 		f.pool.mu.Lock()
 		defer f.pool.mu.Unlock()
 		return f.st.sent == 1 && f.st.blocked >= 1
+	})
+}
+
+// A goroutine prepares what it fetched only when it could take no request
+// next: when none is queued, or when the member already holds its share of
+// unpolled results (its operator is behind). Otherwise it delivers the
+// value as fetched and reads on. A failed fetch is never prepared.
+func TestFetchPoolPreparesWhenIdle(t *testing.T) {
+	prepare := func(s string) string { return s + "+" }
+	next := func(f *fetcher[frontier.Time, int, string]) (r fetchResult[frontier.Time, string]) {
+		t.Helper()
+		waitFor(t, "a result", func() bool {
+			var ok bool
+			r, ok = f.poll()
+			return ok
+		})
+		return r
+	}
+	poll := func(f *fetcher[frontier.Time, int, string], want string) {
+		t.Helper()
+		if r := next(f); r.err != nil || r.value != want {
+			t.Fatalf("polled %q (err %v), want %q", r.value, r.err, want)
+		}
+	}
+	t.Run("nothing queued", func(t *testing.T) {
+		g := newGatedFetch()
+		f := newFetchPool[frontier.Time, int, string](nil).join(1, 4, g.fetch, prepare, func() {})
+		defer f.stop()
+		for i := range 3 {
+			f.submit(frontier.Time(i), i)
+		}
+		for i := range 3 {
+			g.open(i)
+		}
+		// Parts 0 and 1 each had a next part queued; part 2 had none.
+		poll(f, "a")
+		poll(f, "b")
+		poll(f, "c+")
+	})
+	t.Run("member holds its share", func(t *testing.T) {
+		g := newGatedFetch()
+		f := newFetchPool[frontier.Time, int, string](nil).join(1, 1, g.fetch, prepare, func() {})
+		defer f.stop()
+		for i := range 3 {
+			f.submit(frontier.Time(i), i)
+		}
+		g.open(0)
+		waitFor(t, "part 1 taken", func() bool { return g.started.Load() == 2 })
+		// Part 0 waits on the channel, part 1 is being fetched: the
+		// member holds cap(results)+concurrency, so part 2, though
+		// queued, cannot be taken when part 1 is back.
+		g.open(1)
+		waitFor(t, "part 1 parked on the full channel", func() bool {
+			f.pool.mu.Lock()
+			defer f.pool.mu.Unlock()
+			return f.st.blocked == 1
+		})
+		poll(f, "a")
+		poll(f, "b+")
+		g.open(2)
+		poll(f, "c+")
+	})
+	t.Run("failed fetch", func(t *testing.T) {
+		g := newGatedFetch()
+		g.fail[0] = errors.New("no such part")
+		var prepared atomic.Int64
+		f := newFetchPool[frontier.Time, int, string](nil).join(1, 1, g.fetch, func(s string) string {
+			prepared.Add(1)
+			return s + "+"
+		}, func() {})
+		defer f.stop()
+		f.submit(0, 0)
+		g.open(0)
+		if r := next(f); r.err == nil {
+			t.Fatalf("polled %q from a failed fetch", r.value)
+		}
+		if n := prepared.Load(); n != 0 {
+			t.Fatalf("prepare ran %d times on a failed fetch", n)
+		}
 	})
 }
