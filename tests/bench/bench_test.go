@@ -88,7 +88,9 @@ func benchShard(b *testing.B, loc persist.Location) (*env, *shard, *persist.Clie
 // one op. It reports rows/s, through SetBytes MB/s of part blobs, and the
 // process's CPU time per op: on a shared machine CPU time tells a change in
 // cost from a change in the share of the cores the scheduler gave, which
-// wall time mixes up.
+// wall time mixes up. Its kernel share (sys-ns/op, mostly the blob reads'
+// copies) and the page faults per op tell a slower read from a fresh
+// buffer faulted in.
 func benchRead(b *testing.B, loc persist.Location, what string, read func(context.Context, *env, *shard, *persist.Client) (int64, error)) {
 	e, s, client := benchShard(b, loc)
 	ctx := context.Background()
@@ -105,6 +107,8 @@ func benchRead(b *testing.B, loc persist.Location, what string, read func(contex
 	if u1, ok := processUsage(); ok {
 		b.ReportMetric(float64((u1.cpu-u0.cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		b.ReportMetric(float64(u1.switches-u0.switches)/float64(b.N), "ctxsw/op")
+		b.ReportMetric(float64((u1.sys-u0.sys).Nanoseconds())/float64(b.N), "sys-ns/op")
+		b.ReportMetric(float64(u1.faults-u0.faults)/float64(b.N), "faults/op")
 	}
 }
 

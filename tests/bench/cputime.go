@@ -16,6 +16,8 @@ func processUsage() (usage, bool) {
 	}
 	return usage{
 		cpu:      time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		sys:      time.Duration(ru.Stime.Nano()),
 		switches: int64(ru.Nvcsw + ru.Nivcsw),
+		faults:   int64(ru.Minflt + ru.Majflt),
 	}, true
 }

@@ -147,7 +147,9 @@ type timing struct {
 // context switches (voluntary and involuntary).
 type usage struct {
 	cpu      time.Duration
+	sys      time.Duration // of cpu, the time in the kernel
 	switches int64
+	faults   int64 // page faults, minor and major
 }
 
 // interleaved warms each fn up once, then runs them in turn, runs rounds,
