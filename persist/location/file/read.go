@@ -70,15 +70,22 @@ func readFile(path string, dst []byte) ([]byte, bool, error) {
 // plainPath returns the file fileblob keeps key in, when that is simply
 // the key below the root: key is one or more segments of ASCII letters,
 // digits, '-', '_' and '.', joined by single slashes, none of them "." or
-// "..", with no "__0x" (fileblob's escape marker) and no ".attrs" suffix
-// (its attribute files). Every key this module writes is such a key.
+// "..", none but the last ending in ".." (fileblob escapes a slash after
+// two dots), with no "__0x" (fileblob's escape marker) and no ".attrs"
+// suffix (its attribute files). Every key this module writes is such a
+// key.
 func (b *Blob) plainPath(key string) (string, bool) {
 	if key == "" || strings.Contains(key, "__0x") || strings.HasSuffix(key, ".attrs") {
 		return "", false
 	}
+	segs := strings.Count(key, "/") + 1
 	for seg := range strings.SplitSeq(key, "/") {
+		segs--
 		if seg == "" || seg == "." || seg == ".." {
 			return "", false
+		}
+		if segs > 0 && strings.HasSuffix(seg, "..") {
+			return "", false // fileblob escapes the slash after ".."
 		}
 		for i := 0; i < len(seg); i++ {
 			c := seg[i]

@@ -24,7 +24,7 @@ func TestPlainPathIsFileblobsPath(t *testing.T) {
 	}
 	defer b.Close()
 	const alphabet = "abAB09-_./ %ü"
-	fixed := []string{"s/p/w-1.parquet", "a..b", ".hidden", "x.attrs", "__0x41__", "a//b", "a/./b", "a/../b", "end/", "/lead", "ü", "a b"}
+	fixed := []string{"s/p/w-1.parquet", "a..b", ".hidden", "x.attrs", "__0x41__", "a//b", "a/./b", "a/../b", "end/", "/lead", "ü", "a b", "-/BB../b", "x../y/z..", "a.../b"}
 	plain := 0
 	for i := range 400 {
 		var key string
