@@ -102,16 +102,28 @@ func (c *columnBytes) unfix() {
 
 // referPlain appends the nv values of a plain page, data, at in the part,
 // as spans of the part, or as a fixed run if they are the column's first
-// values and all of one length.
-func referPlain(data []byte, at int, nv int64, c *columnBytes) error {
+// values and all of one length: which the writer's width hint says (when
+// the page is exactly the size nv values of that length make), or else
+// every length prefix has to show.
+func referPlain(data []byte, at int, nv int64, c *columnBytes, width int64) error {
+	fixed := hinted(data, nv, width)
 	if len(c.spans) == 0 && c.fixed.n == 0 && nv > 0 && nv <= int64(len(data)/4) {
 		l := uint64(binary.LittleEndian.Uint32(data))
-		if strideMatch(data, l, int(nv)) == int(nv) {
+		if fixed || strideMatch(data, l, int(nv)) == int(nv) {
 			c.fixed = fixedRun{n: int(nv), rows: make([]struct{}, nv), lo: uint64(at) + 4, stride: 4 + l, width: l}
 			return nil
 		}
 	}
 	c.unfix()
+	if fixed {
+		w := uint64(width)
+		c.spans = slices.Grow(c.spans, int(nv))
+		for lo := uint64(at) + 4; nv > 0; nv-- {
+			c.spans = append(c.spans, span(lo, lo+w))
+			lo += 4 + w
+		}
+		return nil
+	}
 	spans, err := appendSpans(c.spans, data, uint64(at), nv)
 	if err != nil {
 		return err
@@ -120,13 +132,25 @@ func referPlain(data []byte, at int, nv int64, c *columnBytes) error {
 	return nil
 }
 
+// hinted reports whether the nv values of a plain page, data, are to be
+// taken as all of length width, the writer's hint, without reading their
+// lengths: the first has that length and the page is the size nv such
+// values make.
+func hinted(data []byte, nv int64, width int64) bool {
+	return width >= 0 && nv > 0 && nv <= int64(len(data)/4) &&
+		uint64(binary.LittleEndian.Uint32(data)) == uint64(width) &&
+		uint64(len(data)) == uint64(nv)*(4+uint64(width))
+}
+
 // copyPlain appends copies of the nv values of a plain page. The buffer
-// grows by at most the page's size at once.
-func copyPlain(data []byte, nv int64, c *columnBytes) error {
+// grows by at most the page's size at once. A page the width hint fits is
+// read at its stride, like referPlain reads it.
+func copyPlain(data []byte, nv int64, c *columnBytes, width int64) error {
 	c.unfix()
 	if nv > int64(len(data)/4) {
 		return errShortPage
 	}
+	fixed := hinted(data, nv, width)
 	out := slices.Grow(c.own, len(data)-4*int(nv))
 	spans := slices.Grow(c.spans, int(nv))
 	for range nv {
@@ -134,6 +158,9 @@ func copyPlain(data []byte, nv int64, c *columnBytes) error {
 			return errShortPage
 		}
 		l := uint64(binary.LittleEndian.Uint32(data))
+		if fixed {
+			l = uint64(width)
+		}
 		if l > uint64(len(data)-4) {
 			return errShortPage
 		}

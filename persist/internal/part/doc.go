@@ -9,7 +9,10 @@
 // the same bytes, so a part's Checksum identifies its content.
 //
 // Parts are written uncompressed with dictionary encoding on: decoding
-// speed matters more than size for the replay path.
+// speed matters more than size for the replay path. The footer also says
+// whether every key, and every value, has one length (widths.go), so that
+// a page of fixed-width values decodes without a pass over its lengths;
+// parts without that entry decode as well.
 //
 // Integrity: Parquet does not checksum its pages, so the bytes of a part are
 // protected by the CRC-32C its reference records (Checksum). A reader checks

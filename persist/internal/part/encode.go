@@ -65,6 +65,13 @@ const batchRows = 4096
 // always give the same bytes. It returns an error wrapping ErrTooLarge for
 // more than MaxRows updates or more than 4 GiB of keys or of values.
 func Encode(updates []Update) ([]byte, Stats, error) {
+	return encode(updates, marshalWidths(widthOf(updates, colKey), widthOf(updates, colVal)))
+}
+
+// encode is Encode with the widths entry's value given (none if empty), so
+// that tests can write parts as a writer without the hint, or a lying one,
+// would.
+func encode(updates []Update, widths string) ([]byte, Stats, error) {
 	if len(updates) > MaxRows {
 		return nil, Stats{}, fmt.Errorf("%w: %d rows, at most %d", ErrTooLarge, len(updates), MaxRows)
 	}
@@ -87,6 +94,11 @@ func Encode(updates []Update) ([]byte, Stats, error) {
 	}
 	if err := w.AppendKeyValueMetadata(statsKey, marshalStats(st)); err != nil {
 		return nil, Stats{}, fmt.Errorf("part: footer metadata: %w", err)
+	}
+	if widths != "" {
+		if err := w.AppendKeyValueMetadata(widthsKey, widths); err != nil {
+			return nil, Stats{}, fmt.Errorf("part: footer metadata: %w", err)
+		}
 	}
 	if err := writeRowGroup(w, updates); err != nil {
 		return nil, Stats{}, err

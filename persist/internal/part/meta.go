@@ -18,6 +18,9 @@ type footer struct {
 	encrypted bool   // encryption_algorithm is set
 	stats     []byte // the value of the statsKey entry, aliasing the footer
 	hasStats  bool   // such an entry with a value was found
+	// widths is the widths hint of the key and val columns (noWidth
+	// where there is none).
+	widths [2]int64
 }
 
 // schemaElem is what checkSchema uses of a SchemaElement. Unset type and
@@ -75,7 +78,7 @@ func readFooter(b []byte, f *footer) error {
 	if cap(groups) > maxKeptGroups {
 		groups = nil
 	}
-	*f = footer{groups: groups}
+	*f = footer{groups: groups, widths: [2]int64{noWidth, noWidth}}
 	r := compactReader{b: b}
 	seen, err := r.walk(1, func(id int16, typ byte) (bool, error) {
 		switch id {
@@ -276,13 +279,14 @@ func (r *compactReader) readColumnMeta(cc *chunkMeta) error {
 }
 
 // readKeyValues reads the footer's key-value list, keeping the value of
-// the first entry of key statsKey.
+// the first entry of key statsKey and the widths of the first of key
+// widthsKey.
 func (r *compactReader) readKeyValues(f *footer) error {
 	n, err := r.list(ctStruct)
 	if err != nil {
 		return err
 	}
-	found := false
+	found, foundWidths := false, false
 	for i := range n {
 		var key, val []byte
 		seen, err := r.walk(3, func(id int16, typ byte) (bool, error) {
@@ -307,9 +311,15 @@ func (r *compactReader) readKeyValues(f *footer) error {
 		if seen&(1<<1) == 0 {
 			return fmt.Errorf("key-value entry %d has no key", i)
 		}
-		if !found && string(key) == statsKey {
+		switch {
+		case !found && string(key) == statsKey:
 			found = true
 			f.stats, f.hasStats = val, seen&(1<<2) != 0
+		case !foundWidths && string(key) == widthsKey:
+			foundWidths = true
+			if f.widths, err = parseWidths(val); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

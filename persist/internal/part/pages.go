@@ -67,7 +67,7 @@ func (d *Decoded) readColumn(lo, hi int, rows int64, col int, cr *chunkReader) e
 		}
 		switch h.encoding {
 		case parquet.Encodings.Plain:
-			err = d.plainValues(col, body, at, nv)
+			err = d.plainValues(col, body, at, nv, cr)
 		case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
 			err = d.dictValues(col, cr, body, nv)
 		default:
@@ -129,12 +129,12 @@ func (d *Decoded) int64s(col int) *[]int64 {
 var errShortPage = errors.New("page ends early")
 
 // plainValues appends the nv values of a plain page, data, at in the part.
-func (d *Decoded) plainValues(col int, data []byte, at int, nv int64) error {
+func (d *Decoded) plainValues(col int, data []byte, at int, nv int64, cr *chunkReader) error {
 	if c := d.column(col); c != nil {
 		if d.copied {
-			return copyPlain(data, nv, c)
+			return copyPlain(data, nv, c, cr.footer.widths[col])
 		}
-		return referPlain(data, at, nv, c)
+		return referPlain(data, at, nv, c, cr.footer.widths[col])
 	}
 	if nv > int64(len(data)/8) {
 		return errShortPage
