@@ -96,3 +96,33 @@ func TestPlainReadEdges(t *testing.T) {
 		t.Errorf("GetInto after Close: %v", err)
 	}
 }
+
+// FuzzPlainPath: for any key, what Set wrote is what GetInto reads, straight
+// from the file plainPath names or through fileblob, and what fileblob
+// itself reads. Each input gets a directory of its own, so keys never meet
+// files of earlier inputs.
+func FuzzPlainPath(f *testing.F) {
+	for _, k := range []string{"s/p/w-1.parquet", "-/BB../b", "a..", "a/..b/c", "x/y..", "a.b/c", ".hidden/x", "__0x41__"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		b, err := Open(t.Context(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		value := []byte(key + "!")
+		if err := b.Set(t.Context(), key, value); err != nil {
+			return // a key fileblob refuses
+		}
+		got, ok, err := b.GetInto(t.Context(), key, nil)
+		if err != nil || !ok || !bytes.Equal(got, value) {
+			path, plain := b.plainPath(key)
+			t.Fatalf("GetInto(%q) = %q, %v, %v; want %q (plain path %q, %v)", key, got, ok, err, value, path, plain)
+		}
+		viaGC, ok, err := b.gc.GetInto(t.Context(), key, nil)
+		if err != nil || !ok || !bytes.Equal(viaGC, value) {
+			t.Fatalf("fileblob reads %q as %q, %v, %v", key, viaGC, ok, err)
+		}
+	})
+}
