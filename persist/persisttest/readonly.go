@@ -8,9 +8,6 @@ import (
 	"testing"
 )
 
-// nobody is the uid and gid of the unprivileged user on Linux.
-const nobody = 65534
-
 // ReadOnlyChild helps a test check how code behaves where it cannot
 // write. It returns the path of a test binary to run as a child, and the
 // attributes to run it with, so that the file modes the test sets bind the
@@ -28,7 +25,7 @@ func ReadOnlyChild(t testing.TB, dir, name string) (bin string, attr *syscall.Sy
 	if os.Geteuid() != 0 {
 		return bin, attr
 	}
-	attr.Credential = &syscall.Credential{Uid: nobody, Gid: nobody}
+	runAsNobody(t, attr)
 	for d := dir; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
