@@ -285,44 +285,20 @@ func waitParked[T, P, R any](t *testing.T, f *fetcher[T, P, R]) {
 // unpolled results (its operator is behind). Otherwise it delivers the
 // value as fetched and reads on. A failed fetch is never prepared.
 func TestFetchPoolPreparesWhenIdle(t *testing.T) {
-	prepare := func(s string) string { return s + "+" }
-	next := func(f *fetcher[frontier.Time, int, string]) (r fetchResult[frontier.Time, string]) {
-		t.Helper()
-		waitFor(t, "a result", func() bool {
-			var ok bool
-			r, ok = f.poll()
-			return ok
-		})
-		return r
-	}
-	poll := func(f *fetcher[frontier.Time, int, string], want string) {
-		t.Helper()
-		if r := next(f); r.err != nil || r.value != want {
-			t.Fatalf("polled %q (err %v), want %q", r.value, r.err, want)
-		}
-	}
 	t.Run("nothing queued", func(t *testing.T) {
 		g := newGatedFetch()
-		f := newFetchPool[frontier.Time, int, string](nil).join(1, 4, g.fetch, prepare, func() {})
-		defer f.stop()
-		for i := range 3 {
-			f.submit(frontier.Time(i), i)
-		}
+		f, _ := startPreparing(t, g, 4, 3)
 		for i := range 3 {
 			g.open(i)
 		}
 		// Parts 0 and 1 each had a next part queued; part 2 had none.
-		poll(f, "a")
-		poll(f, "b")
-		poll(f, "c+")
+		pollValue(t, f, "a")
+		pollValue(t, f, "b")
+		pollValue(t, f, "c+")
 	})
 	t.Run("member holds its share", func(t *testing.T) {
 		g := newGatedFetch()
-		f := newFetchPool[frontier.Time, int, string](nil).join(1, 1, g.fetch, prepare, func() {})
-		defer f.stop()
-		for i := range 3 {
-			f.submit(frontier.Time(i), i)
-		}
+		f, _ := startPreparing(t, g, 1, 3)
 		g.open(0)
 		waitFor(t, "part 1 taken", func() bool { return g.started.Load() == 2 })
 		// Part 0 waits on the channel, part 1 is being fetched: the
@@ -334,27 +310,58 @@ func TestFetchPoolPreparesWhenIdle(t *testing.T) {
 			defer f.pool.mu.Unlock()
 			return f.st.blocked == 1
 		})
-		poll(f, "a")
-		poll(f, "b+")
+		pollValue(t, f, "a")
+		pollValue(t, f, "b+")
 		g.open(2)
-		poll(f, "c+")
+		pollValue(t, f, "c+")
 	})
 	t.Run("failed fetch", func(t *testing.T) {
 		g := newGatedFetch()
 		g.fail[0] = errors.New("no such part")
-		var prepared atomic.Int64
-		f := newFetchPool[frontier.Time, int, string](nil).join(1, 1, g.fetch, func(s string) string {
-			prepared.Add(1)
-			return s + "+"
-		}, func() {})
-		defer f.stop()
-		f.submit(0, 0)
+		f, prepared := startPreparing(t, g, 1, 1)
 		g.open(0)
-		if r := next(f); r.err == nil {
+		if r := pollNext(t, f); r.err == nil {
 			t.Fatalf("polled %q from a failed fetch", r.value)
 		}
 		if n := prepared.Load(); n != 0 {
 			t.Fatalf("prepare ran %d times on a failed fetch", n)
 		}
 	})
+}
+
+// startPreparing starts the only member of a pool, fetching with g on one
+// goroutine into a channel of capacity buffer, with a prepare that appends
+// "+" and counts its calls, and submits parts 0 to parts-1. The member
+// stops with the test.
+func startPreparing(t *testing.T, g *gatedFetch, buffer, parts int) (*fetcher[frontier.Time, int, string], *atomic.Int64) {
+	prepared := new(atomic.Int64)
+	prepare := func(s string) string {
+		prepared.Add(1)
+		return s + "+"
+	}
+	f := newFetchPool[frontier.Time, int, string](nil).join(1, buffer, g.fetch, prepare, func() {})
+	t.Cleanup(f.stop)
+	for i := range parts {
+		f.submit(frontier.Time(i), i)
+	}
+	return f, prepared
+}
+
+// pollNext waits for f's next result.
+func pollNext(t *testing.T, f *fetcher[frontier.Time, int, string]) (r fetchResult[frontier.Time, string]) {
+	t.Helper()
+	waitFor(t, "a result", func() bool {
+		var ok bool
+		r, ok = f.poll()
+		return ok
+	})
+	return r
+}
+
+// pollValue waits for f's next result and checks it is want.
+func pollValue(t *testing.T, f *fetcher[frontier.Time, int, string], want string) {
+	t.Helper()
+	if r := pollNext(t, f); r.err != nil || r.value != want {
+		t.Fatalf("polled %q (err %v), want %q", r.value, r.err, want)
+	}
 }
