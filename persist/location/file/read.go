@@ -75,17 +75,13 @@ func readFile(path string, dst []byte) ([]byte, bool, error) {
 // suffix (its attribute files). Every key this module writes is such a
 // key.
 func (b *Blob) plainPath(key string) (string, bool) {
-	if key == "" || strings.Contains(key, "__0x") || strings.HasSuffix(key, ".attrs") {
+	// fileblob escapes the slash of a "../", wherever it is.
+	if key == "" || strings.Contains(key, "__0x") || strings.HasSuffix(key, ".attrs") || strings.Contains(key, "../") {
 		return "", false
 	}
-	segs := strings.Count(key, "/") + 1
 	for seg := range strings.SplitSeq(key, "/") {
-		segs--
 		if seg == "" || seg == "." || seg == ".." {
 			return "", false
-		}
-		if segs > 0 && strings.HasSuffix(seg, "..") {
-			return "", false // fileblob escapes the slash after ".."
 		}
 		for i := 0; i < len(seg); i++ {
 			c := seg[i]
