@@ -1,6 +1,7 @@
 package part
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 )
@@ -64,46 +65,39 @@ func marshalWidths(key, val int64) string {
 	return widthsVersion + " " + f(key) + " " + f(val)
 }
 
-// parseWidths reads the widths entry's value, without allocating. A value
-// of another version gives no widths (a later writer may say more, or
-// something else); a malformed v1 value is corrupt.
-func parseWidths(v []byte) (widths [2]int64, err error) {
-	widths = [2]int64{noWidth, noWidth}
-	if len(v) < 3 || string(v[:3]) != widthsVersion+" " {
-		return widths, nil
+// parseWidths reads the widths entry's value. A value of another version
+// gives no widths (a later writer may say more, or something else); a
+// malformed v1 value is corrupt.
+func parseWidths(v []byte) ([2]int64, error) {
+	none := [2]int64{noWidth, noWidth}
+	rest, ok := bytes.CutPrefix(v, []byte(widthsVersion+" "))
+	if !ok {
+		return none, nil
 	}
-	rest := v[3:]
-	for i := range widths {
-		if i > 0 {
-			if len(rest) == 0 || rest[0] != ' ' {
-				return widths, fmt.Errorf("%w: widths entry %.32q", ErrCorrupt, v)
-			}
-			rest = rest[1:]
-		}
-		w, n, ok := parseWidth(rest)
-		if !ok {
-			return [2]int64{noWidth, noWidth}, fmt.Errorf("%w: widths entry %.32q", ErrCorrupt, v)
-		}
-		widths[i], rest = w, rest[n:]
+	key, val, ok := bytes.Cut(rest, []byte(" "))
+	kw, kok := parseWidth(key)
+	vw, vok := parseWidth(val)
+	if !ok || !kok || !vok {
+		return none, fmt.Errorf("%w: widths entry %.32q", ErrCorrupt, v)
 	}
-	if len(rest) != 0 {
-		return [2]int64{noWidth, noWidth}, fmt.Errorf("%w: widths entry %.32q", ErrCorrupt, v)
-	}
-	return widths, nil
+	return [2]int64{kw, vw}, nil
 }
 
-// parseWidth reads "-" or a decimal width below 2^32 at the start of b,
-// returning it and the bytes it took.
-func parseWidth(b []byte) (w int64, n int, ok bool) {
-	if len(b) > 0 && b[0] == '-' {
-		return noWidth, 1, true
+// parseWidth reads b, all of it: "-", or a decimal width below 2^32 with
+// no leading zero.
+func parseWidth(b []byte) (int64, bool) {
+	if string(b) == "-" {
+		return noWidth, true
 	}
-	for n < len(b) && b[n] >= '0' && b[n] <= '9' {
-		w = w*10 + int64(b[n]-'0')
-		n++
-		if w > 1<<32-1 {
-			return 0, 0, false
+	if len(b) == 0 || len(b) > 10 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var w int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
 		}
+		w = w*10 + int64(c-'0')
 	}
-	return w, n, n > 0 && (n == 1 || b[0] != '0')
+	return w, w <= 1<<32-1
 }
