@@ -66,6 +66,13 @@
 // FetchEncoded and EncodedPart.Decode are the same in two halves, the read
 // and the CPU work, for a caller that does them on different goroutines.
 //
+// Client.OpenUnregisteredReader reads the same way without registering,
+// and so writes nothing: it reads a location opened read-only
+// (DefaultLocationReadOnly). It holds nothing either; where another process
+// writes the location, a read may find the since past its as-of
+// (*SinceAdvancedError) or a part collected before it is fetched
+// (*BlobMissingError).
+//
 // # Leases, for code that fetches elsewhere
 //
 // The parts of one Snapshot or Listen event may be handed to other

@@ -78,7 +78,7 @@ func (e *BlobMissingError) Error() string {
 	why := fmt.Sprintf("reader %s still registered: its lease on the part was released too early, or the blob store lost the blob", e.ReaderID)
 	switch {
 	case e.ReaderID == "":
-		why = "no reader given"
+		why = "no registered reader held it: GC may have removed it, or the blob store lost it"
 	case e.CheckErr != nil:
 		why = fmt.Sprintf("could not check reader %s: %v", e.ReaderID, e.CheckErr)
 	case e.ReaderExpired:

@@ -72,6 +72,9 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 			_, ok := s.ListenBatch(l.frontier)
 			return ok
 		})
+		if err == nil && l.r.unregistered {
+			err = l.checkSince(s)
+		}
 		if err != nil {
 			l.r.endRead(token)
 			return ListenEvent{}, err
@@ -98,6 +101,18 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 		l.pending = &progress
 		return ListenEvent{Kind: ListenParts, Lower: lower, Upper: b.Upper.Clone(), Parts: parts}, nil
 	}
+}
+
+// checkSince is, for an unregistered reader, which nothing holds the
+// since back for, the check that the shard's since has not passed the
+// listen's frontier: past it, compaction may have advanced the times of
+// updates the listen has yet to yield.
+func (l *Listen) checkSince(s state.State) error {
+	t, ok := l.frontier.Single()
+	if !ok {
+		return nil // the empty frontier: nothing is left to yield
+	}
+	return l.r.checkUnregistered(s, t, true)
 }
 
 // Close stops the listen. Parts already yielded keep their leases until

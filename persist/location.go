@@ -59,8 +59,9 @@ func DefaultLocation(ctx context.Context, dir string) (Location, error) {
 // DefaultLocationReadOnly opens the default location under dir for reading
 // only: it creates nothing, its consensus refuses writes with
 // location.ErrReadOnly, and dir may be on a read-only file system or owned
-// by another user. What reads a shard's state or verifies its parts works;
-// what registers a reader or writer does not.
+// by another user. What reads a shard's state or verifies its parts works,
+// and so does an unregistered reader (OpenUnregisteredReader); what
+// registers a reader or writer does not.
 func DefaultLocationReadOnly(ctx context.Context, dir string) (Location, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {

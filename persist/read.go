@@ -17,12 +17,16 @@ import (
 // read) and a seqno hold at or before every state version it handed out
 // parts from (so GC keeps their blobs). It must heartbeat (Heartbeat or
 // DowngradeSince) within the lease duration or it is expired and its holds
-// dropped. It is safe for concurrent use.
+// dropped. An unregistered reader (OpenUnregisteredReader) reads the same
+// way and holds nothing. It is safe for concurrent use.
 type ReadHandle struct {
 	c       *Client
 	m       *machine
-	id      string
+	id      string // "" if unregistered
 	purpose string
+	// unregistered: the reader is in no state, and writes none (see
+	// OpenUnregisteredReader).
+	unregistered bool
 	// pollMin and pollMax bound the backoff of reads that poll for new
 	// state; the client's ListenPollMin/Max unless SetPollBackoff changed
 	// them.
@@ -68,7 +72,36 @@ func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) 
 	return r, nil
 }
 
-// ID returns the reader's id as recorded in state.
+// OpenUnregisteredReader returns a reader of shard that registers nothing
+// in the shard's state, so that opening, reading and closing it write
+// nothing: it reads a location opened read-only (DefaultLocationReadOnly),
+// such as a backup, a read-only file system or another user's.
+//
+// It holds nothing either. Another process may move the shard's since past
+// an as-of it reads at (Snapshot and Listen then fail with a
+// *SinceAdvancedError), and GC may remove a part it handed out before the
+// part is fetched (a *BlobMissingError). Where nothing else writes the
+// location, neither can happen. Its since starts at the shard's; Heartbeat
+// does nothing, DowngradeSince moves only its own since, and Expire only
+// ends it.
+func (c *Client) OpenUnregisteredReader(ctx context.Context, shard ShardID) (*ReadHandle, error) {
+	m, err := c.machine(shard)
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.head(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &ReadHandle{c: c, m: m, unregistered: true,
+		pollMin: c.opts.ListenPollMin, pollMax: c.opts.ListenPollMax}
+	r.mu.since = s.Since.Clone()
+	r.mu.lastSeq = s.SeqNo
+	return r, nil
+}
+
+// ID returns the reader's id as recorded in state, or "" if it is
+// unregistered.
 func (r *ReadHandle) ID() string { return r.id }
 
 // Shard returns the shard read.
@@ -141,6 +174,12 @@ func (r *ReadHandle) DowngradeSince(ctx context.Context, since Frontier) error {
 // handed out may then be garbage collected; fetching them fails with a
 // *BlobMissingError saying the reader had expired.
 func (r *ReadHandle) Expire(ctx context.Context) error {
+	if r.unregistered {
+		r.mu.Lock()
+		r.mu.expired = true
+		r.mu.Unlock()
+		return nil
+	}
 	_, err := r.m.apply(ctx, func(s state.State) (state.State, bool, error) {
 		n, changed := s.ExpireReader(r.id)
 		return n, changed, nil
@@ -162,6 +201,9 @@ func (r *ReadHandle) update(ctx context.Context, fn func(state.State, location.S
 	}
 	hold := r.holdLocked()
 	r.mu.Unlock()
+	if r.unregistered {
+		return nil // nothing registered to renew or move
+	}
 	gone := false
 	_, err := r.m.apply(ctx, func(s state.State) (state.State, bool, error) {
 		n, ok := fn(s, hold)
@@ -181,6 +223,9 @@ func (r *ReadHandle) update(ctx context.Context, fn func(state.State, location.S
 }
 
 func (r *ReadHandle) expiredErr() error {
+	if r.unregistered {
+		return fmt.Errorf("%w: unregistered reader of shard %s", ErrReaderExpired, r.m.shard)
+	}
 	return fmt.Errorf("%w: %s of shard %s", ErrReaderExpired, r.id, r.m.shard)
 }
 
@@ -203,6 +248,9 @@ func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bo
 			return state.State{}, err
 		}
 	}
+	if r.unregistered {
+		return s, r.checkUnregistered(s, asOf, checkSince)
+	}
 	rd, ok := s.Reader(r.id)
 	if !ok {
 		r.mu.Lock()
@@ -214,6 +262,26 @@ func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bo
 		return state.State{}, &SinceAdvancedError{AsOf: asOf, Since: rd.Since.Clone()}
 	}
 	return s, nil
+}
+
+// checkUnregistered is read's check for an unregistered reader, which no
+// state records: it has not been expired and, if checkSince, asOf is at or
+// after both its own since and the shard's, which nothing holds back.
+func (r *ReadHandle) checkUnregistered(s state.State, asOf frontier.Time, checkSince bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.expired {
+		return r.expiredErr()
+	}
+	if !checkSince {
+		return nil
+	}
+	for _, since := range []Frontier{r.mu.since, s.Since} {
+		if !since.LessEqual(asOf) {
+			return &SinceAdvancedError{AsOf: asOf, Since: since.Clone()}
+		}
+	}
+	return nil
 }
 
 // beginRead pins the reader's hold at or before any version read from now
