@@ -24,7 +24,9 @@
 // The source's reader moves its since up with the source's progress (after
 // the parts below it are leased), so compaction can follow it. A program
 // that wants to read the shard again at an earlier time must hold the since
-// with a reader of its own.
+// with a reader of its own. With Options.Unregistered the source registers
+// no reader and writes nothing, so it reads a location opened read-only; it
+// then holds nothing either (see Options.Unregistered).
 //
 // # How it works
 //

@@ -75,7 +75,8 @@ func Signal(fn func(error)) ErrorHandler { return ErrorHandler{signal: fn} }
 // Options configure a Source. Zero fields take the defaults.
 type Options[K, V any] struct {
 	// AsOf is the time the source reads the shard at; nil means the
-	// reader's since when it registers. The empty antichain reads nothing.
+	// reader's since when it registers (the shard's since when the source
+	// opens it, if Unregistered). The empty antichain reads nothing.
 	AsOf *frontier.Antichain[frontier.Time]
 	// Snapshot: include the contents at as_of (default) or only the
 	// changes after it.
@@ -128,6 +129,17 @@ type Options[K, V any] struct {
 	HeartbeatInterval time.Duration
 	// ExpireTimeout bounds the reader's expiry at shutdown (default 30s).
 	ExpireTimeout time.Duration
+	// Unregistered reads the shard without registering a reader
+	// (persist.Client.OpenUnregisteredReader), so that the source writes
+	// nothing to the shard's state: it reads a location opened read-only
+	// (persist.DefaultLocationReadOnly). Nothing then holds the shard's
+	// since or the parts' blobs for the source. Where another process
+	// writes and collects the location, the since may pass the source's
+	// frontier or a part be collected before it is fetched; the source
+	// then fails (see ErrorHandler) with a *persist.SinceAdvancedError or
+	// a *persist.BlobMissingError. Where nothing else writes, neither can
+	// happen.
+	Unregistered bool
 }
 
 // ListenRetry is a capped exponential backoff: the first wait is Initial,

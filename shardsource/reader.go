@@ -30,18 +30,29 @@ type persistReader struct {
 	heartbeatDone chan struct{}
 }
 
-func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, heartbeat time.Duration, retry ListenRetry) (*persistReader, error) {
+// An unregistered reader (see Options.Unregistered) has no lease to renew:
+// no goroutine heartbeats it.
+func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, unregistered bool, heartbeat time.Duration, retry ListenRetry) (*persistReader, error) {
 	c, err := client(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.OpenReader(ctx, shard, purpose)
+	var r *persist.ReadHandle
+	if unregistered {
+		r, err = c.OpenUnregisteredReader(ctx, shard)
+	} else {
+		r, err = c.OpenReader(ctx, shard, purpose)
+	}
 	if err != nil {
 		return nil, err
 	}
 	r.SetPollBackoff(retry.Initial, retry.Max)
 	hctx, cancel := context.WithCancel(context.Background())
 	pr := &persistReader{r: r, stopHeartbeat: cancel, heartbeatDone: make(chan struct{})}
+	if unregistered {
+		close(pr.heartbeatDone)
+		return pr, nil
+	}
 	go func() {
 		defer close(pr.heartbeatDone)
 		t := time.NewTicker(heartbeat)

@@ -31,7 +31,7 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 
 	cfg := listenConfig[listedPart]{
 		open: func(ctx context.Context) (shardReader[listedPart], error) {
-			return openPersistReader(ctx, client, shard, "shardsource("+name+")", opts.HeartbeatInterval, opts.ListenRetry)
+			return openPersistReader(ctx, client, shard, "shardsource("+name+")", opts.Unregistered, opts.HeartbeatInterval, opts.ListenRetry)
 		},
 		asOf:          opts.AsOf,
 		until:         opts.Until.Clone(),
