@@ -14,8 +14,8 @@ import (
 )
 
 // The commands that only read work on a location this process cannot
-// write, and change nothing there: shards, and inspect --verify reading the
-// part blobs. write fails and says why. The commands run in child
+// write, and change nothing there: shards, inspect --verify reading the
+// part blobs, and replay, which prints what it prints elsewhere. write fails and says why. The commands run in child
 // processes that the file modes bind (see persisttest.ReadOnlyChild).
 func TestReadOnlyLocation(t *testing.T) {
 	base := t.TempDir()
@@ -46,6 +46,12 @@ func TestReadOnlyLocation(t *testing.T) {
 	if len(blobs) == 0 {
 		t.Fatal("the write left no part blob: inspect --verify would read none")
 	}
+	// What a replay prints where it can register its readers; the
+	// read-only replay must print the same.
+	wantReplay, err := run(false, "--location", loc, "replay", "--shard", "s", "--workers", "2")
+	if err != nil || !strings.Contains(wantReplay, `"frontier":[]`) {
+		t.Fatalf("replay: %v\n%s", err, wantReplay)
+	}
 	setModes(t, loc, 0o555, 0o444)
 	t.Cleanup(func() { setModes(t, loc, 0o755, 0o644) })
 	before := tree(t, loc)
@@ -55,6 +61,9 @@ func TestReadOnlyLocation(t *testing.T) {
 	}
 	if out, err := run(true, "--location", loc, "inspect", "--shard", "s", "--verify"); err != nil || !strings.Contains(out, "intact") {
 		t.Fatalf("inspect --verify on a read-only location: %v\n%s", err, out)
+	}
+	if out, err := run(true, "--location", loc, "replay", "--shard", "s", "--workers", "2"); err != nil || out != wantReplay {
+		t.Fatalf("replay on a read-only location: %v\n%s\nwant\n%s", err, out, wantReplay)
 	}
 	if out, err := run(true, "--location", loc, "write", "--shard", "s", "--input", in); err == nil || !strings.Contains(out, "cannot write") {
 		t.Fatalf("write to a read-only location: %v\n%s", err, out)

@@ -57,7 +57,13 @@ waits for the dataflow to settle, prints
 
   {"error":"<message>","frontier":[T...]}
 
-and exits with status 3. The csv output has rows only; table is for people.`,
+and exits with status 3. The csv output has rows only; table is for people.
+
+A location this process cannot write (a read-only file system, another
+user's) is replayed without registering a reader, and nothing is written
+to it. Nothing then holds the since or the parts for the replay: if
+another process writes and collects that location meanwhile, the replay
+may freeze (status 3) where it would otherwise have finished.`,
 		Example: `  # Everything written so far, then stop.
   shardflow replay --shard fruit
 
@@ -145,7 +151,7 @@ func optionalTime(flag, s string) (*uint64, error) {
 }
 
 func runReplay(ctx context.Context, g *globals, cfg replayConfig) error {
-	st, err := g.open(ctx, false)
+	st, err := g.openForReading(ctx)
 	if err != nil {
 		return err
 	}

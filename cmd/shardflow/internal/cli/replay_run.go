@@ -53,11 +53,19 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	g.log.Info("replay", "shard", cfg.shard, "as_of", cfg.asOf, "until", opts.Until.String(),
 		"snapshot", cfg.snapshot, "workers", cfg.workers, "fetch_concurrency", cfg.fetchConcurrency, "follow", cfg.follow)
 
-	release, err := holdSince(ctx, g, st, cfg.shard)
-	if err != nil {
-		return failure(err)
+	if st.readOnly {
+		// No reader can register, and none is needed to keep the since
+		// where it is: nothing this replay does can move it.
+		opts.Unregistered = true
+		g.log.Info("the location is read-only: replaying without registering a reader, so nothing holds the since or the parts for this replay",
+			"shard", cfg.shard)
+	} else {
+		release, err := holdSince(ctx, g, st, cfg.shard)
+		if err != nil {
+			return failure(err)
+		}
+		defer release()
 	}
-	defer release()
 
 	client := func(context.Context) (*persist.Client, error) { return st.client, nil }
 	printer := render.NewPrinter(g.env.Stdout, cfg.output)
@@ -65,7 +73,7 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	defer bar.Done()
 	// Each worker's tokens, touched only on that worker's goroutine.
 	tokens := make([]*shardsource.Tokens, cfg.workers)
-	err = replay.Run(ctx, replay.Config{
+	err := replay.Run(ctx, replay.Config{
 		Workers: cfg.workers,
 		Build: func(s *dataflow.Scope[frontier.Time], fail func(error)) (*replay.Stream, func()) {
 			o := opts

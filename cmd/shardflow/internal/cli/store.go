@@ -39,6 +39,9 @@ type store struct {
 	// blobDir is the directory of the default location's blobs, "" for a
 	// location given by URL.
 	blobDir string
+	// readOnly: the location was opened for reading only, and refuses
+	// every write (to register a reader, say).
+	readOnly bool
 }
 
 func (s *store) Close() error { return s.loc.Close() }
@@ -51,7 +54,7 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 }
 
 // openForReading opens an existing location for the commands that only
-// read state and blobs (shards, inspect). Where the location cannot be
+// read state and blobs (shards, inspect, replay). Where the location cannot be
 // opened as usual (it is read-only, or another user's), it is opened
 // read-only: nothing is created or written, and a sqlite consensus URL
 // gets mode=ro. If that fails too, the first error is the one reported.
@@ -94,7 +97,7 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 		if err != nil {
 			return nil, failure(err)
 		}
-		return &store{loc: loc, client: persist.NewClient(loc, opts)}, nil
+		return &store{loc: loc, client: persist.NewClient(loc, opts), readOnly: readOnly}, nil
 	}
 	if fi, err := os.Stat(g.location); (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, failure(fmt.Errorf("--location %s: not a directory", g.location))
@@ -113,7 +116,7 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 		return nil, failure(err)
 	}
 	g.log.Debug("opened location", "dir", g.location)
-	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob")}, nil
+	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob"), readOnly: readOnly}, nil
 }
 
 // sqliteMustExist refuses a sqlite consensus URL naming a file that does
