@@ -45,6 +45,11 @@ func (g *globals) newProgress(max int64, desc string, bytes bool) *progress {
 	if bytes {
 		opts = append(opts, progressbar.OptionShowBytes(true))
 	}
+	if max < 0 {
+		// A spinner may never be told of any progress: it says what is
+		// under way at once, and turns on its own.
+		opts = append(opts, progressbar.OptionSetRenderBlankState(true))
+	}
 	return &progress{bar: progressbar.NewOptions64(max, opts...)}
 }
 
@@ -90,12 +95,15 @@ func (p *progress) Done() {
 }
 
 // mergeBar shows the merge of a batch's runs, from its first report: see
-// persist.BatchBuilder.SetMergeProgress. Its zero value shows nothing until
-// a report comes, and nil nothing at all.
+// persist.BatchBuilder.SetMergeProgress. Until then it shows its waiting
+// bar, if it has one: the last run's sorting and writing, or the whole
+// batch's when it needs no merge, report nothing. Its zero value shows
+// nothing until a report comes, and nil nothing at all.
 type mergeBar struct {
-	g    *globals
-	bar  *progress
-	pass int
+	g       *globals
+	waiting *progress
+	bar     *progress
+	pass    int
 }
 
 // report moves the bar to where the merge got, starting it on the first.
@@ -106,6 +114,8 @@ func (m *mergeBar) report(p persist.MergeProgress) {
 	}
 	switch {
 	case m.bar == nil:
+		m.waiting.Done()
+		m.waiting = nil
 		m.bar = m.g.newProgress(p.Total, desc, false)
 	case p.Pass != m.pass:
 		m.bar.Describe(desc)
@@ -114,9 +124,10 @@ func (m *mergeBar) report(p persist.MergeProgress) {
 	m.bar.Set(p.Rows, p.Total)
 }
 
-// Done removes the bar, if there is one.
+// Done removes the bars, if there are any.
 func (m *mergeBar) Done() {
 	if m != nil {
+		m.waiting.Done()
 		m.bar.Done()
 	}
 }

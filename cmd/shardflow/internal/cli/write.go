@@ -146,7 +146,7 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		return interruptedOr(ctx, err)
 	}
 	n := b.Len()
-	merging := &mergeBar{g: g}
+	merging := &mergeBar{g: g, waiting: g.newProgress(-1, sortingDesc, false)}
 	b.SetMergeProgress(merging.report)
 	appendErr := w.AppendBatch(ctx, b, frontier.From(frontier.Time(upper)))
 	merging.Done()
@@ -177,6 +177,12 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", n, id, lower, upper)
 	return nil
 }
+
+// sortingDesc says what a write does between reading its input and merging
+// its runs, if it has any: it sorts the updates still in the buffer and
+// writes them (as the last run, or as the whole batch), with no progress
+// to report.
+const sortingDesc = "sorting and writing the buffered updates"
 
 // feed adds the input's records to b, refusing a time before lower or, with
 // --upper, not before it, and returns the largest time. It returns

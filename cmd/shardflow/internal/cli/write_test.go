@@ -31,9 +31,10 @@ func bigInput(t *testing.T, dir string, n int, overflow bool) string {
 }
 
 // TestWriteShowsMerge: a write of an input larger than its buffer shows,
-// on a terminal, a bar reading the input and then one merging its runs,
-// pass by pass, and leaves the line clear, also when the merge fails; on
-// anything else it shows nothing.
+// on a terminal, a bar reading the input, a spinner while it sorts and
+// writes the last run, and then a bar merging its runs, pass by pass, and
+// leaves the line clear, also when the merge fails; on anything else it
+// shows nothing.
 func TestWriteShowsMerge(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -54,6 +55,7 @@ func TestWriteShowsMerge(t *testing.T) {
 		t.Fatalf("write to a terminal: %d %q %q", code, out, errOut)
 	}
 	reading := strings.LastIndex(errOut, "reading "+in)
+	sorting := strings.Index(errOut, sortingDesc)
 	m := regexp.MustCompile(`merging (\d+) runs, pass 1 of 2`).FindStringIndex(errOut)
 	switch {
 	case reading < 0:
@@ -62,8 +64,22 @@ func TestWriteShowsMerge(t *testing.T) {
 		t.Fatalf("no bar merging the runs in two passes: %q", errOut)
 	case m[0] < reading:
 		t.Fatalf("the merge's bar came before the input's was done: %q", errOut)
+	case sorting < reading || sorting > m[0] || strings.LastIndex(errOut, sortingDesc) > m[0]:
+		t.Fatalf("no spinner while the last run is sorted, between the input's bar and the merge's: %q", errOut)
 	case !strings.HasSuffix(errOut, "\r") || strings.TrimSpace(errOut[strings.LastIndex(errOut[:len(errOut)-1], "\r"):]) != "":
 		t.Fatalf("the merge's bar was not cleared at the end: %q", errOut)
+	}
+
+	// An input that fits the buffer is sorted and written with no merge:
+	// the spinner alone shows, and is cleared.
+	code, out, errOut = run(t, ctx, dir, "", "write", "--shard", "v", "--input", in)
+	switch {
+	case code != ExitOK || !strings.HasPrefix(out, "wrote"):
+		t.Fatalf("write of one buffer to a terminal: %d %q %q", code, out, errOut)
+	case !strings.Contains(errOut, sortingDesc) || strings.Contains(errOut, "merging"):
+		t.Fatalf("write of one buffer: want the spinner and no merge: %q", errOut)
+	case !strings.HasSuffix(errOut, "\r") || strings.TrimSpace(errOut[strings.LastIndex(errOut[:len(errOut)-1], "\r"):]) != "":
+		t.Fatalf("the spinner was not cleared at the end: %q", errOut)
 	}
 
 	// The final merge finds the diffs of "a" sum past the int64 range: the
