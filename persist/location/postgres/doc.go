@@ -7,6 +7,12 @@
 //
 //	postgres://user:password@host:5432/dbname?sslmode=disable
 //
+// The parameter mode=ro, which this package takes out of the URL, opens
+// for reading only: nothing is created, CompareAndSet and Truncate fail
+// with location.ErrReadOnly, and the sessions run with
+// default_transaction_read_only on. A role that may only read the table
+// needs it; a database with no table is ErrNotConsensus.
+//
 // # Storage
 //
 // Versions live in one table, shardflow_consensus (shard text, seqno bigint,

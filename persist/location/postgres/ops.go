@@ -43,7 +43,7 @@ SELECT pg_notify('` + channel + `', shard) FROM ins`
 // CompareAndSet implements location.Consensus.
 func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
 	const op = "consensus compare-and-set"
-	if err := c.begin(ctx, op); err != nil {
+	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
 	if expected != nil && next.SeqNo <= *expected {
@@ -147,7 +147,7 @@ SELECT (SELECT head FROM h), (SELECT count(*) FROM d)`
 // Truncate implements location.Consensus.
 func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
 	const op = "consensus truncate"
-	if err := c.begin(ctx, op); err != nil {
+	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
 	s, ok := toInt64(seqno)

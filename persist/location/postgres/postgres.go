@@ -37,12 +37,18 @@ const schema = `CREATE TABLE IF NOT EXISTS shardflow_consensus (
 // creation (CREATE TABLE IF NOT EXISTS races on the catalog otherwise).
 const schemaLock = 0x7368617264666c6f // "shardflo"
 
+// ErrNotConsensus is returned by a read-only Open (mode=ro) of a database
+// that has no consensus table: nothing was ever written there, and a
+// read-only open creates nothing.
+var ErrNotConsensus = errors.New("postgres: no shardflow_consensus table in the database")
+
 // Consensus is a location.Consensus in PostgreSQL. It is safe for concurrent
 // use.
 type Consensus struct {
-	pool *pgxpool.Pool
-	name string // redacted URL, for messages
-	mu   struct {
+	pool     *pgxpool.Pool
+	name     string // redacted URL, for messages
+	readOnly bool   // mode=ro: writes are refused
+	mu       struct {
 		sync.Mutex
 		closed   bool
 		listener *listener // started by the first Watch
@@ -55,13 +61,25 @@ var (
 )
 
 // Open connects to the database at rawURL (a pgx connection string) and
-// creates the table if it is missing.
+// creates the table if it is missing. With the URL parameter mode=ro it
+// opens for reading only: it creates nothing (a database with no table is
+// ErrNotConsensus), CompareAndSet and Truncate fail with
+// location.ErrReadOnly, and the sessions run with
+// default_transaction_read_only on, so the server refuses writes as well.
+// A role that may only read the table needs it.
 func Open(ctx context.Context, rawURL string) (*Consensus, error) {
+	name := redact(rawURL)
+	rawURL, readOnly, err := takeMode(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", name, err)
+	}
 	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
 	}
-	name := redact(rawURL)
+	if readOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
@@ -72,12 +90,51 @@ func Open(ctx context.Context, rawURL string) (*Consensus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
-	c := &Consensus{pool: pool, name: name}
-	if err := c.createSchema(ctx); err != nil {
+	c := &Consensus{pool: pool, name: name, readOnly: readOnly}
+	if readOnly {
+		err = c.checkSchema(ctx)
+	} else if err = c.createSchema(ctx); err != nil {
+		err = fmt.Errorf("create schema: %w", err)
+	}
+	if err != nil {
 		pool.Close()
-		return nil, location.Determinate("consensus open", fmt.Errorf("postgres: %s: create schema: %w", name, err))
+		return nil, location.Determinate("consensus open", fmt.Errorf("postgres: %s: %w", name, err))
 	}
 	return c, nil
+}
+
+// takeMode removes the parameter mode from a URL, which pgx would send the
+// server as a setting, and reports whether it asked for reading only
+// (mode=ro; mode=rw is the default). A connection string that is not a
+// URL is returned as it is.
+func takeMode(rawURL string) (string, bool, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return rawURL, false, nil // pgx reports what is wrong with it
+	}
+	q := u.Query()
+	if !q.Has("mode") {
+		return rawURL, false, nil
+	}
+	mode := q.Get("mode")
+	if mode != "ro" && mode != "rw" {
+		return "", false, fmt.Errorf("mode=%s: want ro or rw", mode)
+	}
+	q.Del("mode")
+	u.RawQuery = q.Encode()
+	return u.String(), mode == "ro", nil
+}
+
+// checkSchema reports ErrNotConsensus if the table is missing.
+func (c *Consensus) checkSchema(ctx context.Context) error {
+	var exists bool
+	if err := c.pool.QueryRow(ctx, `SELECT to_regclass('shardflow_consensus') IS NOT NULL`).Scan(&exists); err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if !exists {
+		return ErrNotConsensus
+	}
+	return nil
 }
 
 func (c *Consensus) createSchema(ctx context.Context) error {
@@ -122,6 +179,17 @@ func (c *Consensus) begin(ctx context.Context, op string) error {
 		return location.Determinate(op, location.ErrClosed)
 	}
 	return location.Determinate(op, ctx.Err())
+}
+
+// beginWrite is begin for an operation that writes.
+func (c *Consensus) beginWrite(ctx context.Context, op string) error {
+	if err := c.begin(ctx, op); err != nil {
+		return err
+	}
+	if c.readOnly {
+		return location.Determinate(op, fmt.Errorf("postgres: %s: %w", c.name, location.ErrReadOnly))
+	}
+	return nil
 }
 
 func (c *Consensus) wrap(what string, err error) error {

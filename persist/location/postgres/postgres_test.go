@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,4 +280,63 @@ func BenchmarkCompareAndSetParallel(b *testing.B) {
 	defer c.Close()
 	b.SetParallelism(4)
 	persisttest.BenchmarkCompareAndSetParallel(b, c)
+}
+
+// mode=ro reads what a read-write handle wrote, creates nothing, refuses
+// writes before they reach the server, and still wakes on the writes of
+// others (TestReadOnlySessions checks the server refuses them too).
+func TestReadOnly(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	roURL := url + "&mode=ro"
+	if !strings.Contains(url, "?") {
+		roURL = url + "?mode=ro"
+	}
+	if _, err := postgres.Open(ctx, roURL); !errors.Is(err, postgres.ErrNotConsensus) || location.IsIndeterminate(err) {
+		t.Fatalf("read-only open of an empty database: %v, want ErrNotConsensus", err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	var created bool
+	if err := admin.QueryRow(ctx, `SELECT to_regclass('shardflow_consensus') IS NOT NULL`).Scan(&created); err != nil || created {
+		t.Fatalf("the read-only open created the table (%v): %v", created, err)
+	}
+
+	rw := open(t, url)
+	defer rw.Close()
+	if res, err := rw.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("one")}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+	ro := open(t, roURL)
+	defer ro.Close()
+	if v, ok, err := ro.Head(ctx, "k"); err != nil || !ok || v.SeqNo != 1 || string(v.Data) != "one" {
+		t.Fatalf("head through mode=ro: %v %v %v", v, ok, err)
+	}
+	if keys, err := ro.ListKeys(ctx); err != nil || len(keys) != 1 || keys[0] != "k" {
+		t.Fatalf("keys through mode=ro: %v %v", keys, err)
+	}
+	one := location.SeqNo(1)
+	if _, err := ro.CompareAndSet(ctx, "k", &one, location.VersionedData{SeqNo: 2}); !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
+		t.Fatalf("compare-and-set through mode=ro: %v, want a determinate ErrReadOnly", err)
+	}
+	if _, err := ro.Truncate(ctx, "k", 1); !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
+		t.Fatalf("truncate through mode=ro: %v, want a determinate ErrReadOnly", err)
+	}
+
+	notify, cancel, err := ro.Watch(ctx, "k")
+	if err != nil {
+		t.Fatalf("watch through mode=ro: %v", err)
+	}
+	defer cancel()
+	if res, err := rw.CompareAndSet(ctx, "k", &one, location.VersionedData{SeqNo: 2}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+	wait(t, notify, "a write through another handle")
+
+	if _, err := postgres.Open(ctx, strings.Replace(roURL, "mode=ro", "mode=rx", 1)); err == nil || !strings.Contains(err.Error(), "want ro or rw") {
+		t.Fatalf("mode=rx: %v", err)
+	}
 }
