@@ -14,6 +14,7 @@ import (
 	"github.com/shardflow/shardflow/operators"
 	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/codec"
+	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/shardsource"
 )
 
@@ -53,18 +54,24 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	g.log.Info("replay", "shard", cfg.shard, "as_of", cfg.asOf, "until", opts.Until.String(),
 		"snapshot", cfg.snapshot, "workers", cfg.workers, "fetch_concurrency", cfg.fetchConcurrency, "follow", cfg.follow)
 
-	if st.readOnly {
+	readOnly := st.readOnly
+	if !readOnly {
+		release, err := holdSince(ctx, g, st, cfg.shard)
+		switch {
+		case errors.Is(err, location.ErrReadOnly):
+			readOnly = true // its URL opened it read-only (mode=ro)
+		case err != nil:
+			return failure(err)
+		default:
+			defer release()
+		}
+	}
+	if readOnly {
 		// No reader can register, and none is needed to keep the since
 		// where it is: nothing this replay does can move it.
 		opts.Unregistered = true
 		g.log.Info("the location is read-only: replaying without registering a reader, so nothing holds the since or the parts for this replay",
 			"shard", cfg.shard)
-	} else {
-		release, err := holdSince(ctx, g, st, cfg.shard)
-		if err != nil {
-			return failure(err)
-		}
-		defer release()
 	}
 
 	client := func(context.Context) (*persist.Client, error) { return st.client, nil }

@@ -56,8 +56,8 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 // openForReading opens an existing location for the commands that only
 // read state and blobs (shards, inspect, replay). Where the location cannot be
 // opened as usual (it is read-only, or another user's), it is opened
-// read-only: nothing is created or written, and a sqlite consensus URL
-// gets mode=ro. If that fails too, the first error is the one reported.
+// read-only: nothing is created or written, and a sqlite or PostgreSQL
+// consensus URL gets mode=ro. If that fails too, the first error is the one reported.
 func (g *globals) openForReading(ctx context.Context) (*store, error) {
 	st, err := g.open(ctx, false)
 	if err == nil {
@@ -137,11 +137,11 @@ func sqliteMustExist(consensus string) error {
 	return nil
 }
 
-// readOnlyURL adds mode=ro to a sqlite consensus URL that has no mode;
-// other URLs are returned as they are.
+// readOnlyURL adds mode=ro to a sqlite or PostgreSQL consensus URL that
+// has no mode; other URLs are returned as they are.
 func readOnlyURL(consensus string) string {
 	u, err := url.Parse(consensus)
-	if err != nil || u.Scheme != "sqlite" {
+	if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		return consensus
 	}
 	q := u.Query()

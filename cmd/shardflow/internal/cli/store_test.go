@@ -1,22 +1,54 @@
 package cli
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
 
-// The read-only fallback opens a sqlite URL with mode=ro, keeping what the
-// user gave (an explicit mode, other parameters) and leaving other schemes
-// alone.
+	"github.com/shardflow/shardflow/persist"
+)
+
+// The read-only fallback opens a sqlite or PostgreSQL URL with mode=ro,
+// keeping what the user gave (an explicit mode, other parameters) and
+// leaving other schemes alone.
 func TestReadOnlyURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"sqlite:///d/consensus.db":                 "sqlite:///d/consensus.db?mode=ro",
 		"sqlite:///d/consensus.db?busy_timeout=1s": "sqlite:///d/consensus.db?busy_timeout=1s&mode=ro",
 		"sqlite:///d/consensus.db?mode=ro":         "sqlite:///d/consensus.db?mode=ro",
 		"sqlite:///d/a%20b.db":                     "sqlite:///d/a%20b.db?mode=ro",
-		"postgres://u@h/db":                        "postgres://u@h/db",
+		"postgres://u@h/db":                        "postgres://u@h/db?mode=ro",
+		"postgresql://u@h/db?sslmode=disable":      "postgresql://u@h/db?mode=ro&sslmode=disable",
+		"postgres://u@h/db?mode=rw":                "postgres://u@h/db?mode=rw",
 		"mem://":                                   "mem://",
 		"::not a url":                              "::not a url",
 	} {
 		if got := readOnlyURL(in); got != want {
 			t.Errorf("readOnlyURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A replay whose consensus URL opens it read-only (mode=ro) reads without
+// registering a reader, as on a location it cannot write, and prints what
+// a replay of the same location printed before.
+func TestReplayModeRO(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	in := `{"key":"a","val":1,"time":0}` + "\n" + `{"key":"b","val":2,"time":2}`
+	if code, _, errOut := run(t, ctx, dir, in, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	code, want, errOut := run(t, ctx, dir, "", "replay", "--shard", "s")
+	if code != ExitOK {
+		t.Fatalf("replay: %d %q", code, errOut)
+	}
+	blob, consensus := persist.DefaultURLs(dir + "/data")
+	var stdout, stderr bytes.Buffer
+	code = Main(ctx, []string{"--blob", blob, "--consensus", consensus + "?mode=ro", "replay", "--shard", "s"},
+		Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+	if code != ExitOK || stdout.String() != want {
+		t.Fatalf("replay through mode=ro: %d %q %q, want %q", code, stdout.String(), stderr.String(), want)
 	}
 }
