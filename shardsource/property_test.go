@@ -50,6 +50,9 @@ func TestSourceProperty(t *testing.T) {
 		include := rapid.Bool().Draw(rt, "snapshot")
 		deleteOne := rapid.IntRange(0, 2).Draw(rt, "delete") == 0
 		gc := !deleteOne && rapid.Bool().Draw(rt, "gc")
+		// An unregistered source holds nothing, so GC may take what it is
+		// about to fetch: it reads only where nothing collects.
+		unregistered := !gc && rapid.Bool().Draw(rt, "unregistered")
 		var until frontier.Antichain[frontier.Time]
 		if deleteOne || rapid.Bool().Draw(rt, "bounded") {
 			// A bounded source finishes listing, so it can be quiesced.
@@ -133,7 +136,7 @@ func TestSourceProperty(t *testing.T) {
 		var errs []error
 		var mu sync.Mutex
 		opts := Options[string, string]{
-			AsOf: ptr(frontier.From(asOf)), Until: until, FetchConcurrency: concurrency,
+			AsOf: ptr(frontier.From(asOf)), Until: until, FetchConcurrency: concurrency, Unregistered: unregistered,
 			ErrorHandler: Signal(func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }),
 		}
 		if !include {
