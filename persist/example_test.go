@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 func Example() {
@@ -141,4 +143,60 @@ func ExampleClient_Verify() {
 	fmt.Println("ok:", rep.OK(), "parts:", rep.Parts, "missing:", len(rep.Missing))
 	// Output:
 	// ok: false parts: 1 missing: 1
+}
+
+// A location opened read-only (a backup, another user's directory) refuses
+// to register a reader; an unregistered one reads it, writing nothing.
+func ExampleClient_OpenUnregisteredReader() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "persist-example-")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	loc, err := persist.DefaultLocation(ctx, dir)
+	if err != nil {
+		panic(err)
+	}
+	w, _ := persist.NewClient(loc, persist.ClientOptions{}).OpenWriter(ctx, "orders")
+	err = w.CompareAndAppend(ctx, []persist.Update{
+		{Key: []byte("apple"), Val: []byte("3"), Time: 0, Diff: 1},
+	}, frontier.From[frontier.Time](0), frontier.From[frontier.Time](1))
+	if err != nil {
+		panic(err)
+	}
+	loc.Close()
+
+	ro, err := persist.DefaultLocationReadOnly(ctx, dir)
+	if err != nil {
+		panic(err)
+	}
+	defer ro.Close()
+	c := persist.NewClient(ro, persist.ClientOptions{})
+	_, err = c.OpenReader(ctx, "orders", "example")
+	fmt.Println("registered:", errors.Is(err, location.ErrReadOnly))
+
+	r, err := c.OpenUnregisteredReader(ctx, "orders")
+	if err != nil {
+		panic(err)
+	}
+	defer r.Expire(ctx)
+	parts, err := r.Snapshot(ctx, 0)
+	if err != nil {
+		panic(err)
+	}
+	for _, p := range parts {
+		f, err := c.FetchLeased(ctx, p)
+		if err != nil {
+			panic(err)
+		}
+		for i := range f.Len() {
+			fmt.Printf("unregistered: %s=%s @%d %+d\n", f.Key(i), f.Val(i), f.Time(i), f.Diff(i))
+		}
+		f.Release()
+		p.Lease.Release()
+	}
+	// Output:
+	// registered: true
+	// unregistered: apple=3 @0 +1
 }
