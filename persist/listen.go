@@ -103,18 +103,6 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 	}
 }
 
-// checkSince is, for an unregistered reader, which nothing holds the
-// since back for, the check that the shard's since has not passed the
-// listen's frontier: past it, compaction may have advanced the times of
-// updates the listen has yet to yield.
-func (l *Listen) checkSince(s state.State) error {
-	t, ok := l.frontier.Single()
-	if !ok {
-		return nil // the empty frontier: nothing is left to yield
-	}
-	return l.r.checkUnregistered(s, t, true)
-}
-
 // Close stops the listen. Parts already yielded keep their leases until
 // released.
 func (l *Listen) Close() { l.w.close() }

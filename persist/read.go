@@ -72,34 +72,6 @@ func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) 
 	return r, nil
 }
 
-// OpenUnregisteredReader returns a reader of shard that registers nothing
-// in the shard's state, so that opening, reading and closing it write
-// nothing: it reads a location opened read-only (DefaultLocationReadOnly),
-// such as a backup, a read-only file system or another user's.
-//
-// It holds nothing either. Another process may move the shard's since past
-// an as-of it reads at (Snapshot and Listen then fail with a
-// *SinceAdvancedError), and GC may remove a part it handed out before the
-// part is fetched (a *BlobMissingError). Where nothing else writes the
-// location, neither can happen. Its since starts at the shard's; Heartbeat
-// does nothing, DowngradeSince moves only its own since, and Expire only
-// ends it.
-func (c *Client) OpenUnregisteredReader(ctx context.Context, shard ShardID) (*ReadHandle, error) {
-	m, err := c.machine(shard)
-	if err != nil {
-		return nil, err
-	}
-	s, err := m.head(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r := &ReadHandle{c: c, m: m, unregistered: true,
-		pollMin: c.opts.ListenPollMin, pollMax: c.opts.ListenPollMax}
-	r.mu.since = s.Since.Clone()
-	r.mu.lastSeq = s.SeqNo
-	return r, nil
-}
-
 // ID returns the reader's id as recorded in state, or "" if it is
 // unregistered.
 func (r *ReadHandle) ID() string { return r.id }
@@ -116,6 +88,8 @@ func (r *ReadHandle) Since() Frontier {
 
 // SeqNoHold returns the seqno this reader would hold if it heartbeat now:
 // the oldest version with a live leased part, or the newest version it read.
+// An unregistered reader holds nothing: for it, this is only what it would
+// hold.
 func (r *ReadHandle) SeqNoHold() location.SeqNo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -262,26 +236,6 @@ func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bo
 		return state.State{}, &SinceAdvancedError{AsOf: asOf, Since: rd.Since.Clone()}
 	}
 	return s, nil
-}
-
-// checkUnregistered is read's check for an unregistered reader, which no
-// state records: it has not been expired and, if checkSince, asOf is at or
-// after both its own since and the shard's, which nothing holds back.
-func (r *ReadHandle) checkUnregistered(s state.State, asOf frontier.Time, checkSince bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.mu.expired {
-		return r.expiredErr()
-	}
-	if !checkSince {
-		return nil
-	}
-	for _, since := range []Frontier{r.mu.since, s.Since} {
-		if !since.LessEqual(asOf) {
-			return &SinceAdvancedError{AsOf: asOf, Since: since.Clone()}
-		}
-	}
-	return nil
 }
 
 // beginRead pins the reader's hold at or before any version read from now

@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/location"
 )
 
@@ -145,7 +150,8 @@ func TestUnregisteredReaderWritesNothing(t *testing.T) {
 
 // Nothing holds the since back for an unregistered reader: once another
 // reader moves the shard's since past where it reads, Snapshot and Listen
-// say so instead of yielding updates compaction may have moved.
+// say so instead of yielding updates compaction may have moved. A listen
+// goes on while the since has passed its as-of but not its frontier.
 func TestUnregisteredReaderSinceAdvanced(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
@@ -166,32 +172,202 @@ func TestUnregisteredReaderSinceAdvanced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	for !l.Frontier().Equal(ts(2)) { // the batch [0, 2), whose parts may be skipped
-		if _, err := l.Next(ctx); err != nil {
+	for { // the batch [0, 2), whose parts may be skipped
+		ev, err := l.Next(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(2)) {
+			break
+		}
 	}
-	// Another reader, the only registered one, lets the since go to 3:
-	// past the listen's frontier [2] and the as-of 1.
+	// Another reader, the only registered one, lets the since go to 2:
+	// past the as-of 1, but not the listen's frontier [2], where the
+	// batches are as written. The listen goes on.
 	other, err := c.OpenReader(ctx, "s", "other")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := other.DowngradeSince(ctx, ts(3)); err != nil {
+	if err := other.DowngradeSince(ctx, ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := l.Next(ctx)
+		if err != nil {
+			t.Fatalf("listen at [2] with the since at [2]: %v", err)
+		}
+		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(4)) {
+			break
+		}
+	}
+	// Then to 5: past the listen's frontier [4].
+	if err := other.DowngradeSince(ctx, ts(5)); err != nil {
 		t.Fatal(err)
 	}
 	var since *SinceAdvancedError
-	if _, err := l.Next(ctx); !errors.As(err, &since) || !since.Since.Equal(ts(3)) {
-		t.Fatalf("listen at [2] after the since went to [3]: %v, want a SinceAdvancedError at [3]", err)
+	if _, err := l.Next(ctx); !errors.As(err, &since) || !since.Since.Equal(ts(5)) || since.AsOf != 1 {
+		t.Fatalf("listen at [4] after the since went to [5]: %v, want a SinceAdvancedError of as-of 1 at [5]", err)
 	}
-	if _, err := u.Snapshot(ctx, 1); !errors.As(err, &since) {
-		t.Fatalf("snapshot at 1 after the since went to [3]: %v, want a SinceAdvancedError", err)
+	if _, err := u.Snapshot(ctx, 4); !errors.As(err, &since) {
+		t.Fatalf("snapshot at 4 after the since went to [5]: %v, want a SinceAdvancedError", err)
 	}
-	if _, err := u.Listen(ctx, 2); !errors.As(err, &since) {
-		t.Fatalf("listen at 2 after the since went to [3]: %v, want a SinceAdvancedError", err)
+	if _, err := u.Listen(ctx, 4); !errors.As(err, &since) {
+		t.Fatalf("listen at 4 after the since went to [5]: %v, want a SinceAdvancedError", err)
 	}
 	// At the since, it reads again.
-	if got := snapshotContents(t, c, u, 3); !equalContents(got, contents{{"k0", "", 3}: 1, {"k2", "", 3}: 1}) {
-		t.Fatalf("snapshot at 3: %v", got)
+	if got := snapshotContents(t, c, u, 5); !equalContents(got, contents{{"k0", "", 5}: 1, {"k2", "", 5}: 1, {"k4", "", 5}: 1}) {
+		t.Fatalf("snapshot at 5: %v", got)
 	}
+}
+
+// With a writer appending (and merging its batches), another reader
+// moving the since, and compaction and GC running, an unregistered listen
+// either yields exactly what was written, or stops with a
+// *SinceAdvancedError or a *BlobMissingError: never other rows or times.
+// Everything before its last progress must match the writes.
+func TestUnregisteredReaderNeverWrong(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	var finished, stopped int
+	for round := range 20 {
+		ctx := context.Background()
+		e := newEnv()
+		c := e.client(ClientOptions{InlineWriteMaxBytes: -1, MergeFanIn: 2})
+		w, _ := c.OpenWriter(ctx, "s")
+		other, err := c.OpenReader(ctx, "s", "moves the since")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const batches = 24
+		written := make([][]Update, batches) // by time, each batch [i, i+1)
+		for i := range written {
+			for k := range rng.IntN(4) {
+				written[i] = append(written[i], up(fmt.Sprintf("k%d", k), fmt.Sprint(rng.IntN(3)), uint64Time(i), int64(1+rng.IntN(2))))
+			}
+		}
+		lag := 1 + rng.IntN(6) // how far the since trails the upper
+
+		u, err := c.OpenUnregisteredReader(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := u.Listen(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// appended counts the batches written; the listen sometimes waits
+		// for the writer to get ahead, so the since passes its frontier.
+		var appended struct {
+			sync.Mutex
+			sync.Cond
+			n    int
+			done bool
+		}
+		appended.L = &appended.Mutex
+		waitAppended := func(n int) {
+			appended.Lock()
+			defer appended.Unlock()
+			for appended.n < n && !appended.done {
+				appended.Wait()
+			}
+		}
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer func() {
+				appended.Lock()
+				appended.done = true
+				appended.Broadcast()
+				appended.Unlock()
+			}()
+			for i := range batches {
+				upper := ts(uint64Time(i + 1))
+				if i == batches-1 {
+					upper = Frontier{}
+				}
+				if err := w.CompareAndAppend(ctx, written[i], ts(uint64Time(i)), upper); err != nil {
+					t.Error(err)
+					return
+				}
+				if i >= lag {
+					if err := other.DowngradeSince(ctx, ts(uint64Time(i-lag))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				appended.Lock()
+				appended.n = i + 1
+				appended.Broadcast()
+				appended.Unlock()
+				if i%3 == 0 {
+					_, _ = c.Compact(ctx, "s")
+					_, _ = c.GC(ctx, "s")
+				}
+			}
+		})
+
+		got := contents{}
+		var progress frontier.Time // every time before it has been yielded
+		var stop error
+		for stop == nil {
+			if rng.IntN(30) == 0 {
+				waitAppended(int(progress) + lag + 1 + rng.IntN(3))
+			}
+			ev, err := l.Next(ctx)
+			switch {
+			case errors.Is(err, io.EOF):
+				progress = batches
+			case err != nil:
+				stop = err
+				continue
+			case ev.Kind == ListenProgress:
+				if p, ok := ev.Upper.Single(); ok {
+					progress = p
+				}
+				continue
+			default:
+				rows, err := fetchAll(ctx, c, ev.Parts)
+				if err != nil {
+					stop = err
+					continue
+				}
+				for k, d := range rows {
+					got.add(k.Key, k.Val, k.Time, d)
+				}
+				continue
+			}
+			break
+		}
+		l.Close()
+		wg.Wait()
+
+		var since *SinceAdvancedError
+		var missing *BlobMissingError
+		switch {
+		case stop == nil:
+			finished++
+		case errors.As(stop, &since), errors.As(stop, &missing):
+			stopped++
+		default:
+			t.Fatalf("round %d: the listen stopped with %v", round, stop)
+		}
+		// The rows at times before progress, and none outside the batches
+		// yielded. (A batch whose fetch failed may have yielded some of
+		// its parts: those are after progress, and not compared.)
+		want, before := contents{}, contents{}
+		for i := 1; i < int(progress); i++ {
+			for _, u := range written[i] {
+				want.add(string(u.Key), string(u.Val), u.Time, u.Diff)
+			}
+		}
+		for k, d := range got {
+			if k.Time < progress {
+				before.add(k.Key, k.Val, k.Time, d)
+			}
+		}
+		if !equalContents(before, want) {
+			t.Fatalf("round %d (stopped by %v at progress %d): yielded %v\nwant %v", round, stop, progress, before, want)
+		}
+	}
+	t.Logf("%d listens finished, %d stopped with an error", finished, stopped)
 }
