@@ -158,14 +158,19 @@ func ExampleClient_OpenUnregisteredReader() {
 	if err != nil {
 		panic(err)
 	}
-	w, _ := persist.NewClient(loc, persist.ClientOptions{}).OpenWriter(ctx, "orders")
+	w, err := persist.NewClient(loc, persist.ClientOptions{}).OpenWriter(ctx, "orders")
+	if err != nil {
+		panic(err)
+	}
 	err = w.CompareAndAppend(ctx, []persist.Update{
 		{Key: []byte("apple"), Val: []byte("3"), Time: 0, Diff: 1},
 	}, frontier.From[frontier.Time](0), frontier.From[frontier.Time](1))
 	if err != nil {
 		panic(err)
 	}
-	loc.Close()
+	if err := loc.Close(); err != nil {
+		panic(err)
+	}
 
 	ro, err := persist.DefaultLocationReadOnly(ctx, dir)
 	if err != nil {
@@ -180,7 +185,6 @@ func ExampleClient_OpenUnregisteredReader() {
 	if err != nil {
 		panic(err)
 	}
-	defer r.Expire(ctx)
 	parts, err := r.Snapshot(ctx, 0)
 	if err != nil {
 		panic(err)
@@ -195,6 +199,9 @@ func ExampleClient_OpenUnregisteredReader() {
 		}
 		f.Release()
 		p.Lease.Release()
+	}
+	if err := r.Expire(ctx); err != nil { // writes nothing: it only ends r
+		panic(err)
 	}
 	// Output:
 	// registered: true

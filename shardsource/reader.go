@@ -30,8 +30,9 @@ type persistReader struct {
 	heartbeatDone chan struct{}
 }
 
-// An unregistered reader (see Options.Unregistered) has no lease to renew:
-// no goroutine heartbeats it.
+// openPersistReader opens the source's reader of shard and starts its
+// heartbeat; an unregistered reader (Options.Unregistered) has no lease to
+// renew, and gets no heartbeat.
 func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, unregistered bool, heartbeat time.Duration, retry ListenRetry) (*persistReader, error) {
 	c, err := client(ctx)
 	if err != nil {
@@ -47,12 +48,13 @@ func openPersistReader(ctx context.Context, client ClientFunc, shard persist.Sha
 		return nil, err
 	}
 	r.SetPollBackoff(retry.Initial, retry.Max)
-	hctx, cancel := context.WithCancel(context.Background())
-	pr := &persistReader{r: r, stopHeartbeat: cancel, heartbeatDone: make(chan struct{})}
+	pr := &persistReader{r: r, stopHeartbeat: func() {}, heartbeatDone: make(chan struct{})}
 	if unregistered {
 		close(pr.heartbeatDone)
 		return pr, nil
 	}
+	hctx, cancel := context.WithCancel(context.Background())
+	pr.stopHeartbeat = cancel
 	go func() {
 		defer close(pr.heartbeatDone)
 		t := time.NewTicker(heartbeat)
