@@ -7,7 +7,8 @@
 //
 //	postgres://user:password@host:5432/dbname?sslmode=disable
 //
-// The parameter mode=ro, which this package takes out of the URL, opens
+// The parameter mode=ro (in a URL or a keyword/value string; this package
+// takes it out before pgx sends what it does not know to the server) opens
 // for reading only: nothing is created, CompareAndSet and Truncate fail
 // with location.ErrReadOnly, and the sessions run with
 // default_transaction_read_only on. A role that may only read the table
@@ -33,7 +34,9 @@
 // marks safe to retry (nothing was sent) is determinate; any other failure
 // of a write, such as a connection lost after the statement was sent or a
 // context that ended mid-flight, is indeterminate. Read failures are
-// determinate.
+// determinate. A write the server refuses because the role may not write
+// or the session is read-only wraps location.ErrReadOnly. Messages name
+// the database without its password.
 //
 // # Watch
 //

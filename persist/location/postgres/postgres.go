@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -46,7 +49,7 @@ var ErrNotConsensus = errors.New("postgres: no shardflow_consensus table in the 
 // use.
 type Consensus struct {
 	pool     *pgxpool.Pool
-	name     string // redacted URL, for messages
+	name     string // the database, without its password, for messages
 	readOnly bool   // mode=ro: writes are refused
 	mu       struct {
 		sync.Mutex
@@ -68,14 +71,14 @@ var (
 // default_transaction_read_only on, so the server refuses writes as well.
 // A role that may only read the table needs it.
 func Open(ctx context.Context, rawURL string) (*Consensus, error) {
-	name := redact(rawURL)
-	rawURL, readOnly, err := takeMode(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %s: %w", name, err)
-	}
-	cfg, err := pgxpool.ParseConfig(rawURL)
+	cfg, err := pgxpool.ParseConfig(rawURL) // its errors hide the password
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	name := describe(cfg.ConnConfig)
+	readOnly, err := takeMode(cfg.ConnConfig.RuntimeParams)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
 	if readOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
@@ -103,26 +106,23 @@ func Open(ctx context.Context, rawURL string) (*Consensus, error) {
 	return c, nil
 }
 
-// takeMode removes the parameter mode from a URL, which pgx would send the
-// server as a setting, and reports whether it asked for reading only
-// (mode=ro; mode=rw is the default). A connection string that is not a
-// URL is returned as it is.
-func takeMode(rawURL string) (string, bool, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return rawURL, false, nil // pgx reports what is wrong with it
+// takeMode takes the parameter mode out of the settings pgx would send the
+// server (it keeps every parameter it does not know, from a URL or a
+// keyword/value string alike) and reports whether it asked for reading
+// only: mode=ro; mode=rw is the default.
+func takeMode(params map[string]string) (readOnly bool, err error) {
+	mode, ok := params["mode"]
+	if !ok {
+		return false, nil
 	}
-	q := u.Query()
-	if !q.Has("mode") {
-		return rawURL, false, nil
+	delete(params, "mode")
+	switch mode {
+	case "ro":
+		return true, nil
+	case "rw":
+		return false, nil
 	}
-	mode := q.Get("mode")
-	if mode != "ro" && mode != "rw" {
-		return "", false, fmt.Errorf("mode=%s: want ro or rw", mode)
-	}
-	q.Del("mode")
-	u.RawQuery = q.Encode()
-	return u.String(), mode == "ro", nil
+	return false, fmt.Errorf("mode=%s: want ro or rw", mode)
 }
 
 // checkSchema reports ErrNotConsensus if the table is missing.
@@ -198,10 +198,15 @@ func (c *Consensus) wrap(what string, err error) error {
 
 // classifyWrite says whether a failed write may have happened: not if the
 // server reported an error (its transaction was rolled back) or pgx knows
-// nothing reached the server.
+// nothing reached the server. A write the server refused because the role
+// may not write (insufficient_privilege) or the session is read-only
+// (read_only_sql_transaction) wraps location.ErrReadOnly.
 func classifyWrite(op string, err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+	switch {
+	case errors.As(err, &pgErr) && (pgErr.Code == "42501" || pgErr.Code == "25006"):
+		return location.Determinate(op, fmt.Errorf("%w: %w", err, location.ErrReadOnly))
+	case errors.As(err, &pgErr) || pgconn.SafeToRetry(err):
 		return location.Determinate(op, err)
 	}
 	return location.Indeterminate(op, err)
@@ -221,10 +226,8 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	return u.Redacted()
+// describe names the database of cfg for messages, without its password
+// (which a URL may carry in its user part or as a parameter).
+func describe(cfg *pgx.ConnConfig) string {
+	return (&url.URL{Scheme: "postgres", User: url.User(cfg.User), Host: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), Path: "/" + cfg.Database}).String()
 }
