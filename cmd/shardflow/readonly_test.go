@@ -15,19 +15,23 @@ import (
 
 // The commands that only read work on a location this process cannot
 // write, and change nothing there: shards, inspect --verify reading the
-// part blobs, and replay, which prints what it prints elsewhere. write fails and says why. The commands run in child
-// processes that the file modes bind (see persisttest.ReadOnlyChild).
+// part blobs, and replay, which prints what it prints elsewhere and warns
+// that it holds nothing. write fails and says why. The commands run in
+// child processes that the file modes bind (see persisttest.ReadOnlyChild).
 func TestReadOnlyLocation(t *testing.T) {
 	base := t.TempDir()
 	bin, attr := persisttest.ReadOnlyChild(t, base, "shardflow") // runs as the CLI (TestMain)
-	run := func(reader bool, args ...string) (string, error) {
+	// run returns stdout, and stderr after it.
+	run := func(reader bool, args ...string) (string, string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 		if reader {
 			cmd.SysProcAttr = attr
 		}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		return string(out), stderr.String(), err
 	}
 
 	loc := filepath.Join(base, "loc")
@@ -39,8 +43,8 @@ func TestReadOnlyLocation(t *testing.T) {
 	if err := os.WriteFile(in, []byte(lines.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := run(false, "--location", loc, "write", "--shard", "s", "--input", in); err != nil {
-		t.Fatalf("write: %v\n%s", err, out)
+	if out, errOut, err := run(false, "--location", loc, "write", "--shard", "s", "--input", in); err != nil {
+		t.Fatalf("write: %v\n%s%s", err, out, errOut)
 	}
 	blobs, _ := filepath.Glob(filepath.Join(loc, "blob", "s", "p", "*"))
 	if len(blobs) == 0 {
@@ -48,25 +52,25 @@ func TestReadOnlyLocation(t *testing.T) {
 	}
 	// What a replay prints where it can register its readers; the
 	// read-only replay must print the same.
-	wantReplay, err := run(false, "--location", loc, "replay", "--shard", "s", "--workers", "2")
+	wantReplay, errOut, err := run(false, "--location", loc, "replay", "--shard", "s", "--workers", "2")
 	if err != nil || !strings.Contains(wantReplay, `"frontier":[]`) {
-		t.Fatalf("replay: %v\n%s", err, wantReplay)
+		t.Fatalf("replay: %v\n%s%s", err, wantReplay, errOut)
 	}
 	setModes(t, loc, 0o555, 0o444)
 	t.Cleanup(func() { setModes(t, loc, 0o755, 0o644) })
 	before := tree(t, loc)
 
-	if out, err := run(true, "--location", loc, "shards", "--output", "json"); err != nil || !strings.Contains(out, `"shard":"s"`) {
-		t.Fatalf("shards on a read-only location: %v\n%s", err, out)
+	if out, errOut, err := run(true, "--location", loc, "shards", "--output", "json"); err != nil || !strings.Contains(out, `"shard":"s"`) {
+		t.Fatalf("shards on a read-only location: %v\n%s%s", err, out, errOut)
 	}
-	if out, err := run(true, "--location", loc, "inspect", "--shard", "s", "--verify"); err != nil || !strings.Contains(out, "intact") {
-		t.Fatalf("inspect --verify on a read-only location: %v\n%s", err, out)
+	if out, errOut, err := run(true, "--location", loc, "inspect", "--shard", "s", "--verify"); err != nil || !strings.Contains(out, "intact") {
+		t.Fatalf("inspect --verify on a read-only location: %v\n%s%s", err, out, errOut)
 	}
-	if out, err := run(true, "--location", loc, "replay", "--shard", "s", "--workers", "2"); err != nil || out != wantReplay {
-		t.Fatalf("replay on a read-only location: %v\n%s\nwant\n%s", err, out, wantReplay)
+	if out, errOut, err := run(true, "--location", loc, "replay", "--shard", "s", "--workers", "2"); err != nil || out != wantReplay || !strings.Contains(errOut, "without registering a reader") {
+		t.Fatalf("replay on a read-only location: %v\n%s%s\nwant\n%s and a warning", err, out, errOut, wantReplay)
 	}
-	if out, err := run(true, "--location", loc, "write", "--shard", "s", "--input", in); err == nil || !strings.Contains(out, "cannot write") {
-		t.Fatalf("write to a read-only location: %v\n%s", err, out)
+	if out, errOut, err := run(true, "--location", loc, "write", "--shard", "s", "--input", in); err == nil || !strings.Contains(errOut, "cannot write") {
+		t.Fatalf("write to a read-only location: %v\n%s%s", err, out, errOut)
 	}
 	if after := tree(t, loc); !slices.Equal(before, after) {
 		t.Fatalf("the location changed:\nbefore %v\nafter  %v", before, after)

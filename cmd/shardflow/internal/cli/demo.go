@@ -103,7 +103,7 @@ func writeDemo(ctx context.Context, st *store) error {
 // where names the location for messages.
 func (g *globals) where() string {
 	if g.blob != "" {
-		return g.blob + " + " + g.consensus
+		return redactURL(g.blob) + " + " + redactURL(g.consensus)
 	}
 	return g.location
 }

@@ -70,7 +70,7 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 		// No reader can register, and none is needed to keep the since
 		// where it is: nothing this replay does can move it.
 		opts.Unregistered = true
-		g.log.Info("the location is read-only: replaying without registering a reader, so nothing holds the since or the parts for this replay",
+		g.log.Warn("the location is read-only: replaying without registering a reader; nothing holds the since or the parts for this replay, so a writer or GC elsewhere can freeze it (status 3)",
 			"shard", cfg.shard)
 	}
 

@@ -54,10 +54,11 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 }
 
 // openForReading opens an existing location for the commands that only
-// read state and blobs (shards, inspect, replay). Where the location cannot be
-// opened as usual (it is read-only, or another user's), it is opened
+// read state and blobs (shards, inspect, replay). Where the location cannot
+// be opened as usual (it is read-only, or another user's), it is opened
 // read-only: nothing is created or written, and a sqlite or PostgreSQL
-// consensus URL gets mode=ro. If that fails too, the first error is the one reported.
+// consensus URL gets mode=ro. If that fails too, the first error is the
+// one reported.
 func (g *globals) openForReading(ctx context.Context) (*store, error) {
 	st, err := g.open(ctx, false)
 	if err == nil {
@@ -82,7 +83,7 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 	if g.blob != "" {
 		if strings.HasPrefix(g.blob, "mem:") || strings.HasPrefix(g.consensus, "mem:") {
 			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
-				"blob", g.blob, "consensus", g.consensus)
+				"blob", redactURL(g.blob), "consensus", redactURL(g.consensus))
 		}
 		if !create {
 			if err := sqliteMustExist(g.consensus); err != nil {
@@ -138,19 +139,39 @@ func sqliteMustExist(consensus string) error {
 }
 
 // readOnlyURL adds mode=ro to a sqlite or PostgreSQL consensus URL that
-// has no mode; other URLs are returned as they are.
+// has no mode; other URLs are returned as they are. It appends to the text
+// the user gave, which is never re-encoded (a query url.ParseQuery rejects
+// in part would lose that part).
 func readOnlyURL(consensus string) string {
 	u, err := url.Parse(consensus)
-	if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") {
+	if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") ||
+		u.Fragment != "" || strings.HasSuffix(consensus, "#") {
 		return consensus
 	}
-	q := u.Query()
-	if q.Has("mode") {
+	if q, _ := url.ParseQuery(u.RawQuery); q.Has("mode") {
 		return consensus
 	}
-	q.Set("mode", "ro")
-	u.RawQuery = q.Encode()
-	return u.String()
+	switch {
+	case u.RawQuery != "":
+		return consensus + "&mode=ro"
+	case strings.HasSuffix(consensus, "?"):
+		return consensus + "mode=ro"
+	}
+	return consensus + "?mode=ro"
+}
+
+// redactURL is a store URL fit for messages: without the password of its
+// user part or of a password parameter.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil || q.Has("password") {
+		u.RawQuery = "(parameters not shown)"
+	}
+	return u.Redacted()
 }
 
 // addShardFlag adds the required --shard flag.

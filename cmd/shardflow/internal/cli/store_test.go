@@ -19,8 +19,11 @@ func TestReadOnlyURL(t *testing.T) {
 		"sqlite:///d/consensus.db?mode=ro":         "sqlite:///d/consensus.db?mode=ro",
 		"sqlite:///d/a%20b.db":                     "sqlite:///d/a%20b.db?mode=ro",
 		"postgres://u@h/db":                        "postgres://u@h/db?mode=ro",
-		"postgresql://u@h/db?sslmode=disable":      "postgresql://u@h/db?mode=ro&sslmode=disable",
+		"postgresql://u@h/db?sslmode=disable":      "postgresql://u@h/db?sslmode=disable&mode=ro",
 		"postgres://u@h/db?mode=rw":                "postgres://u@h/db?mode=rw",
+		"postgres://u@h/db?options=-c%20a%3Db;x":   "postgres://u@h/db?options=-c%20a%3Db;x&mode=ro",
+		"postgres://u@h/db?":                       "postgres://u@h/db?mode=ro",
+		"postgres://u@h/db#f":                      "postgres://u@h/db#f",
 		"mem://":                                   "mem://",
 		"::not a url":                              "::not a url",
 	} {
@@ -50,5 +53,21 @@ func TestReplayModeRO(t *testing.T) {
 		Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
 	if code != ExitOK || stdout.String() != want {
 		t.Fatalf("replay through mode=ro: %d %q %q, want %q", code, stdout.String(), stderr.String(), want)
+	}
+}
+
+// Store URLs in messages show no password, wherever the URL carries it.
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:sekrit@h/db":              "postgres://u:xxxxx@h/db",
+		"postgres://u@h/db?password=sekrit&x=1": "postgres://u@h/db?(parameters not shown)",
+		"postgres://u@h/db?sslmode=disable":     "postgres://u@h/db?sslmode=disable",
+		"postgres://u@h/db?password=sekrit;x":   "postgres://u@h/db?(parameters not shown)",
+		"file:///d/blob":                        "file:///d/blob",
+		"::not a url, password=sekrit":          "(unparsable url)",
+	} {
+		if got := redactURL(in); got != want || strings.Contains(got, "sekrit") {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
