@@ -60,7 +60,8 @@ waits for the dataflow to settle, prints
 and exits with status 3. The csv output has rows only; table is for people.
 
 A location this process cannot write (a read-only file system, another
-user's) is replayed without registering a reader, and nothing is written
+user's, a database role that may only read, a --consensus URL with
+mode=ro) is replayed without registering a reader, and nothing is written
 to it. Nothing then holds the since or the parts for the replay: if
 another process writes and collects that location meanwhile, the replay
 may freeze (status 3) where it would otherwise have finished.`,

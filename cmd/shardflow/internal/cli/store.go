@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -61,8 +62,8 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 // one reported.
 func (g *globals) openForReading(ctx context.Context) (*store, error) {
 	st, err := g.open(ctx, false)
-	if err == nil {
-		return st, nil
+	if err == nil || !mayBeReadOnly(ctx, err) {
+		return st, err
 	}
 	st, rerr := g.openAs(ctx, false, true, clientOptions)
 	if rerr != nil {
@@ -70,6 +71,16 @@ func (g *globals) openForReading(ctx context.Context) (*store, error) {
 	}
 	g.log.Debug("opened the location read-only", "because", err)
 	return st, nil
+}
+
+// mayBeReadOnly reports whether opening the location read-only may succeed
+// where opening it as usual failed with err: not if the store could not be
+// reached, nor once ctx is done. (Trying would fail the same way, after as
+// long: a second connect timeout, say.)
+func mayBeReadOnly(ctx context.Context, err error) bool {
+	var netErr net.Error
+	return ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
+		!errors.As(err, &netErr)
 }
 
 // openWith is open with a client of the given options.

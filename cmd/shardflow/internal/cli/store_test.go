@@ -3,7 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/shardflow/shardflow/persist"
@@ -68,6 +73,29 @@ func TestRedactURL(t *testing.T) {
 	} {
 		if got := redactURL(in); got != want || strings.Contains(got, "sekrit") {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The read-only fallback is not tried where the store could not be reached
+// or the command was stopped: it would fail the same way, after as long.
+func TestMayBeReadOnly(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{context.Background(), fmt.Errorf("open: %w", fs.ErrPermission), true},
+		{context.Background(), errors.New("sqlite: this process cannot write the database"), true},
+		{context.Background(), fmt.Errorf("postgres: connect: %w", refused), false},
+		{context.Background(), fmt.Errorf("open: %w", context.DeadlineExceeded), false},
+		{done, errors.New("interrupted"), false},
+	} {
+		if got := mayBeReadOnly(c.ctx, c.err); got != c.want {
+			t.Errorf("mayBeReadOnly(%v) = %t, want %t", c.err, got, c.want)
 		}
 	}
 }
