@@ -17,6 +17,9 @@
 // reason, so a missing PostgreSQL never passes silently as green-but-empty:
 // the skips show in -v output and the log line in any output.
 //
+// MainLazy starts the server at the first NewDatabase instead, for a test
+// binary that seldom needs it (a benchmark suite).
+//
 // Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,16 +15,42 @@ import (
 )
 
 // The cluster Main started for this test binary, or why there is none.
+// With MainLazy, start starts it at the first NewDatabase.
 var (
 	shared     *Cluster
 	skipReason string
 	dbCounter  atomic.Int64
+	lazy       struct {
+		sync.Mutex
+		on, tried bool
+		err       error // a failure to start other than ErrUnavailable
+	}
 )
 
 // Main starts the package's server, runs the tests and stops it, returning
 // the exit code for os.Exit. When PostgreSQL is unavailable it logs why, and
 // the tests that need a database skip.
 func Main(m *testing.M) int {
+	if err := start(); err != nil {
+		return 1
+	}
+	return runAndStop(m)
+}
+
+// MainLazy is Main for a test binary that seldom needs PostgreSQL, such as
+// a benchmark suite: the server starts at the first NewDatabase rather than
+// before the tests, so a run that needs none neither waits for it nor runs
+// beside it, and it is stopped after the tests if it started.
+func MainLazy(m *testing.M) int {
+	lazy.Lock()
+	lazy.on = true
+	lazy.Unlock()
+	return runAndStop(m)
+}
+
+// start starts the shared server, or records why there is none (and logs
+// it). An error other than ErrUnavailable is returned, and logged.
+func start() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	c, err := Start(ctx)
 	cancel()
@@ -33,11 +60,28 @@ func Main(m *testing.M) int {
 		log.Printf("pgtest: SKIPPING every PostgreSQL test: %v", err)
 	case err != nil:
 		log.Printf("pgtest: starting PostgreSQL failed: %v", err)
-		return 1
+		return err
 	default:
 		shared = c
 	}
+	return nil
+}
+
+// startLazily starts the shared server at the first call under MainLazy.
+func startLazily() error {
+	lazy.Lock()
+	defer lazy.Unlock()
+	if lazy.on && !lazy.tried {
+		lazy.tried = true
+		lazy.err = start()
+	}
+	return lazy.err
+}
+
+func runAndStop(m *testing.M) int {
 	code := m.Run()
+	lazy.Lock() // a lazy start may still be under way
+	defer lazy.Unlock()
 	if shared != nil {
 		if err := shared.Stop(); err != nil {
 			log.Printf("pgtest: stopping PostgreSQL: %v", err)
@@ -49,11 +93,14 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// NewDatabase creates an empty database on the server Main started and
-// returns its URL; the database is dropped when t ends. Without a server it
-// skips t, saying why.
+// NewDatabase creates an empty database on the server Main (or MainLazy)
+// started and returns its URL; the database is dropped when t ends. Without
+// a server it skips t, saying why.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	if err := startLazily(); err != nil {
+		t.Fatalf("pgtest: starting PostgreSQL failed: %v", err)
+	}
 	if shared == nil {
 		if skipReason == "" {
 			skipReason = "pgtest.Main was not called from TestMain"
