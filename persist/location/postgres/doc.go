@@ -45,5 +45,8 @@
 // payload is the shard key, to that key's watchers; notifications for a key
 // coalesce into one pending value per watcher. If the listening connection
 // is lost it reconnects with backoff and then wakes every watcher, since
-// notifications may have been missed meanwhile. Close stops it.
+// notifications may have been missed meanwhile. If the server refuses the
+// first LISTEN (a hot standby does, during recovery, which mode=ro may
+// point at), it stops, and Watch fails at once: readers then poll instead
+// of waiting on a watch that cannot start. Close stops it.
 package postgres

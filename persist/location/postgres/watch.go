@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shardflow/shardflow/persist/location"
 )
@@ -13,7 +15,8 @@ import (
 // Watch implements location.Watcher. It returns once the listening
 // connection is listening, so a write committed after Watch returns is
 // never missed; ctx bounds that wait (the first Watch opens the
-// connection).
+// connection). If the server refuses LISTEN (a hot standby does, during
+// recovery), Watch fails at once, now and from then on.
 func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
 	const op = "consensus watch"
 	if err := c.begin(ctx, op); err != nil {
@@ -35,6 +38,10 @@ func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, fun
 	l.add(key, w)
 	select {
 	case <-l.ready:
+	case <-l.refused:
+		// Readers then poll, without waiting for a watch first.
+		l.remove(key, w)
+		return nil, nil, location.Determinate(op, c.wrap("listen", l.refusal))
 	case <-ctx.Done():
 		l.remove(key, w)
 		return nil, nil, location.Determinate(op, ctx.Err())
@@ -54,7 +61,12 @@ type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when run returns
 	ready  chan struct{} // closed when LISTEN first succeeded
-	mu     struct {
+	// refused is closed, and refusal set, when the server refused the
+	// first LISTEN: it does not take them (a hot standby, during
+	// recovery), and retrying would not change that.
+	refused chan struct{}
+	refusal error
+	mu      struct {
 		sync.Mutex
 		watches map[string]map[*watch]struct{}
 	}
@@ -67,7 +79,7 @@ const (
 
 func startListener(cfg *pgx.ConnConfig) *listener {
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &listener{cfg: cfg, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
+	l := &listener{cfg: cfg, cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), refused: make(chan struct{})}
 	l.mu.watches = map[string]map[*watch]struct{}{}
 	go l.run(ctx)
 	return l
@@ -99,6 +111,12 @@ func (l *listener) run(ctx context.Context) {
 			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 			conn.Close(closeCtx)
 			cancel()
+			var pgErr *pgconn.PgError
+			if first && errors.As(err, &pgErr) {
+				l.refusal = err
+				close(l.refused)
+				return
+			}
 		}
 		if ctx.Err() != nil {
 			return

@@ -1,0 +1,113 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shardflow/shardflow/persist/location"
+)
+
+// A server that refuses LISTEN, as a hot standby does during recovery:
+// Watch fails at once, and again at once later, instead of waiting out its
+// context while the listener retries for ever; readers then poll.
+func TestWatchWhereListenIsRefused(t *testing.T) {
+	srv := newRefusingServer(t)
+	pool, err := pgxpool.New(t.Context(), "postgres://u@"+srv.addr+"/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Consensus{pool: pool, name: "refusing"}
+	defer c.Close()
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		_, _, err := c.Watch(ctx, "k")
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "during recovery") || location.IsIndeterminate(err) {
+			t.Fatalf("watch %d where LISTEN is refused: %v, want the server's refusal", i, err)
+		}
+	}
+	if n := srv.listens.Load(); n != 1 {
+		t.Fatalf("%d LISTENs sent, want 1: a refusal is not retried", n)
+	}
+}
+
+// refusingServer speaks just enough of the protocol for pgx to connect,
+// and answers every query with the error a hot standby gives LISTEN.
+type refusingServer struct {
+	addr    string
+	listens atomic.Int32
+}
+
+func newRefusingServer(t *testing.T) *refusingServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &refusingServer{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer conn.Close()
+				s.serve(conn)
+			})
+		}
+	})
+	return s
+}
+
+func (s *refusingServer) serve(conn net.Conn) {
+	be := pgproto3.NewBackend(conn, conn)
+	msg, err := be.ReceiveStartupMessage()
+	if _, ok := msg.(*pgproto3.SSLRequest); ok && err == nil {
+		if _, err := conn.Write([]byte("N")); err != nil {
+			return
+		}
+		msg, err = be.ReceiveStartupMessage()
+	}
+	if _, ok := msg.(*pgproto3.StartupMessage); !ok || err != nil {
+		return
+	}
+	be.Send(&pgproto3.AuthenticationOk{})
+	be.Send(&pgproto3.BackendKeyData{ProcessID: 1, SecretKey: []byte{0, 0, 0, 2}})
+	be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if be.Flush() != nil {
+		return
+	}
+	for {
+		msg, err := be.Receive()
+		if err != nil {
+			return
+		}
+		switch m := msg.(type) {
+		case *pgproto3.Query:
+			if strings.HasPrefix(m.String, "LISTEN") {
+				s.listens.Add(1)
+			}
+			be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "25006", Message: "cannot execute LISTEN during recovery"})
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			if be.Flush() != nil {
+				return
+			}
+		case *pgproto3.Terminate:
+			return
+		}
+	}
+}
