@@ -54,24 +54,20 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	g.log.Info("replay", "shard", cfg.shard, "as_of", cfg.asOf, "until", opts.Until.String(),
 		"snapshot", cfg.snapshot, "workers", cfg.workers, "fetch_concurrency", cfg.fetchConcurrency, "follow", cfg.follow)
 
-	readOnly := st.readOnly
-	if !readOnly {
-		release, err := holdSince(ctx, g, st, cfg.shard)
-		switch {
-		case errors.Is(err, location.ErrReadOnly):
-			readOnly = true // its URL opened it read-only (mode=ro)
-		case err != nil:
-			return failure(err)
-		default:
-			defer release()
-		}
-	}
-	if readOnly {
-		// No reader can register, and none is needed to keep the since
-		// where it is: nothing this replay does can move it.
+	// A store opened read-only (by the fallback, or by mode=ro in its
+	// URL) refuses the since hold: no reader can register there, and none
+	// is needed to keep the since where it is, since nothing this replay
+	// does can move it.
+	release, err := holdSince(ctx, g, st, cfg.shard)
+	switch {
+	case errors.Is(err, location.ErrReadOnly):
 		opts.Unregistered = true
 		g.log.Warn("the location is read-only: replaying without registering a reader; nothing holds the since or the parts for this replay, so a writer or GC elsewhere can freeze it (status 3)",
 			"shard", cfg.shard)
+	case err != nil:
+		return failure(err)
+	default:
+		defer release()
 	}
 
 	client := func(context.Context) (*persist.Client, error) { return st.client, nil }
@@ -80,7 +76,7 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 	defer bar.Done()
 	// Each worker's tokens, touched only on that worker's goroutine.
 	tokens := make([]*shardsource.Tokens, cfg.workers)
-	err := replay.Run(ctx, replay.Config{
+	err = replay.Run(ctx, replay.Config{
 		Workers: cfg.workers,
 		Build: func(s *dataflow.Scope[frontier.Time], fail func(error)) (*replay.Stream, func()) {
 			o := opts

@@ -40,9 +40,6 @@ type store struct {
 	// blobDir is the directory of the default location's blobs, "" for a
 	// location given by URL.
 	blobDir string
-	// readOnly: the location was opened for reading only, and refuses
-	// every write (to register a reader, say).
-	readOnly bool
 }
 
 func (s *store) Close() error { return s.loc.Close() }
@@ -109,7 +106,7 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 		if err != nil {
 			return nil, failure(err)
 		}
-		return &store{loc: loc, client: persist.NewClient(loc, opts), readOnly: readOnly}, nil
+		return &store{loc: loc, client: persist.NewClient(loc, opts)}, nil
 	}
 	if fi, err := os.Stat(g.location); (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, failure(fmt.Errorf("--location %s: not a directory", g.location))
@@ -128,7 +125,7 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 		return nil, failure(err)
 	}
 	g.log.Debug("opened location", "dir", g.location)
-	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob"), readOnly: readOnly}, nil
+	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob")}, nil
 }
 
 // sqliteMustExist refuses a sqlite consensus URL naming a file that does
