@@ -9,7 +9,12 @@ import (
 	"github.com/shardflow/shardflow/persist/location/postgres/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv("PGTEST_LAZY_CHILD") != "" { // a child of TestMainLazy
+		os.Exit(pgtest.MainLazy(m))
+	}
+	os.Exit(pgtest.Main(m))
+}
 
 // TestNewDatabase: each call gives a distinct, empty, usable database.
 func TestNewDatabase(t *testing.T) {
