@@ -28,7 +28,10 @@ type ListenEvent struct {
 }
 
 // Listen yields, in order of time, the batches of a shard beyond an as-of
-// and the progress between them. It belongs to one goroutine.
+// and the progress between them. It belongs to one goroutine. Its reader's
+// since must stay behind its frontier (see ReadHandle.DowngradeSince): a
+// batch that compaction advanced to the listen's frontier or beyond is a
+// *SinceAdvancedError, never rows yielded twice or at moved times.
 type Listen struct {
 	r        *ReadHandle
 	asOf     frontier.Time
@@ -87,6 +90,10 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 			}
 			continue
 		}
+		if err := l.checkAdvanced(b); err != nil {
+			l.r.endRead(token)
+			return ListenEvent{}, err
+		}
 		// New data: the writer is active again, so poll at the shortest
 		// interval rather than where an idle stretch left the backoff.
 		l.w.delay = l.w.min
@@ -101,6 +108,27 @@ func (l *Listen) Next(ctx context.Context) (ListenEvent, error) {
 		l.pending = &progress
 		return ListenEvent{Kind: ListenParts, Lower: lower, Upper: b.Upper.Clone(), Parts: parts}, nil
 	}
+}
+
+// checkAdvanced refuses a batch whose rows compaction may have advanced to
+// where the listen would yield them wrongly: a merge advances the rows
+// before the shard's since to it, and a batch with a since beyond the
+// as-of, at or beyond the listen's frontier and beyond its own lower may
+// hold rows the listen has yielded already (or the snapshot had), now at a
+// time it would yield again, and rows moved from a time it is still to
+// yield. Holding the since behind the listen's frontier (see
+// ReadHandle.DowngradeSince) keeps every batch clear of this.
+func (l *Listen) checkAdvanced(b state.Batch) error {
+	since, ok := b.Since.Single()
+	if !ok {
+		return nil // never compacted: every row is at its own time
+	}
+	at, ok := l.frontier.Single()
+	lower, lok := b.Lower.Single()
+	if !ok || !lok || since <= l.asOf || since < at || since <= lower {
+		return nil
+	}
+	return &SinceAdvancedError{AsOf: l.asOf, Since: b.Since.Clone()}
 }
 
 // Close stops the listen. Parts already yielded keep their leases until

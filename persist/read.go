@@ -129,6 +129,13 @@ func (r *ReadHandle) Heartbeat(ctx context.Context) error {
 // which lets the shard since (the meet of the readers' sinces) advance and
 // compaction merge what is behind it. It also heartbeats. A since before the
 // reader's current one is ignored (sinces never regress).
+//
+// A Listen needs more: its frontier must stay beyond the since. Merges
+// advance the rows behind the since to it and may join the batches a
+// listen has yielded with those it has not; with the since at the listen's
+// frontier, yielded rows would come back there, looking new (the Listen
+// refuses such a batch with a *SinceAdvancedError). Move the since to the
+// frontier the listen had before its last progress, not to the progress.
 func (r *ReadHandle) DowngradeSince(ctx context.Context, since Frontier) error {
 	err := r.update(ctx, func(s state.State, hold location.SeqNo) (state.State, bool) {
 		return s.DowngradeSince(r.id, since, hold, r.c.nowMs())

@@ -57,12 +57,12 @@ func (r *ReadHandle) checkUnregistered(s state.State, asOf frontier.Time, checkS
 }
 
 // checkSince is, for a listen of an unregistered reader, the check that
-// the shard's since has not passed the listen's frontier: compaction
-// merges only batches wholly behind the since, and advances their times to
-// it, so the batch at a frontier the since has not passed is as written.
-// (A registered reader's since, at or before its listens' as-ofs, holds
-// the shard's there.) The error names the listen's as-of, which the since
-// has passed too.
+// the shard's since has not passed the listen's frontier. Nothing holds
+// the since back for it, and once the since has passed the frontier any
+// merge may advance rows the listen is still to yield past their times, so
+// it stops then rather than at the first such batch (which checkAdvanced
+// refuses, for every reader, as it comes). The error names the listen's
+// as-of, which the since has passed too.
 func (l *Listen) checkSince(s state.State) error {
 	at, ok := l.frontier.Single()
 	if !ok {
