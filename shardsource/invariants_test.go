@@ -39,7 +39,10 @@ func gatedRunOpts(t *testing.T, hook func(*Tokens), opts Options[string, string]
 	w := dataflow.NewWorker()
 	r := &single{t: t, w: w, probe: dataflow.NewProbeHandle[frontier.Time]()}
 	dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
-		opts.AsOf, opts.Until, opts.FetchConcurrency = &asOf, frontier.From[frontier.Time](3), 4
+		if opts.Until.IsEmpty() {
+			opts.Until = frontier.From[frontier.Time](3) // the three batches of gatedEnv
+		}
+		opts.AsOf, opts.FetchConcurrency = &asOf, 4
 		parts, tokens := Source(s, "test_source", e.clientFn(), testShard, stringOpts(opts))
 		hook(tokens)
 		r.out = collect(s, parts, r.probe)
@@ -168,14 +171,25 @@ func TestReaderOutlivesInflightFetch(t *testing.T) {
 // reads: the part's lease holds the reader's seqno hold at the state
 // version it was listed from, although the source's since (and the
 // heartbeat, every millisecond here) would otherwise let GC collect it.
+// The source reads one batch more than gatedEnv's three, so that its
+// since, one batch behind its listen, passes the hanging t=1 batch.
 func TestGCKeepsLeasedParts(t *testing.T) {
 	var errs []error
 	e, blob, r := gatedRunOpts(t, func(*Tokens) {}, Options[string, string]{
+		Until:             frontier.From[frontier.Time](4),
 		HeartbeatInterval: time.Millisecond,
 		ErrorHandler:      Signal(func(err error) { errs = append(errs, err) }),
 	})
 	ctx := context.Background()
-	r.stepUntil("t=0 and t=2 done", func() bool { return len(r.out.rows) == 2 })
+	e.appendAt(3, 4, row("d", 3, 1))
+	r.stepUntil("t=0, t=2 and t=3 done", func() bool { return len(r.out.rows) == 3 })
+	r.stepUntil("the source's since past t=1", func() bool {
+		st, err := e.client.State(ctx, testShard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !st.Since.LessEqual(1)
+	})
 	merged := 0
 	for range 20 {
 		rep, err := e.client.Compact(ctx, testShard)
@@ -196,7 +210,7 @@ func TestGCKeepsLeasedParts(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("a leased part went missing: %v", errs)
 	}
-	if got := consolidated(r.out.rows); len(got) != 3 {
+	if got := consolidated(r.out.rows); len(got) != 4 {
 		t.Fatalf("rows %v", got)
 	}
 	// Once the source is done its reader is gone and GC may collect the

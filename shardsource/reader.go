@@ -89,7 +89,7 @@ func (p *persistReader) Listen(ctx context.Context, asOf frontier.Time) (shardLi
 	if err != nil {
 		return nil, err
 	}
-	return &persistListener{r: p.r, l: l}, nil
+	return &persistListener{r: p.r, l: l, at: frontier.From(asOf)}, nil
 }
 
 // Expire stops the heartbeat and unregisters the reader.
@@ -102,12 +102,20 @@ func (p *persistReader) Expire(ctx context.Context) error {
 type persistListener struct {
 	r *persist.ReadHandle
 	l *persist.Listen
-	// since is progress the reader's since has yet to follow. Next
-	// downgrades it at its start, not before returning the batch that
-	// brought it: the compare-and-set stays off the path from a batch to
-	// its fetches, and holding the since back that much longer is safe
-	// (the batch's parts are leased already).
+	// since is where the reader's since has yet to move: the listen's
+	// frontier before its last progress, not the progress itself. A
+	// merge advances the rows behind the shard's since to it, and joins
+	// batches the listen has yielded with those it has not; with the
+	// since at the listen's frontier, rows it had yielded would come
+	// back at that frontier, like new ones (persist's Listen refuses such
+	// a batch). One batch behind, they land where the listen no longer
+	// looks. Next moves the since at its start, not before returning the
+	// batch that brought it: the compare-and-set stays off the path from
+	// a batch to its fetches, and holding the since back that much longer
+	// is safe (the batch's parts are leased already).
 	since frontier.Antichain[frontier.Time]
+	// at is the listen's frontier: its as-of, then its last progress.
+	at frontier.Antichain[frontier.Time]
 }
 
 // Next gathers the parts of the next batch and the progress after it.
@@ -132,7 +140,7 @@ func (p *persistListener) Next(ctx context.Context) ([]listedPart, frontier.Anti
 		case persist.ListenParts:
 			parts = listed(parts, ev.Parts)
 		case persist.ListenProgress:
-			p.since = ev.Upper.Clone() // empty: closed, nothing to follow
+			p.since, p.at = p.at, ev.Upper.Clone()
 			return parts, ev.Upper, nil
 		}
 	}
