@@ -39,7 +39,10 @@ type GCReport struct {
 // then truncates those versions. A blob that any version at or after the
 // oldest hold references is never deleted. Every step tolerates a
 // concurrent GC: deleting a deleted blob or truncating a truncated version
-// is not an error.
+// is not an error. A version at or after the hold that does not decode, or
+// that carries fields newer code wrote (ErrUnknownFields: they may
+// reference blobs or hold versions), makes it delete and truncate nothing
+// and fail.
 func (c *Client) GC(ctx context.Context, shard ShardID) (GCReport, error) {
 	var rep GCReport
 	m, err := c.machine(shard)
@@ -71,6 +74,11 @@ func (c *Client) GC(ctx context.Context, shard ShardID) (GCReport, error) {
 				return derr // cannot know what a live version references
 			}
 			return nil // its blobs stay for the janitor
+		}
+		if seq >= hold && v.HasUnknown() {
+			// Newer code may reference blobs, or hold versions, in
+			// fields this code cannot see: delete and truncate nothing.
+			return fmt.Errorf("%w: seqno %d", ErrUnknownFields, seq)
 		}
 		into := live
 		if seq < hold {
