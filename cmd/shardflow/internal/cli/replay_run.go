@@ -85,15 +85,11 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 			tokens[s.Index()] = t
 			return operators.FlatMap(parts, partRows), t.Drop
 		},
-		// A fetch or listen still running is not quiescence, however
-		// slow the store. A replay without an end listens forever, so
-		// only its fetches are waited for.
-		Settled: func(worker int) bool {
-			if opts.Until.IsEmpty() {
-				return tokens[worker].FetchSettled()
-			}
-			return tokens[worker].Settled()
-		},
+		// A fetch still running is not quiescence, however slow the
+		// store. The listen is not waited for: one that waits for writes
+		// (--follow, or --until past the upper) may never end, and
+		// nothing it lists after a freeze can move the frozen frontier.
+		Settled: func(worker int) bool { return tokens[worker].FetchSettled() },
 		Printer: printer,
 		Printed: bar.Add,
 	})
