@@ -185,11 +185,37 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 		ctxDone = ctx.Done()
 		result  error
 	)
+	// record keeps the first data error: a later one (another part, the
+	// listen) is a consequence or at a later time.
+	record := func(err error) {
+		if frozen != nil {
+			return
+		}
+		frozen = err
+		ticker = time.NewTicker(quietInterval)
+		tick = ticker.C
+	}
+	// recordQueued takes an error fail queued but this loop has not
+	// picked yet: select picks among ready cases at random, so a stop or
+	// the end may come first.
+	recordQueued := func() {
+		select {
+		case err := <-r.failed:
+			record(err)
+		default:
+		}
+	}
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-r.wake:
 		case <-ctxDone:
 			ctxDone = nil
+			recordQueued()
 			if frozen != nil && result == nil {
 				// Asked to stop while waiting for quiescence: report the
 				// freeze where the frontier stands now.
@@ -199,10 +225,7 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 			r.silent = true
 			r.stopAll()
 		case err := <-r.failed:
-			frozen = err
-			ticker = time.NewTicker(quietInterval)
-			defer ticker.Stop()
-			tick = ticker.C
+			record(err)
 		case <-tick:
 			r.process()
 			if !r.quiescent() {
@@ -220,6 +243,7 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 			r.silent = true
 			r.stopAll()
 		case err := <-done:
+			recordQueued()
 			r.process()
 			if !r.silent {
 				r.printErr = errors.Join(r.printErr, r.cfg.Printer.Flush())

@@ -1,0 +1,85 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/shardflow/shardflow/cmd/shardflow/internal/render"
+	"github.com/shardflow/shardflow/dataflow"
+	"github.com/shardflow/shardflow/frontier"
+)
+
+// failingSource holds a capability at 0 until every worker has pressed
+// the shutdown button. On its first run it calls fail with first, then,
+// on each of its next extra runs (it activates itself), with a later
+// error; after is called once the first error is reported.
+func failingSource(first error, extra int, after func()) func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()) {
+	return func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
+		b := dataflow.NewBuilder(s, "failing")
+		_, stream := dataflow.AddOutput[render.Update](b)
+		button, token := b.ShutdownButton()
+		act := b.SyncActivator()
+		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+			c := caps[0]
+			runs := 0
+			return func() {
+				if !c.Valid() {
+					return
+				}
+				if button.AllPressed() {
+					c.Drop()
+					return
+				}
+				runs++
+				switch {
+				case runs == 1:
+					fail(first)
+					after()
+				case runs <= 1+extra:
+					fail(errors.New("a later error"))
+				default:
+					return
+				}
+				act.Activate()
+			}
+		})
+		return stream, token.Drop
+	}
+}
+
+// TestRunReportsErrorQueuedAtStop: a data error reported just before the
+// replay is asked to stop is still the replay's result. Run's loop picks
+// at random among the stop, the dataflow's end and the queued error, so
+// each case runs many times.
+func TestRunReportsErrorQueuedAtStop(t *testing.T) {
+	boom := errors.New("blob missing")
+	for range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		var sb strings.Builder
+		err := Run(ctx, Config{Workers: 1, Build: failingSource(boom, 0, cancel), Printer: render.NewPrinter(&sb, render.JSONL)})
+		cancel()
+		var fe *FrozenError
+		if !errors.As(err, &fe) || !errors.Is(fe.Err, boom) {
+			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, sb.String())
+		}
+	}
+}
+
+// TestRunReportsFirstError: errors after the first (fail called again and
+// again) do not replace it.
+func TestRunReportsFirstError(t *testing.T) {
+	boom := errors.New("blob missing")
+	for range 20 {
+		var sb strings.Builder
+		err := Run(context.Background(), Config{Workers: 1, Build: failingSource(boom, 50, func() {}), Printer: render.NewPrinter(&sb, render.JSONL)})
+		var fe *FrozenError
+		if !errors.As(err, &fe) || !errors.Is(fe.Err, boom) {
+			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, sb.String())
+		}
+		if strings.Contains(sb.String(), "later") {
+			t.Fatalf("a later error was printed:\n%s", sb.String())
+		}
+	}
+}
