@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,31 @@ func TestFilter(t *testing.T) {
 	want := []string{"late/v@3+1", "sum/v@2+3"}
 	if !equalStrings(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+// ReplaceWith of a part whose diffs sum to zero emits nothing, not a row
+// with a zero diff, and releases the part's lease; the other part, summing
+// to 1, is replaced as usual.
+func TestReplaceWithZeroSum(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 2, row("x", 1, 1), row("y", 1, -1))
+	e.appendAt(2, 3, row("z", 2, 1))
+	asOf := frontier.From[frontier.Time](2)
+	filter := func(persist.PartDesc, frontier.Antichain[frontier.Time]) FilterResult {
+		return ReplaceWith([]byte("sum"), []byte("v"))
+	}
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf, Filter: filter, Until: frontier.From[frontier.Time](3)})
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	want := []Row{{Key: []byte("sum"), Val: []byte("v"), Time: 2, Diff: 1}}
+	if !slices.EqualFunc(r.out.rows, want, func(a, b Row) bool {
+		return bytes.Equal(a.Key, b.Key) && bytes.Equal(a.Val, b.Val) && a.Time == b.Time && a.Diff == b.Diff
+	}) {
+		t.Fatalf("emitted %+v, want only %+v: the part whose diffs sum to zero stands for nothing", r.out.rows, want)
+	}
+	r.shutdown()
+	if n := e.readers(); n != 0 {
+		t.Fatalf("%d readers after shutdown: a lease kept the reader", n)
 	}
 }
 

@@ -186,6 +186,9 @@ func persistListenConfig(cfg listenConfig[listedPart], filter Filter) listenConf
 			if !inSnapshot || p.leased.Desc.MaxTime > readAt {
 				return p, decideKeep
 			}
+			if p.leased.Desc.DiffsSum == 0 {
+				return p, decideDiscard // its rows cancel out: no row stands for them
+			}
 			releaseLease(p.leased.Lease)
 			p.leased.Lease = nil
 			p.replacement = &Row{Key: res.key, Val: res.val, Time: readAt, Diff: p.leased.Desc.DiffsSum}
