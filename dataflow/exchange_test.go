@@ -29,6 +29,12 @@ func collect[D any](t testing.TB, s *dataflow.Stream[T, D], pact dataflow.Pact[D
 // buildExchange feeds 0..n-1 from worker 0's input at time i/100 and
 // exchanges them by value.
 func buildExchange(w *dataflow.Worker, n int, onRecord func(worker int, t T, d uint64), t testing.TB) *dataflow.InputHandle[T, uint64] {
+	return buildExchangeWith(w, n, onRecord, t, nil)
+}
+
+// buildExchangeWith is buildExchange calling inBuild, if not nil, at the
+// end of the build function.
+func buildExchangeWith(w *dataflow.Worker, n int, onRecord func(worker int, t T, d uint64), t testing.TB, inBuild func()) *dataflow.InputHandle[T, uint64] {
 	var input *dataflow.InputHandle[T, uint64]
 	dataflow.Dataflow(w, "exchange", func(s *dataflow.Scope[T]) {
 		var stream *dataflow.Stream[T, uint64]
@@ -36,6 +42,9 @@ func buildExchange(w *dataflow.Worker, n int, onRecord func(worker int, t T, d u
 		collect(t, stream, dataflow.Exchange(func(d uint64) uint64 { return d }), func(tm T, d uint64) {
 			onRecord(w.Index(), tm, d)
 		})
+		if inBuild != nil {
+			inBuild()
+		}
 	})
 	if w.Index() == 0 {
 		for i := range n {
@@ -145,6 +154,43 @@ func TestLateBuilderReceivesEarlyEnvelopes(t *testing.T) {
 			t.Fatalf("seed %d: worker 0 sent nothing before worker 1 built", seed)
 		}
 		buildExchange(c.Workers[1], 200, record, t)
+		if err := c.Run(100000); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 200 || wrong != 0 {
+			t.Fatalf("seed %d: saw %d distinct records, %d on the wrong worker", seed, len(seen), wrong)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
+
+// A build function may step its worker (to wait on an earlier dataflow's
+// probe, say): envelopes that arrive meanwhile for the dataflow being
+// built are kept and applied once it is built, as for one not yet begun.
+func TestStepInsideBuildKeepsEnvelopes(t *testing.T) {
+	for seed := uint64(1); seed <= 10; seed++ {
+		c := dataflowtest.NewCluster(2, seed)
+		seen := map[uint64]int{}
+		wrong := 0
+		record := func(worker int, _ T, d uint64) {
+			seen[d]++
+			if int(d%2) != worker {
+				wrong++
+			}
+		}
+		buildExchange(c.Workers[0], 200, record, t)
+		for range 20 {
+			c.Workers[0].Step()
+		}
+		if c.Fabric.Sent() == 0 {
+			t.Fatalf("seed %d: worker 0 sent nothing before worker 1 built", seed)
+		}
+		buildExchangeWith(c.Workers[1], 200, record, t, func() {
+			c.Fabric.DeliverAll(c.Rand)
+			c.Workers[1].Step() // receives envelopes for the dataflow it is building
+		})
 		if err := c.Run(100000); err != nil {
 			t.Fatal(err)
 		}

@@ -57,7 +57,9 @@ type loopCheck struct {
 // Dataflow builds a dataflow on w by calling build with a fresh scope, then
 // checks its graph and starts tracking its progress. It panics with a
 // *GraphError if the graph has a cycle that does not advance time or an
-// unconnected feedback edge (see TryDataflow).
+// unconnected feedback edge (see TryDataflow). build may step w (to wait on
+// an earlier dataflow's probe, say): what other workers send the dataflow
+// meanwhile is kept until it is built, like what they send before.
 func Dataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Scope[T])) {
 	if err := TryDataflow(w, name, build); err != nil {
 		panic(err)
@@ -69,7 +71,11 @@ func Dataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Scope
 func TryDataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Scope[T])) error {
 	s := &Scope[T]{w: w, name: name, index: len(w.byIndex)}
 	w.byIndex = append(w.byIndex, nil)
-	build(s)
+	w.building = append(w.building, s.index)
+	func() {
+		defer func() { w.building = w.building[:len(w.building)-1] }()
+		build(s)
+	}()
 	early := w.early[s.index]
 	delete(w.early, s.index) // a refused dataflow drops what came early
 	if err := s.finalize(); err != nil {

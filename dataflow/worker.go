@@ -25,8 +25,12 @@ type Worker struct {
 	byIndex []dataflowRuntime
 	// dataflows lists the dataflows that have not completed.
 	dataflows []dataflowRuntime
-	// early holds envelopes for dataflows this worker has not built yet.
+	// early holds envelopes for dataflows this worker has not built yet,
+	// or is building: a build function may step the worker.
 	early map[int][]Envelope
+	// building lists the indexes of the dataflows being built (nested
+	// builds push and pop).
+	building []int
 
 	// queue lists activated operators, each once (operator.queued).
 	queue, later []*operator
@@ -256,7 +260,7 @@ func (w *Worker) receive() {
 }
 
 func (w *Worker) deliver(e Envelope) {
-	if e.dataflow >= len(w.byIndex) {
+	if e.dataflow >= len(w.byIndex) || slices.Contains(w.building, e.dataflow) {
 		w.early[e.dataflow] = append(w.early[e.dataflow], e)
 		return
 	}
