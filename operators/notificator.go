@@ -17,9 +17,11 @@ import (
 // operator that stops must call Drop.
 type Notificator[T frontier.Timestamp[T]] struct {
 	frontiers []func() frontier.Antichain[T]
-	// pending holds one capability per requested time; byTime indexes it.
+	// pending holds one capability per requested time. byTime holds the
+	// times of pending and of ready capabilities not yet handed to ForEach's
+	// f, so that a request for any of them is merged.
 	pending []*dataflow.Capability[T]
-	byTime  map[T]int
+	byTime  map[T]struct{}
 	// checked counts the leading pending entries found not ready against
 	// the frontiers in seen; while the frontiers stay equal to seen, only
 	// later entries need checking.
@@ -31,18 +33,20 @@ type Notificator[T frontier.Timestamp[T]] struct {
 // NewNotificator returns a notificator that fires a time once every one of
 // frontiers (typically InPort.Frontier of each input) has passed it.
 func NewNotificator[T frontier.Timestamp[T]](frontiers ...func() frontier.Antichain[T]) *Notificator[T] {
-	return &Notificator[T]{frontiers: frontiers, byTime: map[T]int{}, seen: make([]frontier.Antichain[T], len(frontiers))}
+	return &Notificator[T]{frontiers: frontiers, byTime: map[T]struct{}{}, seen: make([]frontier.Antichain[T], len(frontiers))}
 }
 
 // NotifyAt asks to be notified at c's time, taking ownership of c. A
-// second request for a time already pending is merged into the first (its
-// capability is dropped): each time fires once.
+// second request for a time already pending, or ready and not yet handed
+// to ForEach's f, is merged into the first (its capability is dropped):
+// each time fires once. A request from f for the time f is handling is a
+// new one.
 func (n *Notificator[T]) NotifyAt(c *dataflow.Capability[T]) {
 	if _, ok := n.byTime[c.Time()]; ok {
 		c.Drop()
 		return
 	}
-	n.byTime[c.Time()] = len(n.pending)
+	n.byTime[c.Time()] = struct{}{}
 	n.pending = append(n.pending, c)
 }
 
@@ -72,6 +76,7 @@ func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 		}
 		for i, c := range n.ready {
 			n.ready[i] = nil
+			delete(n.byTime, c.Time())
 			f(c)
 			c.Drop()
 		}
@@ -105,11 +110,9 @@ func (n *Notificator[T]) takeReady() {
 	kept := n.pending[:start]
 	for _, c := range n.pending[start:] {
 		if n.isReady(c.Time()) {
-			n.ready = append(n.ready, c)
-			delete(n.byTime, c.Time())
+			n.ready = append(n.ready, c) // its time stays in byTime until it fires
 			continue
 		}
-		n.byTime[c.Time()] = len(kept)
 		kept = append(kept, c)
 	}
 	clear(n.pending[len(kept):])

@@ -2,6 +2,7 @@ package operators_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -171,4 +172,61 @@ func TestNotificatorModel(t *testing.T) {
 		b.Close()
 		runSingle(t, w)
 	}
+}
+
+// A request made from within ForEach for a time ready in the same round,
+// not yet handed to f, merges with it: the time fires once. A request for
+// the time being handled is a new one and fires again.
+func TestNotificatorRequestFromForEach(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		from, at T
+		want     map[T]int
+	}{
+		{"a later ready time", 1, 3, map[T]int{0: 1, 1: 1, 3: 1}},
+		{"the time being handled", 3, 3, map[T]int{0: 1, 1: 1, 3: 2}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := notifyFromForEach(t, c.from, c.at); !maps.Equal(got, c.want) {
+				t.Fatalf("fired %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// notifyFromForEach notifies at 0, 1 and 3, all ready in one round, and
+// requests at once more from f when it first handles from; it returns how
+// often each time fired.
+func notifyFromForEach(t *testing.T, from, at T) map[T]int {
+	w := dataflow.NewWorker()
+	var in *dataflow.InputHandle[T, int]
+	fired := map[T]int{}
+	dataflow.Dataflow(w, "notify", func(s *dataflow.Scope[T]) {
+		var nums *dataflow.Stream[T, int]
+		in, nums = operators.Input[int](s)
+		operators.UnaryNotify(nums, dataflow.Pipeline[int](), "notify",
+			func(in *dataflow.InPort[T, int], out *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
+				in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
+					n.NotifyAt(ref.Retain())
+				})
+				n.ForEach(func(c *dataflow.Capability[T]) {
+					fired[c.Time()]++
+					if c.Time() == from && fired[from] == 1 {
+						n.NotifyAt(c.Delayed(at))
+					}
+				})
+			})
+	})
+	in.Send(0)
+	in.AdvanceTo(1)
+	in.Send(1)
+	in.AdvanceTo(3)
+	in.Send(3)
+	in.AdvanceTo(10)
+	for range 5 {
+		w.Step()
+	}
+	in.Close()
+	runSingle(t, w)
+	return fired
 }
