@@ -116,8 +116,10 @@ func (l *EventLink[T, D]) Events() []Event[T, D] {
 // and every change of s's frontier as a Progress event, after the messages
 // that preceded it. Each worker captures its own share of s; give each its
 // own pusher (or one per worker index) so that every source replays one
-// worker's history. Capture holds no capability; p is pushed to on the
-// worker's goroutine.
+// worker's history. Capture holds one capability, on an output nothing
+// reads, until its input frontier is empty, so that the dataflow runs until
+// the final Progress is pushed (a worker stopped before that lists it as a
+// leak); p is pushed to on the worker's goroutine.
 func Capture[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], p EventPusher[T, D]) {
 	b := dataflow.NewBuilder(s.Scope(), "Capture")
 	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
