@@ -13,11 +13,17 @@ type LoopHandle[T frontier.Timestamp[T], D any] struct {
 
 // Feedback creates a feedback edge: a stream, usable at once as the input of
 // earlier operators, whose records are those of the stream later passed to
-// Connect, with their times advanced by summary (which must strictly
-// advance time). Connect must be called before the dataflow is built.
+// Connect, with their times advanced by summary, which must strictly
+// advance time, or kept as they are if summary is nil. Connect must be
+// called before the dataflow is built.
 //
-// A cycle is only allowed through a feedback edge or through an input that
-// is disconnected from the outputs (Builder.SetConnection).
+// A cycle must advance time, except through an input that is disconnected
+// from its operator's outputs (Builder.SetConnection): an edge with a nil
+// summary is refused (ErrCycle) unless every way back from it passes such
+// an input. It suits a stream read only for its frontier, such as the
+// completed work an earlier operator waits on: times pass through it
+// unchanged, up to the largest, where an advancing summary would overflow
+// and drop them.
 func Feedback[D any, T frontier.Timestamp[T]](s *Scope[T], summary Summary[T]) (*LoopHandle[T, D], *Stream[T, D]) {
 	b := NewBuilder(s, "feedback")
 	in := addInputPort[T, D](b)
@@ -29,6 +35,9 @@ func Feedback[D any, T frontier.Timestamp[T]](s *Scope[T], summary Summary[T]) (
 		name:      "feedback",
 		connected: func() bool { return l.connected },
 		advances: func() bool {
+			if summary == nil {
+				return true // the identity: the graph's cycle check decides
+			}
 			var zero T
 			r, ok := summary.Apply(zero)
 			return !ok || frontier.LessThan(zero, r)
@@ -38,7 +47,10 @@ func Feedback[D any, T frontier.Timestamp[T]](s *Scope[T], summary Summary[T]) (
 		caps[0].Drop()
 		return func() {
 			in.ForEach(func(ref CapabilityRef[T], data []D) {
-				t, ok := applyStrict(summary, ref.Time())
+				t, ok := ref.Time(), true
+				if summary != nil {
+					t, ok = applyStrict(summary, t)
+				}
 				if !ok {
 					return
 				}

@@ -2,6 +2,7 @@ package dataflow_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/shardflow/shardflow/dataflow"
@@ -57,6 +58,22 @@ func TestGraphChecks(t *testing.T) {
 	})
 	if !errors.Is(err, dataflow.ErrCycle) {
 		t.Fatalf("non-advancing loop: %v", err)
+	}
+	// An identity feedback edge (nil summary) closing a cycle is refused...
+	err = dataflow.TryDataflow(w, "identity loop", func(s *dataflow.Scope[T]) {
+		loop, back := dataflow.Feedback[int](s, nil)
+		loop.Connect(passThrough(s, "a", false, back))
+	})
+	if !errors.Is(err, dataflow.ErrCycle) {
+		t.Fatalf("identity loop: %v", err)
+	}
+	// ...but allowed into an input disconnected from the outputs.
+	err = dataflow.TryDataflow(w, "identity into disconnected", func(s *dataflow.Scope[T]) {
+		loop, back := dataflow.Feedback[int](s, nil)
+		loop.Connect(passThrough(s, "a", true, back))
+	})
+	if err != nil {
+		t.Fatalf("identity feedback into a disconnected input refused: %v", err)
 	}
 	// An operator never built is refused.
 	err = dataflow.TryDataflow(w, "unbuilt", func(s *dataflow.Scope[T]) {
@@ -246,5 +263,57 @@ func TestFinalFrontierIsDelivered(t *testing.T) {
 	}
 	if !sawEmpty {
 		t.Fatal("the dataflow completed before its operator saw the empty frontier")
+	}
+}
+
+// An identity feedback edge into a disconnected input passes every time
+// through unchanged, up to the largest: the reading operator's input
+// frontier stays at the writer's capability, at MaxUint64 too, where an
+// advancing summary would overflow and let the frontier go empty while the
+// capability is still held.
+func TestIdentityFeedbackKeepsLargestTime(t *testing.T) {
+	for _, summary := range []dataflow.Summary[T]{nil, dataflow.AddTime(1)} {
+		w := dataflow.NewWorker()
+		var fb func() frontier.Antichain[T]
+		var held *dataflow.Capability[T]
+		dataflow.Dataflow(w, "df", func(s *dataflow.Scope[T]) {
+			loop, back := dataflow.Feedback[int](s, summary)
+			a := dataflow.NewBuilder(s, "reader")
+			port := dataflow.AddInput(a, back, dataflow.Pipeline[int]())
+			dataflow.AddOutput[int](a)
+			a.SetConnection(0, 0, false)
+			fb = port.Frontier
+			a.Build(func(caps []*dataflow.Capability[T]) func() {
+				caps[0].Drop()
+				return func() { port.ForEach(func(dataflow.CapabilityRef[T], []int) {}) }
+			})
+			b := dataflow.NewBuilder(s, "writer")
+			_, out := dataflow.AddOutput[int](b)
+			b.Build(func(caps []*dataflow.Capability[T]) func() {
+				held = caps[0]
+				held.Downgrade(T(math.MaxUint64))
+				return func() {}
+			})
+			loop.Connect(out)
+		})
+		for range 5 {
+			w.Step()
+		}
+		got := fb()
+		if summary == nil && !got.Equal(frontier.From(T(math.MaxUint64))) {
+			t.Fatalf("identity feedback: reader's frontier %v with a capability held at MaxUint64", got)
+		}
+		if summary != nil && !got.IsEmpty() {
+			t.Fatalf("AddTime(1) feedback: reader's frontier %v; the overflow used to empty it (update the test if it no longer does)", got)
+		}
+		held.Drop()
+		for w.Step() {
+		}
+		if !fb().IsEmpty() {
+			t.Fatalf("reader's frontier %v after the capability was dropped", fb())
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
