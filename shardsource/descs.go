@@ -2,7 +2,6 @@ package shardsource
 
 import (
 	"context"
-	"math"
 	"sync"
 	"sync/atomic"
 
@@ -10,24 +9,6 @@ import (
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/lease"
 )
-
-// feedbackSummary is how far the completed-fetches feedback edge advances
-// time: a feedback edge must advance it, though the input it feeds is
-// disconnected, so leases are parked one tick later to compensate (see
-// parkTime).
-const feedbackSummary = dataflow.AddTime(1)
-
-// parkTime is where a lease for parts emitted at ts is parked: the feedback
-// input's frontier is the completed-fetches frontier advanced by the
-// summary, so it passes ts+1 exactly when the completed-fetches frontier
-// passes ts.
-func parkTime(ts frontier.Time) frontier.Time {
-	t, ok := feedbackSummary.Apply(ts)
-	if !ok {
-		return math.MaxUint64 // released by the empty frontier only
-	}
-	return t
-}
 
 // listenBuffer is the capacity of the channel from the listen goroutine.
 const listenBuffer = 16
@@ -199,7 +180,10 @@ func (op *descsOp) emit(ev evParts[listedPart]) {
 			if op.inst.onPark != nil {
 				op.inst.onPark(ev.ts, a.lease)
 			}
-			op.leases.PushAt(parkTime(ev.ts), a.lease)
+			// The feedback input's frontier is the completed-fetches
+			// frontier itself (the edge keeps times): it passes ev.ts
+			// once every fetch at ev.ts is done.
+			op.leases.PushAt(ev.ts, a.lease)
 		}
 		d := op.shard
 		d.Worker = a.worker

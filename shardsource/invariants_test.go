@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -372,5 +373,51 @@ func TestHaltExpiresReaderAfterOtherWorkersFetch(t *testing.T) {
 	}
 	if n := e.readers(); n != 0 {
 		t.Fatalf("%d readers after the halt, want 0", n)
+	}
+}
+
+// The reader outlives a fetch at the largest time too: a part emitted at
+// MaxUint64 (a batch from there to the empty frontier) is still being
+// fetched, so the completed-fetches frontier holds there, the reader stays
+// registered and the part's lease held. (A feedback edge that advanced
+// times overflowed there and emptied the descs operator's input frontier,
+// which expired the reader under the fetch.)
+func TestReaderOutlivesFetchAtLargestTime(t *testing.T) {
+	blob := newSlowBlob(mem.NewBlob(), 4, 0)
+	e := newEnvWithBlob(t, blob)
+	e.appendAt(0, math.MaxUint64, row("a", 0, 1))
+	last := []persist.Update{{Key: []byte("z"), Val: []byte("v"), Time: math.MaxUint64, Diff: 1}}
+	if err := e.writer.CompareAndAppend(context.Background(), last, frontier.From[frontier.Time](math.MaxUint64), frontier.Antichain[frontier.Time]{}); err != nil {
+		t.Fatal(err)
+	}
+	gated := e.partKeysAt(math.MaxUint64)[0]
+	blob.gate(gated)
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{AsOf: &asOf})
+	started := false
+	r.stepUntil("the fetch at MaxUint64 to start", func() bool {
+		select {
+		case <-blob.started:
+			started = true
+		default:
+		}
+		return started
+	})
+	// Everything but the fetch is done: the listen has sent its last
+	// event (or was stopped) and the worker has nothing left to run.
+	l := &r.tokens.inst.listen
+	r.stepUntil("the listen to finish and the worker to idle", func() bool {
+		return (l.final.Load() || l.stopped.Load()) && r.w.Idle()
+	})
+	if n := e.readers(); n != 1 {
+		t.Fatalf("%d readers while the fetch at MaxUint64 runs, want the source's 1", n)
+	}
+	if f := r.frontier(); !f.Equal(frontier.From[frontier.Time](math.MaxUint64)) {
+		t.Fatalf("frontier %v while the fetch at MaxUint64 runs", f)
+	}
+	blob.release(gated)
+	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+	if got := consolidated(r.out.rows); len(got) != 2 {
+		t.Fatalf("rows %v", got)
 	}
 }

@@ -27,7 +27,11 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 	chosen := ChosenWorker(name, s.Peers())
 	inst := &instance{name: name, handler: opts.ErrorHandler}
 
-	loop, completedFeedback := dataflow.Feedback[struct{}](s, feedbackSummary)
+	// The completed-fetches edge feeds the descs operator's disconnected
+	// input, so it may keep times as they are: an advancing summary
+	// would overflow at the largest time and empty that input's frontier
+	// while a fetch there is still running.
+	loop, completedFeedback := dataflow.Feedback[struct{}](s, nil)
 
 	cfg := listenConfig[listedPart]{
 		open: func(ctx context.Context) (shardReader[listedPart], error) {
