@@ -200,25 +200,46 @@ func persistListenConfig(cfg listenConfig[listedPart], filter Filter) listenConf
 }
 
 // clientOnce calls a ClientFunc until it succeeds and then keeps its
-// client.
+// client. One call runs at a time; the others wait for it, or for their
+// own context: a slow ClientFunc (a connect retrying) called for one
+// worker's fetch must not hold up another worker's goroutines once their
+// fetches are cancelled.
 type clientOnce struct {
 	fn ClientFunc
 	mu struct {
 		sync.Mutex
-		c *persist.Client
+		c       *persist.Client
+		running chan struct{} // closed when the call under way returns; nil if none
 	}
 }
 
 func (o *clientOnce) get(ctx context.Context) (*persist.Client, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.mu.c != nil {
-		return o.mu.c, nil
+	for {
+		o.mu.Lock()
+		if c := o.mu.c; c != nil {
+			o.mu.Unlock()
+			return c, nil
+		}
+		if wait := o.mu.running; wait != nil {
+			o.mu.Unlock()
+			select {
+			case <-wait: // take its client, or call fn if it failed
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		o.mu.running = done
+		o.mu.Unlock()
+		c, err := o.fn(ctx)
+		o.mu.Lock()
+		o.mu.running = nil
+		if err == nil {
+			o.mu.c = c
+		}
+		o.mu.Unlock()
+		close(done)
+		return c, err
 	}
-	c, err := o.fn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o.mu.c = c
-	return c, nil
 }

@@ -1,0 +1,75 @@
+package shardsource
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location/mem"
+)
+
+// A caller waiting for another's ClientFunc call returns when its own
+// context is done, without waiting for that call; the call's client is
+// then kept and handed to every later caller; a failed call is retried by
+// the next caller.
+func TestClientOnceWaitersHonourTheirContext(t *testing.T) {
+	client := persist.NewClient(persist.Location{Blob: mem.NewBlob(), Consensus: mem.NewConsensus()}, persist.ClientOptions{})
+	gate := make(chan struct{})
+	var calls atomic.Int32
+	o := &clientOnce{fn: func(context.Context) (*persist.Client, error) {
+		if calls.Add(1) == 1 {
+			return nil, errors.New("connect refused") // the first call fails
+		}
+		<-gate // a slow connect that ignores its context
+		return client, nil
+	}}
+	if _, err := o.get(context.Background()); err == nil {
+		t.Fatal("the failing call returned a client")
+	}
+	first := make(chan error, 1)
+	go func() {
+		c, err := o.get(context.Background())
+		if err == nil && c != client {
+			err = errors.New("another client")
+		}
+		first <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 2 { // the second call is under way
+		if time.Now().After(deadline) {
+			t.Fatal("the retry never called the ClientFunc")
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	waiter := make(chan error, 1)
+	go func() {
+		_, err := o.get(ctx)
+		waiter <- err
+	}()
+	select {
+	case err := <-waiter:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("a waiter with a cancelled context got %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		close(gate)
+		<-first
+		<-waiter
+		t.Fatal("a waiter with a cancelled context waited for the other call")
+	}
+	close(gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if c, err := o.get(context.Background()); err != nil || c != client {
+		t.Fatalf("a later caller got %v, %v", c, err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d ClientFunc calls, want 2 (one failed, one kept)", n)
+	}
+}
