@@ -107,8 +107,14 @@ func (w *WriteHandle) commit(ctx context.Context, parts []state.Part, expectedUp
 		return next, out == state.Appended, nil
 	})
 	if err != nil {
-		if !location.IsIndeterminate(err) {
+		if !maybeCommitted {
+			// No compare-and-set may have written the batch, whatever
+			// failed (a context cancelled before any attempt, say): the
+			// parts go, and the error says nothing was written.
 			w.deleteParts(parts)
+			if location.IsIndeterminate(err) {
+				err = location.Determinate("persist compare-and-append", err)
+			}
 		}
 		return fmt.Errorf("persist: append to %s: %w", w.m.shard, err)
 	}

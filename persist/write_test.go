@@ -228,3 +228,50 @@ func TestOpenLocation(t *testing.T) {
 		t.Fatalf("reopened state %+v %v", st, err)
 	}
 }
+
+// cancelAfterSet is a blob that cancels a context once a Set has stored
+// its value: an append's parts are then written and its compare-and-set
+// never tried.
+type cancelAfterSet struct {
+	location.Blob
+	cancel context.CancelFunc
+}
+
+func (b cancelAfterSet) Set(ctx context.Context, key string, value []byte) error {
+	err := b.Blob.Set(ctx, key, value)
+	b.cancel()
+	return err
+}
+
+// An append whose context is cancelled after its parts are written and
+// before any compare-and-set has certainly written nothing: it deletes its
+// parts and says so with a determinate error, rather than leaving them to
+// the janitor and its caller in doubt.
+func TestAppendCancelledBeforeCommitDeletesParts(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv()
+	e.loc.Blob = cancelAfterSet{Blob: e.blob, cancel: cancel}
+	c := e.client(blobParts)
+	w, err := c.OpenWriter(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.CompareAndAppend(ctx, []Update{up("a", "x", 0, 1)}, ts(0), ts(1))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("append = %v, want context.Canceled", err)
+	}
+	if locationIsIndeterminate(err) {
+		t.Fatalf("append = %v: indeterminate, though no compare-and-set was tried", err)
+	}
+	if n := blobCount(t, e.blob, ""); n != 0 {
+		t.Fatalf("%d blobs left by an append that wrote nothing", n)
+	}
+	st, err := c.State(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Upper.Equal(ts(0)) {
+		t.Fatalf("upper %v after the cancelled append", st.Upper)
+	}
+}
