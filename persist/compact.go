@@ -109,8 +109,13 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 		return n, ok, nil
 	})
 	if err != nil {
-		if !location.IsIndeterminate(err) {
+		if !maybeCommitted {
+			// No compare-and-set may have written the merge (see
+			// WriteHandle.commit): its parts go.
 			deleteParts(c, parts)
+			if location.IsIndeterminate(err) {
+				err = location.Determinate("persist compaction", err)
+			}
 		}
 		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/state"
 	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/persisttest"
@@ -273,5 +274,46 @@ func TestAppendCancelledBeforeCommitDeletesParts(t *testing.T) {
 	}
 	if !st.Upper.Equal(ts(0)) {
 		t.Fatalf("upper %v after the cancelled append", st.Upper)
+	}
+}
+
+// The same for a compaction: cancelled after writing its merged part and
+// before any compare-and-set, it deletes the part and leaves the batches.
+func TestCompactCancelledBeforeCommitDeletesParts(t *testing.T) {
+	e := newEnv()
+	c := e.client(blobParts)
+	w, err := c.OpenWriter(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.OpenReader(context.Background(), "s", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range frontier.Time(3) {
+		if err := w.CompareAndAppend(context.Background(), []Update{up("a", "x", i, 1)}, ts(i), ts(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.DowngradeSince(context.Background(), ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	before := blobCount(t, e.blob, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.loc.Blob = cancelAfterSet{Blob: e.blob, cancel: cancel}
+	rep, err := e.client(blobParts).Compact(ctx, "s")
+	if !errors.Is(err, context.Canceled) || locationIsIndeterminate(err) {
+		t.Fatalf("compact = %+v, %v; want a determinate context.Canceled", rep, err)
+	}
+	if n := blobCount(t, e.blob, ""); n != before {
+		t.Fatalf("%d blobs after the cancelled compaction, %d before", n, before)
+	}
+	st, err := c.State(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Batches) != 3 {
+		t.Fatalf("%d batches after the cancelled compaction, want the 3 written", len(st.Batches))
 	}
 }
