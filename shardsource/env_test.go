@@ -47,7 +47,9 @@ func newEnvOpts(t testing.TB, blob location.Blob, partSize int64) *env {
 // and polling.
 func newEnvClient(t testing.TB, blob location.Blob, opts persist.ClientOptions) *env {
 	loc := persist.Location{Blob: blob, Consensus: mem.NewConsensus()}
-	opts.LeaseDuration = time.Hour
+	if opts.LeaseDuration == 0 {
+		opts.LeaseDuration = time.Hour
+	}
 	opts.ListenPollMin, opts.ListenPollMax = time.Millisecond, 5*time.Millisecond
 	c := persist.NewClient(loc, opts)
 	w, err := c.OpenWriter(context.Background(), testShard)
