@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -419,5 +420,40 @@ func TestReaderOutlivesFetchAtLargestTime(t *testing.T) {
 	r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
 	if got := consolidated(r.out.rows); len(got) != 2 {
 		t.Fatalf("rows %v", got)
+	}
+}
+
+// Only the chosen worker holds capabilities in the descs operator; the
+// others drop theirs at once and only drain the feedback input. Checked
+// while the source follows (the chosen worker then holds its descs
+// capability and keepalive), for 2 and 3 workers.
+func TestOnlyChosenWorkerHoldsDescsCapabilities(t *testing.T) {
+	for _, workers := range []int{2, 3} {
+		e := newEnv(t)
+		e.appendAt(0, 1, row("a", 0, 1))
+		chosen := ChosenWorker("test_source", workers)
+		cl := runCluster(t, e, workers, 7, Options[string, string]{AsOf: ptr(frontier.From[frontier.Time](0))})
+		cl.tickUntil("every worker's frontier past 0", func() bool {
+			for _, p := range cl.probes {
+				if p.Frontier().LessEqual(0) {
+					return false
+				}
+			}
+			return true
+		})
+		for w, worker := range cl.c.Workers {
+			held := 0
+			for _, c := range worker.LiveCapabilities() {
+				if strings.HasPrefix(c.Operator, "shard_source_descs(") {
+					held++
+				}
+			}
+			switch {
+			case w == chosen && held != 2:
+				t.Fatalf("%d workers: the chosen worker %d holds %d descs capabilities, want 2 (output, keepalive)", workers, w, held)
+			case w != chosen && held != 0:
+				t.Fatalf("%d workers: worker %d, not chosen, holds %d descs capabilities", workers, w, held)
+			}
+		}
 	}
 }
