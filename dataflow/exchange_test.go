@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/dataflow/dataflowtest"
@@ -200,5 +201,42 @@ func TestStepInsideBuildKeepsEnvelopes(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
+	}
+}
+
+// A worker parked without a timeout wakes when a peer sends it data or
+// progress: each worker here steps only with StepOrPark(Forever), so the
+// exchange completes only if every message wakes its receiver.
+func TestPeerMessageWakesParkedWorker(t *testing.T) {
+	ws := dataflow.NewWorkers(dataflow.Config{Workers: 2})
+	var mu sync.Mutex
+	seen := map[uint64]int{}
+	done := make(chan error, len(ws))
+	for _, w := range ws {
+		buildExchange(w, 300, func(_ int, _ T, d uint64) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[d]++
+		}, t)
+	}
+	for _, w := range ws {
+		go func() {
+			for w.StepOrPark(dataflow.Forever) {
+			}
+			done <- w.Close()
+		}()
+	}
+	for range ws {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a worker parked for good: a peer's message did not wake it")
+		}
+	}
+	if len(seen) != 300 {
+		t.Fatalf("saw %d distinct records, want 300", len(seen))
 	}
 }
