@@ -135,42 +135,28 @@ func TestExecutePanicStopsPeers(t *testing.T) {
 // the data, progress and presses that arrived first, and applies them once
 // built: nothing is lost and the dataflow completes on both.
 func TestLateBuilderReceivesEarlyEnvelopes(t *testing.T) {
-	for seed := uint64(1); seed <= 10; seed++ {
-		c := dataflowtest.NewCluster(2, seed)
-		seen := map[uint64]int{}
-		wrong := 0
-		record := func(worker int, _ T, d uint64) {
-			seen[d]++
-			if int(d%2) != worker {
-				wrong++
-			}
-		}
-		buildExchange(c.Workers[0], 200, record, t)
-		for range 20 {
-			c.Workers[0].Step()
-			c.Fabric.DeliverAll(c.Rand)
-			c.Workers[1].Step() // receives envelopes for a dataflow it has not built
-		}
-		if c.Fabric.Sent() == 0 {
-			t.Fatalf("seed %d: worker 0 sent nothing before worker 1 built", seed)
-		}
-		buildExchange(c.Workers[1], 200, record, t)
-		if err := c.Run(100000); err != nil {
-			t.Fatal(err)
-		}
-		if len(seen) != 200 || wrong != 0 {
-			t.Fatalf("seed %d: saw %d distinct records, %d on the wrong worker", seed, len(seen), wrong)
-		}
-		if err := c.Close(); err != nil {
-			t.Fatalf("seed %d: %v", seed, err)
-		}
-	}
+	lateBuild(t, func(c *dataflowtest.Cluster) {
+		c.Fabric.DeliverAll(c.Rand)
+		c.Workers[1].Step() // receives envelopes for a dataflow it has not built
+	}, nil)
 }
 
 // A build function may step its worker (to wait on an earlier dataflow's
 // probe, say): envelopes that arrive meanwhile for the dataflow being
 // built are kept and applied once it is built, as for one not yet begun.
 func TestStepInsideBuildKeepsEnvelopes(t *testing.T) {
+	lateBuild(t, nil, func(c *dataflowtest.Cluster) {
+		c.Fabric.DeliverAll(c.Rand)
+		c.Workers[1].Step() // receives envelopes for the dataflow it is building
+	})
+}
+
+// lateBuild runs an exchange of 200 records that worker 0 builds and steps
+// 20 times (calling before, if not nil, after each step) before worker 1
+// builds it (calling inBuild, if not nil, inside its build function), for
+// 10 seeds; every record must arrive once, on its worker.
+func lateBuild(t *testing.T, before, inBuild func(*dataflowtest.Cluster)) {
+	t.Helper()
 	for seed := uint64(1); seed <= 10; seed++ {
 		c := dataflowtest.NewCluster(2, seed)
 		seen := map[uint64]int{}
@@ -184,14 +170,18 @@ func TestStepInsideBuildKeepsEnvelopes(t *testing.T) {
 		buildExchange(c.Workers[0], 200, record, t)
 		for range 20 {
 			c.Workers[0].Step()
+			if before != nil {
+				before(c)
+			}
 		}
 		if c.Fabric.Sent() == 0 {
 			t.Fatalf("seed %d: worker 0 sent nothing before worker 1 built", seed)
 		}
-		buildExchangeWith(c.Workers[1], 200, record, t, func() {
-			c.Fabric.DeliverAll(c.Rand)
-			c.Workers[1].Step() // receives envelopes for the dataflow it is building
-		})
+		var hook func()
+		if inBuild != nil {
+			hook = func() { inBuild(c) }
+		}
+		buildExchangeWith(c.Workers[1], 200, record, t, hook)
 		if err := c.Run(100000); err != nil {
 			t.Fatal(err)
 		}
