@@ -37,15 +37,11 @@ func listenInto(ctx context.Context, c *Client, l *Listen, until Frontier, got c
 	return before, nil
 }
 
-// TestListenRefusesBatchMergedAtItsFrontier: a reader moves its since to
-// its listen's frontier F, so the writer's next merge joins batches the
-// listen has yielded with the new one and advances their rows to F. Those
-// rows cannot be told from new rows at F; yielding them would count them
-// twice, so the listen fails with a *SinceAdvancedError instead.
-func TestListenRefusesBatchMergedAtItsFrontier(t *testing.T) {
+// listenFromZero opens a writer and a reader of shard "s" on c, appends
+// the empty batch [0, 1) and starts a listen as of 0, closed at cleanup.
+func listenFromZero(t *testing.T, c *Client) (*WriteHandle, *ReadHandle, *Listen) {
+	t.Helper()
 	ctx := context.Background()
-	e := newEnv()
-	c := e.client(ClientOptions{})
 	w, err := c.OpenWriter(ctx, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +57,20 @@ func TestListenRefusesBatchMergedAtItsFrontier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(l.Close)
+	return w, r, l
+}
+
+// TestListenRefusesBatchMergedAtItsFrontier: a reader moves its since to
+// its listen's frontier F, so the writer's next merge joins batches the
+// listen has yielded with the new one and advances their rows to F. Those
+// rows cannot be told from new rows at F; yielding them would count them
+// twice, so the listen fails with a *SinceAdvancedError instead.
+func TestListenRefusesBatchMergedAtItsFrontier(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, r, l := listenFromZero(t, c)
 	want, got := contents{}, contents{}
 	for i := frontier.Time(1); i < 7; i++ {
 		if err := w.CompareAndAppend(ctx, []Update{up("a", "x", i, 1)}, ts(i), ts(i+1)); err != nil {
@@ -109,22 +118,7 @@ func TestListenExactWithSinceBehindItsFrontier(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
 	c := e.client(ClientOptions{MergeFanIn: 2 + rng.IntN(4)})
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := c.OpenReader(ctx, "s", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
-	l, err := r.Listen(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	w, r, l := listenFromZero(t, c)
 	want, got := contents{}, contents{}
 	upper := frontier.Time(1)
 	for range 60 {
