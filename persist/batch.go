@@ -170,13 +170,13 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 	}
 	defer b.Abort()
 	if b.c != w.c || b.shard != w.m.shard {
-		return fmt.Errorf("persist: append to %s: the batch was built for shard %s of another client", w.m.shard, b.shard)
+		return notAppended(fmt.Errorf("persist: append to %s: the batch was built for shard %s of another client", w.m.shard, b.shard))
 	}
 	if err := checkBounds(nil, b.lower, newUpper); err != nil {
-		return err
+		return notAppended(err)
 	}
 	if b.added > 0 && newUpper.LessEqual(b.maxTime) {
-		return fmt.Errorf("%w: time %v outside [%v, %v)", ErrInvalidUpdate, b.maxTime, b.lower, newUpper)
+		return notAppended(fmt.Errorf("%w: time %v outside [%v, %v)", ErrInvalidUpdate, b.maxTime, b.lower, newUpper))
 	}
 	if len(b.runs) == 0 {
 		// Everything fits in memory: the plain append, inline parts and
@@ -184,11 +184,11 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 		return w.CompareAndAppend(ctx, b.buf, b.lower, newUpper)
 	}
 	if err := b.flush(ctx); err != nil {
-		return err
+		return notAppended(err)
 	}
 	parts, err := b.merge(ctx)
 	if err != nil {
-		return err
+		return notAppended(err)
 	}
 	return w.commit(ctx, parts, b.lower, newUpper)
 }

@@ -78,17 +78,28 @@ func (w *WriteHandle) FetchUpper(ctx context.Context) (Frontier, error) {
 // parts are left for the janitor, since they may be referenced.
 func (w *WriteHandle) CompareAndAppend(ctx context.Context, updates []Update, expectedUpper, newUpper Frontier) error {
 	if err := checkBounds(updates, expectedUpper, newUpper); err != nil {
-		return err
+		return notAppended(err)
 	}
 	updates, err := consolidate(slices.Clone(updates))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidUpdate, err)
+		return notAppended(fmt.Errorf("%w: %w", ErrInvalidUpdate, err))
 	}
 	parts, err := w.writeParts(ctx, updates)
 	if err != nil {
-		return err
+		return notAppended(err)
 	}
 	return w.commit(ctx, parts, expectedUpper, newUpper)
+}
+
+// notAppended marks an error an append met before its compare-and-set as
+// determinate: the batch was certainly not written, whatever the error
+// says of the step that failed (a blob write that may have stored its
+// part, say, whose part is deleted or left to the janitor).
+func notAppended(err error) error {
+	if location.IsIndeterminate(err) {
+		return location.Determinate("persist append", err)
+	}
+	return err
 }
 
 // commit appends parts, written to blob (or inline) and consolidated, as

@@ -114,8 +114,8 @@ func TestInvalidUpdates(t *testing.T) {
 		"time at upper":      w.CompareAndAppend(ctx, []Update{up("a", "", 2, 1)}, ts(0), ts(2)),
 		"upper before lower": w.CompareAndAppend(ctx, nil, ts(2), ts(1)),
 	} {
-		if !errors.Is(err, ErrInvalidUpdate) {
-			t.Errorf("%s: got %v", name, err)
+		if !errors.Is(err, ErrInvalidUpdate) || isIndeterminate(err) {
+			t.Errorf("%s: got %v, want a determinate ErrInvalidUpdate", name, err)
 		}
 	}
 	if _, err := c.OpenWriter(ctx, "bad/id"); !errors.Is(err, ErrInvalidShardID) {
@@ -179,6 +179,35 @@ func TestAppendFailureCleanup(t *testing.T) {
 	}
 	if n := blobCount(t, e.blob, "s/"); n != 1 {
 		t.Fatalf("%d blobs after an indeterminate failure, want the part kept", n)
+	}
+}
+
+// An append whose part write fails, even one that may have stored the
+// part, tried no compare-and-set: its error is determinate, the batch is
+// not written and the shard's upper stays.
+func TestAppendPartWriteFailureIsDeterminate(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	faults := persisttest.NewFaults(1)
+	loc := Location{Blob: persisttest.NewFaultyBlob(e.blob, faults), Consensus: e.cons}
+	c := NewClient(loc, ClientOptions{Clock: e.clock, InlineWriteMaxBytes: -1, MergeFanIn: -1})
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []persisttest.FaultKind{persisttest.Determinate, persisttest.IndeterminateApplied, persisttest.IndeterminateLost} {
+		faults.FailNext(persisttest.OpBlobSet, kind)
+		err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1))
+		if err == nil || isIndeterminate(err) {
+			t.Fatalf("%v part write: append = %v, want a determinate error", kind, err)
+		}
+		st, err := c.State(ctx, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Upper.Equal(ts(0)) {
+			t.Fatalf("%v part write: upper %v", kind, st.Upper)
+		}
 	}
 }
 

@@ -21,8 +21,10 @@
 // time. When the frontier passes a time, every row at that time has been
 // emitted.
 //
-// The source's reader moves its since up with the source's progress (after
-// the parts below it are leased), so compaction can follow it. A program
+// The source's reader moves its since up behind the source's progress, to
+// the frontier before the last (after the parts below it are leased), so
+// compaction can follow it: a since at the listen's own frontier would let
+// a merge advance rows already emitted to where the listen reads next. A program
 // that wants to read the shard again at an earlier time must hold the since
 // with a reader of its own. With Options.Unregistered the source registers
 // no reader and writes nothing, so it reads a location opened read-only; it

@@ -21,9 +21,10 @@ type listedPart struct {
 
 // persistReader adapts a persist.ReadHandle to shardReader. It heartbeats the
 // reader from a goroutine of its own while the listen waits, and moves the
-// reader's since up to the listen's progress (after the parts below it are
-// leased, which Listen.Next does before returning them), so compaction can
-// follow the source.
+// reader's since up behind the listen's progress, to the frontier before
+// the last one (after the parts below it are leased, which Listen.Next does
+// before returning them), so compaction can follow the source without
+// merging into the batch the listen reads next.
 type persistReader struct {
 	r             *persist.ReadHandle
 	stopHeartbeat context.CancelFunc
