@@ -3,7 +3,11 @@
 //
 // It registers the blob scheme "s3". The URL is gocloud's:
 //
-//	s3://BUCKET?region=REGION[&prefix=DIR/][&endpoint=URL&use_path_style=true&disable_https=true]
+//	s3://BUCKET[/DIR]?region=REGION[&prefix=DIR/][&endpoint=URL&use_path_style=true&disable_https=true]
+//
+// A path names the prefix the location's keys live under, like prefix=:
+// s3://b/teamA and s3://b/teamB are two locations in one bucket. (gocloud
+// alone ignores the path; a URL with both a path and prefix= is refused.)
 //
 // Credentials come from the AWS SDK's default chain: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared

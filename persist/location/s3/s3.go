@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	_ "gocloud.dev/blob/s3blob" // registers gocloud's s3 driver
 
@@ -24,6 +25,20 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
 		return nil, fmt.Errorf("s3: url %q: want s3://BUCKET?region=REGION", rawURL)
+	}
+	// gocloud takes the bucket from the host and ignores the path, so
+	// s3://b/teamA and s3://b/teamB would be one store, where each one's
+	// orphan cleanup deletes the other's parts. The path is the prefix.
+	if dir := strings.Trim(u.Path, "/"); dir != "" {
+		if u.Query().Has("prefix") {
+			return nil, fmt.Errorf("s3: url %s names its prefix twice, as the path and as prefix=", u.Redacted())
+		}
+		u.Path, u.RawPath = "", ""
+		if u.RawQuery != "" {
+			u.RawQuery += "&"
+		}
+		u.RawQuery += "prefix=" + url.QueryEscape(dir+"/")
+		rawURL = u.String()
 	}
 	b, err := gcblob.Open(ctx, rawURL)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -76,5 +77,45 @@ func TestMissingBucket(t *testing.T) {
 	if err == nil {
 		b.Close()
 		t.Fatal("opened a missing bucket")
+	}
+}
+
+// TestPathIsPrefix: s3://bucket/dir keeps the location's keys under dir/,
+// so two locations in one bucket neither see nor list each other's keys
+// (a janitor in one would otherwise delete the other's parts). A path and
+// prefix= together are refused.
+func TestPathIsPrefix(t *testing.T) {
+	f := newFakeS3(t)
+	base := f.bucketURL(t)
+	name, query, _ := strings.Cut(strings.TrimPrefix(base, "s3://"), "?")
+	open := func(dir string) location.Blob {
+		b, err := s3.Open(t.Context(), "s3://"+name+"/"+dir+"?"+query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	a, b := open("teamA"), open("teamB/")
+	if err := a.Set(t.Context(), "s/p/1", []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.Get(t.Context(), "s/p/1"); err != nil || ok {
+		t.Fatalf("teamB sees teamA's key: ok %v, err %v", ok, err)
+	}
+	var listed []string
+	if err := b.List(t.Context(), "", func(m location.BlobMeta) error { listed = append(listed, m.Key); return nil }); err != nil || len(listed) != 0 {
+		t.Fatalf("teamB lists %v (%v)", listed, err)
+	}
+	keys, err := f.backend.ListBucket(name, &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys.Contents) != 1 || keys.Contents[0].Key != "teamA/s/p/1" {
+		t.Fatalf("bucket holds %+v, want teamA/s/p/1", keys.Contents)
+	}
+	if b, err := s3.Open(t.Context(), "s3://"+name+"/teamA?"+query+"&prefix=x/"); err == nil {
+		b.Close()
+		t.Fatal("a path and prefix= together were accepted")
 	}
 }
