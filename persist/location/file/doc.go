@@ -7,8 +7,12 @@
 // It registers the blob scheme "file":
 //
 //	file:///abs/path/blobs   an absolute directory
+//	file://localhost/abs/path/blobs   the same (RFC 8089)
 //	file://./rel/blobs       a directory relative to the working directory
 //	file:rel/blobs           the same, without the slashes
+//
+// (In file://HOST/PATH any other host is read as the first component of a
+// relative path.)
 //
 // The directory is created if missing. Keys map to paths below it ("a/b"
 // is the file a/b), so a key cannot also be a directory of another key:

@@ -43,6 +43,8 @@ func ParseURL(u *url.URL) (string, error) {
 	switch {
 	case u.Opaque != "":
 		dir = u.Opaque
+	case u.Host == "localhost":
+		dir = u.Path // RFC 8089: the local host, an absolute path
 	case u.Host != "":
 		dir = u.Host + u.Path
 	default:

@@ -30,9 +30,11 @@ func TestConformance(t *testing.T) {
 
 func TestURL(t *testing.T) {
 	for raw, want := range map[string]string{
-		"file:///abs/blobs": "/abs/blobs",
-		"file://./rel":      "./rel",
-		"file:rel/blobs":    "rel/blobs",
+		"file:///abs/blobs":          "/abs/blobs",
+		"file://./rel":               "./rel",
+		"file://localhost/abs/blobs": "/abs/blobs",
+		"file://dir/blobs":           "dir/blobs",
+		"file:rel/blobs":             "rel/blobs",
 	} {
 		u, _ := url.Parse(raw)
 		if got, err := file.ParseURL(u); err != nil || got != want {

@@ -7,11 +7,12 @@
 // It registers the consensus scheme "sqlite":
 //
 //	sqlite:///abs/path/consensus.db   an absolute path
+//	sqlite://localhost/abs/path/consensus.db   the same (as RFC 8089 has it for file:)
 //	sqlite://./rel/consensus.db       a path relative to the working directory
 //	sqlite:rel/consensus.db           the same, without the slashes
 //
-// (In sqlite://HOST/PATH the host is read as the first component of a
-// relative path.) The file and its -wal and -shm companions are created as
+// (In sqlite://HOST/PATH any other host is read as the first component of
+// a relative path.) The file and its -wal and -shm companions are created as
 // needed; the directory must exist. The query parameter
 // busy_timeout=DURATION (default 10s) bounds how long an operation waits for
 // another process's write lock.

@@ -50,6 +50,8 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 	switch {
 	case u.Opaque != "":
 		path = u.Opaque
+	case u.Host == "localhost":
+		path = u.Path // RFC 8089: the local host, an absolute path
 	case u.Host != "":
 		path = u.Host + u.Path
 	default:

@@ -46,6 +46,7 @@ func TestURL(t *testing.T) {
 		"sqlite:///abs/path/consensus.db":    "/abs/path/consensus.db",
 		"sqlite://./x.db":                    "./x.db",
 		"sqlite://dir/x.db":                  "dir/x.db",
+		"sqlite://localhost/abs/x.db":        "/abs/x.db",
 		"sqlite:x.db":                        "x.db",
 		"sqlite:x.db?busy_timeout=250ms":     "x.db",
 		"sqlite:///a/b.db?busy_timeout=1m5s": "/a/b.db",
