@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -63,16 +62,15 @@ func runDemo(ctx context.Context, g *globals) error {
 		return err
 	}
 	defer st.Close()
-	ids, err := st.client.ListShards(ctx)
-	if err != nil {
+	wrote, err := writeDemo(ctx, st)
+	switch {
+	case err != nil:
 		return failure(err)
-	}
-	if !slices.Contains(ids, demoShard) {
-		if err := writeDemo(ctx, st); err != nil {
-			return failure(err)
-		}
-		fmt.Fprintf(g.env.Stderr, "wrote the sample shard %q (%d batches) to %s\n", demoShard, len(demoBatches), g.where())
-	} else {
+	case wrote == len(demoBatches):
+		fmt.Fprintf(g.env.Stderr, "wrote the sample shard %q (%d batches) to %s\n", demoShard, wrote, g.where())
+	case wrote > 0:
+		fmt.Fprintf(g.env.Stderr, "completed the sample shard %q in %s (%d of %d batches were missing)\n", demoShard, g.where(), wrote, len(demoBatches))
+	default:
 		fmt.Fprintf(g.env.Stderr, "the sample shard %q is already in %s\n", demoShard, g.where())
 	}
 	fmt.Fprintf(g.env.Stderr, "replaying it: shardflow replay --shard %s\n", demoShard)
@@ -80,24 +78,43 @@ func runDemo(ctx context.Context, g *globals) error {
 	return replayShard(ctx, g, st, cfg)
 }
 
-func writeDemo(ctx context.Context, st *store) error {
+// writeDemo appends the sample's batches the shard does not have yet, and
+// returns how many it appended: all of them to a new shard, the rest of
+// them to one an interrupted demo left part written, none to a complete
+// one. A shard whose upper is not one of the sample's is refused: it holds
+// something else.
+func writeDemo(ctx context.Context, st *store) (wrote int, err error) {
 	w, err := st.client.OpenWriter(ctx, demoShard)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	defer w.Close(ctx)
+	defer w.Close(context.WithoutCancel(ctx))
+	upper, err := w.FetchUpper(ctx)
+	if err != nil {
+		return 0, err
+	}
 	lower := uint64(0)
 	for _, b := range demoBatches {
+		from := frontier.From(frontier.Time(lower))
+		to := frontier.From(frontier.Time(b.upper))
+		switch {
+		case frontier.LessEqual(to, upper):
+			lower = b.upper // written already
+			continue
+		case !upper.Equal(from):
+			return wrote, fmt.Errorf("shard %q has upper %v, which is not the sample's: it holds other data (use another --location)", demoShard, upper)
+		}
 		ups := make([]persist.Update, len(b.updates))
 		for i, u := range b.updates {
 			ups[i] = persist.Update{Key: u.Key, Val: u.Val, Time: frontier.Time(u.Time), Diff: u.Diff}
 		}
-		if err := w.CompareAndAppend(ctx, ups, frontier.From(frontier.Time(lower)), frontier.From(frontier.Time(b.upper))); err != nil {
-			return err
+		if err := w.CompareAndAppend(ctx, ups, from, to); err != nil {
+			return wrote, err
 		}
-		lower = b.upper
+		wrote++
+		upper, lower = to, b.upper
 	}
-	return nil
+	return wrote, nil
 }
 
 // where names the location for messages.
