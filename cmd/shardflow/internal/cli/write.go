@@ -37,7 +37,9 @@ JSONL input (UTF-8, like CSV) is one object per line:
   {"key": <any JSON>, "val": <any JSON>, "time": <uint64>, "diff": <int64>}
 where diff is optional and defaults to 1 (insert; -1 retracts). CSV input has
 a header naming the columns key, val, time and optionally diff; a key or val
-cell holds JSON, and a cell that is not valid JSON is taken as a string.
+cell holds JSON, and a cell that is not valid JSON is taken as a string. A
+JSON string may not escape half of a surrogate pair alone (\ud800): JSON
+decoders read every such escape as U+FFFD, so distinct keys would merge.
 
 --upper defaults to the largest time in the input plus one. Nothing is
 written, and the command fails, if a line is malformed (its line number is

@@ -182,3 +182,24 @@ func TestRecordsHoldTheirBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestLoneSurrogateRefused: a \u escape of half a surrogate pair is refused
+// in a JSONL line and in a JSON CSV cell, since a decoder reads every such
+// escape as U+FFFD and "\ud800", "\udbff" and "\ufffd" would be one key. A
+// pair, U+FFFD itself and an escaped backslash before "u" are kept.
+func TestLoneSurrogateRefused(t *testing.T) {
+	for _, key := range []string{`"\ud800"`, `"\udbff"`, `"\udc00"`, `"x\ud83d\u0041"`, `["\ud800"]`, `{"\ud800":1}`} {
+		if _, err := parseJSONLine([]byte(`{"key":` + key + `,"val":1,"time":0}`)); err == nil || !strings.Contains(err.Error(), "surrogate") {
+			t.Errorf("key %s: %v, want a surrogate error", key, err)
+		}
+		if _, err := csvJSON(key); err == nil || !strings.Contains(err.Error(), "surrogate") {
+			t.Errorf("CSV cell %s: %v, want a surrogate error", key, err)
+		}
+	}
+	for key, want := range map[string]string{`"\ud83d\ude00"`: `"😀"`, `"\ufffd"`: "\"\ufffd\"", `"\\ud800"`: `"\\ud800"`} {
+		rec, err := parseJSONLine([]byte(`{"key":` + key + `,"val":1,"time":0}`))
+		if err != nil || string(rec.Key) != want {
+			t.Errorf("key %s: %s, %v; want %s", key, rec.Key, err, want)
+		}
+	}
+}

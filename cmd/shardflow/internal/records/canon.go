@@ -63,7 +63,11 @@ func appendCanonical(dst, b []byte, i, depth int) ([]byte, int, bool) {
 		if bytes.IndexByte(b[i:end], '\\') < 0 {
 			return appendString(dst, b[i+1:end-1]), end, true
 		}
-		return appendString(dst, unquote(b[i:end])), end, true
+		text, ok := unquote(b[i:end])
+		if !ok {
+			return dst, i, false // a lone surrogate: checkEscapes says so
+		}
+		return appendString(dst, text), end, true
 	}
 	end := valueEnd(b, i) // a number or a literal: canonical as written
 	if end < 0 {
@@ -126,7 +130,10 @@ func appendObject(dst, b []byte, i, depth int) ([]byte, int, bool) {
 		}
 		name := b[i+1 : end-1]
 		if bytes.IndexByte(name, '\\') >= 0 {
-			name = unquote(b[i:end])
+			var ok bool
+			if name, ok = unquote(b[i:end]); !ok {
+				return dst, i, false
+			}
 		}
 		i = skipSpace(b, end)
 		if i == len(b) || b[i] != ':' {
@@ -172,9 +179,10 @@ func appendObject(dst, b []byte, i, depth int) ([]byte, int, bool) {
 }
 
 // unquote returns the text of the JSON string q, quotes included, which
-// scanString accepted. As encoding/json does, it replaces a \u escape of a
-// surrogate that is not half of a pair with U+FFFD.
-func unquote(q []byte) []byte {
+// scanString accepted, or false if q holds a \u escape of a surrogate that
+// is not half of a pair (encoding/json would read it as U+FFFD; see
+// checkEscapes).
+func unquote(q []byte) ([]byte, bool) {
 	s := q[1 : len(q)-1]
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
@@ -203,9 +211,10 @@ func unquote(q []byte) []byte {
 				if len(s)-i >= 6 && s[i] == '\\' && s[i+1] == 'u' {
 					r2 = hex4(s[i+2 : i+6])
 				}
-				if r = utf16.DecodeRune(r, r2); r != unicode.ReplacementChar {
-					i += 6
+				if r = utf16.DecodeRune(r, r2); r == unicode.ReplacementChar {
+					return nil, false
 				}
+				i += 6
 			}
 			out = utf8.AppendRune(out, r)
 			continue
@@ -214,7 +223,7 @@ func unquote(q []byte) []byte {
 		}
 		i += 2
 	}
-	return out
+	return out, true
 }
 
 // hex4 returns the value of four hex digits, or -1.

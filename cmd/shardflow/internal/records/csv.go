@@ -99,6 +99,9 @@ func csvJSON(cell string) ([]byte, error) {
 	}
 	if mayBeJSON(t) {
 		if c, err := decodeCanonical(b); err == nil {
+			if err := checkEscapes(b); err != nil {
+				return nil, err
+			}
 			return c, checkDuplicates(b, false)
 		}
 	}

@@ -61,6 +61,9 @@ func decodeLine(text []byte) (Record, error) {
 		// Rare: say what is wrong the way the streaming decoder can.
 		return Record{}, lineProblem(text)
 	}
+	if err := checkEscapes(text); err != nil {
+		return Record{}, err // text decoded above: its escapes are well formed
+	}
 	if obj == nil {
 		return Record{}, errors.New("want a JSON object with key, val, time and diff, got null")
 	}

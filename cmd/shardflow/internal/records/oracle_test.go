@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -28,6 +29,9 @@ func oldParseJSONLine(text []byte) (Record, error) {
 	if err := json.Unmarshal(text, &obj); err != nil {
 		// Rare: say what is wrong the way the streaming decoder can.
 		return Record{}, oldLineProblem(text)
+	}
+	if err := oldCheckEscapes(text); err != nil {
+		return Record{}, err
 	}
 	if obj == nil {
 		return Record{}, errors.New("want a JSON object with key, val, time and diff, got null")
@@ -253,7 +257,31 @@ func oldCheckUTF8(text []byte) error {
 // cell holding JSON, or take it as a string.
 func oldCSVJSON(cell string) ([]byte, error) {
 	if b, err := oldCanonical([]byte(cell)); err == nil {
+		if err := oldCheckEscapes([]byte(cell)); err != nil {
+			return nil, err
+		}
 		return b, oldCheckDuplicates([]byte(cell), false)
 	}
 	return oldEncodeCanonical(cell)
+}
+
+// surrogateEscape matches a \u escape of a UTF-16 surrogate.
+var surrogateEscape = regexp.MustCompile(`\\u[dD][89a-fA-F][0-9a-fA-F]{2}`)
+
+// oldCheckEscapes is checkEscapes by another road, for valid JSON text:
+// escaped backslashes blanked out (so that \\u is no escape), every
+// surrogate escape must be a high one followed at once by a low one.
+func oldCheckEscapes(text []byte) error {
+	t := bytes.ReplaceAll(text, []byte(`\\`), []byte(`__`))
+	locs := surrogateEscape.FindAllIndex(t, -1)
+	high := func(at int) bool { return strings.ContainsRune("89abAB", rune(t[at+3])) }
+	for k := 0; k < len(locs); k++ {
+		s, e := locs[k][0], locs[k][1]
+		if high(s) && k+1 < len(locs) && locs[k+1][0] == e && !high(e) {
+			k++ // a pair
+			continue
+		}
+		return fmt.Errorf(`\u%s at byte %d is half of a UTF-16 surrogate pair: JSON decoders read it as U+FFFD, like every such escape, so that different keys would read as one`, t[s+2:s+6], s+1)
+	}
+	return nil
 }

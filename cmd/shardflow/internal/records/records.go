@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -205,6 +207,34 @@ func parseDiff(s string) (int64, error) {
 		return 0, fmt.Errorf(`"diff" must be an integer in [-9223372036854775808, 9223372036854775807], got %s`, s)
 	}
 	return d, nil
+}
+
+// checkEscapes refuses JSON text with a \u escape of a surrogate that is
+// not half of a pair. The JSON decoder reads every such escape as U+FFFD,
+// so that different keys would read as one, as checkUTF8 says of bad
+// bytes. A malformed escape is left for the decoder to report.
+func checkEscapes(text []byte) error {
+	for i := 0; i+1 < len(text); i++ {
+		if text[i] != '\\' {
+			continue
+		}
+		if text[i+1] != 'u' || i+6 > len(text) {
+			i++ // another escape, or a malformed one
+			continue
+		}
+		r := hex4(text[i+2 : i+6])
+		if !utf16.IsSurrogate(r) {
+			i += 5
+			continue
+		}
+		if i+12 <= len(text) && text[i+6] == '\\' && text[i+7] == 'u' &&
+			utf16.DecodeRune(r, hex4(text[i+8:i+12])) != unicode.ReplacementChar {
+			i += 11 // a pair
+			continue
+		}
+		return fmt.Errorf(`\u%s at byte %d is half of a UTF-16 surrogate pair: JSON decoders read it as U+FFFD, like every such escape, so that different keys would read as one`, text[i+2:i+6], i+1)
+	}
+	return nil
 }
 
 // checkUTF8 refuses text that is not UTF-8. The JSON decoder would replace
