@@ -99,10 +99,13 @@ type writerJSON struct {
 }
 
 type verifyJSON struct {
-	Parts    int      `json:"parts"`
-	OK       bool     `json:"ok"`
-	Missing  []string `json:"missing"`
-	Corrupt  []string `json:"corrupt"`
+	Parts   int      `json:"parts"`
+	OK      bool     `json:"ok"`
+	Missing []string `json:"missing"`
+	Corrupt []string `json:"corrupt"`
+	// Unknown lists the parts, intact by size and checksum, in a format
+	// newer than this shardflow reads.
+	Unknown  []string `json:"unknown"`
 	Problems []string `json:"problems"`
 }
 
@@ -135,8 +138,7 @@ func runInspect(ctx context.Context, g *globals, f inspectFlags) error {
 			return failure(err)
 		}
 		view.verify = &rep
-		view.Verify = &verifyJSON{Parts: rep.Parts, OK: rep.OK(),
-			Missing: nonNil(rep.Missing), Corrupt: nonNil(append(rep.Corrupt, rep.Unknown...)), Problems: nonNil(rep.Problems)}
+		view.Verify = verifyView(rep)
 	}
 	if f.output == "json" {
 		if err := json.NewEncoder(g.env.Stdout).Encode(view); err != nil {
@@ -150,6 +152,12 @@ func runInspect(ctx context.Context, g *globals, f inspectFlags) error {
 			id, len(view.verify.Problems), view.verify.Parts, strings.Join(view.verify.Problems, "\n  "))}
 	}
 	return nil
+}
+
+// verifyView is the JSON form of a verify report.
+func verifyView(rep verifyReport) *verifyJSON {
+	return &verifyJSON{Parts: rep.Parts, OK: rep.OK(),
+		Missing: nonNil(rep.Missing), Corrupt: nonNil(rep.Corrupt), Unknown: nonNil(rep.Unknown), Problems: nonNil(rep.Problems)}
 }
 
 func nonNil(s []string) []string {
@@ -245,6 +253,9 @@ func printInspectTable(w io.Writer, v inspectJSON) error {
 		fmt.Fprintln(w)
 		if v.verify.OK() {
 			fmt.Fprintf(w, "verify: all %d parts present and intact\n", v.verify.Parts)
+			if n := len(v.verify.Unknown); n > 0 {
+				fmt.Fprintf(w, "verify: %d of them in a format newer than this shardflow reads (checked by size and checksum only)\n", n)
+			}
 		} else {
 			for _, p := range v.verify.Problems {
 				fmt.Fprintf(w, "verify: %s\n", p)
