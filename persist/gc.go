@@ -42,7 +42,7 @@ type GCReport struct {
 // is not an error. A version at or after the hold that does not decode, or
 // that carries fields newer code wrote (ErrUnknownFields: they may
 // reference blobs or hold versions), makes it delete and truncate nothing
-// and fail.
+// and fail; a newest version with such fields, expire nothing too.
 func (c *Client) GC(ctx context.Context, shard ShardID) (GCReport, error) {
 	var rep GCReport
 	m, err := c.machine(shard)
@@ -50,6 +50,12 @@ func (c *Client) GC(ctx context.Context, shard ShardID) (GCReport, error) {
 		return rep, err
 	}
 	s, err := m.apply(ctx, func(s state.State) (state.State, bool, error) {
+		rep.ExpiredReaders = nil // of this attempt only
+		if s.HasUnknown() {
+			// Newer code may hold readers or writers by fields this
+			// code cannot see: expire nothing either.
+			return s, false, fmt.Errorf("%w: seqno %d", ErrUnknownFields, s.SeqNo)
+		}
 		n, expired := s.ExpireStale(c.nowMs())
 		rep.ExpiredReaders = expired
 		return n, n.Transitions != s.Transitions, nil
