@@ -152,7 +152,11 @@ func (op *descsOp) drain() {
 			op.follow(ev.frontier)
 		case evError:
 			op.frozen = true
-			op.inst.report("listen", ev.err)
+			var at frontier.Time // where the capability, and so the frontier, stays
+			if op.cap != nil {
+				at = op.cap.Time()
+			}
+			op.inst.report("listen", at, ev.err)
 		}
 	}
 }

@@ -213,7 +213,7 @@ func (op *fetchOp[K, V]) freeze(t frontier.Time, err error) {
 		op.frozen, op.failedAt = true, t
 		op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= t })
 	}
-	op.inst.report("fetch", err)
+	op.inst.report("fetch", t, err)
 }
 
 // discard is the second phase of shutdown: stop the goroutines (no fetch is

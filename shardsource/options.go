@@ -174,12 +174,17 @@ func (o Options[K, V]) withDefaults() Options[K, V] {
 type ClientFunc func(ctx context.Context) (*persist.Client, error)
 
 // Error is how the source reports a failure to the ErrorHandler: which
-// source, which stage, and the cause (errors.Is with persist.ErrBlobMissing,
-// persist.ErrBlobCorrupt, persist.ErrSinceAdvanced, ... works through it).
+// source, which stage, where it stops the source, and the cause (errors.Is
+// with persist.ErrBlobMissing, persist.ErrBlobCorrupt,
+// persist.ErrSinceAdvanced, ... works through it).
 type Error struct {
 	Source string
 	Stage  string // "listen" or "fetch"
-	Err    error
+	// Time is where the failure holds the source's frontier: the time of
+	// the part a fetch failed for, or the listen's frontier. With several
+	// failures, the frontier stops at the least of their times.
+	Time frontier.Time
+	Err  error
 }
 
 func (e *Error) Error() string {

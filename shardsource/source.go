@@ -142,8 +142,8 @@ func (in *instance) setFetcher(stop func(), settled func() bool) {
 // report hands err to the error handler. Halt stops the source's
 // goroutines on every worker of the process first (see peers.halt), then
 // panics.
-func (in *instance) report(stage string, err error) {
-	e := &Error{Source: in.name, Stage: stage, Err: err}
+func (in *instance) report(stage string, t frontier.Time, err error) {
+	e := &Error{Source: in.name, Stage: stage, Time: t, Err: err}
 	if in.handler.signal != nil {
 		in.handler.signal(e)
 		return

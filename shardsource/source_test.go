@@ -66,8 +66,8 @@ func TestListenErrorFreezes(t *testing.T) {
 		t.Fatalf("frontier %v after a listen error, want [1]", r.frontier())
 	}
 	var se *Error
-	if len(got) != 1 || !errors.Is(got[0], persist.ErrSinceAdvanced) || !errors.As(got[0], &se) || se.Stage != "listen" {
-		t.Fatalf("errors %v", got)
+	if len(got) != 1 || !errors.Is(got[0], persist.ErrSinceAdvanced) || !errors.As(got[0], &se) || se.Stage != "listen" || se.Time != 1 {
+		t.Fatalf("errors %v (time %v), want a listen error holding the frontier at 1", got, se)
 	}
 }
 
@@ -104,8 +104,8 @@ func TestFetchErrorFreezes(t *testing.T) {
 		t.Fatalf("frontier %v after the t=1 part failed, want [1]", r.frontier())
 	}
 	var se *Error
-	if len(got) != 1 || !errors.Is(got[0], persist.ErrBlobMissing) || !errors.As(got[0], &se) || se.Stage != "fetch" {
-		t.Fatalf("errors %v", got)
+	if len(got) != 1 || !errors.Is(got[0], persist.ErrBlobMissing) || !errors.As(got[0], &se) || se.Stage != "fetch" || se.Time != 1 {
+		t.Fatalf("errors %v (%+v), want a fetch error holding the frontier at 1", got, se)
 	}
 }
 

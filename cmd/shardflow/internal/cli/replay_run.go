@@ -90,6 +90,13 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 		// (--follow, or --until past the upper) may never end, and
 		// nothing it lists after a freeze can move the frozen frontier.
 		Settled: func(worker int) bool { return tokens[worker].FetchSettled() },
+		FrozenAt: func(err error) (frontier.Time, bool) {
+			var se *shardsource.Error
+			if errors.As(err, &se) {
+				return se.Time, true
+			}
+			return 0, false
+		},
 		Printer: printer,
 		Printed: bar.Add,
 	})

@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,6 +81,59 @@ func TestRunReportsFirstError(t *testing.T) {
 		}
 		if strings.Contains(sb.String(), "later") {
 			t.Fatalf("a later error was printed:\n%s", sb.String())
+		}
+	}
+}
+
+// atError is a data error that holds the frontier at a time.
+type atError struct{ t frontier.Time }
+
+func (e atError) Error() string { return fmt.Sprintf("blob missing at %d", e.t) }
+
+func frozenAt(err error) (frontier.Time, bool) {
+	var e atError
+	if errors.As(err, &e) {
+		return e.t, true
+	}
+	return 0, false
+}
+
+// TestRunReportsErrorAtLeastTime: fetches fail in any order; the error
+// reported is the one at the least time, where the frontier stops, even
+// when it comes after one at a later time (and again when an error at a
+// still later time follows it).
+func TestRunReportsErrorAtLeastTime(t *testing.T) {
+	for range 20 {
+		var sb strings.Builder
+		build := func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
+			b := dataflow.NewBuilder(s, "failing")
+			_, stream := dataflow.AddOutput[render.Update](b)
+			button, token := b.ShutdownButton()
+			b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+				c := caps[0]
+				first := true
+				return func() {
+					if !c.Valid() {
+						return
+					}
+					if button.AllPressed() {
+						c.Drop()
+						return
+					}
+					if first {
+						first = false
+						fail(atError{5})
+						fail(atError{3})
+						fail(atError{4})
+					}
+				}
+			})
+			return stream, token.Drop
+		}
+		err := Run(context.Background(), Config{Workers: 1, Build: build, FrozenAt: frozenAt, Printer: render.NewPrinter(&sb, render.JSONL)})
+		var fe *FrozenError
+		if !errors.As(err, &fe) || fe.Err != (atError{3}) {
+			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, atError{3}, sb.String())
 		}
 	}
 }

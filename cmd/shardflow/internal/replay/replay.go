@@ -33,6 +33,11 @@ type Config struct {
 	// worker that is not settled as busy, so a slow fetch is never taken
 	// for quiescence. Nil: the workers' idleness alone decides.
 	Settled func(worker int) bool
+	// FrozenAt, if set, says at which time a data error holds the
+	// frontier. Of several errors, Run reports the one at the least time
+	// (the first of those), which is where the frontier stops; without
+	// it, the first error.
+	FrozenAt func(error) (frontier.Time, bool)
 	// Printer receives the output, on Run's goroutine.
 	Printer render.Printer
 	// Printed, if set, is told how many updates each flush printed.
@@ -77,12 +82,13 @@ type runner struct {
 	fabric *countingFabric
 	links  []*operators.EventLink[frontier.Time, render.Update]
 	wake   chan struct{}
-	failed chan error
+	failed chan struct{} // signalled when fail queues an error
 
 	stopping atomic.Bool
 	mu       struct {
 		sync.Mutex
-		stops []func()
+		stops  []func()
+		failed []error // queued by fail, taken by drive
 	}
 	steps []atomic.Uint64
 	idle  []atomic.Bool
@@ -101,7 +107,7 @@ func newRunner(cfg Config) *runner {
 		fabric:   &countingFabric{Fabric: dataflow.NewChannelFabric(n)},
 		links:    make([]*operators.EventLink[frontier.Time, render.Update], n),
 		wake:     make(chan struct{}, 1),
-		failed:   make(chan error, 1),
+		failed:   make(chan struct{}, 1),
 		steps:    make([]atomic.Uint64, n),
 		idle:     make([]atomic.Bool, n),
 		frontier: frontier.NewMutableAntichainAt[frontier.Time](0),
@@ -123,13 +129,36 @@ func (r *runner) notify() {
 	}
 }
 
-// fail records the first data error.
+// earlier reports whether data error a holds the frontier at an earlier
+// time than b (see Config.FrozenAt).
+func (r *runner) earlier(a, b error) bool {
+	if r.cfg.FrozenAt == nil {
+		return false
+	}
+	ta, aok := r.cfg.FrozenAt(a)
+	tb, bok := r.cfg.FrozenAt(b)
+	return aok && bok && ta < tb
+}
+
+// fail queues a data error for drive, which keeps the one to report.
 func (r *runner) fail(err error) {
+	r.mu.Lock()
+	r.mu.failed = append(r.mu.failed, err)
+	r.mu.Unlock()
 	select {
-	case r.failed <- err:
+	case r.failed <- struct{}{}:
 	default:
 	}
 	r.notify()
+}
+
+// takeFailed returns the errors fail queued since the last call.
+func (r *runner) takeFailed() []error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	errs := r.mu.failed
+	r.mu.failed = nil
+	return errs
 }
 
 // worker builds the dataflow on w and steps it until it completes or Run
@@ -185,24 +214,27 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 		ctxDone = ctx.Done()
 		result  error
 	)
-	// record keeps the first data error: a later one (another part, the
-	// listen) is a consequence or at a later time.
+	// record keeps the first data error, unless a later one is at an
+	// earlier time (fetches finish in any order): the error reported is
+	// the one that holds the frontier where it is reported.
 	record := func(err error) {
 		if frozen != nil {
+			if !r.earlier(err, frozen) {
+				return
+			}
+			frozen = err
 			return
 		}
 		frozen = err
 		ticker = time.NewTicker(quietInterval)
 		tick = ticker.C
 	}
-	// recordQueued takes an error fail queued but this loop has not
+	// recordQueued takes the errors fail queued that this loop has not
 	// picked yet: select picks among ready cases at random, so a stop or
 	// the end may come first.
 	recordQueued := func() {
-		select {
-		case err := <-r.failed:
+		for _, err := range r.takeFailed() {
 			record(err)
-		default:
 		}
 	}
 	defer func() {
@@ -224,8 +256,8 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 			}
 			r.silent = true
 			r.stopAll()
-		case err := <-r.failed:
-			record(err)
+		case <-r.failed:
+			recordQueued()
 		case <-tick:
 			r.process()
 			if !r.quiescent() {
