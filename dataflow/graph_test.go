@@ -317,3 +317,44 @@ func TestIdentityFeedbackKeepsLargestTime(t *testing.T) {
 		}
 	}
 }
+
+// A build function that steps its worker runs the other dataflows, not the
+// one being built: its operators first run once it is built (a refused
+// dataflow's never do).
+func TestStepInsideBuildRunsNotTheBuiltDataflow(t *testing.T) {
+	w := dataflow.NewWorker()
+	ran := map[string]int{}
+	op := func(s *dataflow.Scope[T], name string) {
+		b := dataflow.NewBuilder(s, name)
+		dataflow.AddOutput[int](b)
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			caps[0].Drop()
+			return func() { ran[name]++ }
+		})
+	}
+	dataflow.Dataflow(w, "earlier", func(s *dataflow.Scope[T]) { op(s, "earlier") })
+	dataflow.Dataflow(w, "built", func(s *dataflow.Scope[T]) {
+		op(s, "built")
+		w.Step()
+		if ran["built"] != 0 || ran["earlier"] != 1 {
+			t.Fatalf("inside the build, ran %v: want the earlier dataflow's operator, not the one being built", ran)
+		}
+	})
+	err := dataflow.TryDataflow(w, "refused", func(s *dataflow.Scope[T]) {
+		op(s, "refused")
+		loop, back := dataflow.Feedback[int](s, nil)
+		loop.Connect(passThrough(s, "a", false, back))
+		w.Step()
+	})
+	if !errors.Is(err, dataflow.ErrCycle) {
+		t.Fatalf("identity loop: %v", err)
+	}
+	for w.Step() {
+	}
+	if ran["built"] != 1 || ran["refused"] != 0 {
+		t.Fatalf("after the builds, ran %v: want the built dataflow's operator once, the refused one's never", ran)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

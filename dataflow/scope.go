@@ -58,8 +58,9 @@ type loopCheck struct {
 // checks its graph and starts tracking its progress. It panics with a
 // *GraphError if the graph has a cycle that does not advance time or an
 // unconnected feedback edge (see TryDataflow). build may step w (to wait on
-// an earlier dataflow's probe, say): what other workers send the dataflow
-// meanwhile is kept until it is built, like what they send before.
+// an earlier dataflow's probe, say): the dataflow's operators run only once
+// it is built, and what other workers send it meanwhile is kept until then,
+// like what they send before.
 func Dataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Scope[T])) {
 	if err := TryDataflow(w, name, build); err != nil {
 		panic(err)

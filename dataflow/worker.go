@@ -299,7 +299,9 @@ func (w *Worker) runQueue() {
 			*op.dfQueued--
 			continue
 		}
-		if op.ranAt == w.steps {
+		if op.ranAt == w.steps || len(w.building) > 0 && slices.Contains(w.building, op.df.dataflowIndex()) {
+			// Once per step; and not before its dataflow is built (a
+			// build function may step the worker).
 			w.later = append(w.later, op)
 			continue
 		}
