@@ -20,6 +20,9 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 		data  []byte
 	)
 	err := c.stmts.head.QueryRowContext(ctx, key).Scan(&seqno, &data)
+	if cerr := c.checkUnchanged(op); cerr != nil {
+		return location.VersionedData{}, false, cerr // what was read may be torn
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return location.VersionedData{}, false, nil
 	}
@@ -113,6 +116,9 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 	if err := rows.Err(); err != nil {
 		return nil, location.Determinate(op, c.wrap("scan", err))
 	}
+	if err := c.checkUnchanged(op); err != nil {
+		return nil, err // what was read may be torn
+	}
 	return out, nil
 }
 
@@ -177,6 +183,9 @@ func (c *Consensus) ListKeys(ctx context.Context) ([]string, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, location.Determinate(op, c.wrap("list keys", err))
+	}
+	if err := c.checkUnchanged(op); err != nil {
+		return nil, err // what was read may be torn
 	}
 	return keys, nil
 }

@@ -18,6 +18,32 @@ import (
 // writing.
 var ErrNotConsensus = errors.New("sqlite: no consensus table in the database")
 
+// ErrChangedWhileImmutable is returned by the reads of a handle opened as
+// immutable (see Options.ReadOnly) once the database has been written
+// since: SQLite reads such a file without locks or WAL, so it could serve
+// stale or torn pages. Open the database again.
+var ErrChangedWhileImmutable = errors.New("sqlite: the database was written since it was opened read-only as immutable; open it again")
+
+// fileStamp is what a handle opened as immutable remembers of the file.
+type fileStamp struct {
+	size  int64
+	mtime time.Time
+}
+
+// checkUnchanged fails, for a handle opened as immutable, once a writer
+// has come: a -wal file exists, or the file's size or time has changed.
+func (c *Consensus) checkUnchanged(op string) error {
+	if c.immutable == nil {
+		return nil
+	}
+	fi, err := os.Stat(c.path)
+	_, werr := os.Stat(c.path + "-wal")
+	if err != nil || !errors.Is(werr, fs.ErrNotExist) || fi.Size() != c.immutable.size || !fi.ModTime().Equal(c.immutable.mtime) {
+		return location.Determinate(op, fmt.Errorf("sqlite: %s: %w", c.path, ErrChangedWhileImmutable))
+	}
+	return nil
+}
+
 // openReadOnly opens the existing database at abs for reading only.
 //
 // A WAL database needs its -shm file to be read. While a writer has the
@@ -27,7 +53,9 @@ var ErrNotConsensus = errors.New("sqlite: no consensus table in the database")
 // file is then opened as immutable, which SQLite reads without locks or
 // WAL. Immutable is only right while nothing writes, so it is the fallback
 // when a plain read-only open fails and there is no -wal file: a process
-// that could write here would have left one while it ran.
+// that could write here would have left one while it ran. Should a writer
+// come later, every read of the handle fails with ErrChangedWhileImmutable
+// rather than serve stale or torn pages.
 func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consensus, error) {
 	if _, err := os.Stat(abs); err != nil {
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: read-only open: %w", err))
@@ -37,12 +65,36 @@ func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consens
 		if _, werr := os.Stat(abs + "-wal"); !errors.Is(werr, fs.ErrNotExist) || errors.Is(err, ErrSchemaTooNew) || errors.Is(err, ErrNotConsensus) {
 			return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: read-only open: %w", abs, err))
 		}
-		var ierr error
-		if db, ierr = openChecked(ctx, abs, busy, true); ierr != nil {
+		c, ierr := openImmutable(ctx, abs, busy)
+		if ierr != nil {
 			return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: read-only open: %w (and as immutable: %w)", abs, err, ierr))
 		}
+		return c, nil
 	}
 	return newConsensus(ctx, db, abs, true)
+}
+
+// openImmutable opens abs as immutable, remembering the file as it is so
+// that every read can check no writer has come since (checkUnchanged).
+func openImmutable(ctx context.Context, abs string, busy time.Duration) (*Consensus, error) {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openChecked(ctx, abs, busy, true)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newConsensus(ctx, db, abs, true)
+	if err != nil {
+		return nil, err
+	}
+	c.immutable = &fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	if err := c.checkUnchanged("consensus open"); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // openChecked opens abs read-only (immutable if asked) and checks that it

@@ -272,3 +272,38 @@ func readerAs(t *testing.T, base, path string) func() string {
 		return strings.TrimSpace(string(out))
 	}
 }
+
+// A handle opened as immutable (the read-only fallback for a database
+// nothing writes) fails its reads, rather than serve stale or torn pages,
+// once a writer comes: while it holds the database open (a -wal file) and
+// after it has closed it again (the file changed).
+func TestImmutableNoticesWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	rw := open(t, path)
+	commit(t, rw, 1, "one")
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sqlite.OpenImmutable(t.Context(), path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if v, ok, err := ro.Head(t.Context(), "k"); err != nil || !ok || v.SeqNo != 1 {
+		t.Fatalf("head before any writer: %v %v %v", v, ok, err)
+	}
+	rw = open(t, path)
+	commit(t, rw, 2, "two")
+	if _, _, err := ro.Head(t.Context(), "k"); !errors.Is(err, sqlite.ErrChangedWhileImmutable) {
+		t.Fatalf("head with a writer holding the database: %v, want ErrChangedWhileImmutable", err)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ro.Scan(t.Context(), "k", 0, 10); !errors.Is(err, sqlite.ErrChangedWhileImmutable) {
+		t.Fatalf("scan after the writer closed: %v, want ErrChangedWhileImmutable", err)
+	}
+	if _, err := ro.ListKeys(t.Context()); !errors.Is(err, sqlite.ErrChangedWhileImmutable) {
+		t.Fatalf("list keys after the writer closed: %v, want ErrChangedWhileImmutable", err)
+	}
+}

@@ -99,8 +99,11 @@ type Consensus struct {
 	writer chan struct{}
 	// readOnly is Options.ReadOnly: writes are refused.
 	readOnly bool
-	notify   notifier
-	mu       struct {
+	// immutable is set when the database was opened as immutable (a
+	// read-only fallback): reads check the file has not been written since.
+	immutable *fileStamp
+	notify    notifier
+	mu        struct {
 		sync.Mutex
 		closed bool
 	}
@@ -179,7 +182,8 @@ func (c *Consensus) Close() error {
 	return nil
 }
 
-// begin checks the handle is open and the context live.
+// begin checks the handle is open, the context live and, for a handle
+// opened as immutable, the file unwritten.
 func (c *Consensus) begin(ctx context.Context, op string) error {
 	c.mu.Lock()
 	closed := c.mu.closed
@@ -187,7 +191,10 @@ func (c *Consensus) begin(ctx context.Context, op string) error {
 	if closed {
 		return location.Determinate(op, location.ErrClosed)
 	}
-	return location.Determinate(op, ctx.Err())
+	if err := ctx.Err(); err != nil {
+		return location.Determinate(op, err)
+	}
+	return c.checkUnchanged(op)
 }
 
 // beginWrite is begin for an operation that writes.
