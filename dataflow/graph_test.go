@@ -320,7 +320,8 @@ func TestIdentityFeedbackKeepsLargestTime(t *testing.T) {
 
 // A build function that steps its worker runs the other dataflows, not the
 // one being built: its operators first run once it is built (a refused
-// dataflow's never do).
+// dataflow's never do), and meanwhile they do not keep the worker from
+// being idle, so a build waiting with StepOrPark parks.
 func TestStepInsideBuildRunsNotTheBuiltDataflow(t *testing.T) {
 	w := dataflow.NewWorker()
 	ran := map[string]int{}
@@ -338,6 +339,9 @@ func TestStepInsideBuildRunsNotTheBuiltDataflow(t *testing.T) {
 		w.Step()
 		if ran["built"] != 0 || ran["earlier"] != 1 {
 			t.Fatalf("inside the build, ran %v: want the earlier dataflow's operator, not the one being built", ran)
+		}
+		if !w.Idle() {
+			t.Fatal("idle inside the build with nothing else to run: StepOrPark would spin, not park")
 		}
 	})
 	err := dataflow.TryDataflow(w, "refused", func(s *dataflow.Scope[T]) {

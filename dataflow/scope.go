@@ -74,7 +74,7 @@ func TryDataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Sc
 	w.byIndex = append(w.byIndex, nil)
 	w.building = append(w.building, s.index)
 	func() {
-		defer func() { w.building = w.building[:len(w.building)-1] }()
+		defer w.built(s.index)
 		build(s)
 	}()
 	early := w.early[s.index]

@@ -29,8 +29,10 @@ type Worker struct {
 	// or is building: a build function may step the worker.
 	early map[int][]Envelope
 	// building lists the indexes of the dataflows being built (nested
-	// builds push and pop).
+	// builds push and pop); held, their operators activated meanwhile,
+	// queued again once their dataflow is built.
 	building []int
+	held     []*operator
 
 	// queue lists activated operators, each once (operator.queued).
 	queue, later []*operator
@@ -289,6 +291,23 @@ func (w *Worker) drainSync() {
 	}
 }
 
+// built ends the build of dataflow index: its operators a step inside the
+// build held back are queued again (a refused dataflow's are dead by the
+// time they run, and only leave the queue).
+func (w *Worker) built(index int) {
+	w.building = w.building[:len(w.building)-1]
+	kept := w.held[:0]
+	for _, op := range w.held {
+		if op.df.dataflowIndex() == index {
+			w.queue = append(w.queue, op)
+		} else {
+			kept = append(kept, op)
+		}
+	}
+	clear(w.held[len(kept):])
+	w.held = kept
+}
+
 func (w *Worker) runQueue() {
 	w.steps++
 	for i := 0; i < len(w.queue); i++ {
@@ -299,9 +318,13 @@ func (w *Worker) runQueue() {
 			*op.dfQueued--
 			continue
 		}
-		if op.ranAt == w.steps || len(w.building) > 0 && slices.Contains(w.building, op.df.dataflowIndex()) {
-			// Once per step; and not before its dataflow is built (a
-			// build function may step the worker).
+		if len(w.building) > 0 && slices.Contains(w.building, op.df.dataflowIndex()) {
+			// Not before its dataflow is built (a build function may
+			// step the worker): held apart, so the worker may park.
+			w.held = append(w.held, op)
+			continue
+		}
+		if op.ranAt == w.steps {
 			w.later = append(w.later, op)
 			continue
 		}
