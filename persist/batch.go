@@ -166,7 +166,7 @@ func (b *BatchBuilder) Abort() {
 func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper Frontier) error {
 	if err := b.err; err != nil {
 		b.Abort()
-		return err
+		return notAppended(err)
 	}
 	defer b.Abort()
 	if b.c != w.c || b.shard != w.m.shard {
