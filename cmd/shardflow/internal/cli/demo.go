@@ -114,6 +114,9 @@ func writeDemo(ctx context.Context, st *store) (wrote int, err error) {
 		wrote++
 		upper, lower = to, b.upper
 	}
+	if !upper.Equal(frontier.From(frontier.Time(lower))) {
+		return wrote, fmt.Errorf("shard %q has upper %v, beyond the sample's: it holds other data (use another --location)", demoShard, upper)
+	}
 	return wrote, nil
 }
 
