@@ -8,6 +8,10 @@
 // A path names the prefix the location's keys live under, like prefix=:
 // s3://b/teamA and s3://b/teamB are two locations in one bucket. (gocloud
 // alone ignores the path; a URL with both a path and prefix= is refused.)
+// Versions before this one ignored the path too and kept such a
+// location's keys at the bucket's root: name that location without the
+// path, or move its keys under DIR/, before reading it with this one (its
+// parts would read as missing; nothing is deleted).
 //
 // Credentials come from the AWS SDK's default chain: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared
