@@ -32,6 +32,10 @@ type fileStamp struct {
 
 // checkUnchanged fails, for a handle opened as immutable, once a writer
 // has come: a -wal file exists, or the file's size or time has changed.
+// A writer that opened, committed and closed the database within the file
+// system's time resolution, and left its size alone, goes unseen: on a
+// local disk with nanosecond times that cannot happen, on one with
+// one-second times (some network file systems) it can.
 func (c *Consensus) checkUnchanged(op string) error {
 	if c.immutable == nil {
 		return nil
