@@ -13,10 +13,10 @@ import (
 )
 
 // failingSource holds a capability at 0 until every worker has pressed
-// the shutdown button. On its first run it calls fail with first, then,
-// on each of its next extra runs (it activates itself), with a later
-// error; after is called once the first error is reported.
-func failingSource(first error, extra int, after func()) func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()) {
+// the shutdown button. On its first run it calls first with fail; on each
+// of its next extra runs (it activates itself) it calls fail with a later
+// error.
+func failingSource(first func(fail func(error)), extra int) func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()) {
 	return func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
 		b := dataflow.NewBuilder(s, "failing")
 		_, stream := dataflow.AddOutput[render.Update](b)
@@ -36,8 +36,7 @@ func failingSource(first error, extra int, after func()) func(*dataflow.Scope[fr
 				runs++
 				switch {
 				case runs == 1:
-					fail(first)
-					after()
+					first(fail)
 				case runs <= 1+extra:
 					fail(errors.New("a later error"))
 				default:
@@ -59,7 +58,8 @@ func TestRunReportsErrorQueuedAtStop(t *testing.T) {
 	for range 50 {
 		ctx, cancel := context.WithCancel(context.Background())
 		var sb strings.Builder
-		err := Run(ctx, Config{Workers: 1, Build: failingSource(boom, 0, cancel), Printer: render.NewPrinter(&sb, render.JSONL)})
+		build := failingSource(func(fail func(error)) { fail(boom); cancel() }, 0)
+		err := Run(ctx, Config{Workers: 1, Build: build, Printer: render.NewPrinter(&sb, render.JSONL)})
 		cancel()
 		var fe *FrozenError
 		if !errors.As(err, &fe) || !errors.Is(fe.Err, boom) {
@@ -74,7 +74,8 @@ func TestRunReportsFirstError(t *testing.T) {
 	boom := errors.New("blob missing")
 	for range 20 {
 		var sb strings.Builder
-		err := Run(context.Background(), Config{Workers: 1, Build: failingSource(boom, 50, func() {}), Printer: render.NewPrinter(&sb, render.JSONL)})
+		build := failingSource(func(fail func(error)) { fail(boom) }, 50)
+		err := Run(context.Background(), Config{Workers: 1, Build: build, Printer: render.NewPrinter(&sb, render.JSONL)})
 		var fe *FrozenError
 		if !errors.As(err, &fe) || !errors.Is(fe.Err, boom) {
 			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, sb.String())
@@ -105,31 +106,11 @@ func frozenAt(err error) (frontier.Time, bool) {
 func TestRunReportsErrorAtLeastTime(t *testing.T) {
 	for range 20 {
 		var sb strings.Builder
-		build := func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
-			b := dataflow.NewBuilder(s, "failing")
-			_, stream := dataflow.AddOutput[render.Update](b)
-			button, token := b.ShutdownButton()
-			b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-				c := caps[0]
-				first := true
-				return func() {
-					if !c.Valid() {
-						return
-					}
-					if button.AllPressed() {
-						c.Drop()
-						return
-					}
-					if first {
-						first = false
-						fail(atError{5})
-						fail(atError{3})
-						fail(atError{4})
-					}
-				}
-			})
-			return stream, token.Drop
-		}
+		build := failingSource(func(fail func(error)) {
+			fail(atError{5})
+			fail(atError{3})
+			fail(atError{4})
+		}, 0)
 		err := Run(context.Background(), Config{Workers: 1, Build: build, FrozenAt: frozenAt, Printer: render.NewPrinter(&sb, render.JSONL)})
 		var fe *FrozenError
 		if !errors.As(err, &fe) || fe.Err != (atError{3}) {
