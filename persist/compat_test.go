@@ -224,3 +224,38 @@ func TestGCRefusesLiveNewerFields(t *testing.T) {
 		t.Fatalf("GC %+v left %d of %d versions; want nothing deleted or truncated", rep, len(after), len(versions))
 	}
 }
+
+// GC decides its refusal on the newest state, not on a client's cached
+// one: once the fields newer code wrote are gone from the head, a client
+// that last saw them collects again.
+func TestGCDecidesOnTheHead(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, _ := c.OpenWriter(ctx, "s")
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "x", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := e.cons.Head(ctx, "s")
+	var msg statepb.ShardState
+	if err := proto.Unmarshal(head.Data, &msg); err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := proto.Marshal(&msg)
+	msg.ProtoReflect().SetUnknown(futureField())
+	newer, _ := proto.Marshal(&msg)
+	for i, data := range [][]byte{newer, plain} {
+		seq := head.SeqNo + location.SeqNo(i)
+		if res, err := e.cons.CompareAndSet(ctx, "s", &seq, location.VersionedData{SeqNo: seq + 1, Data: data}); err != nil || res != location.Committed {
+			t.Fatal(res, err)
+		}
+		if i == 0 {
+			if _, err := c.GC(ctx, "s"); !errors.Is(err, ErrUnknownFields) {
+				t.Fatalf("GC with newer fields at the head: %v, want ErrUnknownFields", err)
+			}
+		}
+	}
+	if _, err := c.GC(ctx, "s"); err != nil {
+		t.Fatalf("GC once the head has no newer fields: %v", err)
+	}
+}

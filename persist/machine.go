@@ -138,7 +138,9 @@ func (m *machine) applyLoop(ctx context.Context, fn transition, maybeCommitted *
 		}
 		next, changed, err := fn(cur)
 		if err != nil || !changed {
-			if !fresh && err == nil {
+			if !fresh {
+				// Nothing to do, or refused, on a cached state: decide
+				// again on the head.
 				if cur, err = m.head(ctx); err != nil {
 					return state.State{}, err
 				}
