@@ -19,6 +19,29 @@ func futureField() []byte {
 	return protowire.AppendString(b, "from the future")
 }
 
+// commitEdited commits, as newer code would, the head of shard "s" with
+// edit applied to it.
+func commitEdited(t *testing.T, e *env, edit func(*statepb.ShardState)) {
+	t.Helper()
+	ctx := context.Background()
+	head, ok, err := e.cons.Head(ctx, "s")
+	if err != nil || !ok {
+		t.Fatalf("head: %v, %v", ok, err)
+	}
+	var msg statepb.ShardState
+	if err := proto.Unmarshal(head.Data, &msg); err != nil {
+		t.Fatal(err)
+	}
+	edit(&msg)
+	data, err := proto.Marshal(&msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: data}); err != nil || res != location.Committed {
+		t.Fatal(res, err)
+	}
+}
+
 // State written by a newer version, with fields this version does not know
 // and a part in a format it cannot read, is read, rewritten with the
 // unknown parts intact, and fails only the fetch of the unreadable part.
@@ -28,23 +51,16 @@ func TestNewerStateIsReadAndKept(t *testing.T) {
 	c := e.client(ClientOptions{})
 	w, _ := c.OpenWriter(ctx, "s")
 	writeBatches(t, w, 0, 1)
-	head, _, _ := e.cons.Head(ctx, "s")
-	var msg statepb.ShardState
-	if err := proto.Unmarshal(head.Data, &msg); err != nil {
-		t.Fatal(err)
-	}
-	msg.Version = 7
-	msg.ProtoReflect().SetUnknown(futureField())
-	msg.Batches[0].ProtoReflect().SetUnknown(futureField())
-	msg.Batches = append(msg.Batches, &statepb.Batch{
-		Lower: []uint64{1}, Upper: []uint64{2},
-		Parts: []*statepb.Part{{Key: "s/p/future.columnar", Format: 42, Rows: 3, MinTime: 1, MaxTime: 1}},
+	commitEdited(t, e, func(msg *statepb.ShardState) {
+		msg.Version = 7
+		msg.ProtoReflect().SetUnknown(futureField())
+		msg.Batches[0].ProtoReflect().SetUnknown(futureField())
+		msg.Batches = append(msg.Batches, &statepb.Batch{
+			Lower: []uint64{1}, Upper: []uint64{2},
+			Parts: []*statepb.Part{{Key: "s/p/future.columnar", Format: 42, Rows: 3, MinTime: 1, MaxTime: 1}},
+		})
+		msg.Upper = []uint64{2}
 	})
-	msg.Upper = []uint64{2}
-	data, _ := proto.Marshal(&msg)
-	if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: data}); err != nil || res != location.Committed {
-		t.Fatal(res, err)
-	}
 
 	old := e.client(ClientOptions{}) // "older" code: this version
 	ow, err := old.OpenWriter(ctx, "s")
@@ -54,7 +70,7 @@ func TestNewerStateIsReadAndKept(t *testing.T) {
 	if err := ow.CompareAndAppend(ctx, []Update{up("x", "", 2, 1)}, ts(2), ts(3)); err != nil {
 		t.Fatal(err)
 	}
-	head, _, _ = e.cons.Head(ctx, "s")
+	head, _, _ := e.cons.Head(ctx, "s")
 	var after statepb.ShardState
 	if err := proto.Unmarshal(head.Data, &after); err != nil {
 		t.Fatal(err)
@@ -110,23 +126,17 @@ func TestCompactionKeepsNewerFields(t *testing.T) {
 	w, _ := c.OpenWriter(ctx, "s")
 	r, _ := c.OpenReader(ctx, "s", "")
 	writeBatches(t, w, 0, 2)
-	head, _, _ := e.cons.Head(ctx, "s")
-	var msg statepb.ShardState
-	if err := proto.Unmarshal(head.Data, &msg); err != nil {
-		t.Fatal(err)
-	}
-	msg.Batches[1].Parts[0].ProtoReflect().SetUnknown(futureField())
-	data, _ := proto.Marshal(&msg)
-	if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: data}); err != nil || res != location.Committed {
-		t.Fatal(res, err)
-	}
+	commitEdited(t, e, func(msg *statepb.ShardState) {
+		msg.Batches[1].Parts[0].ProtoReflect().SetUnknown(futureField())
+	})
 	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
 		t.Fatal(err)
 	}
 	if rep, err := c.Compact(ctx, "s"); !errors.Is(err, ErrUnknownFields) || rep.BatchesMerged != 0 {
 		t.Fatalf("compact %+v %v, want ErrUnknownFields", rep, err)
 	}
-	head, _, _ = e.cons.Head(ctx, "s")
+	head, _, _ := e.cons.Head(ctx, "s")
+	var msg statepb.ShardState
 	if err := proto.Unmarshal(head.Data, &msg); err != nil {
 		t.Fatal(err)
 	}
@@ -190,20 +200,14 @@ func TestGCRefusesLiveNewerFields(t *testing.T) {
 	if err := w.CompareAndAppend(ctx, []Update{up("a", "x", 0, 1)}, ts(0), ts(1)); err != nil {
 		t.Fatal(err)
 	}
-	head, _, _ := e.cons.Head(ctx, "s")
-	var msg statepb.ShardState
-	if err := proto.Unmarshal(head.Data, &msg); err != nil {
-		t.Fatal(err)
-	}
-	key := msg.Batches[0].Parts[0].Key
-	moved := protowire.AppendTag(nil, 900, protowire.BytesType)
-	moved = protowire.AppendString(moved, key)
-	msg.Batches[0].Parts = nil
-	msg.Batches[0].ProtoReflect().SetUnknown(moved)
-	data, _ := proto.Marshal(&msg)
-	if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: head.SeqNo + 1, Data: data}); err != nil || res != location.Committed {
-		t.Fatal(res, err)
-	}
+	var key string
+	commitEdited(t, e, func(msg *statepb.ShardState) {
+		key = msg.Batches[0].Parts[0].Key
+		moved := protowire.AppendTag(nil, 900, protowire.BytesType)
+		moved = protowire.AppendString(moved, key)
+		msg.Batches[0].Parts = nil
+		msg.Batches[0].ProtoReflect().SetUnknown(moved)
+	})
 	versions, err := e.cons.Scan(ctx, "s", 0, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -236,25 +240,11 @@ func TestGCDecidesOnTheHead(t *testing.T) {
 	if err := w.CompareAndAppend(ctx, []Update{up("a", "x", 0, 1)}, ts(0), ts(1)); err != nil {
 		t.Fatal(err)
 	}
-	head, _, _ := e.cons.Head(ctx, "s")
-	var msg statepb.ShardState
-	if err := proto.Unmarshal(head.Data, &msg); err != nil {
-		t.Fatal(err)
+	commitEdited(t, e, func(msg *statepb.ShardState) { msg.ProtoReflect().SetUnknown(futureField()) })
+	if _, err := c.GC(ctx, "s"); !errors.Is(err, ErrUnknownFields) {
+		t.Fatalf("GC with newer fields at the head: %v, want ErrUnknownFields", err)
 	}
-	plain, _ := proto.Marshal(&msg)
-	msg.ProtoReflect().SetUnknown(futureField())
-	newer, _ := proto.Marshal(&msg)
-	for i, data := range [][]byte{newer, plain} {
-		seq := head.SeqNo + location.SeqNo(i)
-		if res, err := e.cons.CompareAndSet(ctx, "s", &seq, location.VersionedData{SeqNo: seq + 1, Data: data}); err != nil || res != location.Committed {
-			t.Fatal(res, err)
-		}
-		if i == 0 {
-			if _, err := c.GC(ctx, "s"); !errors.Is(err, ErrUnknownFields) {
-				t.Fatalf("GC with newer fields at the head: %v, want ErrUnknownFields", err)
-			}
-		}
-	}
+	commitEdited(t, e, func(msg *statepb.ShardState) { msg.ProtoReflect().SetUnknown(nil) })
 	if _, err := c.GC(ctx, "s"); err != nil {
 		t.Fatalf("GC once the head has no newer fields: %v", err)
 	}
