@@ -57,13 +57,11 @@ func TestRunReportsErrorQueuedAtStop(t *testing.T) {
 	boom := errors.New("blob missing")
 	for range 50 {
 		ctx, cancel := context.WithCancel(context.Background())
-		var sb strings.Builder
-		build := failingSource(func(fail func(error)) { fail(boom); cancel() }, 0)
-		err := Run(ctx, Config{Workers: 1, Build: build, Printer: render.NewPrinter(&sb, render.JSONL)})
+		out, err := run(t, ctx, 1, failingSource(func(fail func(error)) { fail(boom); cancel() }, 0))
 		cancel()
 		var fe *FrozenError
 		if !errors.As(err, &fe) || !errors.Is(fe.Err, boom) {
-			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, sb.String())
+			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, out)
 		}
 	}
 }
@@ -73,15 +71,13 @@ func TestRunReportsErrorQueuedAtStop(t *testing.T) {
 func TestRunReportsFirstError(t *testing.T) {
 	boom := errors.New("blob missing")
 	for range 20 {
-		var sb strings.Builder
-		build := failingSource(func(fail func(error)) { fail(boom) }, 50)
-		err := Run(context.Background(), Config{Workers: 1, Build: build, Printer: render.NewPrinter(&sb, render.JSONL)})
+		out, err := run(t, context.Background(), 1, failingSource(func(fail func(error)) { fail(boom) }, 50))
 		var fe *FrozenError
 		if !errors.As(err, &fe) || !errors.Is(fe.Err, boom) {
-			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, sb.String())
+			t.Fatalf("err = %v, want a FrozenError of %v; output:\n%s", err, boom, out)
 		}
-		if strings.Contains(sb.String(), "later") {
-			t.Fatalf("a later error was printed:\n%s", sb.String())
+		if strings.Contains(out, "later") {
+			t.Fatalf("a later error was printed:\n%s", out)
 		}
 	}
 }
