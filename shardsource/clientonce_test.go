@@ -17,12 +17,13 @@ import (
 // the next caller.
 func TestClientOnceWaitersHonourTheirContext(t *testing.T) {
 	client := persist.NewClient(persist.Location{Blob: mem.NewBlob(), Consensus: mem.NewConsensus()}, persist.ClientOptions{})
-	gate := make(chan struct{})
+	gate, entered := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int32
 	o := &clientOnce{fn: func(context.Context) (*persist.Client, error) {
 		if calls.Add(1) == 1 {
 			return nil, errors.New("connect refused") // the first call fails
 		}
+		close(entered)
 		<-gate // a slow connect that ignores its context
 		return client, nil
 	}}
@@ -37,12 +38,10 @@ func TestClientOnceWaitersHonourTheirContext(t *testing.T) {
 		}
 		first <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for calls.Load() < 2 { // the second call is under way
-		if time.Now().After(deadline) {
-			t.Fatal("the retry never called the ClientFunc")
-		}
-		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	select { // the second call is under way
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the retry never called the ClientFunc")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
