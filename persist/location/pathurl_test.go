@@ -5,16 +5,52 @@ import (
 	"testing"
 )
 
+var pathURLCases = []string{
+	"/tmp/plain", "/tmp/a%41 b", "/tmp/q?x=1", "/tmp/h#frag", "/tmp/sp ace/x",
+	"rel/plain", "rel/a%41 b", "rel/q?x=1", "rel/h#frag", "sp ace/x", "a:b/c",
+}
+
 // A path must come back from its URL unchanged, whatever it holds; a
-// concatenated "file://"+p fails the cases holding '%', '?' or '#'.
+// concatenated "file://"+p fails the cases holding '%', '?' or '#', and a
+// relative path comes back escaped unless LocalPath undoes the escapes of
+// the opaque form PathURL writes for it.
 func TestPathURLRoundTrip(t *testing.T) {
-	for _, p := range []string{"/tmp/plain", "/tmp/a%41 b", "/tmp/q?x=1", "/tmp/h#frag", "/tmp/sp ace/x"} {
-		u, err := url.Parse(PathURL("file", p))
+	for _, p := range pathURLCases {
+		s := PathURL("file", p)
+		u, err := url.Parse(s)
 		if err != nil {
 			t.Fatalf("%q: %v", p, err)
 		}
-		if u.Scheme != "file" || u.Path != p || u.RawQuery != "" || u.Fragment != "" {
-			t.Errorf("%q -> %q parses back as path %q query %q fragment %q", p, PathURL("file", p), u.Path, u.RawQuery, u.Fragment)
+		if u.Scheme != "file" || u.RawQuery != "" || u.Fragment != "" {
+			t.Errorf("%q -> %q parses back with query %q fragment %q", p, s, u.RawQuery, u.Fragment)
 		}
+		got, err := LocalPath(u)
+		if err != nil || got != p {
+			t.Errorf("%q -> %q -> LocalPath %q, %v", p, s, got, err)
+		}
+	}
+}
+
+func TestLocalPathForms(t *testing.T) {
+	for s, want := range map[string]string{
+		"file:///abs/x":          "/abs/x",
+		"file://localhost/abs/x": "/abs/x",
+		"file://rel/x":           "rel/x",
+		"file:rel/x":             "rel/x",
+		"file:rel/a%20b":         "rel/a b",
+		"sqlite:///abs/c.db":     "/abs/c.db",
+		"file:":                  "",
+	} {
+		u, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := LocalPath(u); err != nil || got != want {
+			t.Errorf("LocalPath(%q) = %q, %v; want %q", s, got, err, want)
+		}
+	}
+	u := &url.URL{Scheme: "file", Opaque: "rel/bad%zz"}
+	if _, err := LocalPath(u); err == nil {
+		t.Errorf("LocalPath(%q) took a bad escape", u)
 	}
 }

@@ -39,16 +39,9 @@ func ParseURL(u *url.URL) (string, error) {
 		// A '#' in a directory name would silently cut the path short.
 		return "", fmt.Errorf("file: url %q: fragment not allowed (escape '#' as %%23)", u.Redacted())
 	}
-	var dir string
-	switch {
-	case u.Opaque != "":
-		dir = u.Opaque
-	case u.Host == "localhost":
-		dir = u.Path // RFC 8089: the local host, an absolute path
-	case u.Host != "":
-		dir = u.Host + u.Path
-	default:
-		dir = u.Path
+	dir, err := location.LocalPath(u)
+	if err != nil {
+		return "", fmt.Errorf("file: %w", err)
 	}
 	if dir == "" {
 		return "", fmt.Errorf("file: url %q: no directory", u.Redacted())

@@ -47,15 +47,9 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 	if u.Scheme != "sqlite" {
 		return "", opts, fmt.Errorf("sqlite: url %q: scheme is not sqlite", u.Redacted())
 	}
-	switch {
-	case u.Opaque != "":
-		path = u.Opaque
-	case u.Host == "localhost":
-		path = u.Path // RFC 8089: the local host, an absolute path
-	case u.Host != "":
-		path = u.Host + u.Path
-	default:
-		path = u.Path
+	path, err = location.LocalPath(u)
+	if err != nil {
+		return "", opts, fmt.Errorf("sqlite: %w", err)
 	}
 	if path == "" {
 		return "", opts, fmt.Errorf("sqlite: url %q: no file path", u.Redacted())
