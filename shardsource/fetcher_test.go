@@ -229,3 +229,24 @@ func TestFetcherSettledWhileFetching(t *testing.T) {
 		t.Fatal("settled before the activation fired")
 	}
 }
+
+// A fetch the member's stop cancelled is not delivered. The stop of another
+// worker's halt cancels first and drains later, and in between this
+// worker's operator may poll: it must not find "context canceled" there
+// and report it as a failure of its own.
+func TestFetcherStopDeliversNoCancelledFetch(t *testing.T) {
+	g := newGatedFetch()
+	f := startFetcher[frontier.Time, int, string](1, 1, g.fetch, func() {})
+	defer f.stop()
+	f.submit(0, 0)
+	waitFor(t, "the fetch to start", func() bool { return g.started.Load() == 1 })
+	f.cancel() // what stop does before it waits for the fetches
+	waitFor(t, "the cancelled fetch to end", func() bool {
+		f.pool.mu.Lock()
+		defer f.pool.mu.Unlock()
+		return f.st.fetching == 0 && f.st.delivering == 0
+	})
+	if r, ok := f.poll(); ok {
+		t.Fatalf("polled %+v from a stopped member", r)
+	}
+}

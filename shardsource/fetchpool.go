@@ -106,9 +106,19 @@ func (f *fetcher[T, P, R]) takableLocked() bool {
 }
 
 // deliver sends r, parking while the channel is full, and reports false if
-// the member stopped first.
+// the member stopped first: then r is discarded, whether it failed (as the
+// stop made it) or not.
 func (f *fetcher[T, P, R]) deliver(r fetchResult[T, R]) bool {
 	p := f.pool
+	if f.ctx.Err() != nil {
+		// Stopped: no operator will use r, and a halt on another worker
+		// must not reach this one's operator as "context canceled".
+		p.mu.Lock()
+		f.st.held--
+		p.mu.Unlock()
+		p.discard(r)
+		return false
+	}
 	select {
 	case f.results <- r:
 		p.mu.Lock()
