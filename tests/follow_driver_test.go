@@ -175,10 +175,7 @@ func (d *followDriver) run(ctx context.Context, r *followRun) error {
 			// follow) before the next append merges. Not a failure if it
 			// does not: the test's goroutine reports a stuck source.
 			d.gate.open(true)
-			deadline := time.Now().Add(followWait)
-			for r.minFront.Load() < d.upper.Load() && time.Now().Before(deadline) && ctx.Err() == nil {
-				runtime.Gosched()
-			}
+			r.minFront.waitAtLeast(ctx, d.upper.Load(), followWait)
 			for range d.rng.IntN(200) {
 				runtime.Gosched()
 			}
@@ -226,7 +223,60 @@ type followRun struct {
 	errs  []error
 	// minFront is the least of the workers' frontiers (MaxUint64: empty),
 	// for the writer's goroutine to wait on.
-	minFront atomic.Uint64
+	minFront frontWatch
+}
+
+// frontWatch is a value that only the test's goroutine stores and that
+// another goroutine can wait on without spinning.
+type frontWatch struct {
+	mu      sync.Mutex
+	v       uint64
+	changed chan struct{} // closed when v changes; nil until first waited on
+}
+
+func (w *frontWatch) Load() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.v
+}
+
+func (w *frontWatch) Store(v uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if v != w.v {
+		w.v = v
+		if w.changed != nil {
+			close(w.changed)
+			w.changed = nil
+		}
+	}
+}
+
+// waitAtLeast returns once the value is at least v, ctx is done, or wait has
+// passed. Not reaching v is no failure here: the test's goroutine reports a
+// stuck source.
+func (w *frontWatch) waitAtLeast(ctx context.Context, v uint64, wait time.Duration) {
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		w.mu.Lock()
+		if w.v >= v {
+			w.mu.Unlock()
+			return
+		}
+		if w.changed == nil {
+			w.changed = make(chan struct{})
+		}
+		changed := w.changed
+		w.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+			return
+		}
+	}
 }
 
 func newFollowRun(t *testing.T, p *followPlan, d *followDriver, client *persist.Client, seed uint64) *followRun {
