@@ -45,6 +45,11 @@ func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, fun
 	case <-ctx.Done():
 		l.remove(key, w)
 		return nil, nil, location.Determinate(op, ctx.Err())
+	case <-l.done:
+		// Close stopped the listener before it was ready: nothing else
+		// would ever end this wait.
+		l.remove(key, w)
+		return nil, nil, location.Determinate(op, location.ErrClosed)
 	}
 	var once sync.Once
 	return w.ch, func() { once.Do(func() { l.remove(key, w) }) }, nil

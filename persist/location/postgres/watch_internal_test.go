@@ -111,3 +111,55 @@ func (s *refusingServer) serve(conn net.Conn) {
 		}
 	}
 }
+
+// A Watch waiting for the listener's first LISTEN returns ErrClosed when
+// the store is closed meanwhile; before, a stopped listener closed neither
+// of the channels it waited on, so a Watch with a context that never ends
+// blocked for ever.
+func TestWatchReturnsWhenClosedBeforeListening(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nobody listens there: the listener retries for ever
+	pool, err := pgxpool.New(t.Context(), "postgres://u@"+addr+"/db?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Consensus{pool: pool, name: "unreachable"}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := c.Watch(context.Background(), "k")
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !watching(c, "k") {
+		if time.Now().After(deadline) {
+			t.Fatal("Watch never registered with the listener")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, location.ErrClosed) || location.IsIndeterminate(err) {
+			t.Fatalf("Watch after Close: %v, want a determinate ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Watch still blocked 10s after Close")
+	}
+}
+
+// watching reports whether a watch of key is registered with c's listener.
+func watching(c *Consensus, key string) bool {
+	c.mu.Lock()
+	l := c.mu.listener
+	c.mu.Unlock()
+	if l == nil {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.mu.watches[key]) > 0
+}
