@@ -43,6 +43,10 @@ func (r CaSResult) String() string {
 //
 // Errors are *ExternalError values that say whether the operation
 // definitely did not happen or may have happened.
+//
+// Keys are those CheckKey accepts: valid UTF-8 with no NUL, at most
+// MaxKeyBytes bytes. Every backend refuses any other with a determinate
+// error wrapping ErrInvalidKey.
 type Consensus interface {
 	// Head returns the latest version of key, or ok=false if key has none.
 	Head(ctx context.Context, key string) (data VersionedData, ok bool, err error)

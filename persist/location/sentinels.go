@@ -19,4 +19,7 @@ var (
 	// ErrSeqNoTooLarge: a SeqNo above what the backend can store (SQL
 	// backends store SeqNo as a signed 64-bit integer).
 	ErrSeqNoTooLarge = errors.New("location: seqno too large for the backend")
+	// ErrInvalidKey: a consensus key that is not valid UTF-8, holds a NUL
+	// or is longer than MaxKeyBytes (see CheckKey). Nothing changed.
+	ErrInvalidKey = errors.New("location: invalid consensus key")
 )

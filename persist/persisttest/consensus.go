@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shardflow/shardflow/persist/location"
@@ -34,6 +35,7 @@ func TestConsensus(t *testing.T, open func(t *testing.T) location.Consensus) {
 		{"Truncate", consensusTruncate},
 		{"TruncateRefused", consensusTruncateRefused},
 		{"ListKeys", consensusListKeys},
+		{"Keys", consensusKeys},
 		{"CancelledContext", consensusCancelledContext},
 		{"ConcurrentCAS", consensusConcurrentCAS},
 		{"Model", consensusModel},
@@ -350,6 +352,51 @@ func consensusListKeys(t *testing.T, c location.Consensus) {
 	slices.Sort(keys)
 	if !slices.Equal(keys, want) {
 		t.Fatalf("ListKeys = %q, want %q", keys, want)
+	}
+}
+
+// consensusKeys: a key CheckKey accepts works whole, the longest and
+// non-ASCII ones too; one it refuses is refused by every operation with a
+// determinate ErrInvalidKey, and nothing is written.
+func consensusKeys(t *testing.T, c location.Consensus) {
+	ctx := t.Context()
+	longest := strings.Repeat("é", location.MaxKeyBytes/2) // 2 bytes each
+	for _, k := range []string{longest, "shard/ü-€-😀", " spaced key "} {
+		chain(t, c, k, 1, 2)
+		wantHead(t, c, k, &location.VersionedData{SeqNo: 2, Data: []byte("v2")})
+		wantScan(t, c, k, 0, 10, 1, 2)
+	}
+	keys, err := c.ListKeys(ctx)
+	if err != nil || !slices.Contains(keys, longest) {
+		t.Fatalf("ListKeys = %d keys, %v: the longest key is missing", len(keys), err)
+	}
+	for name, k := range map[string]string{
+		"one byte too long": longest + "k",
+		"NUL":               "a\x00b",
+		"invalid UTF-8":     "a\xffb",
+	} {
+		check := func(op string, err error) {
+			t.Helper()
+			wantDeterminate(t, name+": "+op, err)
+			if !errors.Is(err, location.ErrInvalidKey) {
+				t.Fatalf("%s: %s: %v, want ErrInvalidKey", name, op, err)
+			}
+		}
+		_, err := c.CompareAndSet(ctx, k, nil, vd(1, "v1"))
+		check("CompareAndSet", err)
+		_, _, err = c.Head(ctx, k)
+		check("Head", err)
+		_, err = c.Scan(ctx, k, 0, 10)
+		check("Scan", err)
+		_, err = c.Truncate(ctx, k, 1)
+		check("Truncate", err)
+		if w, ok := c.(location.Watcher); ok {
+			_, _, err = w.Watch(ctx, k)
+			check("Watch", err)
+		}
+	}
+	if keys, err := c.ListKeys(ctx); err != nil || len(keys) != 3 {
+		t.Fatalf("ListKeys = %q, %v, want the 3 valid keys only", keys, err)
 	}
 }
 

@@ -67,6 +67,9 @@ func cloneVersion(v location.VersionedData) location.VersionedData {
 
 // Head implements location.Consensus.
 func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedData, bool, error) {
+	if err := location.CheckKey("consensus head", key); err != nil {
+		return location.VersionedData{}, false, err
+	}
 	if err := c.check(ctx, "consensus head"); err != nil {
 		return location.VersionedData{}, false, err
 	}
@@ -82,6 +85,9 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 
 // CompareAndSet implements location.Consensus.
 func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
+	if err := location.CheckKey("consensus compare-and-set", key); err != nil {
+		return 0, err
+	}
 	const op = "consensus compare-and-set"
 	if err := c.check(ctx, op); err != nil {
 		return 0, err
@@ -111,6 +117,9 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 
 // Scan implements location.Consensus.
 func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, limit int) ([]location.VersionedData, error) {
+	if err := location.CheckKey("consensus scan", key); err != nil {
+		return nil, err
+	}
 	if err := c.check(ctx, "consensus scan"); err != nil {
 		return nil, err
 	}
@@ -143,6 +152,9 @@ func cmpSeqNo(a, b location.SeqNo) int {
 
 // Truncate implements location.Consensus.
 func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
+	if err := location.CheckKey("consensus truncate", key); err != nil {
+		return 0, err
+	}
 	const op = "consensus truncate"
 	if err := c.check(ctx, op); err != nil {
 		return 0, err
@@ -184,6 +196,9 @@ func (c *Consensus) ListKeys(ctx context.Context) ([]string, error) {
 // Watch implements location.Watcher. The watch ends when cancel is called
 // or the handle is closed; ctx bounds only the call itself.
 func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := location.CheckKey("consensus watch", key); err != nil {
+		return nil, nil, err
+	}
 	if err := c.check(ctx, "consensus watch"); err != nil {
 		return nil, nil, err
 	}

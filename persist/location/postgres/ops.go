@@ -12,6 +12,9 @@ import (
 
 // Head implements location.Consensus.
 func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedData, bool, error) {
+	if err := location.CheckKey("consensus head", key); err != nil {
+		return location.VersionedData{}, false, err
+	}
 	const op = "consensus head"
 	if err := c.begin(ctx, op); err != nil {
 		return location.VersionedData{}, false, err
@@ -42,6 +45,9 @@ SELECT pg_notify('` + channel + `', shard) FROM ins`
 
 // CompareAndSet implements location.Consensus.
 func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
+	if err := location.CheckKey("consensus compare-and-set", key); err != nil {
+		return 0, err
+	}
 	const op = "consensus compare-and-set"
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
@@ -100,6 +106,9 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 
 // Scan implements location.Consensus.
 func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, limit int) ([]location.VersionedData, error) {
+	if err := location.CheckKey("consensus scan", key); err != nil {
+		return nil, err
+	}
 	const op = "consensus scan"
 	if err := c.begin(ctx, op); err != nil {
 		return nil, err
@@ -146,6 +155,9 @@ SELECT (SELECT head FROM h), (SELECT count(*) FROM d)`
 
 // Truncate implements location.Consensus.
 func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
+	if err := location.CheckKey("consensus truncate", key); err != nil {
+		return 0, err
+	}
 	const op = "consensus truncate"
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err

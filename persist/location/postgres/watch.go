@@ -18,6 +18,9 @@ import (
 // connection). If the server refuses LISTEN (a hot standby does, during
 // recovery), Watch fails at once, now and from then on.
 func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := location.CheckKey("consensus watch", key); err != nil {
+		return nil, nil, err
+	}
 	const op = "consensus watch"
 	if err := c.begin(ctx, op); err != nil {
 		return nil, nil, err

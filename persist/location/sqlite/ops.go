@@ -11,6 +11,9 @@ import (
 
 // Head implements location.Consensus.
 func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedData, bool, error) {
+	if err := location.CheckKey("consensus head", key); err != nil {
+		return location.VersionedData{}, false, err
+	}
 	const op = "consensus head"
 	if err := c.begin(ctx, op); err != nil {
 		return location.VersionedData{}, false, err
@@ -34,6 +37,9 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 
 // CompareAndSet implements location.Consensus.
 func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
+	if err := location.CheckKey("consensus compare-and-set", key); err != nil {
+		return 0, err
+	}
 	const op = "consensus compare-and-set"
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
@@ -89,6 +95,9 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 
 // Scan implements location.Consensus.
 func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, limit int) ([]location.VersionedData, error) {
+	if err := location.CheckKey("consensus scan", key); err != nil {
+		return nil, err
+	}
 	const op = "consensus scan"
 	if err := c.begin(ctx, op); err != nil {
 		return nil, err
@@ -124,6 +133,9 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 
 // Truncate implements location.Consensus.
 func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.SeqNo) (int, error) {
+	if err := location.CheckKey("consensus truncate", key); err != nil {
+		return 0, err
+	}
 	const op = "consensus truncate"
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err

@@ -60,6 +60,9 @@ func (c *Consensus) poke() {
 // commit to the database by any process (for any key: the hint is not
 // filtered), until cancel is called or the Consensus is closed.
 func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := location.CheckKey("consensus watch", key); err != nil {
+		return nil, nil, err
+	}
 	const op = "consensus watch"
 	if err := c.begin(ctx, op); err != nil {
 		return nil, nil, err
