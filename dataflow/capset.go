@@ -74,12 +74,17 @@ func (s *CapabilitySet[T]) Get(t T) (*Capability[T], bool) {
 // of f, each of which must be at or after some held capability (it panics
 // otherwise). An empty f drops everything.
 func (s *CapabilitySet[T]) Downgrade(f frontier.Antichain[T]) {
-	next := make([]*Capability[T], 0, f.Len())
+	// Check every element before minting any: with a partial order one
+	// element may be refused after others were minted, and a program that
+	// recovers the panic would be left with capabilities nobody owns.
 	for _, t := range f.Elements() {
-		c, ok := s.Delayed(t)
-		if !ok {
+		if _, ok := s.Get(t); !ok {
 			panic(&CapabilityError{Op: "Downgrade", Operator: "CapabilitySet", Time: s.Frontier(), Request: t, Reason: ErrNotDelayed})
 		}
+	}
+	next := make([]*Capability[T], 0, f.Len())
+	for _, t := range f.Elements() {
+		c, _ := s.Delayed(t)
 		next = append(next, c)
 	}
 	for _, h := range s.caps {

@@ -45,3 +45,43 @@ func TestCapabilitySet(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A Downgrade refused because one element of the frontier is not at or
+// after any held capability mints nothing and leaves the set as it was:
+// the capabilities it would have minted for the elements before that one
+// would be owned by nobody, live forever and stall every frontier
+// downstream. Only partial orders reach this: (1,5) is after the held
+// (1,1), (2,0) is not.
+func TestCapabilitySetDowngradePanicMintsNothing(t *testing.T) {
+	w := dataflow.NewWorker()
+	var set *dataflow.CapabilitySet[P]
+	dataflow.Dataflow(w, "refused downgrade", func(s *dataflow.Scope[P]) {
+		b := dataflow.NewBuilder(s, "op")
+		dataflow.AddOutput[int](b)
+		b.Build(func(caps []*dataflow.Capability[P]) func() {
+			caps[0].Downgrade(frontier.NewProduct[frontier.Time, frontier.Time](1, 1))
+			set = dataflow.NewCapabilitySet(caps[0])
+			return nil
+		})
+	})
+	f := frontier.NewAntichain(
+		frontier.NewProduct[frontier.Time, frontier.Time](1, 5),
+		frontier.NewProduct[frontier.Time, frontier.Time](2, 0),
+	)
+	mustPanicWith(t, "Downgrade to [(1,5) (2,0)] from [(1,1)]", dataflow.ErrNotDelayed, func() { set.Downgrade(f) })
+	if got, want := set.Frontier().String(), frontier.NewAntichain(frontier.NewProduct[frontier.Time, frontier.Time](1, 1)).String(); got != want {
+		t.Fatalf("after a refused Downgrade the set holds %v, want %v", got, want)
+	}
+	if live := w.LiveCapabilities(); len(live) != 1 {
+		t.Fatalf("after a refused Downgrade, live %v: want only the set's capability", live)
+	}
+	set.Drop()
+	if live := w.LiveCapabilities(); len(live) != 0 {
+		t.Fatalf("after a refused Downgrade and Drop, capabilities still live: %v", live)
+	}
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
