@@ -70,3 +70,13 @@ func SharedCountForTest(w *Worker) int {
 	defer w.group.mu.Unlock()
 	return len(w.group.shared)
 }
+
+// EarlyForTest returns how many envelopes w keeps for dataflows it has not
+// built yet or is building.
+func EarlyForTest(w *Worker) int {
+	n := 0
+	for _, es := range w.early {
+		n += len(es)
+	}
+	return n
+}

@@ -68,14 +68,29 @@ func Dataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Scope
 }
 
 // TryDataflow is Dataflow returning the *GraphError instead of panicking. A
-// refused dataflow is discarded with its operators and capabilities.
+// refused dataflow is discarded with its operators and capabilities, and so
+// is one whose build function panics, before the panic goes on.
 func TryDataflow[T frontier.Timestamp[T]](w *Worker, name string, build func(*Scope[T])) error {
 	s := &Scope[T]{w: w, name: name, index: len(w.byIndex)}
 	w.byIndex = append(w.byIndex, nil)
 	w.building = append(w.building, s.index)
 	func() {
-		defer w.built(s.index)
+		returned := false
+		defer func() {
+			w.built(s.index)
+			if !returned {
+				// build panicked (or called runtime.Goexit): the dataflow is
+				// discarded as a refused one is, and the panic goes on to
+				// the caller as it was. Like a refusal, this is local: peers
+				// that built the dataflow are not told, and their copies
+				// wait for this worker's initial capabilities. Under Execute
+				// a panic that reaches fn's caller aborts every worker.
+				delete(w.early, s.index)
+				s.discard()
+			}
+		}()
 		build(s)
+		returned = true
 	}()
 	early := w.early[s.index]
 	delete(w.early, s.index) // a refused dataflow drops what came early
