@@ -20,7 +20,12 @@ type Config struct {
 	// Rows and Parts shape the generated shard of P1, P2 and P6 (default
 	// 1,000,000 rows in 64 parts).
 	Rows, Parts int
-	// Latency is what P2's blob adds to every read (default 20ms).
+	// P6Rows is the rows of P6's own shard, in up to 256 parts (default
+	// 4,000,000: about 150 MiB of parts, so that a replay holding the
+	// whole shard would exceed the goal twice over).
+	P6Rows int
+	// Latency is what P2's blob adds to every read (default 20ms; zero
+	// means the default).
 	Latency time.Duration
 	// Records is how many records P3 pushes through its stages (default
 	// 10,000,000).
@@ -31,8 +36,9 @@ type Config struct {
 	// (default 1000).
 	Writes int
 	// OtherWrites is how many writes P5 times with the listener in another
-	// process (default 100, quick 10): that listener polls, so each write
-	// can take up to the poll backoff's cap to be seen.
+	// process (default 1000, quick 100). That listener is woken by the
+	// consensus (a file event on SQLite's notify file, LISTEN/NOTIFY on
+	// PostgreSQL), with polling as the fallback.
 	OtherWrites int
 	// Quick shrinks every default so that the whole run takes under a
 	// minute; explicit fields still win.
@@ -69,10 +75,10 @@ var Measures = []string{"P1", "P2", "P3", "P4", "P5", "P6"}
 // naming the first field out of range.
 func (cfg Config) withDefaults() (Config, error) {
 	def := Config{Rows: 1_000_000, Parts: 64, Latency: 20 * time.Millisecond,
-		Records: 10_000_000, Steps: 10_000, Writes: 1000, OtherWrites: 100, Runs: 5}
+		Records: 10_000_000, Steps: 10_000, Writes: 1000, OtherWrites: 1000, Runs: 5, P6Rows: 4_000_000}
 	if cfg.Quick {
 		def = Config{Rows: 100_000, Parts: 16, Latency: 5 * time.Millisecond,
-			Records: 2_000_000, Steps: 2000, Writes: 200, OtherWrites: 10, Runs: 3}
+			Records: 2_000_000, Steps: 2000, Writes: 200, OtherWrites: 100, Runs: 3, P6Rows: 4_000_000}
 	}
 	fill := func(v *int, d int) {
 		if *v == 0 {
@@ -86,6 +92,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	fill(&cfg.Writes, def.Writes)
 	fill(&cfg.OtherWrites, def.OtherWrites)
 	fill(&cfg.Runs, def.Runs)
+	fill(&cfg.P6Rows, def.P6Rows)
 	if cfg.Latency == 0 {
 		cfg.Latency = def.Latency
 	}
@@ -96,8 +103,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("%w: parts %d not in [1, rows=%d]", ErrConfig, cfg.Parts, cfg.Rows)
 	case cfg.Latency < 0:
 		return cfg, fmt.Errorf("%w: latency %v < 0", ErrConfig, cfg.Latency)
-	case cfg.Records < 1 || cfg.Steps < 1 || cfg.Writes < 1 || cfg.OtherWrites < 1 || cfg.Runs < 1:
-		return cfg, fmt.Errorf("%w: records, steps, writes and runs must be at least 1", ErrConfig)
+	case cfg.Records < 1 || cfg.Steps < 1 || cfg.Writes < 1 || cfg.OtherWrites < 1 || cfg.Runs < 1 || cfg.P6Rows < 1:
+		return cfg, fmt.Errorf("%w: records, steps, writes, runs and P6 rows must be at least 1", ErrConfig)
 	}
 	for _, id := range cfg.Only {
 		if !slices.Contains(Measures, id) {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"golang.org/x/sync/errgroup"
@@ -170,6 +169,66 @@ func fetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int
 	})
 }
 
+// pipelinedFetchReplay is fetchReplay with the replay's division of work:
+// for each of conc decoders, a reader goroutine reads its share of the
+// parts (FetchEncodedLeased: the blob read and the size check) and hands
+// them over a one-slot channel to a decoding goroutine (Decode: checksum,
+// decode, filter), as a fetch goroutine hands parts to a worker at
+// FetchConcurrency 1 and ResultBuffer 1. With one decoder it uses two
+// cores where fetchReplay uses one, as the replay does.
+func pipelinedFetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int) (n int64, err error) {
+	r, err := client.OpenReader(ctx, s.id, "bench: pipelined fetch loop")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, r.Expire(context.WithoutCancel(ctx))) }()
+	parts, err := r.Snapshot(ctx, s.asOf())
+	if err != nil {
+		return 0, err
+	}
+	var rows atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for w := range conc {
+		read := make(chan *persist.EncodedPart, 1)
+		g.Go(func() error {
+			defer close(read)
+			for i := w; i < len(parts); i += conc {
+				e, err := client.FetchEncodedLeased(ctx, parts[i])
+				parts[i].Lease.Release()
+				if err != nil {
+					return err
+				}
+				select {
+				case read <- e:
+				case <-ctx.Done():
+					e.Release()
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+		g.Go(func() error {
+			var failed error
+			for e := range read {
+				if failed != nil {
+					e.Release() // drain, so the reader never blocks
+					continue
+				}
+				f, err := e.Decode()
+				if err != nil {
+					failed = err
+					continue
+				}
+				rows.Add(int64(f.Len()))
+				f.Release()
+			}
+			return failed
+		})
+	}
+	err = g.Wait()
+	return rows.Load(), err
+}
+
 // decodeScratch holds the buffers one baseline goroutine decodes into.
 type decodeScratch struct {
 	bytes  []parquet.ByteArray
@@ -180,12 +239,8 @@ type decodeScratch struct {
 // decode reads every value of every column of a part (key and val byte
 // arrays, time and diff int64s) and returns the row count.
 func (d *decodeScratch) decode(data []byte) (int64, error) {
-	// The reader settings persist's own decoder uses: stream each column
-	// chunk through a buffer instead of copying it whole.
-	props := parquet.NewReaderProperties(memory.NewGoAllocator())
-	props.BufferedStreamEnabled = true
-	props.BufferSize = 1 << 20
-	rdr, err := file.NewParquetReader(bytes.NewReader(data), file.WithReadProps(props))
+	// arrow-go's default reader settings, as a Go user would start with.
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
 	if err != nil {
 		return 0, err
 	}

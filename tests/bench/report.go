@@ -24,25 +24,27 @@ type Report struct {
 // Settings records what a Report was measured with, so that two reports can
 // be told comparable or not.
 type Settings struct {
-	Rows, Parts int
-	Latency     string
-	Records     int
-	Steps       int
-	Writes      int
-	OtherWrites int
-	Runs        int
-	Quick       bool
-	GOMAXPROCS  int
-	NumCPU      int
-	GoVersion   string
-	GOOS        string
-	GOARCH      string
-	Started     time.Time
+	Rows        int       `json:"rows"`
+	Parts       int       `json:"parts"`
+	Latency     string    `json:"latency"`
+	Records     int       `json:"records"`
+	Steps       int       `json:"steps"`
+	Writes      int       `json:"writes"`
+	OtherWrites int       `json:"other_writes"`
+	Runs        int       `json:"runs"`
+	P6Rows      int       `json:"p6_rows"`
+	Quick       bool      `json:"quick"`
+	GOMAXPROCS  int       `json:"gomaxprocs"`
+	NumCPU      int       `json:"num_cpu"`
+	GoVersion   string    `json:"go_version"`
+	GOOS        string    `json:"goos"`
+	GOARCH      string    `json:"goarch"`
+	Started     time.Time `json:"started"`
 }
 
 func settingsOf(cfg Config, started time.Time) Settings {
 	return Settings{Rows: cfg.Rows, Parts: cfg.Parts, Latency: cfg.Latency.String(), Records: cfg.Records,
-		Steps: cfg.Steps, Writes: cfg.Writes, OtherWrites: cfg.OtherWrites, Runs: cfg.Runs, Quick: cfg.Quick,
+		Steps: cfg.Steps, Writes: cfg.Writes, OtherWrites: cfg.OtherWrites, Runs: cfg.Runs, P6Rows: cfg.P6Rows, Quick: cfg.Quick,
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(), GoVersion: runtime.Version(),
 		GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Started: started.UTC()}
 }

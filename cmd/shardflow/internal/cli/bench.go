@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,8 +53,8 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 					cfg.Only = append(cfg.Only, id)
 				}
 			}
-			if cfg.Rows < 0 || cfg.Parts < 0 || cfg.Runs < 0 || cfg.Latency < 0 {
-				return usageErrorf("--rows, --parts, --runs and --latency must not be negative")
+			if cfg.Rows < 0 || cfg.Parts < 0 || cfg.Runs < 0 || cfg.Latency < 0 || cfg.P6Rows < 0 {
+				return usageErrorf("--rows, --parts, --runs, --latency and --p6-rows must not be negative")
 			}
 			cfg.Progress = g.env.Stderr
 			if !noRemote {
@@ -65,6 +66,9 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 				}
 			}
 			report, err := bench.Run(cmd.Context(), cfg)
+			if errors.Is(err, bench.ErrConfig) {
+				return usageErrorf("%v", err)
+			}
 			if err != nil {
 				return failure(err)
 			}
@@ -79,9 +83,10 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 	f.StringVar(&only, "only", "", "comma-separated measures to run (P1..P6); default all")
 	f.IntVar(&cfg.Rows, "rows", 0, "rows of the generated shard (default 1000000)")
 	f.IntVar(&cfg.Parts, "parts", 0, "parts of the generated shard (default 64)")
-	f.DurationVar(&cfg.Latency, "latency", 0, "latency P2's blob adds to every read (default 20ms)")
+	f.DurationVar(&cfg.Latency, "latency", 0, "latency P2's blob adds to every read (default 20ms; 0 means the default)")
+	f.IntVar(&cfg.P6Rows, "p6-rows", 0, "rows of P6's own shard, in up to 256 parts (default 4000000)")
 	f.IntVar(&cfg.Records, "records", 0, "records P3 pushes through its stages (default 10000000)")
-	f.IntVar(&cfg.Runs, "runs", 0, "timed runs per figure, after one warm-up (default 5; P1 takes 3 times as many)")
+	f.IntVar(&cfg.Runs, "runs", 0, fmt.Sprintf("timed runs per figure, after one warm-up (default 5; P1's judged figures take %d times as many)", bench.P1RunsFactor))
 	f.BoolVar(&asJSON, "json", false, "write the report as JSON instead of a table")
 	f.BoolVar(&noRemote, "no-other-process", false, "skip P5's listener in another process")
 	f.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("SHARDFLOW_POSTGRES_URL"), "PostgreSQL URL for P5's PostgreSQL rows (default $SHARDFLOW_POSTGRES_URL; none: skipped)")
