@@ -79,6 +79,9 @@ type fetchOp[K, V any] struct {
 	frozen    bool
 	failedAt  frontier.Time
 	discarded bool // shut down: capabilities dropped, goroutines stopped
+	// again runs the operator in the next step, after one it ended
+	// early with results still to poll.
+	again *dataflow.Activator
 }
 
 // buildFetch builds the fetch operator. Its outputs are the fetched parts
@@ -94,6 +97,7 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	_, completed := dataflow.AddOutput[struct{}](b)
 	button, token := b.ShutdownButton()
 	activator := b.SyncActivator()
+	again := b.Activator()
 	// The copies of this operator on the workers of this process share
 	// their fetch goroutines, and know of each other so that a Halt, or an
 	// abort, stops them all. The operator's index (the same on every
@@ -120,7 +124,7 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 		// Capabilities are minted per time from the descs that arrive.
 		caps[0].Drop()
 		caps[1].Drop()
-		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, timeCap](), parts: funcs}
+		op := &fetchOp[K, V]{inst: inst, in: in, out: out, inflight: newInflight[frontier.Time, timeCap](), parts: funcs, again: again}
 		op.start = func() *partFetcher[K, V] {
 			f := pool.join(concurrency, buffer, fetch, prepare, activator.Activate)
 			inst.setFetcher(f.stop, f.settled)
@@ -147,8 +151,14 @@ func buildFetch[K, V any](descs *dataflow.Stream[frontier.Time, Desc], name stri
 	return parts, completed, token
 }
 
-// run hands new descs to the fetcher and emits the parts that are back,
-// decoding those not yet decoded.
+// run hands new descs to the fetcher and emits the parts that are back.
+// Those a fetch goroutine decoded come ready; of the others it decodes one
+// and ends, activated again for the next step. The operators downstream
+// then take that part in this step, while it is in this core's cache, and
+// release it before the next decode, which reuses its buffers while they
+// are warm too. Decoding every part that was back before emitting any
+// (their buffers all live at once, each decode writing into colder ones)
+// cost P1's replays 5-7% more CPU and wall time.
 func (op *fetchOp[K, V]) run() {
 	op.in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], descs []Desc) {
 		t := ref.Time()
@@ -187,12 +197,17 @@ func (op *fetchOp[K, V]) run() {
 			op.freeze(r.time, r.err)
 			continue
 		}
+		decodedHere := r.value.encoded != nil
 		p, err := r.value.decoded(op.parts.decode)
 		if err != nil {
 			op.freeze(r.time, err)
 			continue
 		}
 		op.emit(r.time, p)
+		if decodedHere {
+			op.again.Activate() // one decode a step (see above)
+			return
+		}
 	}
 }
 
