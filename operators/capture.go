@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/shardflow/shardflow/dataflow"
@@ -46,7 +47,10 @@ type EventPusher[T frontier.Timestamp[T], D any] interface {
 
 // EventSource yields recorded events, in order, without blocking.
 type EventSource[T frontier.Timestamp[T], D any] interface {
-	// Next returns the next event, or false if none is available yet.
+	// Next returns the next event, or false if none is available yet. It
+	// hands the event over: Replay gives its Data to the runtime, where
+	// the operators downstream may modify it, so a source that keeps its
+	// events must return copies.
 	Next() (Event[T, D], bool)
 }
 
@@ -85,7 +89,8 @@ func (l *EventLink[T, D]) Push(e Event[T, D]) {
 	}
 }
 
-// Next returns the oldest event not yet returned by Next.
+// Next returns the oldest event not yet returned by Next. Its Data is a
+// copy, the caller's to keep or modify: the link keeps its own for Events.
 func (l *EventLink[T, D]) Next() (Event[T, D], bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -94,6 +99,9 @@ func (l *EventLink[T, D]) Next() (Event[T, D], bool) {
 	}
 	e := l.mu.events[l.mu.next]
 	l.mu.next++
+	if e.Data != nil {
+		e.Data = slices.Clone(e.Data)
+	}
 	return e, true
 }
 

@@ -224,3 +224,26 @@ func TestCaptureReplayClusterSeeds(t *testing.T) {
 		}
 	}
 }
+
+// Replaying a recording does not change it: Replay gives each event's Data
+// to the runtime, where an in-place Map rewrites it, so EventLink hands out
+// copies and keeps its own events as they were pushed.
+func TestReplayLeavesTheRecordingAlone(t *testing.T) {
+	link := operators.NewEventLink[T, int]()
+	link.Push(operators.Messages[T](0, []int{1, 2}))
+	link.Push(operators.Progress[T, int]([]frontier.Update[T]{{Time: 0, Diff: -1}}))
+
+	w := dataflow.NewWorker()
+	var got []string
+	dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[T]) {
+		r := operators.Replay(s, []operators.EventSource[T, int]{link})
+		sink(t, operators.Map(r, func(x int) int { return x * 10 }), &got)
+	})
+	runSingle(t, w)
+	if !slices.Equal(got, []string{"10@0", "20@0"}) {
+		t.Fatalf("downstream saw %v, want [10@0 20@0]", got)
+	}
+	if d := link.Events()[0].Data; !slices.Equal(d, []int{1, 2}) {
+		t.Fatalf("recorded event changed by replaying it: %v", d)
+	}
+}
