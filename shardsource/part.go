@@ -35,7 +35,9 @@ type Row struct {
 //
 // Key and Val return slices into the decoded part, valid until Release; Decode
 // copies out Go values with the source's codecs. The consumer owns a Part
-// and calls Release when done with it, so its buffers can be reused.
+// and calls Release when done with it, so its buffers can be reused; a
+// released Part is empty (Len 0), which is why a stream of parts must have
+// one consumer (see Source).
 type Part[K, V any] struct {
 	fetched *persist.FetchedPart
 	// rows lists the rows of fetched kept under Until; nil means all.

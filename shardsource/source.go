@@ -19,7 +19,10 @@ import (
 // The stream's frontier follows the shard's upper from as_of on; parts are
 // emitted at the frontier at which the source learned of them (the
 // snapshot's at as_of), so the times of their rows are at or beyond the
-// part's message time. A consumer owns each *Part and releases it.
+// part's message time. A consumer owns each *Part and releases it, so the
+// stream must have one consumer: two operators reading it would share each
+// *Part, and the first to release it would empty it for the other. To feed
+// several, read the rows once (Decode, or Key and Val) and send them on.
 //
 // client is called on the source's goroutines, never on the worker's.
 func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client ClientFunc, shard persist.ShardID, opts Options[K, V]) (*dataflow.Stream[frontier.Time, *Part[K, V]], *Tokens) {
