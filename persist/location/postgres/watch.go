@@ -39,16 +39,27 @@ func (c *Consensus) Watch(ctx context.Context, key string) (<-chan struct{}, fun
 
 	w := &watch{ch: make(chan struct{}, 1)}
 	l.add(key, w)
+	refused := func() error {
+		// Readers then poll, without waiting for a watch first.
+		l.remove(key, w)
+		return location.Determinate(op, c.wrap("listen", l.refusal))
+	}
 	select {
 	case <-l.ready:
 	case <-l.refused:
-		// Readers then poll, without waiting for a watch first.
-		l.remove(key, w)
-		return nil, nil, location.Determinate(op, c.wrap("listen", l.refusal))
+		return nil, nil, refused()
 	case <-ctx.Done():
 		l.remove(key, w)
 		return nil, nil, location.Determinate(op, ctx.Err())
 	case <-l.done:
+		// The listener returns after a refusal as well, closing done
+		// after refused: a refusal is reported as one, whichever case
+		// the select took.
+		select {
+		case <-l.refused:
+			return nil, nil, refused()
+		default:
+		}
 		// Close stopped the listener before it was ready: nothing else
 		// would ever end this wait.
 		l.remove(key, w)

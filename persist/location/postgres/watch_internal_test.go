@@ -163,3 +163,30 @@ func watching(c *Consensus, key string) bool {
 	defer l.mu.Unlock()
 	return len(l.mu.watches[key]) > 0
 }
+
+// Once the server has refused LISTEN the listener has returned, so both its
+// refused and its done channels are closed; every later Watch on the open
+// store must still report the refusal, never "store closed" (the select
+// between the two picked either at random).
+func TestWatchRefusedIsNotReportedAsClosed(t *testing.T) {
+	srv := newRefusingServer(t)
+	pool, err := pgxpool.New(t.Context(), "postgres://u@"+srv.addr+"/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Consensus{pool: pool, name: "refusing"}
+	defer c.Close()
+	if _, _, err := c.Watch(t.Context(), "k"); err == nil {
+		t.Fatal("first Watch where LISTEN is refused: no error")
+	}
+	c.mu.Lock()
+	l := c.mu.listener
+	c.mu.Unlock()
+	<-l.done // the listener has returned after the refusal
+	for i := range 50 {
+		_, _, err := c.Watch(context.Background(), "k")
+		if err == nil || errors.Is(err, location.ErrClosed) || !strings.Contains(err.Error(), "during recovery") {
+			t.Fatalf("watch %d on an open store whose server refuses LISTEN: %v, want the refusal", i, err)
+		}
+	}
+}
