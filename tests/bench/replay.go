@@ -190,39 +190,48 @@ func pipelinedFetchReplay(ctx context.Context, client *persist.Client, s *shard,
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range conc {
 		read := make(chan *persist.EncodedPart, 1)
+		rctx, stop := context.WithCancel(ctx)
+		// stopped is what the reader returns for err: nothing when its
+		// decoder stopped it, which returns the error that made it stop.
+		stopped := func(err error) error {
+			if ctx.Err() == nil && rctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
 		g.Go(func() error {
 			defer close(read)
 			for i := w; i < len(parts); i += conc {
-				e, err := client.FetchEncodedLeased(ctx, parts[i])
+				e, err := client.FetchEncodedLeased(rctx, parts[i])
 				parts[i].Lease.Release()
 				if err != nil {
-					return err
+					return stopped(err)
 				}
 				select {
 				case read <- e:
-				case <-ctx.Done():
+				case <-rctx.Done():
 					e.Release()
-					return ctx.Err()
+					return stopped(rctx.Err())
 				}
 			}
 			return nil
 		})
 		g.Go(func() error {
-			var failed error
-			for e := range read {
-				if failed != nil {
-					e.Release() // drain, so the reader never blocks
-					continue
+			defer func() {
+				stop() // a failed decode stops the reader early
+				for e := range read {
+					e.Release()
 				}
+			}()
+			for e := range read {
 				f, err := e.Decode()
 				if err != nil {
-					failed = err
-					continue
+					return err
 				}
 				rows.Add(int64(f.Len()))
 				f.Release()
 			}
-			return failed
+			return nil
 		})
 	}
 	err = g.Wait()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/shardflow/shardflow/persist"
 )
 
 func TestMedianPercentile(t *testing.T) {
@@ -91,9 +93,66 @@ func TestReplayReturnsEveryRow(t *testing.T) {
 		if err := checkRows("plain", n, s.rows, err); err != nil {
 			t.Errorf("%d goroutines: %v", workers, err)
 		}
+		n, err = fetchReplay(ctx, client, s, workers)
+		if err := checkRows("fetch loop", n, s.rows, err); err != nil {
+			t.Errorf("%d goroutines: %v", workers, err)
+		}
+		n, err = pipelinedFetchReplay(ctx, client, s, workers)
+		if err := checkRows("pipelined fetch loop", n, s.rows, err); err != nil {
+			t.Errorf("%d reader/decoder pairs: %v", workers, err)
+		}
 	}
 	if err := checkRows("replay", s.rows-1, s.rows, nil); !errors.Is(err, ErrWrongResult) {
 		t.Errorf("a lost row: err %v, want ErrWrongResult", err)
+	}
+}
+
+// A part that fails its checksum fails the pipelined loop with the corrupt
+// part's error, not with the cancellation it causes its reader; TestMain
+// then finds no goroutine left behind.
+func TestPipelinedLoopReportsTheFailure(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := tinyConfig().withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEnv(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := e.close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	s, err := e.shardFor(ctx, 4000, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := e.loc.Blob.Get(ctx, s.parts[2].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0xff
+	if err := e.loc.Blob.Set(ctx, s.parts[2].Key, data); err != nil {
+		t.Fatal(err)
+	}
+	client := newClient(e)
+	release, err := holdSince(ctx, client, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := release(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for _, conc := range []int{1, 2} {
+		_, err := pipelinedFetchReplay(ctx, client, s, conc)
+		var corrupt *persist.BlobCorruptError
+		if !errors.As(err, &corrupt) {
+			t.Errorf("%d pairs: %v, want the corrupt part's *persist.BlobCorruptError", conc, err)
+		}
 	}
 }
 
