@@ -79,8 +79,8 @@ type fetchOp[K, V any] struct {
 	frozen    bool
 	failedAt  frontier.Time
 	discarded bool // shut down: capabilities dropped, goroutines stopped
-	// again runs the operator in the next step, after one it ended
-	// early with results still to poll.
+	// again runs the operator in the next step, after a run it ended
+	// early, having decoded a part, with perhaps more results to poll.
 	again *dataflow.Activator
 }
 
