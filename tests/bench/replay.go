@@ -146,8 +146,16 @@ func plainReplay(ctx context.Context, loc persist.Location, s *shard, conc int) 
 // each fetch their share of the parts (read, verify the checksum, decode,
 // filter, consolidate) and release their leases; then it expires the
 // reader. A replay does this work and more. It returns the rows fetched.
-func fetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int) (n int64, err error) {
-	r, err := client.OpenReader(ctx, s.id, "bench: fetch loop")
+func fetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int) (int64, error) {
+	return leasedRead(ctx, client, s, "bench: fetch loop", func(parts []persist.LeasedPart) (int64, error) {
+		return fetchParts(ctx, client, parts, conc)
+	})
+}
+
+// leasedRead registers a leased reader of s, takes its snapshot as of
+// s.asOf(), has read fetch the parts, and expires the reader.
+func leasedRead(ctx context.Context, client *persist.Client, s *shard, purpose string, read func([]persist.LeasedPart) (int64, error)) (n int64, err error) {
+	r, err := client.OpenReader(ctx, s.id, purpose)
 	if err != nil {
 		return 0, err
 	}
@@ -156,6 +164,11 @@ func fetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int
 	if err != nil {
 		return 0, err
 	}
+	return read(parts)
+}
+
+// fetchParts fetches parts on conc goroutines, each its share in turn.
+func fetchParts(ctx context.Context, client *persist.Client, parts []persist.LeasedPart, conc int) (int64, error) {
 	return striped(ctx, conc, len(parts), func() func(context.Context, int) (int64, error) {
 		return func(ctx context.Context, i int) (int64, error) {
 			f, err := client.FetchLeased(ctx, parts[i])
@@ -176,16 +189,14 @@ func fetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int
 // decode, filter), as a fetch goroutine hands parts to a worker at
 // FetchConcurrency 1 and ResultBuffer 1. With one decoder it uses two
 // cores where fetchReplay uses one, as the replay does.
-func pipelinedFetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int) (n int64, err error) {
-	r, err := client.OpenReader(ctx, s.id, "bench: pipelined fetch loop")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { err = errors.Join(err, r.Expire(context.WithoutCancel(ctx))) }()
-	parts, err := r.Snapshot(ctx, s.asOf())
-	if err != nil {
-		return 0, err
-	}
+func pipelinedFetchReplay(ctx context.Context, client *persist.Client, s *shard, conc int) (int64, error) {
+	return leasedRead(ctx, client, s, "bench: pipelined fetch loop", func(parts []persist.LeasedPart) (int64, error) {
+		return pipelinedFetch(ctx, client, parts, conc)
+	})
+}
+
+// pipelinedFetch fetches parts on conc reader/decoder pairs.
+func pipelinedFetch(ctx context.Context, client *persist.Client, parts []persist.LeasedPart, conc int) (int64, error) {
 	var rows atomic.Int64
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range conc {
@@ -234,7 +245,7 @@ func pipelinedFetchReplay(ctx context.Context, client *persist.Client, s *shard,
 			return nil
 		})
 	}
-	err = g.Wait()
+	err := g.Wait()
 	return rows.Load(), err
 }
 

@@ -50,23 +50,47 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-// The replay and the baseline both return every row of a generated shard,
-// on one and two workers; a count that differs is a wrong result.
-func TestReplayReturnsEveryRow(t *testing.T) {
-	ctx := context.Background()
+// tinyEnv opens an env of tinyConfig, closed when the test ends.
+func tinyEnv(t *testing.T) *env {
+	t.Helper()
 	cfg, err := tinyConfig().withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := newEnv(ctx, cfg)
+	e, err := newEnv(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := e.close(); err != nil {
 			t.Error(err)
 		}
-	}()
+	})
+	return e
+}
+
+// heldClient returns a client of e whose reader holds s's since until the
+// test ends.
+func heldClient(t *testing.T, e *env, s *shard) *persist.Client {
+	t.Helper()
+	client := newClient(e)
+	release, err := holdSince(context.Background(), client, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := release(); err != nil {
+			t.Error(err)
+		}
+	})
+	return client
+}
+
+// The replay and the baseline both return every row of a generated shard,
+// on one and two workers; a count that differs is a wrong result.
+func TestReplayReturnsEveryRow(t *testing.T) {
+	ctx := context.Background()
+	e := tinyEnv(t)
 	s, err := e.shardFor(ctx, 5003, 7) // rows do not divide evenly
 	if err != nil {
 		t.Fatal(err)
@@ -74,16 +98,7 @@ func TestReplayReturnsEveryRow(t *testing.T) {
 	if s.rows != 5003 || len(s.parts) != 7 {
 		t.Fatalf("shard has %d rows in %d parts", s.rows, len(s.parts))
 	}
-	client := newClient(e)
-	release, err := holdSince(ctx, client, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := release(); err != nil {
-			t.Error(err)
-		}
-	}()
+	client := heldClient(t, e, s)
 	for _, workers := range []int{1, 2} {
 		n, err := replayShard(ctx, client, s, replayOpts{workers: workers, fetchConcurrency: 2})
 		if err := checkRows("replay", n, s.rows, err); err != nil {
@@ -112,19 +127,7 @@ func TestReplayReturnsEveryRow(t *testing.T) {
 // then finds no goroutine left behind.
 func TestPipelinedLoopReportsTheFailure(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := tinyConfig().withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := newEnv(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := e.close(); err != nil {
-			t.Error(err)
-		}
-	}()
+	e := tinyEnv(t)
 	s, err := e.shardFor(ctx, 4000, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -137,16 +140,7 @@ func TestPipelinedLoopReportsTheFailure(t *testing.T) {
 	if err := e.loc.Blob.Set(ctx, s.parts[2].Key, data); err != nil {
 		t.Fatal(err)
 	}
-	client := newClient(e)
-	release, err := holdSince(ctx, client, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := release(); err != nil {
-			t.Error(err)
-		}
-	}()
+	client := heldClient(t, e, s)
 	for _, conc := range []int{1, 2} {
 		_, err := pipelinedFetchReplay(ctx, client, s, conc)
 		var corrupt *persist.BlobCorruptError

@@ -21,12 +21,7 @@ import (
 // context while the listener retries for ever; readers then poll.
 func TestWatchWhereListenIsRefused(t *testing.T) {
 	srv := newRefusingServer(t)
-	pool, err := pgxpool.New(t.Context(), "postgres://u@"+srv.addr+"/db?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Consensus{pool: pool, name: "refusing"}
-	defer c.Close()
+	c := srv.consensus(t)
 	for i := range 2 {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		_, _, err := c.Watch(ctx, "k")
@@ -38,6 +33,18 @@ func TestWatchWhereListenIsRefused(t *testing.T) {
 	if n := srv.listens.Load(); n != 1 {
 		t.Fatalf("%d LISTENs sent, want 1: a refusal is not retried", n)
 	}
+}
+
+// consensus returns a Consensus of the server, closed when the test ends.
+func (s *refusingServer) consensus(t *testing.T) *Consensus {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), "postgres://u@"+s.addr+"/db?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Consensus{pool: pool, name: "refusing"}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // refusingServer speaks just enough of the protocol for pgx to connect,
@@ -170,12 +177,7 @@ func watching(c *Consensus, key string) bool {
 // between the two picked either at random).
 func TestWatchRefusedIsNotReportedAsClosed(t *testing.T) {
 	srv := newRefusingServer(t)
-	pool, err := pgxpool.New(t.Context(), "postgres://u@"+srv.addr+"/db?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Consensus{pool: pool, name: "refusing"}
-	defer c.Close()
+	c := srv.consensus(t)
 	if _, _, err := c.Watch(t.Context(), "k"); err == nil {
 		t.Fatal("first Watch where LISTEN is refused: no error")
 	}
