@@ -8,6 +8,7 @@ import (
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 // Defaults of a BatchBuilder's memory bounds.
@@ -40,8 +41,10 @@ var ErrBuilderDone = errors.New("persist: batch builder already appended or abor
 // A BatchBuilder is not safe for concurrent use. Its runs are blobs no state
 // references until the append commits: Abort deletes them, and after a
 // crash the janitor does, so a janitor must not run with a minimum age
-// shorter than a builder lives (a run it reaps fails the append with
-// ErrBlobMissing; nothing wrong is written).
+// shorter than a builder lives. A run it reaps fails the append with
+// ErrBlobMissing, and nothing wrong is written, unless it reaps the
+// builder's only run in the moment between AppendBatch's check that the
+// run is there and its commit.
 type BatchBuilder struct {
 	c     *Client
 	shard ShardID
@@ -193,6 +196,31 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 	return w.commit(ctx, parts, b.lower, newUpper)
 }
 
+// checkRunBlobs fails, with ErrBlobMissing, if a blob of the run about to
+// become the batch as it is is gone. A run merged into new parts is read,
+// which finds a missing blob; a single run is committed unread, and its
+// blob, written when the builder flushed it, may be old enough for a
+// janitor with too short a minimum age to have reaped it.
+func (b *BatchBuilder) checkRunBlobs(ctx context.Context, parts []state.Part) error {
+	for _, p := range parts {
+		if p.Inline != nil {
+			continue
+		}
+		found := false
+		err := b.c.loc.Blob.List(ctx, p.Key, func(m location.BlobMeta) error {
+			found = found || m.Key == p.Key
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("persist: append to %s: checking run %s: %w", b.shard, p.Key, err)
+		}
+		if !found {
+			return fmt.Errorf("persist: append to %s: run %s: %w: deleted before the batch was committed (a janitor's minimum age shorter than the builder's life?)", b.shard, p.Key, ErrBlobMissing)
+		}
+	}
+	return nil
+}
+
 // isFinal reports whether runs need no merge to be a batch: a single run
 // with no rows kept apart.
 func isFinal(runs []run) bool { return len(runs) == 1 && !runs[0].apart }
@@ -232,6 +260,9 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 	}
 	if isFinal(b.runs) {
 		parts := b.runs[0].parts
+		if err := b.checkRunBlobs(ctx, parts); err != nil {
+			return nil, err // Abort deletes what is left of the run
+		}
 		b.runs = nil // now the batch's: Abort must not delete them
 		return parts, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 // smallBuilder returns a builder whose buffer holds a few updates, whose
@@ -298,5 +299,41 @@ func TestBatchBuilderSmallIsCompareAndAppend(t *testing.T) {
 	}
 	if got, want := batchRows(t, c), (contents{{"a", "", 0}: 2}); !equalContents(got, want) {
 		t.Fatalf("batch %v, want %v", got, want)
+	}
+}
+
+// A builder whose only run a janitor reaped fails the append with
+// ErrBlobMissing and commits nothing: a single run becomes the batch
+// unread, so nothing else would notice the blob is gone, and the state
+// would reference it.
+func TestAppendBatchSingleRunReaped(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.NewBatchBuilder("s", ts(0), 1) // every Add flushes a run
+	if err := b.Add(ctx, up("a", "", 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Hour)
+	if _, err := c.Janitor(ctx, "s", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AppendBatch(ctx, b, ts(1)); !errors.Is(err, ErrBlobMissing) || location.IsIndeterminate(err) {
+		t.Fatalf("append of a reaped run: %v, want a determinate ErrBlobMissing", err)
+	}
+	st, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Batches) != 0 || !st.Upper.Equal(ts(0)) {
+		t.Fatalf("after the failed append the state holds %d batches, upper %v", len(st.Batches), st.Upper)
+	}
+	v, err := c.Verify(ctx, "s")
+	if err != nil || !v.OK() {
+		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
 }
