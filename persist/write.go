@@ -113,7 +113,7 @@ func (w *WriteHandle) commit(ctx context.Context, parts []state.Part, expectedUp
 	}
 	var outcome state.AppendOutcome
 	_, maybeCommitted, err := w.m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
-		next, out := s.CompareAndAppend(b, w.c.nowMs())
+		next, out := s.CompareAndAppend(b, w.c.nowMs(), w.c.opts.LeaseDuration.Milliseconds())
 		outcome = out
 		return next, out == state.Appended, nil
 	})

@@ -346,3 +346,47 @@ func TestCompactCancelledBeforeCommitDeletesParts(t *testing.T) {
 		t.Fatalf("%d batches after the cancelled compaction, want the 3 written", len(st.Batches))
 	}
 }
+
+// An append from a writer that expired, or closed, registers it again with
+// a lease, so GC expires it again once it goes quiet; before, the record
+// came back with no lease and stayed in state for ever.
+func TestAppendAfterExpiryOrCloseExpiresAgain(t *testing.T) {
+	for _, how := range []string{"expired", "closed"} {
+		t.Run(how, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv()
+			c := e.client(blobParts)
+			w, err := c.OpenWriter(ctx, "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch how {
+			case "expired":
+				e.clock.Advance(2 * c.opts.LeaseDuration)
+				if _, err := c.GC(ctx, "s"); err != nil {
+					t.Fatal(err)
+				}
+			case "closed":
+				if err := w.Close(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if st, _ := c.State(ctx, "s"); len(st.Writers) != 0 {
+				t.Fatalf("writer still registered: %+v", st.Writers)
+			}
+			if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := c.State(ctx, "s"); len(st.Writers) != 1 {
+				t.Fatalf("the append did not record its writer: %+v", st.Writers)
+			}
+			e.clock.Advance(2 * c.opts.LeaseDuration)
+			if _, err := c.GC(ctx, "s"); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := c.State(ctx, "s"); len(st.Writers) != 0 {
+				t.Fatalf("a writer quiet for two leases is still registered: %+v", st.Writers)
+			}
+		})
+	}
+}

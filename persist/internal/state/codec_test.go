@@ -68,7 +68,7 @@ func TestDecodeNewerStateKeepsUnknownOnRewrite(t *testing.T) {
 	// Rewrite through several transitions, as older code would.
 	s, _ = s.RegisterReader("r2", "", 1, 10)
 	s, _ = s.DowngradeSince("r", at(1), 0, 2)
-	s, _ = s.CompareAndAppend(batch(4, 6, "s/p/b"), 3)
+	s, _ = s.CompareAndAppend(batch(4, 6, "s/p/b"), 3, 0)
 	var out statepb.ShardState
 	if err := proto.Unmarshal(Encode(s), &out); err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestDecodeCorrupt(t *testing.T) {
 
 func TestEncodeRoundTrip(t *testing.T) {
 	s := New("s")
-	s, _ = s.CompareAndAppend(batch(0, 2, "a", "b"), 1)
+	s, _ = s.CompareAndAppend(batch(0, 2, "a", "b"), 1, 0)
 	s, _ = s.RegisterReader("r", "p", 1, 2)
 	s = s.RegisterWriter("w2", 3, 4)
 	d, err := Decode(Encode(s))
@@ -143,7 +143,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(Encode(New("s")))
 	s := New("s")
-	s, _ = s.CompareAndAppend(batch(0, 2, "a", "b"), 1)
+	s, _ = s.CompareAndAppend(batch(0, 2, "a", "b"), 1, 0)
 	s, _ = s.RegisterReader("r", "p", 1, 2)
 	f.Add(Encode(s))
 	f.Add([]byte{0x08, 0x01, 0x2a, 0x01, 0x05})

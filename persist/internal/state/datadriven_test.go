@@ -47,7 +47,7 @@ func TestScenarios(t *testing.T) {
 						b.Parts = append(b.Parts, Part{Key: k, Format: FormatParquetV1, Rows: 1})
 					}
 				}
-				n, o := s.CompareAndAppend(b, int64(num("now", 0)))
+				n, o := s.CompareAndAppend(b, int64(num("now", 0)), 0)
 				commit(n, o == Appended)
 				fmt.Fprintf(&out, "outcome: %s\n", []string{"", "appended", "already appended", "upper mismatch", "invalid bounds"}[o])
 			case "register-reader":

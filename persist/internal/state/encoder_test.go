@@ -33,7 +33,7 @@ func TestEncoderMatchesEncode(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				b.unknown = newerFields("batch")
 			}
-			s, _ = s.CompareAndAppend(b, int64(i))
+			s, _ = s.CompareAndAppend(b, int64(i), 0)
 			upper++
 		case op < 7:
 			s, _ = s.RegisterReader(fmt.Sprintf("r%d", i), "test", int64(i), 1000)
@@ -69,7 +69,7 @@ func frontierMin(f Frontier) frontier.Time { return f.Elements()[0] }
 func TestEncoderNoticesChangedBatch(t *testing.T) {
 	var e Encoder
 	s := New("s")
-	s, _ = s.CompareAndAppend(batch(0, 1, "a", "b"), 1)
+	s, _ = s.CompareAndAppend(batch(0, 1, "a", "b"), 1, 0)
 	e.Encode(s)
 	changed := s
 	changed.Batches = append([]Batch(nil), s.Batches...)
@@ -92,7 +92,7 @@ func TestEncoderNoticesChangedBatch(t *testing.T) {
 func BenchmarkEncodeAppend(b *testing.B) {
 	s := New("s")
 	for i := range frontier.Time(2000) {
-		s, _ = s.CompareAndAppend(batch(i, i+1, "parts/"+i.String()), 1)
+		s, _ = s.CompareAndAppend(batch(i, i+1, "parts/"+i.String()), 1, 0)
 	}
 	b.Run("Encode", func(b *testing.B) {
 		for b.Loop() {
@@ -102,7 +102,7 @@ func BenchmarkEncodeAppend(b *testing.B) {
 	b.Run("Encoder", func(b *testing.B) {
 		var e Encoder
 		e.Encode(s)
-		next, _ := s.CompareAndAppend(batch(2000, 2001, "parts/2000"), 1)
+		next, _ := s.CompareAndAppend(batch(2000, 2001, "parts/2000"), 1, 0)
 		for b.Loop() {
 			e.Encode(next)
 		}

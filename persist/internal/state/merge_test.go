@@ -96,7 +96,7 @@ func TestMergingKeepsBatchesLogarithmic(t *testing.T) {
 		s, _ = s.CompareAndAppend(Batch{
 			Lower: at(i), Upper: at(i + 1),
 			Parts: []Part{{Key: fmt.Sprintf("p%d", i), Format: FormatParquetV1, Bytes: 1 << 10, Rows: 1}},
-		}, 1)
+		}, 1, 0)
 		for {
 			first, end, ok := s.MergeRun(fanIn, 1<<40)
 			if !ok {

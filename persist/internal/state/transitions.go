@@ -53,8 +53,10 @@ func (s State) RemoveWriter(id string) (State, bool) {
 // CompareAndAppend commits b, whose Lower must equal the shard's upper, as
 // the next batch. A token already committed by b.WriterID, or recorded on a
 // batch still in state, makes the append AlreadyAppended. On UpperMismatch
-// the caller reads the current upper from s.
-func (s State) CompareAndAppend(b Batch, nowMs int64) (State, AppendOutcome) {
+// the caller reads the current upper from s. The append records itself on
+// its writer, registering the writer again, with a lease of leaseMs, if it
+// expired or closed meanwhile (a writer with no lease never expires).
+func (s State) CompareAndAppend(b Batch, nowMs, leaseMs int64) (State, AppendOutcome) {
 	if b.Token != "" {
 		if w, ok := s.Writer(b.WriterID); ok && w.MostRecentToken == b.Token {
 			return s, AlreadyAppended
@@ -85,6 +87,9 @@ func (s State) CompareAndAppend(b Batch, nowMs int64) (State, AppendOutcome) {
 	n.Upper = b.Upper.Clone()
 	if b.WriterID != "" {
 		w, ok := n.Writer(b.WriterID)
+		if !ok {
+			w.LeaseDurationMs = leaseMs
+		}
 		w.ID = b.WriterID
 		w.LastHeartbeatMs = nowMs
 		w.MostRecentToken = b.Token

@@ -19,22 +19,22 @@ func batch(lower, upper frontier.Time, keys ...string) Batch {
 
 func TestCompareAndAppend(t *testing.T) {
 	s := New("s")
-	s, out := s.CompareAndAppend(batch(0, 3, "a"), 1)
+	s, out := s.CompareAndAppend(batch(0, 3, "a"), 1, 0)
 	if out != Appended || !s.Upper.Equal(at(3)) {
 		t.Fatalf("append: %v upper %v", out, s.Upper)
 	}
-	if _, out := s.CompareAndAppend(Batch{Lower: at(0), Upper: at(5), Token: "x", WriterID: "w"}, 1); out != UpperMismatch {
+	if _, out := s.CompareAndAppend(Batch{Lower: at(0), Upper: at(5), Token: "x", WriterID: "w"}, 1, 0); out != UpperMismatch {
 		t.Fatalf("stale lower: %v", out)
 	}
-	if _, out := s.CompareAndAppend(batch(0, 3, "a"), 1); out != AlreadyAppended {
+	if _, out := s.CompareAndAppend(batch(0, 3, "a"), 1, 0); out != AlreadyAppended {
 		t.Fatalf("retry with same token: %v", out)
 	}
-	if _, out := s.CompareAndAppend(Batch{Lower: at(3), Upper: at(2), Token: "y"}, 1); out != InvalidBounds {
+	if _, out := s.CompareAndAppend(Batch{Lower: at(3), Upper: at(2), Token: "y"}, 1, 0); out != InvalidBounds {
 		t.Fatalf("backwards upper: %v", out)
 	}
 	// Empty batches extend the last empty batch.
-	s, _ = s.CompareAndAppend(Batch{Lower: at(3), Upper: at(4), Token: "e1"}, 1)
-	s, _ = s.CompareAndAppend(Batch{Lower: at(4), Upper: at(6), Token: "e2"}, 1)
+	s, _ = s.CompareAndAppend(Batch{Lower: at(3), Upper: at(4), Token: "e1"}, 1, 0)
+	s, _ = s.CompareAndAppend(Batch{Lower: at(4), Upper: at(6), Token: "e2"}, 1, 0)
 	if len(s.Batches) != 2 || !s.Batches[1].Upper.Equal(at(6)) {
 		t.Fatalf("empty batches not merged: %+v", s.Batches)
 	}
@@ -47,10 +47,10 @@ func TestCompareAndAppend(t *testing.T) {
 
 func TestTransitionsDoNotModifyInput(t *testing.T) {
 	s := New("s")
-	s, _ = s.CompareAndAppend(batch(0, 1, "a"), 1)
+	s, _ = s.CompareAndAppend(batch(0, 1, "a"), 1, 0)
 	s, _ = s.RegisterReader("r", "test", 1, 10)
 	before := Encode(s)
-	s.CompareAndAppend(batch(1, 2, "b"), 2)
+	s.CompareAndAppend(batch(1, 2, "b"), 2, 0)
 	s.DowngradeSince("r", at(1), 5, 3)
 	s.ExpireReader("r")
 	s.RegisterReader("q", "x", 1, 1)
@@ -130,9 +130,9 @@ func TestExpireStale(t *testing.T) {
 
 func TestApplyCompaction(t *testing.T) {
 	s := New("s")
-	s, _ = s.CompareAndAppend(batch(0, 1, "a"), 1)
-	s, _ = s.CompareAndAppend(batch(1, 2, "b", "c"), 1)
-	s, _ = s.CompareAndAppend(batch(2, 3, "d"), 1)
+	s, _ = s.CompareAndAppend(batch(0, 1, "a"), 1, 0)
+	s, _ = s.CompareAndAppend(batch(1, 2, "b", "c"), 1, 0)
+	s, _ = s.CompareAndAppend(batch(2, 3, "d"), 1, 0)
 	c := batch(0, 2, "m")
 	n, ok := s.ApplyCompaction([]string{"a", "b", "c"}, c)
 	if !ok || len(n.Batches) != 2 || n.Batches[0].Parts[0].Key != "m" {
@@ -152,8 +152,8 @@ func TestSnapshotAndListenBatches(t *testing.T) {
 	if _, ready, err := s.SnapshotBatches(0); ready || err != nil {
 		t.Fatalf("snapshot of empty shard ready=%v err=%v", ready, err)
 	}
-	s, _ = s.CompareAndAppend(batch(0, 2, "a"), 1)
-	s, _ = s.CompareAndAppend(batch(2, 4, "b"), 1)
+	s, _ = s.CompareAndAppend(batch(0, 2, "a"), 1, 0)
+	s, _ = s.CompareAndAppend(batch(2, 4, "b"), 1, 0)
 	bs, ready, err := s.SnapshotBatches(1)
 	if err != nil || !ready || len(bs) != 1 {
 		t.Fatalf("snapshot at 1: %v %v %v", bs, ready, err)
