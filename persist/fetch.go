@@ -243,31 +243,61 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 		return out // every row kept, and no two rows merge at asOf
 	}
 	idx := make([]int32, 0, n)
-	var diffs []int64
+	var diffs []int64 // nil until rows merge: then idx's diffs
+	// A snapshot read merges each run of kept rows with one (key, val),
+	// idx[group:], once the run ends: into one row if their exact sum
+	// fits an int64, whatever the partial sums did on the way, and into
+	// as few rows as fit otherwise.
+	group := 0
+	merge := func() {
+		if len(idx)-group < 2 {
+			return
+		}
+		if diffs == nil {
+			diffs = make([]int64, len(idx), n)
+			for j, r := range idx {
+				diffs[j] = d.Diff(int(r))
+			}
+		}
+		var sum diffSum
+		for _, x := range diffs[group:] {
+			sum.add(x)
+		}
+		if total, ok := sum.value(); ok {
+			diffs[group] = total
+			idx, diffs = idx[:group+1], diffs[:group+1]
+			return
+		}
+		// The total leaves the int64 range: stretches that each fit.
+		k := group
+		for j := group + 1; j < len(idx); j++ {
+			if s, ok := addDiffs(diffs[k], diffs[j]); ok {
+				diffs[k] = s
+				continue
+			}
+			k++
+			idx[k], diffs[k] = idx[j], diffs[j]
+		}
+		idx, diffs = idx[:k+1], diffs[:k+1]
+	}
 	for i := 0; i < n; i++ {
 		if _, keep := f.keep(d.Time(i)); !keep {
 			continue
 		}
-		if f.Mode == SnapshotRead && len(idx) > 0 {
-			prev := int(idx[len(idx)-1])
-			if bytes.Equal(d.Key(prev), d.Key(i)) && bytes.Equal(d.Val(prev), d.Val(i)) {
-				if diffs == nil {
-					diffs = make([]int64, len(idx), n)
-					for j, r := range idx {
-						diffs[j] = d.Diff(int(r))
-					}
-				}
-				if sum, ok := addDiffs(diffs[len(diffs)-1], d.Diff(i)); ok {
-					diffs[len(diffs)-1] = sum
-					continue
-				}
-				// The sum leaves the int64 range: the row stays apart.
+		if f.Mode == SnapshotRead && len(idx) > group {
+			first := int(idx[group])
+			if !bytes.Equal(d.Key(first), d.Key(i)) || !bytes.Equal(d.Val(first), d.Val(i)) {
+				merge()
+				group = len(idx)
 			}
 		}
 		idx = append(idx, int32(i))
 		if diffs != nil {
 			diffs = append(diffs, d.Diff(i))
 		}
+	}
+	if f.Mode == SnapshotRead {
+		merge()
 	}
 	if diffs != nil {
 		// Drop rows whose diffs summed to zero.

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/part"
@@ -70,6 +74,63 @@ func TestFilterDecoded(t *testing.T) {
 			}
 		}
 		f.Release()
+		f.Release()
+	}
+}
+
+// A snapshot read consolidates each (key, val) exactly: into one row when
+// the diffs' total fits an int64, whatever their partial sums did on the
+// way, into none when it is zero, and into rows that each fit otherwise.
+// Diffs are drawn near the int64 limits; the seed is printed.
+func TestFilterDecodedSnapshotNearOverflow(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	near := []int64{math.MaxInt64, math.MaxInt64 - 1, math.MinInt64, math.MinInt64 + 1, -math.MaxInt64, 1, -1, 2, -2}
+	for round := range 2000 {
+		var us []Update
+		for k := range 1 + rng.IntN(3) {
+			for tm := range 1 + rng.IntN(6) { // one row per (key, time): nothing to consolidate on write
+				us = append(us, up(fmt.Sprint("k", k), "", frontier.Time(tm), near[rng.IntN(len(near))]))
+			}
+		}
+		asOf := frontier.Time(rng.IntN(7))
+		d, desc := decodedOf(t, us)
+		f := filterDecoded(d, desc, FetchFilter{Mode: SnapshotRead, AsOf: asOf})
+		want := map[string]*big.Int{}
+		for _, u := range us {
+			if u.Time <= asOf {
+				if want[string(u.Key)] == nil {
+					want[string(u.Key)] = new(big.Int)
+				}
+				want[string(u.Key)].Add(want[string(u.Key)], big.NewInt(u.Diff))
+			}
+		}
+		got, rows := map[string]*big.Int{}, map[string]int{}
+		for i := range f.Len() {
+			k := string(f.Key(i))
+			if f.Diff(i) == 0 || f.Time(i) != asOf {
+				t.Fatalf("round %d: row %d of %s: diff %d at %d (as of %d)", round, i, k, f.Diff(i), f.Time(i), asOf)
+			}
+			if got[k] == nil {
+				got[k] = new(big.Int)
+			}
+			got[k].Add(got[k], big.NewInt(f.Diff(i)))
+			rows[k]++
+		}
+		for k, w := range want {
+			g := got[k]
+			if g == nil {
+				g = new(big.Int)
+			}
+			if g.Cmp(w) != 0 {
+				t.Fatalf("round %d: %s sums to %v, want %v (input %v)", round, k, g, w, us)
+			}
+			switch {
+			case w.Sign() == 0 && rows[k] != 0, w.IsInt64() && w.Sign() != 0 && rows[k] != 1:
+				t.Fatalf("round %d: %s: %d rows for a total of %v (input %v)", round, k, rows[k], w, us)
+			}
+		}
 		f.Release()
 	}
 }
