@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -31,7 +32,8 @@ type ClientOptions struct {
 	// reap.
 	BlobClock Clock
 	// LeaseDuration is how long a reader or writer stays registered
-	// without a heartbeat (default 15 minutes).
+	// without a heartbeat (default 15 minutes). State keeps it in whole
+	// milliseconds, rounded up.
 	LeaseDuration time.Duration
 	// PartTargetSize is the encoded size parts are split at (default
 	// part.DefaultTargetSize, 128 MiB).
@@ -70,6 +72,11 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	}
 	if o.LeaseDuration <= 0 {
 		o.LeaseDuration = 15 * time.Minute
+	}
+	// State records a lease in milliseconds, and a lease of 0 there never
+	// ends: a 500us lease must not round down to that.
+	if r := o.LeaseDuration % time.Millisecond; r != 0 && o.LeaseDuration < math.MaxInt64-time.Millisecond {
+		o.LeaseDuration += time.Millisecond - r
 	}
 	if o.PartTargetSize <= 0 {
 		o.PartTargetSize = part.DefaultTargetSize

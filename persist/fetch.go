@@ -247,7 +247,7 @@ func filterDecoded(d *part.Decoded, p PartDesc, f FetchFilter) *FetchedPart {
 	// A snapshot read merges each run of kept rows with one (key, val),
 	// idx[group:], once the run ends: into one row if their exact sum
 	// fits an int64, whatever the partial sums did on the way, and into
-	// as few rows as fit otherwise.
+	// rows that each fit otherwise.
 	group := 0
 	merge := func() {
 		if len(idx)-group < 2 {

@@ -325,3 +325,23 @@ func TestReadsSurviveAStuckWatch(t *testing.T) {
 		t.Fatalf("snapshot with a stuck watch: %v, want its deadline", err)
 	}
 }
+
+// A lease under a millisecond rounds up, not down to the 0 that state
+// takes for "never expires": such a reader is expired like any other.
+func TestSubMillisecondLeaseExpires(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv()
+	c := e.client(ClientOptions{LeaseDuration: 500 * time.Microsecond})
+	r, err := c.OpenReader(ctx, "s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	rep, err := c.GC(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.ExpiredReaders) != 1 || rep.ExpiredReaders[0] != r.ID() {
+		t.Fatalf("expired %v, want [%s]", rep.ExpiredReaders, r.ID())
+	}
+}
