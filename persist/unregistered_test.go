@@ -371,3 +371,61 @@ func TestUnregisteredReaderNeverWrong(t *testing.T) {
 	}
 	t.Logf("%d listens finished, %d stopped with an error", finished, stopped)
 }
+
+// An empty append that extends the empty batch a compaction left (its rows
+// cancelled) does not carry the compaction's since over the new times: an
+// unregistered listen at that since goes on, as it does past any batch
+// whose rows were not advanced beyond its frontier.
+func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv, err := c.OpenReader(ctx, "s", "adv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, -1)}, ts(1), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.OpenUnregisteredReader(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := u.Listen(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for {
+		ev, err := l.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(2)) {
+			break
+		}
+	}
+	if err := adv.DowngradeSince(ctx, ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.Compact(ctx, "s"); err != nil || rep.BatchesMerged != 2 || rep.PartsOut != 0 {
+		t.Fatalf("compact: %+v %v, want two batches merged into no parts", rep, err)
+	}
+	if err := w.CompareAndAppend(ctx, nil, ts(2), ts(4)); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := l.Next(ctx)
+	if err != nil {
+		t.Fatalf("listen at the since after an empty append: %v", err)
+	}
+	if ev.Kind != ListenProgress || !ev.Upper.Equal(ts(4)) {
+		t.Fatalf("got %+v, want progress to [4]", ev)
+	}
+}

@@ -80,6 +80,11 @@ func (s State) CompareAndAppend(b Batch, nowMs, leaseMs int64) (State, AppendOut
 		last := n.Batches[len(n.Batches)-1]
 		last.Upper = b.Upper.Clone()
 		last.WriterID, last.Token = b.WriterID, b.Token
+		// A compaction whose rows cancelled leaves an empty batch with a
+		// since; stretched over times no compaction saw, the since would
+		// claim rows there were advanced. With no rows it means nothing:
+		// drop it.
+		last.Since = frontier.Antichain[frontier.Time]{}
 		n.Batches[len(n.Batches)-1] = last
 	} else if !b.Lower.Equal(b.Upper) {
 		n.Batches = append(n.Batches, b)
