@@ -120,7 +120,7 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	var de *codec.DecodeError
-	for _, in := range []string{``, `{`, `{"X":1} {}`, `{"X":1}]`, `"x"`} {
+	for _, in := range []string{``, `  `, `{`, `{"X":1} {}`, `{"X":1}]`, `"x"`, `null`, ` null `} {
 		_, err := codec.JSON[struct{ X int }]{}.Decode([]byte(in))
 		if !errors.As(err, &de) || !errors.Is(err, codec.ErrMalformed) {
 			t.Errorf("JSON.Decode(%q) = %v: want a *DecodeError wrapping ErrMalformed", in, err)
@@ -135,4 +135,62 @@ func TestJSONEncodePanicsOnUnencodable(t *testing.T) {
 		}
 	}()
 	codec.JSON[float64]{}.Encode(nil, math.NaN())
+}
+
+// Encode refuses a string that is not valid UTF-8, wherever it sits:
+// encoding/json would write U+FFFD for its bad bytes, so "\xff" and "\xfe"
+// would be one key.
+func TestJSONEncodePanicsOnInvalidUTF8(t *testing.T) {
+	type inner struct{ S string }
+	type rec struct {
+		M map[string][]inner
+		A any
+	}
+	for name, encode := range map[string]func(){
+		"string":       func() { codec.JSON[string]{}.Encode(nil, "\xff") },
+		"nested field": func() { codec.JSON[rec]{}.Encode(nil, rec{M: map[string][]inner{"k": {{S: "ok"}, {S: "a\xfeb"}}}}) },
+		"map key":      func() { codec.JSON[map[string]int]{}.Encode(nil, map[string]int{"\xff": 1}) },
+		"in an any":    func() { codec.JSON[rec]{}.Encode(nil, rec{A: []any{"\xc0"}}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: Encode of invalid UTF-8 did not panic", name)
+				}
+			}()
+			encode()
+		}()
+	}
+	// Valid strings, []byte (base64) and nil values encode as before.
+	got := (codec.JSON[rec]{}).Encode(nil, rec{M: map[string][]inner{"é": {{S: "😀"}}}, A: []byte{0xff}})
+	if want := `{"M":{"é":[{"S":"😀"}]},"A":"/w=="}`; string(got) != want {
+		t.Errorf("Encode = %s, want %s", got, want)
+	}
+}
+
+// Numbers in an interface decode as json.Number, so a value read and
+// written back encodes to the same bytes: a float64 would round 2^53+1.
+func TestJSONNumbersStayExact(t *testing.T) {
+	for _, in := range []string{`9007199254740993`, `{"f":0.1,"n":-9223372036854775808}`, `[1e400]`} {
+		v, err := codec.JSON[any]{}.Decode([]byte(in))
+		if err != nil {
+			t.Fatalf("Decode(%s): %v", in, err)
+		}
+		if out := (codec.JSON[any]{}).Encode(nil, v); string(out) != in {
+			t.Errorf("%s decodes and encodes as %s", in, out)
+		}
+	}
+}
+
+// A null decodes only into a T that Encode writes as null for some value.
+func TestJSONNull(t *testing.T) {
+	if v, err := (codec.JSON[int]{}).Decode([]byte("null")); !errors.Is(err, codec.ErrMalformed) {
+		t.Errorf("JSON[int].Decode(null) = %d, %v: want ErrMalformed", v, err)
+	}
+	if v, err := (codec.JSON[*int]{}).Decode([]byte("null")); err != nil || v != nil {
+		t.Errorf("JSON[*int].Decode(null) = %v, %v", v, err)
+	}
+	if v, err := (codec.JSON[[]int]{}).Decode([]byte(" null ")); err != nil || v != nil {
+		t.Errorf("JSON[[]int].Decode(null) = %v, %v", v, err)
+	}
 }

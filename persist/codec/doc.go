@@ -13,6 +13,8 @@
 //     flipped), so encodings sort in numeric order under bytes.Compare and a
 //     part's key bounds mean numeric bounds.
 //   - JSON[T] uses encoding/json; it ignores unknown fields on decode so
-//     values written by a newer T still decode.
+//     values written by a newer T still decode, keeps numbers in an
+//     interface exact (json.Number), and refuses strings that are not
+//     valid UTF-8, which JSON cannot carry.
 //   - Unit stores struct{} as no bytes.
 package codec
