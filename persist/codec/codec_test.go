@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
@@ -137,9 +138,10 @@ func TestJSONEncodePanicsOnUnencodable(t *testing.T) {
 	codec.JSON[float64]{}.Encode(nil, math.NaN())
 }
 
-// Encode refuses a string that is not valid UTF-8, wherever it sits:
-// encoding/json would write U+FFFD for its bad bytes, so "\xff" and "\xfe"
-// would be one key.
+// Encode refuses a string that is not valid UTF-8 wherever encoding/json
+// would write one: encoding/json writes U+FFFD for its bad bytes, so "\xff"
+// and "\xfe" would be one key. Where encoding/json writes nothing (a field
+// tagged "-"), nothing is refused.
 func TestJSONEncodePanicsOnInvalidUTF8(t *testing.T) {
 	type inner struct{ S string }
 	type rec struct {
@@ -151,6 +153,10 @@ func TestJSONEncodePanicsOnInvalidUTF8(t *testing.T) {
 		"nested field": func() { codec.JSON[rec]{}.Encode(nil, rec{M: map[string][]inner{"k": {{S: "ok"}, {S: "a\xfeb"}}}}) },
 		"map key":      func() { codec.JSON[map[string]int]{}.Encode(nil, map[string]int{"\xff": 1}) },
 		"in an any":    func() { codec.JSON[rec]{}.Encode(nil, rec{A: []any{"\xc0"}}) },
+		"text key":     func() { codec.JSON[map[textKey]int]{}.Encode(nil, map[textKey]int{"\xff": 1}) },
+		"pointer marshaler, by value": func() {
+			codec.JSON[ptrMarshaler]{}.Encode(nil, ptrMarshaler{S: "\xff"})
+		},
 	} {
 		func() {
 			defer func() {
@@ -161,11 +167,66 @@ func TestJSONEncodePanicsOnInvalidUTF8(t *testing.T) {
 			encode()
 		}()
 	}
-	// Valid strings, []byte (base64) and nil values encode as before.
-	got := (codec.JSON[rec]{}).Encode(nil, rec{M: map[string][]inner{"é": {{S: "😀"}}}, A: []byte{0xff}})
-	if want := `{"M":{"é":[{"S":"😀"}]},"A":"/w=="}`; string(got) != want {
+	type tagged struct {
+		A   int
+		Raw string `json:"-"`
+	}
+	if got := (codec.JSON[tagged]{}).Encode(nil, tagged{A: 1, Raw: "\xff"}); string(got) != `{"A":1}` {
+		t.Errorf("a field encoding/json skips: %s", got)
+	}
+	// Valid strings, a valid U+FFFD, []byte (base64) and nil values encode
+	// as before.
+	got := (codec.JSON[rec]{}).Encode(nil, rec{M: map[string][]inner{"é": {{S: "😀\ufffd"}}}, A: []byte{0xff}})
+	if want := "{\"M\":{\"é\":[{\"S\":\"😀\ufffd\"}]},\"A\":\"/w==\"}"; string(got) != want {
 		t.Errorf("Encode = %s, want %s", got, want)
 	}
+}
+
+// textKey is a string map key that also marshals as text: encoding/json
+// takes a string kind's own bytes for the key all the same.
+type textKey string
+
+func (k textKey) MarshalText() ([]byte, error) { return []byte(k), nil }
+
+// ptrMarshaler marshals itself only through a pointer, which
+// encoding/json does not have when given the value.
+type ptrMarshaler struct{ S string }
+
+func (p *ptrMarshaler) MarshalJSON() ([]byte, error) { return []byte(`"custom"`), nil }
+
+// optInt is null when it holds nothing, as nullable types of SQL-ish
+// libraries are: its own null must decode.
+type optInt struct {
+	V     int
+	Valid bool
+}
+
+func (o optInt) MarshalJSON() ([]byte, error) {
+	if !o.Valid {
+		return []byte("null"), nil
+	}
+	return json.Marshal(o.V)
+}
+
+func (o *optInt) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*o = optInt{}
+		return nil
+	}
+	o.Valid = true
+	return json.Unmarshal(b, &o.V)
+}
+
+// A cyclic value panics at once, as encoding/json reports the cycle.
+func TestJSONEncodeCyclePanics(t *testing.T) {
+	m := map[string]any{}
+	m["a"], m["b"] = m, m
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Encode of a cyclic map did not panic")
+		}
+	}()
+	codec.JSON[map[string]any]{}.Encode(nil, m)
 }
 
 // Numbers in an interface decode as json.Number, so a value read and
@@ -192,5 +253,11 @@ func TestJSONNull(t *testing.T) {
 	}
 	if v, err := (codec.JSON[[]int]{}).Decode([]byte(" null ")); err != nil || v != nil {
 		t.Errorf("JSON[[]int].Decode(null) = %v, %v", v, err)
+	}
+	// A type that writes null itself reads it back.
+	c := codec.JSON[optInt]{}
+	enc := c.Encode(nil, optInt{})
+	if v, err := c.Decode(enc); string(enc) != "null" || err != nil || v.Valid {
+		t.Errorf("optInt{} encodes as %s and decodes as %+v, %v", enc, v, err)
 	}
 }
