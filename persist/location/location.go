@@ -76,6 +76,13 @@ type Watcher interface {
 	Watch(ctx context.Context, key string) (notify <-chan struct{}, cancel func(), err error)
 }
 
+// Exister is an optional interface of a Blob that can tell whether key has
+// a value without reading it or listing other keys. A Blob without it is
+// asked with List.
+type Exister interface {
+	Exists(ctx context.Context, key string) (bool, error)
+}
+
 // IntoGetter is an optional interface of a Blob that can read a value into
 // storage the caller provides: GetInto is Get, except that when the value
 // fits in cap(dst) it is read into dst's storage and the returned value

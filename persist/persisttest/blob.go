@@ -72,6 +72,13 @@ func wantGet(t *testing.T, b location.Blob, key string, want []byte) {
 	case want != nil && !bytes.Equal(got, want):
 		t.Fatalf("Get(%q) = %q, want %q", key, trunc(got), trunc(want))
 	}
+	// A backend that says whether a key exists says what Get found.
+	if e, ok := b.(location.Exister); ok {
+		exists, err := e.Exists(t.Context(), key)
+		if err != nil || exists != (want != nil) {
+			t.Fatalf("Exists(%q) = %v, %v; Get found it: %v", key, exists, err, want != nil)
+		}
+	}
 }
 
 func trunc(b []byte) []byte {

@@ -39,6 +39,27 @@ func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, boo
 	return v, ok, nil
 }
 
+// Exists implements location.Exister: a stat of the key's file, not the
+// listing of its directory that fileblob would make.
+func (b *Blob) Exists(ctx context.Context, key string) (bool, error) {
+	path, ok := b.plainPath(key)
+	if !ok {
+		return b.gc.Exists(ctx, key)
+	}
+	const op = "blob exists"
+	if err := b.gc.Check(ctx, op); err != nil {
+		return false, err
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, location.Determinate(op, fmt.Errorf("file: %s: exists %q: %w", b.root, key, err))
+	}
+	return fi.Mode().IsRegular(), nil
+}
+
 // readFile reads the file at path into dst's storage if it has room. A
 // missing file, or a directory, is no value.
 func readFile(path string, dst []byte) ([]byte, bool, error) {

@@ -206,6 +206,19 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	return true, nil
 }
 
+// Exists implements location.Exister.
+func (b *Blob) Exists(ctx context.Context, key string) (bool, error) {
+	const op = "blob exists"
+	if err := b.Check(ctx, op); err != nil {
+		return false, err
+	}
+	ok, err := b.bucket.Exists(ctx, key)
+	if err != nil {
+		return false, location.Determinate(op, b.wrap("exists", key, err))
+	}
+	return ok, nil
+}
+
 // List implements location.Blob.
 func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
 	const op = "blob list"

@@ -74,6 +74,18 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return append([]byte{}, e.value...), true, nil
 }
 
+// Exists implements location.Exister.
+func (b *Blob) Exists(ctx context.Context, key string) (bool, error) {
+	if err := b.check(ctx, "blob exists"); err != nil {
+		return false, err
+	}
+	s := b.store
+	s.mu.Lock()
+	_, ok := s.mu.entries[key]
+	s.mu.Unlock()
+	return ok, nil
+}
+
 // Set implements location.Blob.
 func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 	if err := b.check(ctx, "blob set"); err != nil {
