@@ -41,10 +41,10 @@ var ErrBuilderDone = errors.New("persist: batch builder already appended or abor
 // A BatchBuilder is not safe for concurrent use. Its runs are blobs no state
 // references until the append commits: Abort deletes them, and after a
 // crash the janitor does, so a janitor must not run with a minimum age
-// shorter than a builder lives. A run it reaps fails the append with
-// ErrBlobMissing, and nothing wrong is written, unless it reaps the
-// builder's only run in the moment between AppendBatch's check that the
-// run is there and its commit.
+// shorter than a builder lives. A blob it reaps fails the append with
+// ErrBlobMissing, and nothing wrong is written, unless it reaps one of the
+// batch's parts between AppendBatch's check that they are all there and
+// its commit (which retries a lost race, so that may take a while).
 type BatchBuilder struct {
 	c     *Client
 	shard ShardID
@@ -193,32 +193,47 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 	if err != nil {
 		return notAppended(err)
 	}
+	if err := b.checkBlobs(ctx, parts); err != nil {
+		deleteParts(b.c, parts)
+		return notAppended(err)
+	}
 	return w.commit(ctx, parts, b.lower, newUpper)
 }
 
-// checkRunBlobs fails, with ErrBlobMissing, if a blob of the run about to
-// become the batch as it is is gone. A run merged into new parts is read,
-// which finds a missing blob; a single run is committed unread, and its
-// blob, written when the builder flushed it, may be old enough for a
-// janitor with too short a minimum age to have reaped it.
-func (b *BatchBuilder) checkRunBlobs(ctx context.Context, parts []state.Part) error {
+// checkBlobs fails, with ErrBlobMissing, if a blob of the batch about to
+// be committed is gone. Its parts are blobs no state references yet, and
+// they may be old: a single run becomes the batch unread, written when the
+// builder flushed it, and a long final merge wrote its first parts long
+// before its last. A janitor whose minimum age is shorter than that may
+// have reaped them.
+func (b *BatchBuilder) checkBlobs(ctx context.Context, parts []state.Part) error {
 	for _, p := range parts {
 		if p.Inline != nil {
 			continue
 		}
-		found := false
-		err := b.c.loc.Blob.List(ctx, p.Key, func(m location.BlobMeta) error {
-			found = found || m.Key == p.Key
-			return nil
-		})
+		ok, err := blobExists(ctx, b.c.loc.Blob, p.Key)
 		if err != nil {
-			return fmt.Errorf("persist: append to %s: checking run %s: %w", b.shard, p.Key, err)
+			return fmt.Errorf("persist: append to %s: checking part %s: %w", b.shard, p.Key, err)
 		}
-		if !found {
-			return fmt.Errorf("persist: append to %s: run %s: %w: deleted before the batch was committed (a janitor's minimum age shorter than the builder's life?)", b.shard, p.Key, ErrBlobMissing)
+		if !ok {
+			return fmt.Errorf("persist: append to %s: part %s: %w: deleted before the batch was committed (a janitor's minimum age shorter than the builder's life?)", b.shard, p.Key, ErrBlobMissing)
 		}
 	}
 	return nil
+}
+
+// blobExists reports whether key has a value in bl, by its Exists if it
+// has one and by listing the key as a prefix otherwise.
+func blobExists(ctx context.Context, bl location.Blob, key string) (bool, error) {
+	if e, ok := bl.(location.Exister); ok {
+		return e.Exists(ctx, key)
+	}
+	found := false
+	err := bl.List(ctx, key, func(m location.BlobMeta) error {
+		found = found || m.Key == key
+		return nil
+	})
+	return found, err
 }
 
 // isFinal reports whether runs need no merge to be a batch: a single run
@@ -260,9 +275,6 @@ func (b *BatchBuilder) merge(ctx context.Context) ([]state.Part, error) {
 	}
 	if isFinal(b.runs) {
 		parts := b.runs[0].parts
-		if err := b.checkRunBlobs(ctx, parts); err != nil {
-			return nil, err // Abort deletes what is left of the run
-		}
 		b.runs = nil // now the batch's: Abort must not delete them
 		return parts, nil
 	}

@@ -337,3 +337,50 @@ func TestAppendBatchSingleRunReaped(t *testing.T) {
 		t.Fatalf("verify: %v %v", v.Problems, err)
 	}
 }
+
+// The parts a final merge wrote are checked too: a long merge writes its
+// first parts well before the commit, and a janitor with too short a
+// minimum age may reap them meanwhile (here, as the merge ends).
+func TestAppendBatchMergedPartReaped(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	opts := blobParts
+	opts.PartTargetSize = 1 // a part a row: the merge writes parts as it goes
+	c := e.client(opts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.NewBatchBuilder("s", ts(0), 1) // every Add flushes a run
+	for i := range 3 {
+		if err := b.Add(ctx, up(fmt.Sprint("k", i), "", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reaped := 0
+	b.SetMergeProgress(func(p MergeProgress) {
+		// The last report comes once the merge has written its parts.
+		if p.Rows == p.Total && p.Pass == p.Passes {
+			e.clock.Advance(2 * time.Hour)
+			rep, err := c.Janitor(ctx, "s", time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			reaped += rep.OrphansReaped
+		}
+	})
+	err = w.AppendBatch(ctx, b, ts(1))
+	if reaped == 0 {
+		t.Fatal("the janitor reaped nothing: the test did not set up the race")
+	}
+	if !errors.Is(err, ErrBlobMissing) || location.IsIndeterminate(err) {
+		t.Fatalf("append of a reaped merged part: %v, want a determinate ErrBlobMissing", err)
+	}
+	st, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Batches) != 0 {
+		t.Fatalf("after the failed append the state holds %d batches", len(st.Batches))
+	}
+}
