@@ -74,9 +74,10 @@ func (s State) CompareAndAppend(b Batch, nowMs, leaseMs int64) (State, AppendOut
 		return s, InvalidBounds
 	}
 	n := s.clone()
-	if len(b.Parts) == 0 && len(n.Batches) > 0 && len(n.Batches[len(n.Batches)-1].Parts) == 0 {
+	if len(b.Parts) == 0 && len(n.Batches) > 0 && len(n.Batches[len(n.Batches)-1].Parts) == 0 && !n.Batches[len(n.Batches)-1].HasUnknown() {
 		// Empty batches only carry progress: extend the last empty batch
-		// instead of growing state without bound.
+		// instead of growing state without bound. Not one with fields
+		// newer code wrote: it may hold what this code cannot see.
 		last := n.Batches[len(n.Batches)-1]
 		last.Upper = b.Upper.Clone()
 		last.WriterID, last.Token = b.WriterID, b.Token
@@ -92,7 +93,10 @@ func (s State) CompareAndAppend(b Batch, nowMs, leaseMs int64) (State, AppendOut
 	n.Upper = b.Upper.Clone()
 	if b.WriterID != "" {
 		w, ok := n.Writer(b.WriterID)
-		if !ok {
+		if !ok || w.LeaseDurationMs == 0 {
+			// Registered again, or left without a lease by earlier code,
+			// which re-registered writers so: a writer with no lease
+			// would never expire.
 			w.LeaseDurationMs = leaseMs
 		}
 		w.ID = b.WriterID

@@ -181,3 +181,36 @@ func TestSnapshotAndListenBatches(t *testing.T) {
 		t.Fatal("listen batch at the empty frontier")
 	}
 }
+
+// An empty append does not extend an empty batch that carries fields newer
+// code wrote (it may hold what this code cannot see): it becomes a batch of
+// its own, and the old one keeps its since and its fields.
+func TestEmptyAppendKeepsBatchWithUnknownFields(t *testing.T) {
+	s := New("s")
+	s, _ = s.CompareAndAppend(Batch{Lower: at(0), Upper: at(2), Token: "e1"}, 1, 0)
+	s.Batches[0].Since = at(1)
+	s.Batches[0].unknown = []byte{0xfa, 0x01, 0x01}
+	s, out := s.CompareAndAppend(Batch{Lower: at(2), Upper: at(4), Token: "e2"}, 1, 0)
+	if out != Appended || len(s.Batches) != 2 {
+		t.Fatalf("%v: %d batches, want the newer batch left alone and a new one", out, len(s.Batches))
+	}
+	if b := s.Batches[0]; !b.Upper.Equal(at(2)) || !b.Since.Equal(at(1)) || !b.HasUnknown() {
+		t.Fatalf("the batch with unknown fields changed: %+v", b)
+	}
+}
+
+// A writer whose record has no lease (earlier code re-registered writers
+// so) gets one with its next append, and then expires like any other.
+func TestAppendGivesLeaselessWriterALease(t *testing.T) {
+	s := New("s").RegisterWriter("w", 0, 0)
+	s, out := s.CompareAndAppend(Batch{Lower: at(0), Upper: at(1), Token: "t", WriterID: "w"}, 5, 10)
+	if out != Appended {
+		t.Fatal(out)
+	}
+	if w, _ := s.Writer("w"); w.LeaseDurationMs != 10 {
+		t.Fatalf("writer lease %d after an append with lease 10", w.LeaseDurationMs)
+	}
+	if s, _ = s.ExpireStale(16); len(s.Writers) != 0 {
+		t.Fatalf("the writer did not expire: %+v", s.Writers)
+	}
+}
