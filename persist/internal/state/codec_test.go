@@ -150,12 +150,20 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Decode(data)
 		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrIncompatible) {
+				t.Fatalf("error %v is neither ErrCorrupt nor ErrIncompatible", err)
+			}
 			return
 		}
-		// Whatever decodes must survive a rewrite and read queries.
-		_ = s.validate()
-		if _, err := Decode(Encode(s)); err != nil {
+		// Whatever decodes (Decode validated it) must survive a rewrite
+		// unchanged, and read queries.
+		enc := Encode(s)
+		s2, err := Decode(enc)
+		if err != nil {
 			t.Fatalf("re-decoding: %v", err)
+		}
+		if again := Encode(s2); !bytes.Equal(again, enc) {
+			t.Fatalf("a rewrite changed the encoding:\n%x\n%x", enc, again)
 		}
 		s.SnapshotBatches(3)
 		s.ListenBatch(at(1))
