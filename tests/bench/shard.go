@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -122,6 +123,10 @@ func btoi(b bool) int {
 	return 0
 }
 
+// slowGetStarted, when set (by a test, before Run), is called as each
+// slow read starts waiting.
+var slowGetStarted atomic.Pointer[func()]
+
 // slowBlob is a Blob whose Get waits a fixed latency first, like a remote
 // object store. It does not own the wrapped blob: Close does nothing.
 type slowBlob struct {
@@ -137,6 +142,9 @@ func (b slowBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // one, so a fetch through the wrapper reuses its buffers as it would
 // without it.
 func (b slowBlob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
+	if f := slowGetStarted.Load(); f != nil {
+		(*f)()
+	}
 	t := time.NewTimer(b.latency)
 	defer t.Stop()
 	select {
