@@ -2,6 +2,7 @@ package dataflow_test
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,20 @@ func buildExchangeWith(w *dataflow.Worker, n int, onRecord func(worker int, t T,
 	return input
 }
 
+// eachOnce fails the test unless seen counts every record of 0..n-1
+// exactly once: a lost record and a duplicated one alike.
+func eachOnce(t *testing.T, what string, seen map[uint64]int, n int) {
+	t.Helper()
+	if len(seen) != n {
+		t.Fatalf("%s: saw %d distinct records, want %d", what, len(seen), n)
+	}
+	for d, c := range seen {
+		if c != 1 {
+			t.Fatalf("%s: record %d seen %d times", what, d, c)
+		}
+	}
+}
+
 func TestExecuteExchange(t *testing.T) {
 	const n = 1000
 	var mu sync.Mutex
@@ -77,14 +92,7 @@ func TestExecuteExchange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != n {
-		t.Fatalf("saw %d distinct records, want %d", len(seen), n)
-	}
-	for d, c := range seen {
-		if c != 1 {
-			t.Fatalf("record %d seen %d times", d, c)
-		}
-	}
+	eachOnce(t, "exchange", seen, n)
 }
 
 func TestClusterExchangeSeeds(t *testing.T) {
@@ -97,9 +105,7 @@ func TestClusterExchangeSeeds(t *testing.T) {
 		if err := c.Run(100000); err != nil {
 			t.Fatal(err)
 		}
-		if len(seen) != 300 {
-			t.Fatalf("seed %d: saw %d records", seed, len(seen))
-		}
+		eachOnce(t, fmt.Sprintf("seed %d", seed), seen, 300)
 		if err := c.Close(); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -185,9 +191,10 @@ func lateBuild(t *testing.T, before, inBuild func(*dataflowtest.Cluster)) {
 		if err := c.Run(100000); err != nil {
 			t.Fatal(err)
 		}
-		if len(seen) != 200 || wrong != 0 {
-			t.Fatalf("seed %d: saw %d distinct records, %d on the wrong worker", seed, len(seen), wrong)
+		if wrong != 0 {
+			t.Fatalf("seed %d: %d records on the wrong worker", seed, wrong)
 		}
+		eachOnce(t, fmt.Sprintf("seed %d", seed), seen, 200)
 		if err := c.Close(); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
@@ -226,7 +233,5 @@ func TestPeerMessageWakesParkedWorker(t *testing.T) {
 			t.Fatal("a worker parked for good: a peer's message did not wake it")
 		}
 	}
-	if len(seen) != 300 {
-		t.Fatalf("saw %d distinct records, want 300", len(seen))
-	}
+	eachOnce(t, "parked workers", seen, 300)
 }

@@ -2,6 +2,7 @@ package dataflow
 
 import (
 	"errors"
+	"flag"
 	"math/rand/v2"
 	"testing"
 
@@ -13,6 +14,8 @@ type P = frontier.Product[frontier.Time, frontier.Time]
 // The tracker against a recomputation from scratch over a partially
 // ordered timestamp: a three-operator loop whose feedback advances the
 // inner coordinate.
+var trackerSeed = flag.Uint64("dataflow.trackerseed", 0, "run TestTrackerProductLoop with this seed only")
+
 func TestTrackerProductLoop(t *testing.T) {
 	inc := InnerSummary[frontier.Time, frontier.Time]{Inner: AddTime(1)}
 	// op0: source (0 in, 1 out) -> op1 (2 in, 1 out) -> op2 feedback (1
@@ -33,7 +36,11 @@ func TestTrackerProductLoop(t *testing.T) {
 	if c := findCycle(g); c != nil {
 		t.Fatalf("cycle %v through a feedback summary", c)
 	}
-	seed := rand.Uint64()
+	seed := *trackerSeed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	t.Logf("seed %d (replay with -dataflow.trackerseed=%d)", seed, seed)
 	r := rand.New(rand.NewPCG(seed, 2))
 	tr := newTracker(g)
 	counts := map[pointstamp[P]]int64{}
