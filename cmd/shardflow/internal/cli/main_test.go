@@ -69,7 +69,7 @@ func TestFollowCancel(t *testing.T) {
 		time.Sleep(5 * time.Millisecond) // polling another goroutine's output, bounded by the deadline
 	}
 	cancel()
-	if code := <-done; code != ExitOK {
+	if code := waitDone(t, done, "replay --follow after its interruption"); code != ExitOK {
 		t.Fatalf("status %d: %s", code, out.String())
 	}
 	code, inspect, _ := run(t, ctx, dir, "", "inspect", "--shard", "s", "--output", "json")
@@ -149,12 +149,35 @@ func TestGCSinceHeldBackByReader(t *testing.T) {
 }
 
 // blockingReader is a standard input that waits for data that never comes,
-// like a terminal nobody types at, until ctx is cancelled.
-type blockingReader struct{ ctx context.Context }
+// like a terminal nobody types at, until ctx is cancelled. reading is
+// closed once something waits on it.
+type blockingReader struct {
+	ctx     context.Context
+	once    sync.Once
+	reading chan struct{}
+}
 
-func (b blockingReader) Read([]byte) (int, error) {
+func newBlockingReader(ctx context.Context) *blockingReader {
+	return &blockingReader{ctx: ctx, reading: make(chan struct{})}
+}
+
+func (b *blockingReader) Read([]byte) (int, error) {
+	b.once.Do(func() { close(b.reading) })
 	<-b.ctx.Done()
 	return 0, io.EOF
+}
+
+// waitDone returns the status a Main running on another goroutine sends on
+// done, failing the test if it has not within 10 s.
+func waitDone(t *testing.T, done <-chan int, what string) int {
+	t.Helper()
+	select {
+	case code := <-done:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: still running after 10s", what)
+		return 0
+	}
 }
 
 // TestWriteInterrupted: SIGINT (a cancelled context) stops a write that is
@@ -168,18 +191,21 @@ func TestWriteInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
+	stdin := newBlockingReader(ctx)
 	go func() {
 		done <- Main(ctx, []string{"--location", dir + "/data", "write", "--shard", "s"},
-			Env{Stdin: blockingReader{ctx}, Stdout: &stdout, Stderr: &stderr})
+			Env{Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
 	}()
-	cancel()
 	select {
+	case <-stdin.reading: // the write is reading its input: interrupt it there
 	case code := <-done:
-		if code != ExitFailure || stderr.String() != "shardflow: write: interrupted; nothing was written\n" {
-			t.Fatalf("status %d, stderr %q", code, stderr.String())
-		}
+		t.Fatalf("write ended (status %d) before reading its input: %s", code, stderr.String())
 	case <-time.After(10 * time.Second):
-		t.Fatal("write still running 10s after its interruption")
+		t.Fatal("write did not read its input within 10s")
+	}
+	cancel()
+	if code := waitDone(t, done, "write after its interruption"); code != ExitFailure || stderr.String() != "shardflow: write: interrupted; nothing was written\n" {
+		t.Fatalf("status %d, stderr %q", code, stderr.String())
 	}
 	// Interrupted after its input ended: still nothing written.
 	ctx2, cancel2 := context.WithCancel(context.Background())
@@ -244,7 +270,7 @@ func TestWriteInterruptedAfterRuns(t *testing.T) {
 	for i := range chunkRecords { // the reader hands over a full chunk
 		fmt.Fprintf(&lines, `{"key":"k%d","val":1,"time":0}`+"\n", i)
 	}
-	stdin := io.MultiReader(strings.NewReader(lines.String()), blockingReader{ctx})
+	stdin := io.MultiReader(strings.NewReader(lines.String()), newBlockingReader(ctx))
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
@@ -264,7 +290,7 @@ func TestWriteInterruptedAfterRuns(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()
-	if code := <-done; code != ExitFailure || stderr.String() != "shardflow: write: interrupted; nothing was written\n" {
+	if code := waitDone(t, done, "write after its interruption"); code != ExitFailure || stderr.String() != "shardflow: write: interrupted; nothing was written\n" {
 		t.Fatalf("status %d, stderr %q", code, stderr.String())
 	}
 	if n := runs(); n != 0 {
