@@ -13,6 +13,31 @@ import (
 	"github.com/shardflow/shardflow/persist/location/gcblob"
 )
 
+// gocloudURL is the URL gocloud is to open for rawURL, and rawURL parsed.
+// gocloud takes the bucket from the host and ignores the path, so
+// s3://b/teamA and s3://b/teamB would be one store, where each one's orphan
+// cleanup deletes the other's parts: the path becomes the prefix parameter.
+func gocloudURL(rawURL string) (string, *url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return "", nil, fmt.Errorf("s3: url %q: want s3://BUCKET?region=REGION", rawURL)
+	}
+	dir := strings.Trim(u.Path, "/")
+	if dir == "" {
+		return rawURL, u, nil
+	}
+	if u.Query().Has("prefix") {
+		return "", nil, fmt.Errorf("s3: url %s names its prefix twice, as the path and as prefix=", u.Redacted())
+	}
+	g := *u
+	g.Path, g.RawPath = "", ""
+	if g.RawQuery != "" {
+		g.RawQuery += "&"
+	}
+	g.RawQuery += "prefix=" + url.QueryEscape(dir+"/")
+	return g.String(), u, nil
+}
+
 func init() {
 	location.RegisterBlob("s3", func(ctx context.Context, u *url.URL) (location.Blob, error) {
 		return Open(ctx, u.String())
@@ -22,23 +47,9 @@ func init() {
 // Open opens the S3 bucket rawURL names (see the package documentation),
 // failing if the bucket does not exist or cannot be reached.
 func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return nil, fmt.Errorf("s3: url %q: want s3://BUCKET?region=REGION", rawURL)
-	}
-	// gocloud takes the bucket from the host and ignores the path, so
-	// s3://b/teamA and s3://b/teamB would be one store, where each one's
-	// orphan cleanup deletes the other's parts. The path is the prefix.
-	if dir := strings.Trim(u.Path, "/"); dir != "" {
-		if u.Query().Has("prefix") {
-			return nil, fmt.Errorf("s3: url %s names its prefix twice, as the path and as prefix=", u.Redacted())
-		}
-		u.Path, u.RawPath = "", ""
-		if u.RawQuery != "" {
-			u.RawQuery += "&"
-		}
-		u.RawQuery += "prefix=" + url.QueryEscape(dir+"/")
-		rawURL = u.String()
+	rawURL, u, err := gocloudURL(rawURL)
+	if err != nil {
+		return nil, err
 	}
 	b, err := gcblob.Open(ctx, rawURL)
 	if err != nil {

@@ -1,0 +1,45 @@
+package s3
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// FuzzGocloudURL: any string gives an error or a URL gocloud can open for
+// the same bucket, whose one prefix is the input's path, if it has one.
+func FuzzGocloudURL(f *testing.F) {
+	for _, s := range []string{
+		"s3://b", "s3://b?region=us-east-1", "s3://b/teamA", "s3://b/a/b/?region=x&endpoint=http://h:1",
+		"s3://b/dir?prefix=other/", "s3://b?prefix=p/", "s3:///nohost", "s3://b/%zz", "http://b/x", "s3://b/a b?x=%",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		out, u, err := gocloudURL(raw)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "s3: ") {
+				t.Fatalf("error %q does not say it is s3's", err)
+			}
+			return
+		}
+		g, err := url.Parse(out)
+		if err != nil {
+			t.Fatalf("%q -> %q, which does not parse: %v", raw, out, err)
+		}
+		if g.Scheme != "s3" || g.Host != u.Host || g.Host == "" {
+			t.Fatalf("%q -> %q: scheme %q host %q, want s3 and %q", raw, out, g.Scheme, g.Host, u.Host)
+		}
+		dir := strings.Trim(u.Path, "/")
+		if dir == "" {
+			if out != raw {
+				t.Fatalf("%q without a path became %q", raw, out)
+			}
+			return
+		}
+		q := g.Query()
+		if g.Path != "" || len(q["prefix"]) != 1 || q.Get("prefix") != dir+"/" {
+			t.Fatalf("%q -> %q: path %q, prefixes %q, want none and [%q]", raw, out, g.Path, q["prefix"], dir+"/")
+		}
+	})
+}
