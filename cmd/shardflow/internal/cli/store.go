@@ -169,16 +169,24 @@ func readOnlyURL(consensus string) string {
 }
 
 // redactURL is a store URL fit for messages: without the password of its
-// user part or of a password parameter.
+// user part or of a password parameter, and without what could hide one
+// where those are not looked for (a fragment, an opaque URL, a
+// keyword/value connection string).
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	switch {
+	case err != nil:
 		return "(unparsable url)"
+	case u.Scheme == "":
+		return "(not a url: not shown)"
+	case u.Opaque != "":
+		return u.Scheme + ":(not shown)"
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil || q.Has("password") {
 		u.RawQuery = "(parameters not shown)"
 	}
+	u.Fragment, u.RawFragment = "", ""
 	return u.Redacted()
 }
 
