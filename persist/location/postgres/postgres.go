@@ -71,23 +71,9 @@ var (
 // default_transaction_read_only on, so the server refuses writes as well.
 // A role that may only read the table needs it.
 func Open(ctx context.Context, rawURL string) (*Consensus, error) {
-	cfg, err := pgxpool.ParseConfig(rawURL) // its errors hide the password
+	cfg, name, readOnly, err := parseConfig(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse url: %w", err)
-	}
-	name := describe(cfg.ConnConfig)
-	readOnly, err := takeMode(cfg.ConnConfig.RuntimeParams)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %s: %w", name, err)
-	}
-	if readOnly {
-		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	}
-	if cfg.ConnConfig.ConnectTimeout == 0 {
-		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
-	}
-	if cfg.MaxConnIdleTime == 0 {
-		cfg.MaxConnIdleTime = 5 * time.Minute
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -104,6 +90,32 @@ func Open(ctx context.Context, rawURL string) (*Consensus, error) {
 		return nil, location.Determinate("consensus open", fmt.Errorf("postgres: %s: %w", name, err))
 	}
 	return c, nil
+}
+
+// parseConfig parses rawURL (a URL or a keyword/value string) into the
+// pool's configuration, with this package's defaults and mode taken out;
+// name describes the database for messages, without the password, as the
+// errors do.
+func parseConfig(rawURL string) (cfg *pgxpool.Config, name string, readOnly bool, err error) {
+	cfg, err = pgxpool.ParseConfig(rawURL) // its errors hide the password
+	if err != nil {
+		return nil, "", false, fmt.Errorf("postgres: parse url: %w", err)
+	}
+	name = describe(cfg.ConnConfig)
+	readOnly, err = takeMode(cfg.ConnConfig.RuntimeParams)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("postgres: %s: %w", name, err)
+	}
+	if readOnly {
+		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.MaxConnIdleTime == 0 {
+		cfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	return cfg, name, readOnly, nil
 }
 
 // takeMode takes the parameter mode out of the settings pgx would send the
