@@ -52,11 +52,16 @@ type listenConfig[P any] struct {
 	// snapshot: list the parts at as_of before the listen's.
 	snapshot bool
 	// startSignal, if not nil, is awaited after the reader is registered
-	// and before as_of is resolved.
+	// and before as_of is resolved; with unheld, before the reader is
+	// opened at all.
 	startSignal <-chan struct{}
-	workers     int
-	size        func(P) uint64
-	leaseOf     func(P) *lease.Lease
+	// unheld: the reader holds nothing (an unregistered one), so it learns
+	// the since when it opens, and opening it before the start signal
+	// would resolve as_of to a since from before the signal.
+	unheld  bool
+	workers int
+	size    func(P) uint64
+	leaseOf func(P) *lease.Lease
 	// filter decides each part's fate; inSnapshot says the part came from
 	// the snapshot (its rows at or before readAt are read, advanced to
 	// it), and readAt is the time its parts are emitted at: as_of for the
@@ -98,6 +103,20 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 		}
 	}
 
+	started := func() bool {
+		if cfg.startSignal == nil {
+			return true
+		}
+		select {
+		case <-cfg.startSignal:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if cfg.unheld && !started() {
+		return
+	}
 	reader, err := cfg.open(ctx)
 	if err != nil {
 		fail(err)
@@ -110,13 +129,8 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 		// lease; nothing more can be done for it here.
 		_ = reader.Expire(expireCtx)
 	}()
-
-	if cfg.startSignal != nil {
-		select {
-		case <-cfg.startSignal:
-		case <-ctx.Done():
-			return
-		}
+	if !cfg.unheld && !started() {
+		return
 	}
 	var asOf frontier.Antichain[frontier.Time]
 	if cfg.asOf != nil {

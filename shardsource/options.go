@@ -98,7 +98,8 @@ type Options[K, V any] struct {
 	Filter Filter
 	// StartSignal, if not nil, is awaited after the reader is registered
 	// and before as_of is resolved (so a since that moves meanwhile is
-	// read after it).
+	// read after it); an Unregistered source opens its reader only after
+	// it, since that reader learns the since when it opens.
 	StartSignal <-chan struct{}
 	// ErrorHandler defaults to Halt.
 	ErrorHandler ErrorHandler

@@ -44,6 +44,7 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 		until:         opts.Until.Clone(),
 		snapshot:      opts.Snapshot == SnapshotInclude,
 		startSignal:   opts.StartSignal,
+		unheld:        opts.Unregistered,
 		workers:       s.Peers(),
 		expireTimeout: opts.ExpireTimeout,
 	}
