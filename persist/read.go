@@ -79,6 +79,11 @@ func (r *ReadHandle) ID() string { return r.id }
 // Shard returns the shard read.
 func (r *ReadHandle) Shard() ShardID { return r.m.shard }
 
+// LeaseDuration is how long the reader stays registered without a
+// heartbeat: its client's ClientOptions.LeaseDuration. A reader that
+// heartbeats must do so well within it.
+func (r *ReadHandle) LeaseDuration() time.Duration { return r.c.opts.LeaseDuration }
+
 // Since returns the reader's since.
 func (r *ReadHandle) Since() Frontier {
 	r.mu.Lock()

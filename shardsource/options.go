@@ -126,8 +126,8 @@ type Options[K, V any] struct {
 	// keep the client's ListenPollMin and ListenPollMax.
 	ListenRetry ListenRetry
 	// HeartbeatInterval is how often the listen goroutine heartbeats the
-	// reader while it waits (default 1 minute; it must be well under the
-	// client's lease duration).
+	// reader while it waits (default 1 minute), and at most a third of the
+	// client's lease duration, whatever it says.
 	HeartbeatInterval time.Duration
 	// ExpireTimeout bounds the reader's expiry at shutdown (default 30s).
 	ExpireTimeout time.Duration

@@ -54,6 +54,10 @@ func openPersistReader(ctx context.Context, client ClientFunc, shard persist.Sha
 		close(pr.heartbeatDone)
 		return pr, nil
 	}
+	// Whatever the option says, heartbeat a few times within the lease:
+	// with the default minute and a client lease under two, the reader
+	// would expire while the source waits for writes.
+	heartbeat = max(min(heartbeat, r.LeaseDuration()/3), time.Millisecond)
 	hctx, cancel := context.WithCancel(context.Background())
 	pr.stopHeartbeat = cancel
 	go func() {
