@@ -163,6 +163,12 @@ func (o Options[K, V]) withDefaults() Options[K, V] {
 	if o.ExpireTimeout <= 0 {
 		o.ExpireTimeout = 30 * time.Second
 	}
+	if o.AsOf != nil {
+		// The listen goroutine reads it later: the caller's may change.
+		asOf := o.AsOf.Clone()
+		o.AsOf = &asOf
+	}
+	o.Until = o.Until.Clone()
 	return o
 }
 

@@ -329,3 +329,19 @@ func mapDescs(fn func(d Desc, chosen int) Desc) func(*dataflow.Scope[frontier.Ti
 		return stream
 	}
 }
+
+// The source keeps its own copies of AsOf and Until: the listen goroutine
+// reads them after Source returns, when the caller may have reused them.
+func TestOptionsAreCopied(t *testing.T) {
+	asOf := frontier.From[frontier.Time](3)
+	until := frontier.From[frontier.Time](9)
+	o := Options[string, string]{AsOf: &asOf, Until: until}.withDefaults()
+	asOf = frontier.From[frontier.Time](7)
+	until.Insert(1)
+	if got, _ := o.AsOf.Single(); got != 3 {
+		t.Errorf("AsOf followed the caller's change: %v", o.AsOf)
+	}
+	if !o.Until.Equal(frontier.From[frontier.Time](9)) {
+		t.Errorf("Until followed the caller's change: %v", o.Until)
+	}
+}
