@@ -2,6 +2,7 @@ package location
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +53,19 @@ func TestLocalPathForms(t *testing.T) {
 	u := &url.URL{Scheme: "file", Opaque: "rel/bad%zz"}
 	if _, err := LocalPath(u); err == nil {
 		t.Errorf("LocalPath(%q) took a bad escape", u)
+	}
+}
+
+// A URL that does not parse is not quoted in the error: it may hold a
+// password (url.Parse's own error quotes it whole).
+func TestOpenErrorsHideUnparsableURLs(t *testing.T) {
+	raw := "postgres://u:se%zzcret@127.0.0.1:1/db"
+	_, err := OpenConsensus(t.Context(), raw)
+	if err == nil || strings.Contains(err.Error(), "cret") {
+		t.Errorf("OpenConsensus: %v", err)
+	}
+	_, err = OpenBlob(t.Context(), raw)
+	if err == nil || strings.Contains(err.Error(), "cret") {
+		t.Errorf("OpenBlob: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package location
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -62,7 +63,7 @@ func (e *UnknownSchemeError) Error() string {
 
 // OpenBlob opens a Blob from rawURL by its scheme.
 func OpenBlob(ctx context.Context, rawURL string) (Blob, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("location: blob url: %w", err)
 	}
@@ -78,7 +79,7 @@ func OpenBlob(ctx context.Context, rawURL string) (Blob, error) {
 
 // OpenConsensus opens a Consensus from rawURL by its scheme.
 func OpenConsensus(ctx context.Context, rawURL string) (Consensus, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("location: consensus url: %w", err)
 	}
@@ -90,6 +91,17 @@ func OpenConsensus(ctx context.Context, rawURL string) (Consensus, error) {
 		return nil, &UnknownSchemeError{Kind: "consensus", Scheme: u.Scheme, Known: known}
 	}
 	return fn(ctx, u)
+}
+
+// parseURL is url.Parse with an error that does not quote the URL, which
+// may hold a password.
+func parseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return nil, fmt.Errorf("does not parse: %w", ue.Err)
+	}
+	return u, err
 }
 
 func keys[V any](m map[string]V) []string {
