@@ -169,9 +169,11 @@ func readOnlyURL(consensus string) string {
 }
 
 // redactURL is a store URL fit for messages: without the password of its
-// user part or of a password parameter, and without what could hide one
-// where those are not looked for (a fragment, an opaque URL, a
-// keyword/value connection string).
+// user part, and without anything at all if that part did not parse as
+// one (a password written unescaped may hold '/', '?', '#' or '@'); with
+// no parameters if one is named for a secret (password, sslpassword,
+// token, secret); and without what could hide a password where those are
+// not looked for (a fragment, an opaque URL, a keyword/value string).
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
@@ -182,12 +184,44 @@ func redactURL(raw string) string {
 	case u.Opaque != "":
 		return u.Scheme + ":(not shown)"
 	}
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil || q.Has("password") {
-		u.RawQuery = "(parameters not shown)"
+	rest, ok := strings.CutPrefix(raw[len(u.Scheme):], "://")
+	if !ok {
+		return u.Scheme + ":(not shown)"
 	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.Redacted()
+	creds := ""
+	if u.User != nil && strings.HasPrefix(rest, u.User.String()+"@") {
+		// The user part parsed as one, exactly as written: its name is
+		// shown, its password not.
+		rest = rest[len(u.User.String())+1:]
+		creds = u.User.Username() + "@"
+		if _, ok := u.User.Password(); ok {
+			creds = url.UserPassword(u.User.Username(), "xxxxx").String() + "@"
+		}
+	}
+	if strings.Contains(rest, "@") {
+		// An '@' left over may end credentials url.Parse split elsewhere
+		// (an unescaped password), and then anything after it may hold
+		// some: nothing is shown.
+		return u.Scheme + "://(not shown)"
+	}
+	v, err := url.Parse(u.Scheme + "://" + rest)
+	if err != nil || v.Opaque != "" {
+		return u.Scheme + "://" + creds + "(not shown)"
+	}
+	q, err := url.ParseQuery(v.RawQuery)
+	if err != nil {
+		v.RawQuery = "(parameters not shown)"
+	}
+	for k := range q {
+		l := strings.ToLower(k)
+		if strings.Contains(l, "password") || strings.Contains(l, "secret") || strings.Contains(l, "token") {
+			v.RawQuery = "(parameters not shown)"
+			break
+		}
+	}
+	v.Fragment, v.RawFragment = "", ""
+	tail := strings.TrimPrefix(strings.TrimPrefix(v.String(), v.Scheme+":"), "//")
+	return u.Scheme + "://" + creds + tail
 }
 
 // addShardFlag adds the required --shard flag.
