@@ -79,9 +79,9 @@ func (r *ReadHandle) ID() string { return r.id }
 // Shard returns the shard read.
 func (r *ReadHandle) Shard() ShardID { return r.m.shard }
 
-// LeaseDuration is how long the reader stays registered without a
+// LeaseDuration is how long a registered reader stays registered without a
 // heartbeat: its client's ClientOptions.LeaseDuration. A reader that
-// heartbeats must do so well within it.
+// heartbeats must do so well within it; an unregistered one holds no lease.
 func (r *ReadHandle) LeaseDuration() time.Duration { return r.c.opts.LeaseDuration }
 
 // Since returns the reader's since.
