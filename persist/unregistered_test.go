@@ -163,24 +163,8 @@ func TestUnregisteredReaderSinceAdvanced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	u, err := c.OpenUnregisteredReader(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := u.Listen(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u, l := unregisteredListenTo(t, c, 1, 2) // the batch [0, 2), whose parts may be skipped
 	defer l.Close()
-	for { // the batch [0, 2), whose parts may be skipped
-		ev, err := l.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(2)) {
-			break
-		}
-	}
 	// Another reader, the only registered one, lets the since go to 2:
 	// past the as-of 1, but not the listen's frontier [2], where the
 	// batches are as written. The listen goes on.
@@ -394,24 +378,8 @@ func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
 	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, -1)}, ts(1), ts(2)); err != nil {
 		t.Fatal(err)
 	}
-	u, err := c.OpenUnregisteredReader(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := u.Listen(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, l := unregisteredListenTo(t, c, 0, 2)
 	defer l.Close()
-	for {
-		ev, err := l.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(2)) {
-			break
-		}
-	}
 	if err := adv.DowngradeSince(ctx, ts(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -427,5 +395,30 @@ func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
 	}
 	if ev.Kind != ListenProgress || !ev.Upper.Equal(ts(4)) {
 		t.Fatalf("got %+v, want progress to [4]", ev)
+	}
+}
+
+// unregisteredListenTo opens an unregistered reader of shard s, listens
+// from asOf and reads on until the listen's progress reaches upper.
+func unregisteredListenTo(t *testing.T, c *Client, asOf, upper frontier.Time) (*ReadHandle, *Listen) {
+	t.Helper()
+	ctx := t.Context()
+	u, err := c.OpenUnregisteredReader(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := u.Listen(ctx, asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev, err := l.Next(ctx)
+		if err != nil {
+			l.Close()
+			t.Fatal(err)
+		}
+		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(upper)) {
+			return u, l
+		}
 	}
 }

@@ -62,14 +62,27 @@ func TestReplayModeRO(t *testing.T) {
 }
 
 // Store URLs in messages show no password, wherever the URL carries it.
+// redactURL shows no password, and what it cannot look into it does not
+// show: a keyword/value connection string, an opaque URL, a fragment, a
+// user part that did not parse as one (an unescaped password), a
+// parameter named for a secret.
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://u:sekrit@h/db":              "postgres://u:xxxxx@h/db",
-		"postgres://u@h/db?password=sekrit&x=1": "postgres://u@h/db?(parameters not shown)",
-		"postgres://u@h/db?sslmode=disable":     "postgres://u@h/db?sslmode=disable",
-		"postgres://u@h/db?password=sekrit;x":   "postgres://u@h/db?(parameters not shown)",
-		"file:///d/blob":                        "file:///d/blob",
-		"::not a url, password=sekrit":          "(unparsable url)",
+		"postgres://u:sekrit@h/db":                           "postgres://u:xxxxx@h/db",
+		"postgres://u@h/db?password=sekrit&x=1":              "postgres://u@h/db?(parameters not shown)",
+		"postgres://u@h/db?sslmode=disable":                  "postgres://u@h/db?sslmode=disable",
+		"postgres://u@h/db?password=sekrit;x":                "postgres://u@h/db?(parameters not shown)",
+		"file:///d/blob":                                     "file:///d/blob",
+		"::not a url, password=sekrit":                       "(unparsable url)",
+		"host=h password=sekrit user=u":                      "(not a url: not shown)",
+		"postgres:u:sekrit@h/db":                             "postgres:(not shown)",
+		"postgres://h/db#password=sekrit":                    "postgres://h/db",
+		"postgres://u@h/db?sslkey=/k.pem&sslpassword=sekrit": "postgres://u@h/db?(parameters not shown)",
+		"postgres://u:?sekrit@h/db":                          "postgres://(not shown)",
+		"postgres://u:/sekrit@h/db":                          "postgres://(not shown)",
+		"postgres://u:1234?sekrit@h/db":                      "postgres://(not shown)",
+		"s3://bucket/dir?region=us-east-1":                   "s3://bucket/dir?region=us-east-1",
+		"sqlite:///var/lib/shardflow/consensus.db":           "sqlite:///var/lib/shardflow/consensus.db",
 	} {
 		if got := redactURL(in); got != want || strings.Contains(got, "sekrit") {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
