@@ -1,5 +1,7 @@
 package shardsource
 
+import "context"
+
 // The pool's goroutines: each takes the next request of the member with
 // the longest queue, fetches it with that member's fetch and delivers the
 // result to that member (see fetchPool). A goroutine that could take no
@@ -22,7 +24,7 @@ func (p *fetchPool[T, P, R]) run() {
 		if !ok {
 			return
 		}
-		value, err := f.fetch(f.ctx, req.part)
+		value, err := fetchRecovering(f.ctx, f.fetch, req.part)
 		if err == nil && f.prepare != nil && !p.takable() {
 			value = f.prepare(value)
 		}
@@ -40,6 +42,17 @@ func (p *fetchPool[T, P, R]) run() {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// fetchRecovering calls fetch, turning a panic (in a ClientFunc, say) into
+// the fetch's error: on a pool goroutine it would take the process down.
+func fetchRecovering[P, R any](ctx context.Context, fetch func(context.Context, P) (R, error), p P) (v R, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicked("fetch", r)
+		}
+	}()
+	return fetch(ctx, p)
 }
 
 // take blocks until some member has a request queued, and returns the

@@ -2,6 +2,8 @@ package shardsource
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -75,6 +77,12 @@ type listenConfig[P any] struct {
 	final *atomic.Bool
 }
 
+// panicked is the error of a panic recovered on one of the source's
+// goroutines, with the stack where it happened.
+func panicked(where string, r any) error {
+	return fmt.Errorf("shardsource: panic on the %s goroutine: %v\n%s", where, r, debug.Stack())
+}
+
 // runListen is the body of the listen goroutine (see listenEvent for the
 // protocol). It returns when ctx is cancelled, which the descs operator does
 // once the completed-fetches frontier is empty: every part it listed has been
@@ -102,6 +110,14 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 			finish()
 		}
 	}
+	// A panic here, in a ClientFunc or a Filter say, would take the process
+	// down from a goroutine nobody can recover on: it fails the source
+	// instead, after the deferred releases and the reader's expiry.
+	defer func() {
+		if r := recover(); r != nil {
+			fail(panicked("listen", r))
+		}
+	}()
 
 	started := func() bool {
 		if cfg.startSignal == nil {
