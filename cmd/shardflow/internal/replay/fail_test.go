@@ -18,34 +18,19 @@ import (
 // error.
 func failingSource(first func(fail func(error)), extra int) func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()) {
 	return func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
-		b := dataflow.NewBuilder(s, "failing")
-		_, stream := dataflow.AddOutput[render.Update](b)
-		button, token := b.ShutdownButton()
-		act := b.SyncActivator()
-		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-			c := caps[0]
-			runs := 0
-			return func() {
-				if !c.Valid() {
-					return
-				}
-				if button.AllPressed() {
-					c.Drop()
-					return
-				}
-				runs++
-				switch {
-				case runs == 1:
-					first(fail)
-				case runs <= 1+extra:
-					fail(errors.New("a later error"))
-				default:
-					return
-				}
-				act.Activate()
+		runs := 0
+		return testSource(s, "failing", func(_ *dataflow.Capability[frontier.Time], _ *dataflow.OutPort[frontier.Time, render.Update], activate func()) {
+			runs++
+			switch {
+			case runs == 1:
+				first(fail)
+			case runs <= 1+extra:
+				fail(errors.New("a later error"))
+			default:
+				return
 			}
+			activate()
 		})
-		return stream, token.Drop
 	}
 }
 

@@ -39,47 +39,58 @@ func fakeSource(batches []batch, freezeAt frontier.Time) func(*dataflow.Scope[fr
 // at holdAt without reporting an error: a source waiting for more data.
 func holdingSource(batches []batch, freezeAt frontier.Time, failing bool) func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func()) {
 	return func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
-		b := dataflow.NewBuilder(s, "fake")
-		out, stream := dataflow.AddOutput[render.Update](b)
-		button, token := b.ShutdownButton()
-		act := b.Activator()
-		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-			c := caps[0]
-			next := 0
-			return func() {
-				if !c.Valid() {
-					return
-				}
-				if button.AllPressed() {
-					c.Drop()
-					return
-				}
-				// One batch per invocation, so the frontier moves between
-				// them as a real source's would.
-				if next < len(batches) {
-					bt := batches[next]
-					next++
-					c.Downgrade(bt.t)
-					out.Session(c).GiveSlice(bt.ups)
-					act.Activate()
-					return
-				}
-				if next > len(batches) {
-					return
-				}
+		next := 0
+		return testSource(s, "fake", func(c *dataflow.Capability[frontier.Time], out *dataflow.OutPort[frontier.Time, render.Update], activate func()) {
+			// One batch per invocation, so the frontier moves between
+			// them as a real source's would.
+			if next < len(batches) {
+				bt := batches[next]
 				next++
-				if freezeAt > 0 {
-					c.Downgrade(freezeAt)
-					if failing && s.Index() == 0 {
-						fail(errors.New("blob missing"))
-					}
-					return
-				}
-				c.Drop()
+				c.Downgrade(bt.t)
+				out.Session(c).GiveSlice(bt.ups)
+				activate()
+				return
 			}
+			if next > len(batches) {
+				return
+			}
+			next++
+			if freezeAt > 0 {
+				c.Downgrade(freezeAt)
+				if failing && s.Index() == 0 {
+					fail(errors.New("blob missing"))
+				}
+				return
+			}
+			c.Drop()
 		})
-		return stream, token.Drop
 	}
+}
+
+// testSource builds the operator of the tests' fake sources: one output
+// and one capability, held until every worker has pressed the shutdown
+// button (then dropped). Until then each run of the operator, while the
+// capability is held, calls step, which may activate the operator again
+// from any goroutine.
+func testSource(s *dataflow.Scope[frontier.Time], name string, step func(c *dataflow.Capability[frontier.Time], out *dataflow.OutPort[frontier.Time, render.Update], activate func())) (*Stream, func()) {
+	b := dataflow.NewBuilder(s, name)
+	out, stream := dataflow.AddOutput[render.Update](b)
+	button, token := b.ShutdownButton()
+	act := b.SyncActivator()
+	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+		c := caps[0]
+		return func() {
+			if !c.Valid() {
+				return
+			}
+			if button.AllPressed() {
+				c.Drop()
+				return
+			}
+			step(c, out, act.Activate)
+		}
+	})
+	return stream, token.Drop
 }
 
 func run(t *testing.T, ctx context.Context, workers int, build func(*dataflow.Scope[frontier.Time], func(error)) (*Stream, func())) (string, error) {

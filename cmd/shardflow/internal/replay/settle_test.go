@@ -24,54 +24,39 @@ func slowFetchSource(slow time.Duration) (build func(*dataflow.Scope[frontier.Ti
 	results := make([]chan render.Update, 8)
 	build = func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
 		i := s.Index()
-		b := dataflow.NewBuilder(s, "slow")
-		out, stream := dataflow.AddOutput[render.Update](b)
-		button, token := b.ShutdownButton()
-		act := b.SyncActivator()
 		if i == 0 {
 			results[0] = make(chan render.Update, 1)
 			pending[0].Store(true)
 		}
-		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-			c := caps[0]
-			started := false
-			return func() {
-				if !c.Valid() {
+		started := false
+		return testSource(s, "slow", func(c *dataflow.Capability[frontier.Time], out *dataflow.OutPort[frontier.Time, render.Update], activate func()) {
+			if !started {
+				started = true
+				if i == s.Peers()-1 {
+					fail(errors.New("blob missing"))
+				}
+				if i != 0 {
+					c.Downgrade(5)
 					return
 				}
-				if button.AllPressed() {
-					c.Drop()
-					return
-				}
-				if !started {
-					started = true
-					if i == s.Peers()-1 {
-						fail(errors.New("blob missing"))
-					}
-					if i != 0 {
-						c.Downgrade(5)
-						return
-					}
-					// The fetch: latency simulated, not synchronization.
-					go func() {
-						time.Sleep(slow)
-						results[0] <- up("a", 0, 1)
-						act.Activate()
-						pending[0].Store(false)
-					}()
-					return
-				}
-				if i == 0 {
-					select {
-					case u := <-results[0]:
-						out.Session(c).Give(u)
-						c.Downgrade(5)
-					default:
-					}
+				// The fetch: latency simulated, not synchronization.
+				go func() {
+					time.Sleep(slow)
+					results[0] <- up("a", 0, 1)
+					activate()
+					pending[0].Store(false)
+				}()
+				return
+			}
+			if i == 0 {
+				select {
+				case u := <-results[0]:
+					out.Session(c).Give(u)
+					c.Downgrade(5)
+				default:
 				}
 			}
 		})
-		return stream, token.Drop
 	}
 	settled = func(i int) bool { return !pending[i].Load() && len(results[i]) == 0 }
 	return build, settled
