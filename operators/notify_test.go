@@ -16,24 +16,18 @@ import (
 // requested.
 func TestNotificatorFiresOncePerTimeAfterFrontier(t *testing.T) {
 	w := dataflow.NewWorker()
-	var in *dataflow.InputHandle[T, int]
 	var fired []string
-	dataflow.Dataflow(w, "notify", func(s *dataflow.Scope[T]) {
-		var nums *dataflow.Stream[T, int]
-		in, nums = operators.Input[int](s)
-		operators.UnaryNotify(nums, dataflow.Pipeline[int](), "notify",
-			func(in *dataflow.InPort[T, int], out *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
-				in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
-					n.NotifyAt(ref.Retain())
-					n.NotifyAt(ref.Retain()) // a duplicate request merges
-				})
-				n.ForEach(func(c *dataflow.Capability[T]) {
-					if in.Frontier().LessEqual(c.Time()) {
-						t.Errorf("fired at %d with the frontier at %v", c.Time(), in.Frontier())
-					}
-					fired = append(fired, fmt.Sprint(c.Time()))
-				})
-			})
+	in := notifyDataflow(w, func(in *dataflow.InPort[T, int], n *operators.Notificator[T]) {
+		in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
+			n.NotifyAt(ref.Retain())
+			n.NotifyAt(ref.Retain()) // a duplicate request merges
+		})
+		n.ForEach(func(c *dataflow.Capability[T]) {
+			if in.Frontier().LessEqual(c.Time()) {
+				t.Errorf("fired at %d with the frontier at %v", c.Time(), in.Frontier())
+			}
+			fired = append(fired, fmt.Sprint(c.Time()))
+		})
 	})
 	step := func(n int) {
 		for range n {
@@ -199,23 +193,17 @@ func TestNotificatorRequestFromForEach(t *testing.T) {
 // often each time fired.
 func notifyFromForEach(t *testing.T, from, at T) map[T]int {
 	w := dataflow.NewWorker()
-	var in *dataflow.InputHandle[T, int]
 	fired := map[T]int{}
-	dataflow.Dataflow(w, "notify", func(s *dataflow.Scope[T]) {
-		var nums *dataflow.Stream[T, int]
-		in, nums = operators.Input[int](s)
-		operators.UnaryNotify(nums, dataflow.Pipeline[int](), "notify",
-			func(in *dataflow.InPort[T, int], out *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
-				in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
-					n.NotifyAt(ref.Retain())
-				})
-				n.ForEach(func(c *dataflow.Capability[T]) {
-					fired[c.Time()]++
-					if c.Time() == from && fired[from] == 1 {
-						n.NotifyAt(c.Delayed(at))
-					}
-				})
-			})
+	in := notifyDataflow(w, func(in *dataflow.InPort[T, int], n *operators.Notificator[T]) {
+		in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
+			n.NotifyAt(ref.Retain())
+		})
+		n.ForEach(func(c *dataflow.Capability[T]) {
+			fired[c.Time()]++
+			if c.Time() == from && fired[from] == 1 {
+				n.NotifyAt(c.Delayed(at))
+			}
+		})
 	})
 	in.Send(0)
 	in.AdvanceTo(1)
@@ -229,4 +217,19 @@ func notifyFromForEach(t *testing.T, from, at T) map[T]int {
 	in.Close()
 	runSingle(t, w)
 	return fired
+}
+
+// notifyDataflow builds, on w, an input feeding a UnaryNotify whose logic
+// is logic (it sends nothing), and returns the input.
+func notifyDataflow(w *dataflow.Worker, logic func(in *dataflow.InPort[T, int], n *operators.Notificator[T])) *dataflow.InputHandle[T, int] {
+	var in *dataflow.InputHandle[T, int]
+	dataflow.Dataflow(w, "notify", func(s *dataflow.Scope[T]) {
+		var nums *dataflow.Stream[T, int]
+		in, nums = operators.Input[int](s)
+		operators.UnaryNotify(nums, dataflow.Pipeline[int](), "notify",
+			func(in *dataflow.InPort[T, int], _ *dataflow.OutPort[T, int], n *operators.Notificator[T]) {
+				logic(in, n)
+			})
+	})
+	return in
 }
