@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"unsafe"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/state"
 	"github.com/shardflow/shardflow/persist/location"
@@ -205,22 +207,52 @@ func (w *WriteHandle) AppendBatch(ctx context.Context, b *BatchBuilder, newUpper
 // they may be old: a single run becomes the batch unread, written when the
 // builder flushed it, and a long final merge wrote its first parts long
 // before its last. A janitor whose minimum age is shorter than that may
-// have reaped them.
+// have reaped them. The checks run existsConcurrency at a time: on an
+// object store each is a round trip, and a large batch has hundreds of
+// parts. A missing part is the error reported whatever the other checks
+// return (it stops them, and they may fail for that).
 func (b *BatchBuilder) checkBlobs(ctx context.Context, parts []state.Part) error {
-	for _, p := range parts {
-		if p.Inline != nil {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(parts))
+	var g errgroup.Group
+	g.SetLimit(existsConcurrency)
+	for i, p := range parts {
+		if p.Inline != nil || ctx.Err() != nil {
 			continue
 		}
-		ok, err := blobExists(ctx, b.c.loc.Blob, p.Key)
-		if err != nil {
-			return fmt.Errorf("persist: append to %s: checking part %s: %w", b.shard, p.Key, err)
+		g.Go(func() error {
+			ok, err := blobExists(ctx, b.c.loc.Blob, p.Key)
+			switch {
+			case err != nil:
+				errs[i] = fmt.Errorf("persist: append to %s: checking part %s: %w", b.shard, p.Key, err)
+			case !ok:
+				errs[i] = fmt.Errorf("persist: append to %s: part %s: %w: deleted before the batch was committed (a janitor's minimum age shorter than the builder's life?)", b.shard, p.Key, ErrBlobMissing)
+				cancel()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	var first error
+	for _, err := range errs {
+		if errors.Is(err, ErrBlobMissing) {
+			return err
 		}
-		if !ok {
-			return fmt.Errorf("persist: append to %s: part %s: %w: deleted before the batch was committed (a janitor's minimum age shorter than the builder's life?)", b.shard, p.Key, ErrBlobMissing)
+		if first == nil {
+			first = err
 		}
 	}
-	return nil
+	if first != nil {
+		return first
+	}
+	// A check skipped because ctx ended is no answer either.
+	return context.Cause(ctx)
 }
+
+// existsConcurrency bounds the existence checks of one AppendBatch in
+// flight at once.
+const existsConcurrency = 16
 
 // blobExists reports whether key has a value in bl, by its Exists if it
 // has one and by listing the key as a prefix otherwise.

@@ -7,11 +7,13 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
 // smallBuilder returns a builder whose buffer holds a few updates, whose
@@ -382,5 +384,106 @@ func TestAppendBatchMergedPartReaped(t *testing.T) {
 	}
 	if len(st.Batches) != 0 {
 		t.Fatalf("after the failed append the state holds %d batches", len(st.Batches))
+	}
+}
+
+// existsBlob is a blob whose Exists calls wait, up to a deadline, until
+// together calls are inside at once. The nth call (from 0) answers as
+// script[n] says: "gone" reports the key missing, "broken" fails, anything
+// else asks the blob.
+type existsBlob struct {
+	*mem.Blob
+	together int
+	script   []string
+
+	mu   sync.Mutex
+	in   int
+	full chan struct{}
+}
+
+func newExistsBlob(bl *mem.Blob, together int, script ...string) *existsBlob {
+	return &existsBlob{Blob: bl, together: together, script: script, full: make(chan struct{})}
+}
+
+func (b *existsBlob) Exists(ctx context.Context, key string) (bool, error) {
+	b.mu.Lock()
+	n := b.in
+	b.in++
+	if b.in == b.together {
+		close(b.full)
+	}
+	b.mu.Unlock()
+	select {
+	case <-b.full:
+	case <-time.After(10 * time.Second):
+		return false, errors.New("the existence checks never ran together")
+	}
+	switch {
+	case n < len(b.script) && b.script[n] == "broken":
+		return false, errors.New("existsBlob: transient failure")
+	case n < len(b.script) && b.script[n] == "gone":
+		return false, nil
+	}
+	return b.Blob.Exists(ctx, key)
+}
+
+func (b *existsBlob) calls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.in
+}
+
+// mergedBatch builds, in a client of e writing through bl, a batch of
+// shard "s" that its merge cuts into n parts, and returns its writer.
+func mergedBatch(t *testing.T, e *env, bl location.Blob, n int) (*WriteHandle, *BatchBuilder) {
+	t.Helper()
+	ctx := context.Background()
+	e.loc.Blob = bl
+	opts := blobParts
+	opts.PartTargetSize = 1 // a part a row
+	c := e.client(opts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.NewBatchBuilder("s", ts(0), 1) // every Add flushes a run
+	for i := range n {
+		if err := b.Add(ctx, up(fmt.Sprint("k", i), "", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w, b
+}
+
+// AppendBatch checks its parts' blobs concurrently: each check is a round
+// trip on an object store, and a large batch has hundreds of parts.
+// Checked one at a time, the first check here waits for a second that
+// never comes.
+func TestAppendBatchChecksPartsConcurrently(t *testing.T) {
+	e := newEnv()
+	bl := newExistsBlob(e.blob, 3)
+	w, b := mergedBatch(t, e, bl, 3)
+	if err := w.AppendBatch(context.Background(), b, ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if n := bl.calls(); n != 3 {
+		t.Fatalf("%d existence checks, want one per part (3)", n)
+	}
+	want := contents{{"k0", "", 0}: 1, {"k1", "", 0}: 1, {"k2", "", 0}: 1}
+	if got := batchRows(t, e.client(blobParts)); !equalContents(got, want) {
+		t.Fatalf("batch %v, want %v", got, want)
+	}
+}
+
+// A part found missing decides the append's error, whichever part's check
+// fails and in whatever order the checks end: the batch is lost, which a
+// failed check alone would not say.
+func TestAppendBatchMissingPartOutranksFailedCheck(t *testing.T) {
+	e := newEnv()
+	bl := newExistsBlob(e.blob, 1, "broken", "gone", "")
+	w, b := mergedBatch(t, e, bl, 3)
+	err := w.AppendBatch(context.Background(), b, ts(1))
+	if !errors.Is(err, ErrBlobMissing) || location.IsIndeterminate(err) {
+		t.Fatalf("append with a part missing and a check failed: %v, want a determinate ErrBlobMissing", err)
 	}
 }
