@@ -26,13 +26,21 @@ func TestUnregisteredStartSignalReadsTheSinceAfterIt(t *testing.T) {
 	defer holder.Expire(ctx)
 	e.appendAt(0, 10, row("a", 1, 1))
 
-	opened := make(chan struct{})
+	// The ClientFunc says it was called, then holds the source until the
+	// test lets it go: a source that opened its reader before awaiting its
+	// signal never comes to await it.
+	opened, mayOpen := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	client := func(context.Context) (*persist.Client, error) {
+	client := func(ctx context.Context) (*persist.Client, error) {
 		once.Do(func() { close(opened) })
-		return e.client, nil
+		select {
+		case <-mayOpen:
+			return e.client, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	start := make(chan struct{})
+	start := make(chan struct{}) // unbuffered: a send is taken only by a source awaiting it
 	var mu sync.Mutex
 	var errs []error
 	r := runSingleClient(t, e, client, Options[string, string]{
@@ -42,17 +50,18 @@ func TestUnregisteredStartSignalReadsTheSinceAfterIt(t *testing.T) {
 	for range 10 {
 		r.w.Step() // the descs operator starts the listen goroutine
 	}
-	// Nothing may open the reader until the signal; a source that does,
-	// does so as its goroutine starts, well within this window.
-	select {
-	case <-opened:
-		t.Fatal("the unregistered source opened its reader before its start signal")
-	case <-time.After(200 * time.Millisecond):
-	}
 	if err := holder.DowngradeSince(ctx, frontier.From[frontier.Time](5)); err != nil {
 		t.Fatal(err)
 	}
-	close(start)
+	select {
+	case <-opened:
+		t.Fatal("the unregistered source opened its reader before its start signal")
+	case start <- struct{}{}:
+		// The source took the signal, having opened nothing.
+	case <-time.After(10 * time.Second):
+		t.Fatal("the source never awaited its start signal")
+	}
+	close(mayOpen)
 	r.stepUntil("the empty frontier or an error", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
