@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,5 +188,20 @@ func TestRunCancelled(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run still running 30s after the cancel: a slow read ignores its context")
+	}
+}
+
+// A quick run's table says that its goals are judged at sizes they are not
+// set for; a full run's does not.
+func TestQuickTableCaveat(t *testing.T) {
+	for _, quick := range []bool{false, true} {
+		rep := Report{Settings: Settings{Quick: quick}, Rows: []Row{newRow("P1", "replay", "rows/s", 9, 10).judge("ratio >= 0.95", false)}}
+		var out bytes.Buffer
+		if err := rep.WriteTable(&out); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(out.String(), quickCaveat); got != quick {
+			t.Errorf("quick=%v: caveat printed %v:\n%s", quick, got, out.String())
+		}
 	}
 }

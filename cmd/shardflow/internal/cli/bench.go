@@ -79,7 +79,7 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&cfg.Quick, "quick", false, "small sizes (but P6's shard, which must outgrow its goal's slack) and fewer runs: the whole suite in under a minute")
+	f.BoolVar(&cfg.Quick, "quick", false, "small sizes (but P6's shard, which must outgrow its goal's slack) and fewer runs: the whole suite in under a minute, to try it; the goals are set for the default sizes")
 	f.StringVar(&only, "only", "", "comma-separated measures to run (P1..P6); default all")
 	f.IntVar(&cfg.Rows, "rows", 0, "rows of the generated shard (default 1000000)")
 	f.IntVar(&cfg.Parts, "parts", 0, "parts of the generated shard (default 64)")
