@@ -110,9 +110,10 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 			finish()
 		}
 	}
-	// A panic here, in a ClientFunc or a Filter say, would take the process
-	// down from a goroutine nobody can recover on: it fails the source
-	// instead, after the deferred releases and the reader's expiry.
+	// A panic here, in a ClientFunc say, would take the process down from
+	// a goroutine nobody can recover on: it fails the source instead. One
+	// before the reader opens has nothing to expire; for one after it,
+	// see the recover below the expiry.
 	defer func() {
 		if r := recover(); r != nil {
 			fail(panicked("listen", r))
@@ -145,6 +146,15 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 		// lease; nothing more can be done for it here.
 		_ = reader.Expire(expireCtx)
 	}()
+	// A panic from here on fails the source before the deferred expiry
+	// runs: like any other error, it leaves the reader registered until
+	// the descs operator cancels, for the fetches of the parts already
+	// sent (the recover above runs after the expiry).
+	defer func() {
+		if r := recover(); r != nil {
+			fail(panicked("listen", r))
+		}
+	}()
 	if !cfg.unheld && !started() {
 		return
 	}
@@ -172,11 +182,21 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 			releaseLease(a.lease)
 		}
 	}()
-	admit := func(parts []P, inSnapshot bool) {
-		for _, p := range parts {
+	// admit filters parts into pending. A Filter that panics fails the
+	// source: the leases of the parts not admitted go, and the error is
+	// reported with the reader still registered for the fetches of the
+	// parts sent before.
+	admit := func(parts []P, inSnapshot bool) error {
+		for i, p := range parts {
 			decision := decideKeep
 			if cfg.filter != nil {
-				p, decision = cfg.filter(p, inSnapshot, current)
+				var err error
+				if p, decision, err = filterRecovering(cfg.filter, p, inSnapshot, current); err != nil {
+					for _, q := range parts[i:] {
+						releaseLease(cfg.leaseOf(q))
+					}
+					return err
+				}
 			}
 			if decision == decideDiscard {
 				releaseLease(cfg.leaseOf(p))
@@ -184,15 +204,18 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 			}
 			pending = append(pending, assignedPart[P]{worker: assign.assign(cfg.size(p)), part: p, lease: cfg.leaseOf(p)})
 		}
+		return nil
 	}
 
 	if cfg.snapshot {
 		parts, err := reader.Snapshot(ctx, current)
+		if err == nil {
+			err = admit(parts, true)
+		}
 		if err != nil {
 			fail(err)
 			return
 		}
-		admit(parts, true)
 	}
 	listener, err := reader.Listen(ctx, current)
 	if err != nil {
@@ -202,11 +225,13 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 	defer listener.Close()
 	for {
 		parts, upper, err := listener.Next(ctx)
+		if err == nil {
+			err = admit(parts, false)
+		}
 		if err != nil {
 			fail(err)
 			return
 		}
-		admit(parts, false)
 		next, more := upper.Single()
 		if more && next <= current {
 			continue // no progress: keep collecting
@@ -229,6 +254,17 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 	if send(evProgress{frontier: frontier.Antichain[frontier.Time]{}}) {
 		finish()
 	}
+}
+
+// filterRecovering calls filter, turning a panic into an error.
+func filterRecovering[P any](filter func(P, bool, frontier.Time) (P, filterDecision), p P, inSnapshot bool, at frontier.Time) (out P, d filterDecision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = panicked("listen", r)
+		}
+	}()
+	out, d = filter(p, inSnapshot, at)
+	return out, d, nil
 }
 
 // beyondUntil reports whether nothing at or after t can be wanted: every

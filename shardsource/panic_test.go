@@ -59,3 +59,36 @@ func TestPanicsOnSourceGoroutinesFailTheSource(t *testing.T) {
 		})
 	}
 }
+
+// A Filter that panics fails the source as any listen error does: with the
+// reader still registered for the fetches of the parts listed before it.
+// The panic used to be recovered only after the deferred expiry, so a
+// fetch still in flight (Signal freezes the source; its fetch operator
+// goes on with the earlier times) read with no reader holding its blob.
+func TestFilterPanicKeepsReaderForInflightFetch(t *testing.T) {
+	var mu sync.Mutex
+	var errs []error
+	e, blob, r := gatedRunOpts(t, func(*Tokens) {}, Options[string, string]{
+		Filter: func(p persist.PartDesc, _ frontier.Antichain[frontier.Time]) FilterResult {
+			if p.MinTime == 2 {
+				panic("filter boom")
+			}
+			return Keep()
+		},
+		ErrorHandler: Signal(func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }),
+	})
+	r.stepUntil("the filter's panic reported", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(errs) > 0
+	})
+	if n := e.readers(); n != 1 {
+		t.Errorf("%d readers registered while the t=1 fetch is in flight, want 1", n)
+	}
+	mu.Lock()
+	if !strings.Contains(errs[0].Error(), "filter boom") {
+		t.Errorf("error %v does not name the panic", errs[0])
+	}
+	mu.Unlock()
+	blob.release(e0key(t, blob))
+}
