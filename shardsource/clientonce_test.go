@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,5 +71,44 @@ func TestClientOnceWaitersHonourTheirContext(t *testing.T) {
 	}
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("%d ClientFunc calls, want 2 (one failed, one kept)", n)
+	}
+}
+
+// A ClientFunc that panics (which the fetch calling it reports as its
+// error) leaves no call under way: the calls waiting for it go on, and the
+// next one calls the ClientFunc again. The panic used to leave the call
+// running for ever, so every later fetch on the worker waited for it until
+// its own context ended, and FetchSettled never said the source froze.
+func TestClientOnceAfterPanic(t *testing.T) {
+	client := persist.NewClient(persist.Location{Blob: mem.NewBlob(), Consensus: mem.NewConsensus()}, persist.ClientOptions{})
+	var calls atomic.Int32
+	entered, proceed := make(chan struct{}), make(chan struct{})
+	o := &clientOnce{fn: func(context.Context) (*persist.Client, error) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-proceed
+			panic("connect boom")
+		}
+		return client, nil
+	}}
+	first := make(chan error, 1)
+	go func() {
+		_, err := fetchRecovering(context.Background(), func(ctx context.Context, _ int) (*persist.Client, error) { return o.get(ctx) }, 0)
+		first <- err
+	}()
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	second := make(chan *persist.Client, 1)
+	go func() {
+		c, _ := o.get(ctx) // waits for the first call, or finds it over
+		second <- c
+	}()
+	close(proceed)
+	if err := <-first; err == nil || !strings.Contains(err.Error(), "connect boom") {
+		t.Fatalf("the panicking call's fetch: %v, want the panic as its error", err)
+	}
+	if c := <-second; c != client {
+		t.Fatalf("a call after the panic got %v (ClientFunc called %d times), want the client of a new call", c, calls.Load())
 	}
 }

@@ -237,14 +237,25 @@ func (o *clientOnce) get(ctx context.Context) (*persist.Client, error) {
 		done := make(chan struct{})
 		o.mu.running = done
 		o.mu.Unlock()
-		c, err := o.fn(ctx)
+		return o.call(ctx, done)
+	}
+}
+
+// call runs fn, keeps its client if it succeeds, and lets the waiters go
+// however it ends: a panic (which the caller's fetchRecovering turns into
+// its fetch's error) leaves no client, so the next get calls fn again.
+func (o *clientOnce) call(ctx context.Context, done chan struct{}) (c *persist.Client, err error) {
+	ok := false
+	defer func() {
 		o.mu.Lock()
 		o.mu.running = nil
-		if err == nil {
+		if ok && err == nil {
 			o.mu.c = c
 		}
 		o.mu.Unlock()
 		close(done)
-		return c, err
-	}
+	}()
+	c, err = o.fn(ctx)
+	ok = true
+	return c, err
 }
