@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -37,11 +38,21 @@ type fetched[K, V any] struct {
 	err     error
 }
 
-// decoded returns the part, decoding it now unless it was prepared.
+// decoded returns the part, decoding it now unless it was prepared. A
+// decoder that panics fails the part as corrupt bytes would: on a fetch
+// goroutine the panic would take the process down. The part's buffers are
+// then left to the collector, in whatever state the panic left them.
 func (f *fetched[K, V]) decoded(decode func(*persist.EncodedPart) (*Part[K, V], error)) (*Part[K, V], error) {
-	if f.encoded != nil {
-		f.part, f.err = decode(f.encoded)
+	if e := f.encoded; e != nil {
 		f.encoded = nil
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					f.part, f.err = nil, fmt.Errorf("shardsource: decoding a part panicked: %v\n%s", r, debug.Stack())
+				}
+			}()
+			f.part, f.err = decode(e)
+		}()
 	}
 	return f.part, f.err
 }

@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/shardflow/shardflow/persist"
@@ -45,6 +46,30 @@ func TestFetchedDecodesOnce(t *testing.T) {
 		}
 		if f.encoded != nil {
 			t.Errorf("%s: the encoded part is still held after decoding", c.name)
+		}
+	}
+}
+
+// A decoder that panics fails its part with an error naming the panic,
+// wherever it runs: on a fetch goroutine (prepare) the panic would take
+// the process down. The error is kept, and the decoder not called again.
+func TestFetchedDecodePanicIsAnError(t *testing.T) {
+	for _, prepared := range []bool{false, true} {
+		calls := 0
+		decode := func(*persist.EncodedPart) (*Part[[]byte, []byte], error) {
+			calls++
+			panic("decoder boom")
+		}
+		f := &fetched[[]byte, []byte]{encoded: &persist.EncodedPart{}}
+		if prepared {
+			f.decoded(decode)
+		}
+		p, err := f.decoded(decode)
+		if p != nil || err == nil || !strings.Contains(err.Error(), "decoder boom") {
+			t.Errorf("prepared=%v: got %v, %v; want the panic as an error", prepared, p, err)
+		}
+		if calls != 1 || f.encoded != nil {
+			t.Errorf("prepared=%v: decoded %d times, encoded part held %v", prepared, calls, f.encoded != nil)
 		}
 	}
 }
