@@ -71,7 +71,13 @@ func Halt() ErrorHandler { return ErrorHandler{} }
 // Signal calls fn with the error, on the worker's goroutine, and freezes the
 // source: it keeps every capability and drains nothing more, so its output
 // frontier stays at the failed part's time until the source is shut down.
-func Signal(fn func(error)) ErrorHandler { return ErrorHandler{signal: fn} }
+// fn must not be nil: Signal(nil) panics, as it would otherwise mean Halt.
+func Signal(fn func(error)) ErrorHandler {
+	if fn == nil {
+		panic("shardsource: Signal(nil): the errors would go nowhere (Halt is the handler that stops)")
+	}
+	return ErrorHandler{signal: fn}
+}
 
 // Options configure a Source. Zero fields take the defaults.
 type Options[K, V any] struct {
@@ -150,7 +156,12 @@ type ListenRetry struct {
 	Initial, Max time.Duration
 }
 
+// withDefaults fills in the zero fields. It panics on a value no default
+// can stand for, which is a programming error like a nil Scope.
 func (o Options[K, V]) withDefaults() Options[K, V] {
+	if o.Snapshot != SnapshotInclude && o.Snapshot != SnapshotExclude {
+		panic(fmt.Sprintf("shardsource: Options.Snapshot is %d, neither SnapshotInclude nor SnapshotExclude", o.Snapshot))
+	}
 	if o.FetchConcurrency <= 0 {
 		o.FetchConcurrency = 4
 	}

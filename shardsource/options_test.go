@@ -3,8 +3,10 @@ package shardsource
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -343,5 +345,35 @@ func TestOptionsAreCopied(t *testing.T) {
 	}
 	if !o.Until.Equal(frontier.From[frontier.Time](9)) {
 		t.Errorf("Until followed the caller's change: %v", o.Until)
+	}
+}
+
+// Options no default stands for are refused where they are written, with a
+// panic naming them: a SnapshotMode out of range used to drop the
+// snapshot silently, and Signal(nil) used to halt the worker.
+func TestOptionsOutOfDomainRefused(t *testing.T) {
+	panics := func(f func()) (msg string) {
+		defer func() {
+			if r := recover(); r != nil {
+				msg = fmt.Sprint(r)
+			}
+		}()
+		f()
+		return ""
+	}
+	if msg := panics(func() { Signal(nil) }); !strings.Contains(msg, "Signal(nil)") {
+		t.Errorf("Signal(nil): panic %q", msg)
+	}
+	e := newEnv(t)
+	w := dataflow.NewWorker()
+	msg := panics(func() {
+		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
+			Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{Snapshot: SnapshotMode(2)}))
+		})
+	})
+	if !strings.Contains(msg, "Options.Snapshot is 2") {
+		t.Errorf("SnapshotMode(2): panic %q", msg)
+	}
+	for w.Step() {
 	}
 }
