@@ -356,7 +356,7 @@ func TestUnregisteredReaderNeverWrong(t *testing.T) {
 	t.Logf("%d listens finished, %d stopped with an error", finished, stopped)
 }
 
-// An empty append that extends the empty batch a compaction left (its rows
+// An empty append after the empty batch a compaction left (its rows
 // cancelled) does not carry the compaction's since over the new times: an
 // unregistered listen at that since goes on, as it does past any batch
 // whose rows were not advanced beyond its frontier.
@@ -395,6 +395,51 @@ func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
 	}
 	if ev.Kind != ListenProgress || !ev.Upper.Equal(ts(4)) {
 		t.Fatalf("got %+v, want progress to [4]", ev)
+	}
+}
+
+// ... and an empty append after it does not drop that since either: a
+// listen still behind it is told rows it never yielded were compacted
+// away, not given progress over them. An empty append used to extend the
+// batch and drop its since, and this listen saw progress to [4] with
+// (a, 1, -1) never yielded. (The reader moves its since past its own
+// listen, which the docs forbid; Listen promises to catch it.)
+func TestListenBehindEmptyCompactedBatchAfterAnEmptyAppend(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, -1)}, ts(1), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.OpenReader(ctx, "s", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := r.Listen(ctx, 0) // (a, 0, +1) and (a, 1, -1) still to come
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.Compact(ctx, "s"); err != nil || rep.PartsOut != 0 || rep.BatchesMerged != 2 {
+		t.Fatalf("compact: %+v %v, want two batches merged into no parts", rep, err)
+	}
+	if err := w.CompareAndAppend(ctx, nil, ts(2), ts(4)); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := l.Next(ctx)
+	var sa *SinceAdvancedError
+	if !errors.As(err, &sa) {
+		t.Fatalf("listen at 0 behind a compaction to [2]: got %+v, %v; want a *SinceAdvancedError", ev, err)
 	}
 }
 

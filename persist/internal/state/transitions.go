@@ -74,18 +74,12 @@ func (s State) CompareAndAppend(b Batch, nowMs, leaseMs int64) (State, AppendOut
 		return s, InvalidBounds
 	}
 	n := s.clone()
-	if len(b.Parts) == 0 && len(n.Batches) > 0 && len(n.Batches[len(n.Batches)-1].Parts) == 0 && !n.Batches[len(n.Batches)-1].HasUnknown() {
+	if len(b.Parts) == 0 && len(n.Batches) > 0 && extensible(n.Batches[len(n.Batches)-1]) {
 		// Empty batches only carry progress: extend the last empty batch
-		// instead of growing state without bound. Not one with fields
-		// newer code wrote: it may hold what this code cannot see.
+		// instead of growing state without bound.
 		last := n.Batches[len(n.Batches)-1]
 		last.Upper = b.Upper.Clone()
 		last.WriterID, last.Token = b.WriterID, b.Token
-		// A compaction whose rows cancelled leaves an empty batch with a
-		// since; stretched over times no compaction saw, the since would
-		// claim rows there were advanced. With no rows it means nothing:
-		// drop it.
-		last.Since = frontier.Antichain[frontier.Time]{}
 		n.Batches[len(n.Batches)-1] = last
 	} else if !b.Lower.Equal(b.Upper) {
 		n.Batches = append(n.Batches, b)
@@ -107,6 +101,17 @@ func (s State) CompareAndAppend(b Batch, nowMs, leaseMs int64) (State, AppendOut
 	}
 	n.Transitions++
 	return n, Appended
+}
+
+// extensible reports whether an empty append may extend batch b rather
+// than follow it: b is empty, and holds nothing besides its bounds. Not a
+// batch with fields newer code wrote, which may hold what this code cannot
+// see; nor one with a since, which a compaction whose rows cancelled left:
+// it tells a listen behind that since that rows it never yielded were
+// compacted away, and stretched over later times it would say so of times
+// no compaction saw, while dropped it would say nothing at all.
+func extensible(b Batch) bool {
+	return len(b.Parts) == 0 && !b.HasUnknown() && b.Since.IsEmpty()
 }
 
 // RegisterReader adds a reader holding the shard at s.SeqNo and s.Since.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -196,6 +197,32 @@ func TestEmptyAppendKeepsBatchWithUnknownFields(t *testing.T) {
 	}
 	if b := s.Batches[0]; !b.Upper.Equal(at(2)) || !b.Since.Equal(at(1)) || !b.HasUnknown() {
 		t.Fatalf("the batch with unknown fields changed: %+v", b)
+	}
+}
+
+// Nor does it extend the empty batch a compaction whose rows cancelled
+// left, with a since: that since tells a listen behind it that rows were
+// compacted away. The empty appends after it extend a batch of their own,
+// so state still grows by one batch, not one per append.
+func TestEmptyAppendKeepsCompactedEmptyBatch(t *testing.T) {
+	s := New("s")
+	s, _ = s.CompareAndAppend(Batch{Lower: at(0), Upper: at(2), Token: "e1"}, 1, 0)
+	s.Batches[0].Since = at(2)
+	for i := range 3 {
+		var out AppendOutcome
+		s, out = s.CompareAndAppend(Batch{Lower: at(frontier.Time(2 + 2*i)), Upper: at(frontier.Time(4 + 2*i)), Token: strconv.Itoa(i + 2)}, 1, 0)
+		if out != Appended {
+			t.Fatal(out)
+		}
+	}
+	if len(s.Batches) != 2 {
+		t.Fatalf("%d batches after three empty appends, want the compacted one and one more", len(s.Batches))
+	}
+	if b := s.Batches[0]; !b.Upper.Equal(at(2)) || !b.Since.Equal(at(2)) {
+		t.Fatalf("the compacted batch changed: %+v", b)
+	}
+	if b := s.Batches[1]; !b.Lower.Equal(at(2)) || !b.Upper.Equal(at(8)) || !b.Since.IsEmpty() {
+		t.Fatalf("the empty appends' batch: %+v", b)
 	}
 }
 
