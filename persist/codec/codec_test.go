@@ -182,6 +182,36 @@ func TestJSONEncodePanicsOnInvalidUTF8(t *testing.T) {
 	}
 }
 
+// A valid string holding a backslash then "ufffd" encodes (the backslash
+// escaped), however many backslashes come before; one more invalid byte
+// after them is still refused. Encode used to refuse any encoding holding
+// the six bytes \ufffd, and panicked on C:\ufffd\dir.
+func TestJSONEncodesLiteralBackslashUFFFD(t *testing.T) {
+	for _, v := range []string{`\ufffd`, `C:\ufffd\dir`, `\\ufffd`, `\\\ufffd`, "\ufffd\ufffd", "\ufffd\uFFFD\u0000"} {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("Encode(%q) panicked: %v", v, r)
+				}
+			}()
+			b := codec.JSON[string]{}.Encode(nil, v)
+			if got, err := (codec.JSON[string]{}).Decode(b); err != nil || got != v {
+				t.Errorf("Decode(Encode(%q)) = %q, %v", v, got, err)
+			}
+		}()
+	}
+	for _, v := range []string{"\\\xff", "\\\\\xff", "\\ufffd\xfe"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Encode(%q), invalid UTF-8 after backslashes, did not panic", v)
+				}
+			}()
+			codec.JSON[string]{}.Encode(nil, v)
+		}()
+	}
+}
+
 // textKey is a string map key that also marshals as text: encoding/json
 // takes a string kind's own bytes for the key all the same.
 type textKey string

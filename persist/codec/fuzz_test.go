@@ -47,7 +47,7 @@ func FuzzJSON(f *testing.F) {
 		D *rec              `json:"d"`
 		E map[string]string `json:"e"`
 	}
-	for _, s := range []string{``, `{}`, `{"a":"x","b":[1,2],"c":{"k":true},"d":{"a":"y"}}`, `[1]`, `null`, `{"a":1}`} {
+	for _, s := range []string{``, `{}`, `{"a":"x","b":[1,2],"c":{"k":true},"d":{"a":"y"}}`, `[1]`, `null`, `{"a":1}`, `{"a":"C:\\ufffd","e":{"\\\\ufffd":"\ufffd"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

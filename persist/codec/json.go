@@ -39,10 +39,31 @@ func (JSON[T]) Encode(dst []byte, v T) []byte {
 	if err != nil {
 		panic(fmt.Sprintf("codec: json: cannot encode %T: %v", v, err))
 	}
-	if bytes.Contains(b, replacementEscape) {
-		panic(fmt.Sprintf("codec: json: cannot encode %T: it holds a string that is not valid UTF-8 (encoded as %s)", v, b))
+	if at := replacementAt(b); at >= 0 {
+		panic(fmt.Sprintf("codec: json: cannot encode %T: it holds a string that is not valid UTF-8 (written as \\ufffd at byte %d of its encoding)", v, at))
 	}
 	return append(dst, b...)
+}
+
+// replacementAt returns where b, a JSON encoding, holds the escape \ufffd,
+// or -1. A backslash escaped itself is no escape: the string \ufffd,
+// written with a literal backslash, encodes as \\ufffd.
+func replacementAt(b []byte) int {
+	for off := 0; ; {
+		i := bytes.Index(b[off:], replacementEscape)
+		if i < 0 {
+			return -1
+		}
+		i += off
+		slashes := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			slashes++
+		}
+		if slashes%2 == 0 {
+			return i
+		}
+		off = i + 1
+	}
 }
 
 // Decode parses exactly one JSON value (white space around it allowed).
