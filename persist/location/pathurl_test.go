@@ -1,6 +1,7 @@
 package location
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -56,16 +57,24 @@ func TestLocalPathForms(t *testing.T) {
 	}
 }
 
-// A URL that does not parse is not quoted in the error: it may hold a
-// password (url.Parse's own error quotes it whole).
+// A URL that does not parse is not quoted in the error, nor any piece of
+// it: it may hold a password. url.Parse's own error quotes it whole, and
+// its causes quote pieces: a bad escape, or, for a password holding a '/',
+// '?' or '#' (which end the host early), the password as an invalid port.
 func TestOpenErrorsHideUnparsableURLs(t *testing.T) {
-	raw := "postgres://u:se%zzcret@127.0.0.1:1/db"
-	_, err := OpenConsensus(t.Context(), raw)
-	if err == nil || strings.Contains(err.Error(), "cret") {
-		t.Errorf("OpenConsensus: %v", err)
-	}
-	_, err = OpenBlob(t.Context(), raw)
-	if err == nil || strings.Contains(err.Error(), "cret") {
-		t.Errorf("OpenBlob: %v", err)
+	for _, raw := range []string{
+		"postgres://u:se%zzcret@127.0.0.1:1/db",
+		"postgres://u:se/cret@127.0.0.1:1/db",
+		"postgres://u:se?cret@127.0.0.1:1/db",
+		"postgres://u:se#cret@127.0.0.1:1/db",
+	} {
+		_, err := OpenConsensus(t.Context(), raw)
+		if err == nil || strings.Contains(err.Error(), "cret") || !errors.Is(err, ErrUnparsableURL) {
+			t.Errorf("OpenConsensus(%q): %v", raw, err)
+		}
+		_, err = OpenBlob(t.Context(), raw)
+		if err == nil || strings.Contains(err.Error(), "cret") || !errors.Is(err, ErrUnparsableURL) {
+			t.Errorf("OpenBlob(%q): %v", raw, err)
+		}
 	}
 }

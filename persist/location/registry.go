@@ -93,16 +93,20 @@ func OpenConsensus(ctx context.Context, rawURL string) (Consensus, error) {
 	return fn(ctx, u)
 }
 
-// parseURL is url.Parse with an error that does not quote the URL, which
-// may hold a password.
+// parseURL is url.Parse with an error that quotes nothing of the URL,
+// which may hold a password: url.Parse's own errors quote the URL, and
+// some of their causes quote a piece of it (a password holding a '/'
+// ends the host early, and url.Parse calls the password an invalid port).
 func parseURL(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return nil, fmt.Errorf("does not parse: %w", ue.Err)
+	if err != nil {
+		return nil, ErrUnparsableURL
 	}
-	return u, err
+	return u, nil
 }
+
+// ErrUnparsableURL is returned, wrapped, for a URL that does not parse.
+var ErrUnparsableURL = errors.New("does not parse as a URL (a '/', '?', '#', '@' or '%' in a user name or password must be percent-encoded)")
 
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

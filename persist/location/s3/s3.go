@@ -19,8 +19,12 @@ import (
 // cleanup deletes the other's parts: the path becomes the prefix parameter.
 func gocloudURL(rawURL string) (string, *url.URL, error) {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return "", nil, fmt.Errorf("s3: url %q: want s3://BUCKET?region=REGION", rawURL)
+	if err != nil {
+		// url.Parse's error quotes the URL, which may hold a secret.
+		return "", nil, errors.New("s3: url does not parse: want s3://BUCKET?region=REGION")
+	}
+	if u.Scheme != "s3" || u.Host == "" {
+		return "", nil, fmt.Errorf("s3: url %s: want s3://BUCKET?region=REGION", u.Redacted())
 	}
 	dir := strings.Trim(u.Path, "/")
 	if dir == "" {

@@ -43,3 +43,15 @@ func FuzzGocloudURL(f *testing.F) {
 		}
 	})
 }
+
+// A URL gocloudURL refuses is not quoted whole in the error: it may hold
+// a secret. One that parses is shown redacted; one that does not, not at
+// all (url.Parse's error quotes it).
+func TestGocloudURLErrorsHideSecrets(t *testing.T) {
+	for _, raw := range []string{"s3://KEY:SE%zzCRET@bucket", "http://KEY:SECRET@bucket", "s3://KEY:SECRET@/path"} {
+		_, _, err := gocloudURL(raw)
+		if err == nil || strings.Contains(err.Error(), "CRET") {
+			t.Errorf("gocloudURL(%q): %v", raw, err)
+		}
+	}
+}
