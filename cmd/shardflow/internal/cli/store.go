@@ -193,7 +193,7 @@ func redactURL(raw string) string {
 		// The user part parsed as one, exactly as written: its name is
 		// shown, its password not.
 		rest = rest[len(u.User.String())+1:]
-		creds = u.User.Username() + "@"
+		creds = url.User(u.User.Username()).String() + "@" // escaped: u%3Ax is no password
 		if _, ok := u.User.Password(); ok {
 			creds = url.UserPassword(u.User.Username(), "xxxxx").String() + "@"
 		}
