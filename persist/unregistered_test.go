@@ -372,23 +372,10 @@ func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, -1)}, ts(1), ts(2)); err != nil {
-		t.Fatal(err)
-	}
+	appendCancelling(t, w)
 	_, l := unregisteredListenTo(t, c, 0, 2)
 	defer l.Close()
-	if err := adv.DowngradeSince(ctx, ts(2)); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := c.Compact(ctx, "s"); err != nil || rep.BatchesMerged != 2 || rep.PartsOut != 0 {
-		t.Fatalf("compact: %+v %v, want two batches merged into no parts", rep, err)
-	}
-	if err := w.CompareAndAppend(ctx, nil, ts(2), ts(4)); err != nil {
-		t.Fatal(err)
-	}
+	compactEmptyThenAppendEmpty(t, c, w, adv)
 	ev, err := l.Next(ctx)
 	if err != nil {
 		t.Fatalf("listen at the since after an empty append: %v", err)
@@ -412,12 +399,7 @@ func TestListenBehindEmptyCompactedBatchAfterAnEmptyAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, -1)}, ts(1), ts(2)); err != nil {
-		t.Fatal(err)
-	}
+	appendCancelling(t, w)
 	r, err := c.OpenReader(ctx, "s", "r")
 	if err != nil {
 		t.Fatal(err)
@@ -427,19 +409,39 @@ func TestListenBehindEmptyCompactedBatchAfterAnEmptyAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := c.Compact(ctx, "s"); err != nil || rep.PartsOut != 0 || rep.BatchesMerged != 2 {
-		t.Fatalf("compact: %+v %v, want two batches merged into no parts", rep, err)
-	}
-	if err := w.CompareAndAppend(ctx, nil, ts(2), ts(4)); err != nil {
-		t.Fatal(err)
-	}
+	compactEmptyThenAppendEmpty(t, c, w, r)
 	ev, err := l.Next(ctx)
 	var sa *SinceAdvancedError
 	if !errors.As(err, &sa) {
 		t.Fatalf("listen at 0 behind a compaction to [2]: got %+v, %v; want a *SinceAdvancedError", ev, err)
+	}
+}
+
+// appendCancelling appends (a, 0, +1) as [0, 1) and (a, 1, -1) as [1, 2).
+func appendCancelling(t *testing.T, w *WriteHandle) {
+	t.Helper()
+	if err := w.CompareAndAppend(t.Context(), []Update{up("a", "", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(t.Context(), []Update{up("a", "", 1, -1)}, ts(1), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compactEmptyThenAppendEmpty moves hold's since to [2], compacts the two
+// batches of appendCancelling into one empty batch with that since, and
+// appends the empty batch [2, 4).
+func compactEmptyThenAppendEmpty(t *testing.T, c *Client, w *WriteHandle, hold *ReadHandle) {
+	t.Helper()
+	ctx := t.Context()
+	if err := hold.DowngradeSince(ctx, ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.Compact(ctx, "s"); err != nil || rep.BatchesMerged != 2 || rep.PartsOut != 0 {
+		t.Fatalf("compact: %+v %v, want two batches merged into no parts", rep, err)
+	}
+	if err := w.CompareAndAppend(ctx, nil, ts(2), ts(4)); err != nil {
+		t.Fatal(err)
 	}
 }
 
