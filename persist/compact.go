@@ -164,3 +164,48 @@ func runReplaced(ctx context.Context, m *machine, replaced []string, run []state
 	_, present := s.ApplyCompaction(replaced, state.Batch{Lower: run[0].Lower, Upper: run[len(run)-1].Upper})
 	return !present, nil
 }
+
+// CheckSince reports, writing nothing, whether shard reads at as-of t:
+// whether, with the times up to t advanced to t, the diffs of every (key,
+// val) sum within the int64 range. A read at t, and a compaction once the
+// since is t, consolidate them there; a since never moves back, so moving
+// it to a t where they do not fit would leave the shard readable at no
+// as-of from t on, where it may be readable before t today. (Writes refuse
+// such sums within one batch, not across batches, which would take
+// reading the shard.)
+//
+// It reads every part holding a time up to t, one part of each batch at a
+// time, so its memory is bounded by the batch count and the part size, not
+// by the rows. progress, if not nil, is called with the rows read so far
+// once a part. The error wraps ErrDiffOverflow (a *DiffOverflowError
+// naming the (key, val) at t) when a sum does not fit.
+func (c *Client) CheckSince(ctx context.Context, shard ShardID, t frontier.Time, progress func(rowsIn int64)) error {
+	m, err := c.machine(shard)
+	if err != nil {
+		return err
+	}
+	s, err := m.head(ctx)
+	if err != nil {
+		return err
+	}
+	var runs []run
+	for _, b := range s.Batches {
+		if !b.Lower.LessEqual(t) {
+			break // no time up to t here or after
+		}
+		if b.HasUnknown() {
+			return fmt.Errorf("persist: check since of %s: %w: batch [%v, %v)", shard, ErrUnknownFields, b.Lower, b.Upper)
+		}
+		for _, p := range b.Parts {
+			if !p.Format.Known() {
+				return fmt.Errorf("persist: check since of %s: %w: part %s has format %d", shard, ErrUnknownPartFormat, p.Key, p.Format)
+			}
+		}
+		runs = append(runs, run{parts: b.Parts})
+	}
+	_, err = mergeRuns(ctx, c, shard, runs, mergeSpec{exact: true, since: t, check: true, through: t, progress: progress})
+	if err != nil {
+		return fmt.Errorf("persist: check since of %s at %d: %w", shard, t, err)
+	}
+	return nil
+}

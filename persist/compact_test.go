@@ -2,7 +2,11 @@ package persist
 
 import (
 	"context"
+	"errors"
+	"math"
 	"testing"
+
+	"github.com/shardflow/shardflow/frontier"
 )
 
 // TestCompactSingleBatch checks that a batch alone behind the since is
@@ -48,5 +52,57 @@ func TestCompactSingleBatch(t *testing.T) {
 				t.Fatalf("snapshot at the since %v after compaction, %v before", after, before)
 			}
 		})
+	}
+}
+
+// CheckSince finds the (key, val) whose diffs, each batch's own sum within
+// range, sum out of it once their times up to t are advanced to t: none
+// before the batches that overflow together, the first such (key, val)
+// from then on. It reads batches of several parts and changes nothing.
+func TestCheckSince(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	opts := blobParts
+	opts.PartTargetSize = 1 // a part a row: the cursors cross parts
+	c := e.client(opts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, us := range [][]Update{
+		{up("a", "", 0, 1), up("b", "", 0, math.MaxInt64)},
+		{up("a", "", 1, 1), up("c", "", 1, math.MinInt64)},
+		{up("b", "", 2, 1), up("c", "", 2, -1), up("d", "", 2, 1)},
+		{up("z", "", 3, 1)},
+	} {
+		lo := frontier.Time(i)
+		if err := w.CompareAndAppend(ctx, us, ts(lo), ts(lo+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at    frontier.Time
+		key   string // "" for no overflow
+		above bool
+	}{{0, "", false}, {1, "", false}, {2, "b", true}, {3, "b", true}} {
+		err := c.CheckSince(ctx, "s", tc.at, nil)
+		var oe *DiffOverflowError
+		switch {
+		case tc.key == "" && err != nil:
+			t.Errorf("at %d: %v, want no overflow", tc.at, err)
+		case tc.key != "" && (!errors.As(err, &oe) || string(oe.Key) != tc.key || oe.Time != tc.at || oe.Above != tc.above):
+			t.Errorf("at %d: %v, want key %q overflowing at %d", tc.at, err, tc.key, tc.at)
+		}
+	}
+	after, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.SeqNo != before.SeqNo {
+		t.Fatalf("CheckSince changed the state: seqno %d, was %d", after.SeqNo, before.SeqNo)
 	}
 }

@@ -25,6 +25,11 @@ type mergeSpec struct {
 	// progress, if not nil, is called with the rows read so far each time
 	// the merge reads a part: one call a part, never one a row.
 	progress func(rowsIn int64)
+	// check merges without writing, to find an overflow (with exact): it
+	// skips rows at times after through and holds no decoded part longer
+	// than its cursor reads it.
+	check   bool
+	through frontier.Time
 }
 
 // mergeResult is what mergeRuns wrote.
@@ -92,17 +97,20 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 			return sum.overflow(cur)
 		}
 		m.add(cur, total)
-		if m.outSize < m.spec.target && len(m.out) < part.MaxRows {
+		if m.spec.check || (m.outSize < m.spec.target && len(m.out) < part.MaxRows) {
 			return nil
 		}
 		parts, err := m.write(ctx)
 		res.parts = append(res.parts, parts...)
 		return err
 	}
+	var keep []byte // check: cur's key and val, copied out of their part
 	for len(m.cursors) > 0 {
 		rc := m.cursors[0]
 		row := rc.row()
 		switch {
+		case m.spec.check && row.Time > m.spec.through:
+			// Not read at as-of through: no sum of its.
 		case have && compareUpdates(cur, row) == 0:
 			if closed, ok := sum.add(row.Diff); ok {
 				m.add(cur, closed)
@@ -115,6 +123,10 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 				}
 			}
 			cur, have = row, true
+			if m.spec.check {
+				keep = append(append(keep[:0], row.Key...), row.Val...)
+				cur.Key, cur.Val = keep[:len(row.Key):len(row.Key)], keep[len(row.Key):]
+			}
 			sum.reset(row.Diff)
 		}
 		// Only now may the cursor move on: cur may reference its part.
@@ -139,13 +151,17 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 	return res, err
 }
 
-// add appends a row to the output, unless its diff is zero.
+// add appends a row to the output, unless its diff is zero (or the merge
+// only checks: then it only counts it).
 func (m *runMerge) add(u Update, diff int64) {
 	if diff == 0 {
 		return
 	}
 	u.Diff = diff
 	m.rowsOut++
+	if m.spec.check {
+		return
+	}
 	m.out = append(m.out, u)
 	m.outSize += bufferedSize(u)
 	m.peak = max(m.peak, m.outSize)
@@ -206,8 +222,13 @@ func (rc *runCursor) next(ctx context.Context, m *runMerge) (bool, error) {
 			m.rowsIn++
 			return true, nil
 		}
-		// Rows of out may reference prev until they are written.
-		m.done = append(m.done, prev)
+		// Rows of out may reference prev until they are written; a check
+		// keeps no row of its.
+		if m.spec.check {
+			defer prev.Release() // once compared with the next part
+		} else {
+			m.done = append(m.done, prev)
+		}
 		rc.d = nil
 	}
 	for len(rc.parts) > 0 {
