@@ -33,8 +33,12 @@ With --since T, gc first advances the shard's since to T: the promise that
 no replay will ask for a time before T, which is what lets history before T
 be compacted. The since moves only as far as every registered reader
 allows, never back, and only to a time before the upper (a time at or past
-the upper cannot be read yet). A shard's since moves only this way or when
-a reader of the library downgrades it.
+the upper cannot be read yet). It first reads the shard's parts up to T to
+check that the shard reads at T, and refuses if the diffs of some key and
+value sum out of the int64 range there (writes check that within one
+batch, not across batches): as the since never moves back, the shard would
+read at no time at all any more. A shard's since moves only this way or
+when a reader of the library downgrades it.
 
 gc then compacts (unless --compact=false): the batches wholly behind the
 shard's since are merged into one, their rows advanced to the since and
@@ -86,7 +90,7 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	}
 	w := g.env.Stdout
 	if since != nil {
-		if err := advanceSince(ctx, st.client, id, frontier.Time(*since), w); err != nil {
+		if err := advanceSince(ctx, g, st.client, id, frontier.Time(*since), w); err != nil {
 			return err
 		}
 	}
@@ -97,8 +101,8 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		c, err := st.client.Compact(ctx, id)
 		switch {
 		case errors.Is(err, persist.ErrDiffOverflow):
-			compactErr = err
-			fmt.Fprintf(w, "compact: merged nothing: %v\n", err)
+			compactErr = overflowError(err)
+			fmt.Fprintf(w, "compact: merged nothing: %v\n", compactErr)
 		case err != nil:
 			return failure(err)
 		default:
@@ -123,8 +127,9 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 // registers a reader, downgrades that reader's since to t and expires it.
 // The shard since is the meet of its readers' sinces and never regresses,
 // so it stays at t once the reader is gone. A t at or past the upper is
-// refused: no replay could read there yet.
-func advanceSince(ctx context.Context, client *persist.Client, id persist.ShardID, t frontier.Time, w io.Writer) (err error) {
+// refused: no replay could read there yet; so is a t where the shard could
+// not be read (see checkSince).
+func advanceSince(ctx context.Context, g *globals, client *persist.Client, id persist.ShardID, t frontier.Time, w io.Writer) (err error) {
 	before, err := client.State(ctx, id)
 	if err != nil {
 		return failure(err)
@@ -136,6 +141,11 @@ func advanceSince(ctx context.Context, client *persist.Client, id persist.ShardI
 		}
 		return failure(fmt.Errorf("--since %d: the upper of shard %q is %s, and the since must be before it (at most %d)",
 			t, id, render.FrontierJSON(times(before.Upper)), upper-1))
+	}
+	if s, ok := before.Since.Single(); ok && s < t {
+		if err := checkSince(ctx, g, client, before, t); err != nil {
+			return err
+		}
 	}
 	r, err := client.OpenReader(ctx, id, "shardflow gc --since")
 	if err != nil {
@@ -167,4 +177,46 @@ func advanceSince(ctx context.Context, client *persist.Client, id persist.ShardI
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// checkSince refuses to move the since of the shard cur describes to t
+// where the diffs of some (key, val) up to t sum out of the int64 range
+// (writes refuse that within one batch, not across batches): no replay
+// could read the shard at t or after, and since the since never moves
+// back, no replay could read it at all any more. It reads the shard's
+// parts up to t, with a progress bar.
+func checkSince(ctx context.Context, g *globals, client *persist.Client, cur persist.ShardState, t frontier.Time) error {
+	var total int64
+	for _, b := range cur.Batches {
+		if !b.Lower.LessEqual(t) {
+			break
+		}
+		for _, p := range b.Parts {
+			total += p.Rows
+		}
+	}
+	bar := g.newProgress(total, fmt.Sprintf("checking the diffs up to %d", t), false)
+	err := client.CheckSince(ctx, cur.Shard, t, func(rows int64) { bar.Set(rows, total) })
+	bar.Done()
+	switch {
+	case errors.Is(err, persist.ErrDiffOverflow):
+		return failure(fmt.Errorf("--since %d refused: %w, so shard %q could not be read at %d or after; the since was not moved", t, overflowError(err), cur.Shard, t))
+	case err != nil:
+		return interruptedOr(ctx, err)
+	}
+	return nil
+}
+
+// overflowError says what a *persist.DiffOverflowError in err says with the
+// key and value as the records spell them, as write does.
+func overflowError(err error) error {
+	var oe *persist.DiffOverflowError
+	if !errors.As(err, &oe) {
+		return err
+	}
+	side := "above 9223372036854775807"
+	if !oe.Above {
+		side = "below -9223372036854775808"
+	}
+	return fmt.Errorf("the diffs of key %s val %s at time %d sum to %s", oe.Key, oe.Val, oe.Time, side)
 }
