@@ -212,6 +212,33 @@ func TestJSONEncodesLiteralBackslashUFFFD(t *testing.T) {
 	}
 }
 
+// A field tagged ",string" is quoted twice, so a bad byte's \ufffd escape
+// comes out behind an escaped backslash, like a valid string's literal
+// backslash and "ufffd": Encode tells them apart by reading the encoding
+// back, refusing the bad byte and keeping the text. The escape detection
+// that counted backslashes let "\xff" and "\xfe" encode alike here.
+func TestJSONStringOptionInvalidUTF8(t *testing.T) {
+	type rec struct {
+		A string `json:"a,string"`
+	}
+	for _, v := range []string{"\xff", "\xfe", "x\\y\xc0"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Encode of %q under ,string did not panic", v)
+				}
+			}()
+			codec.JSON[rec]{}.Encode(nil, rec{A: v})
+		}()
+	}
+	for _, v := range []string{`\ufffd`, `C:\ufffd\dir`, "\ufffd"} {
+		b := codec.JSON[rec]{}.Encode(nil, rec{A: v})
+		if got, err := (codec.JSON[rec]{}).Decode(b); err != nil || got.A != v {
+			t.Errorf("Decode(Encode(%q)) = %q, %v", v, got.A, err)
+		}
+	}
+}
+
 // textKey is a string map key that also marshals as text: encoding/json
 // takes a string kind's own bytes for the key all the same.
 type textKey string

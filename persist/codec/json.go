@@ -26,7 +26,10 @@ import (
 // bytes of such a string as \ufffd, so "\xff" and "\xfe" would encode
 // alike; Encode refuses any encoding holding that escape, which
 // encoding/json writes for nothing else (a value marshalling itself to it
-// is refused too). Use String or Bytes for arbitrary bytes.
+// is refused too). Behind an escaped backslash the six characters are a
+// string's text, or the escape in a field tagged ",string", which is
+// quoted twice: Encode then refuses the value unless its encoding reads
+// back as itself. Use String or Bytes for arbitrary bytes.
 type JSON[T any] struct{}
 
 // replacementEscape is what encoding/json writes for the bad bytes of a
@@ -42,7 +45,24 @@ func (JSON[T]) Encode(dst []byte, v T) []byte {
 	if at := replacementAt(b); at >= 0 {
 		panic(fmt.Sprintf("codec: json: cannot encode %T: it holds a string that is not valid UTF-8 (written as \\ufffd at byte %d of its encoding)", v, at))
 	}
+	if bytes.Contains(b, replacementEscape) && !readsBack[T](b) {
+		// Behind an escaped backslash \ufffd is text, or, in a field
+		// tagged ",string" (quoted twice), a bad byte's escape: only
+		// the latter reads back as a U+FFFD that encodes otherwise.
+		panic(fmt.Sprintf("codec: json: cannot encode %T: it holds a string that is not valid UTF-8 (quoted twice, in a \",string\" field)", v))
+	}
 	return append(dst, b...)
+}
+
+// readsBack reports whether b, an encoding of a T, decodes to a value that
+// encodes to b again.
+func readsBack[T any](b []byte) bool {
+	v, err := JSON[T]{}.Decode(b)
+	if err != nil {
+		return false
+	}
+	again, err := json.Marshal(v)
+	return err == nil && bytes.Equal(again, b)
 }
 
 // replacementAt returns where b, a JSON encoding, holds the escape \ufffd,
