@@ -16,7 +16,9 @@
 // Credentials come from the AWS SDK's default chain: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared
 // config and credentials files (AWS_PROFILE or profile=NAME), or the
-// instance's role.
+// instance's role. A URL holding credentials (s3://KEY:SECRET@BUCKET, or
+// an endpoint with a user part) is refused: gocloud would ignore them, and
+// quote them in its errors.
 //
 // Real S3: s3://my-bucket?region=eu-west-1 with credentials in the
 // environment; the bucket must exist. S3 PUTs are atomic and durable when

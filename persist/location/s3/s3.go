@@ -24,14 +24,22 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 		return "", nil, errors.New("s3: url does not parse: want s3://BUCKET?region=REGION")
 	}
 	if u.Scheme != "s3" || u.Host == "" {
-		return "", nil, fmt.Errorf("s3: url %s: want s3://BUCKET?region=REGION", u.Redacted())
+		return "", nil, fmt.Errorf("s3: url %s: want s3://BUCKET?region=REGION", redacted(u))
+	}
+	// gocloud ignores credentials in the URL and quotes the URL in its
+	// errors: one there would be ignored, then printed.
+	if u.User != nil {
+		return "", nil, fmt.Errorf("s3: url %s: credentials in the URL are not used; they come from the AWS credential chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role)", redacted(u))
+	}
+	if e, err := url.Parse(u.Query().Get("endpoint")); err != nil || e.User != nil {
+		return "", nil, fmt.Errorf("s3: url %s: the endpoint parameter is not a URL without credentials (they come from the AWS credential chain)", redacted(u))
 	}
 	dir := strings.Trim(u.Path, "/")
 	if dir == "" {
 		return rawURL, u, nil
 	}
 	if u.Query().Has("prefix") {
-		return "", nil, fmt.Errorf("s3: url %s names its prefix twice, as the path and as prefix=", u.Redacted())
+		return "", nil, fmt.Errorf("s3: url %s names its prefix twice, as the path and as prefix=", redacted(u))
 	}
 	g := *u
 	g.Path, g.RawPath = "", ""
@@ -57,7 +65,7 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	}
 	b, err := gcblob.Open(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("s3: %w", err)
+		return nil, fmt.Errorf("s3: %w", err) // rawURL holds no credentials (see gocloudURL)
 	}
 	// S3 reports a missing bucket like a missing key; check it once here so
 	// a misconfigured URL fails loudly instead of reading as an empty store.
@@ -67,7 +75,15 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	}
 	if err != nil {
 		b.Close()
-		return nil, location.Determinate("blob open", fmt.Errorf("s3: %s: %w", u.Redacted(), err))
+		return nil, location.Determinate("blob open", fmt.Errorf("s3: %s: %w", redacted(u), err))
 	}
 	return b, nil
+}
+
+// redacted is u for messages, with no user part and no query: either may
+// hold a secret.
+func redacted(u *url.URL) string {
+	r := *u
+	r.User, r.RawQuery, r.ForceQuery = nil, "", false
+	return r.String()
 }
