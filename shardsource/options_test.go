@@ -366,13 +366,17 @@ func TestOptionsOutOfDomainRefused(t *testing.T) {
 	}
 	e := newEnv(t)
 	w := dataflow.NewWorker()
+	var tokens *Tokens
 	msg := panics(func() {
 		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
-			Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{Snapshot: SnapshotMode(2)}))
+			_, tokens = Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{Snapshot: SnapshotMode(2)}))
 		})
 	})
 	if !strings.Contains(msg, "Options.Snapshot is 2") {
 		t.Errorf("SnapshotMode(2): panic %q", msg)
+	}
+	if tokens != nil {
+		tokens.Drop() // a source built after all: let it shut down
 	}
 	for w.Step() {
 	}
