@@ -86,7 +86,7 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 	f.DurationVar(&cfg.Latency, "latency", 0, "latency P2's blob adds to every read (default 20ms; 0 means the default)")
 	f.IntVar(&cfg.P6Rows, "p6-rows", 0, "rows of P6's own shard, in up to 256 parts (default 4000000)")
 	f.IntVar(&cfg.Records, "records", 0, "records P3 pushes through its stages (default 10000000)")
-	f.IntVar(&cfg.Runs, "runs", 0, fmt.Sprintf("timed runs per figure, after one warm-up (default 5; P1's judged figures take %d times as many)", bench.P1RunsFactor))
+	f.IntVar(&cfg.Runs, "runs", 0, fmt.Sprintf("timed runs per figure, after one warm-up (0: the default, 5, or 3 with --quick; P1's judged figures take %d times as many)", bench.P1RunsFactor))
 	f.BoolVar(&asJSON, "json", false, "write the report as JSON instead of a table")
 	f.BoolVar(&noRemote, "no-other-process", false, "skip P5's listener in another process")
 	f.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("SHARDFLOW_POSTGRES_URL"), "PostgreSQL URL for P5's PostgreSQL rows (default $SHARDFLOW_POSTGRES_URL; none: skipped)")

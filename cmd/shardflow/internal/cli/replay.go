@@ -32,10 +32,15 @@ identical key and val summed, zeros dropped) and sorted by time, key and val,
 
   {"key":..,"val":..,"time":T,"diff":D}
 
-and a line every time the output frontier advances: every update at a time
-before it has been printed. The frontier [] means the replay is done:
+and a line each time the replay sees the output frontier advance: every
+update at a time before it has been printed. The frontier [] means the
+replay is done:
 
   {"frontier":[T...]}
+
+The updates printed are the same however many workers run; the frontier
+lines may not be: advances the replay sees together print as one line,
+and which it sees together depends on the workers' timing.
 
 --as-of (default: the shard's since) is the time of the snapshot: with
 --snapshot include (the default) the updates at or before it come first,
@@ -43,8 +48,10 @@ advanced to it; with exclude they are skipped. Then come the updates after
 it. The as-of must be at or after the shard's since; a replay holds the
 since where it is while it runs and never moves it. Without --follow and
 --until, the replay stops at the shard's upper as it was when the replay
-started. --until T stops before time T, which must be after the as-of; a T
-past the upper makes the replay wait for writes up to it. --follow keeps
+started. --until T stops before time T, which must be after the as-of (a
+usage error against --as-of; against the since, when --as-of is not given,
+there is nothing to replay, which is reported and exits 0); a T past the
+upper makes the replay wait for writes up to it. --follow keeps
 printing new updates as they are written, until SIGINT or SIGTERM, then
 shuts down cleanly (its readers expired) and exits 0. A closed output
 (replay | head) also shuts it down cleanly, with status 1 and no message. A

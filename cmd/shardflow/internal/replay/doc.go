@@ -8,8 +8,10 @@
 // Each time the frontier advances it prints the updates whose own times it
 // passed (a source may carry an update in a message at an earlier time, as
 // the shard source sends a part's rows at its batch's lower), consolidated and sorted (see render.Consolidate), then the new
-// frontier. So the output is the same for any number of workers, and an
-// update is printed only once its time is complete.
+// frontier. So the updates printed are the same for any number of workers,
+// and an update is printed only once its time is complete. The frontier
+// lines are where Run saw the frontier move: advances it reads together
+// print as one, so they may differ between runs and worker counts.
 //
 // Run ends in one of three ways:
 //
