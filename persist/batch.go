@@ -31,6 +31,9 @@ const (
 // Abort.
 var ErrBuilderDone = errors.New("persist: batch builder already appended or aborted")
 
+// ErrBuilderSealed is returned by Add after Seal.
+var ErrBuilderSealed = errors.New("persist: batch builder sealed: nothing more can be added")
+
 // BatchBuilder collects the updates of one batch, any number of them, in
 // bounded memory, for WriteHandle.AppendBatch: the batch a CompareAndAppend
 // of the same updates would write, without the updates all in memory at
@@ -62,7 +65,8 @@ type BatchBuilder struct {
 	runs    []run
 	added   int64
 	maxTime frontier.Time
-	err     error // sticky: a failed flush, or ErrBuilderDone
+	err     error // sticky: a failed flush or Seal, or ErrBuilderDone
+	sealed  bool
 
 	progress func(MergeProgress) // see SetMergeProgress
 }
@@ -104,6 +108,9 @@ func (b *BatchBuilder) Add(ctx context.Context, u Update) error {
 	if b.err != nil {
 		return b.err
 	}
+	if b.sealed {
+		return ErrBuilderSealed
+	}
 	if !b.lower.LessEqual(u.Time) {
 		return fmt.Errorf("%w: time %v is before the batch's lower %v", ErrInvalidUpdate, u.Time, b.lower)
 	}
@@ -143,16 +150,59 @@ func (b *BatchBuilder) flush(ctx context.Context) error {
 	return nil
 }
 
-// SetMergeProgress has AppendBatch call f as it merges the builder's runs,
-// for a progress display: the merge of an input larger than the buffer is
-// most of the work done after the last Add. f is called on AppendBatch's
-// goroutine, each time the merge reads a part of a run (some tens of
+// SetMergeProgress has AppendBatch (or Seal) call f as it merges the
+// builder's runs, for a progress display: the merge of an input larger
+// than the buffer is most of the work done after the last Add. f is called
+// on AppendBatch's (or Seal's) goroutine, each time the merge reads a part of a run (some tens of
 // thousands of rows with the default sizes) and once when each pass begins
 // and when the merge ends, with how far it got (see MergeProgress). It is
 // not called when there is nothing to merge: when every update fit in the
 // buffer, or the updates were written as a single run. f must not use the
 // builder; nil turns reporting off. Reporting changes nothing written.
 func (b *BatchBuilder) SetMergeProgress(f func(MergeProgress)) { b.progress = f }
+
+// Seal finishes the batch without appending it, doing now the work
+// AppendBatch would do before its commit, so that a caller learns whether
+// the batch can be appended before it opens a writer (which registers the
+// shard). A batch that outgrew the buffer has its buffered updates written
+// and its runs merged into the batch's parts, with progress reported as
+// SetMergeProgress says; one that fits in memory is consolidated. An error
+// (a *DiffOverflowError, a failed blob write, ctx ended) is sticky, like a
+// failed Add's, and the caller should Abort. After Seal, Add returns
+// ErrBuilderSealed, and AppendBatch commits the sealed batch, after
+// checking that its blobs are still there. Seal is idempotent.
+func (b *BatchBuilder) Seal(ctx context.Context) error {
+	if b.err != nil || b.sealed {
+		return b.err
+	}
+	b.sealed = true
+	if len(b.runs) == 0 {
+		us, err := consolidate(b.buf)
+		if err != nil {
+			b.err = fmt.Errorf("%w: %w", ErrInvalidUpdate, err)
+			return b.err
+		}
+		b.buf = us
+		return nil
+	}
+	if err := b.flush(ctx); err != nil {
+		b.err = err
+		return err
+	}
+	parts, err := b.merge(ctx)
+	if err != nil {
+		b.err = err
+		return err
+	}
+	// The runs a final merge read are left in b.runs; the batch's parts
+	// become its only run, which AppendBatch's merge takes as it is and
+	// Abort deletes.
+	for _, r := range b.runs {
+		deleteParts(b.c, r.parts)
+	}
+	b.runs = []run{{parts: parts}}
+	return nil
+}
 
 // Abort deletes the runs the builder wrote. It is best effort (the janitor
 // removes what it misses) and idempotent; after it the builder may not be

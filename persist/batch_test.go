@@ -87,6 +87,12 @@ func TestBatchBuilderMatchesCompareAndAppend(t *testing.T) {
 			}
 		}
 		runs := len(b.runs)
+		if iter%2 == 1 {
+			// Sealed first: the same batch, and no run left behind.
+			if err := b.Seal(ctx); err != nil {
+				t.Fatalf("iteration %d: seal: %v", iter, err)
+			}
+		}
 		if err := w.AppendBatch(ctx, b, ts(9)); err != nil {
 			t.Fatalf("iteration %d: %v", iter, err)
 		}
@@ -485,5 +491,67 @@ func TestAppendBatchMissingPartOutranksFailedCheck(t *testing.T) {
 	err := w.AppendBatch(context.Background(), b, ts(1))
 	if !errors.Is(err, ErrBlobMissing) || location.IsIndeterminate(err) {
 		t.Fatalf("append with a part missing and a check failed: %v, want a determinate ErrBlobMissing", err)
+	}
+}
+
+// Seal does before any writer is opened what AppendBatch would do before
+// its commit: a sum out of the int64 range fails it, in memory or across
+// runs, and Abort then leaves nothing behind. After it, Add is refused, a
+// second Seal changes nothing, and Abort deletes the sealed batch's parts.
+func TestBatchBuilderSeal(t *testing.T) {
+	ctx := context.Background()
+	for _, spilled := range []bool{false, true} {
+		c := newEnv().client(ClientOptions{InlineWriteMaxBytes: -1, MergeFanIn: -1, PartTargetSize: 300})
+		b := c.NewBatchBuilder("s", ts(0), 1<<20)
+		if spilled {
+			b = smallBuilder(c, 0)
+		}
+		for i := range 40 {
+			if err := b.Add(ctx, up(fmt.Sprint("k", i), "", 0, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, d := range []int64{math.MaxInt64, 1} {
+			if err := b.Add(ctx, up("k0", "", 0, d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if spilled != (len(b.runs) > 0) {
+			t.Fatalf("spilled=%v: %d runs", spilled, len(b.runs))
+		}
+		err := b.Seal(ctx)
+		var oe *DiffOverflowError
+		if !errors.As(err, &oe) || !errors.Is(err, ErrInvalidUpdate) || string(oe.Key) != "k0" {
+			t.Fatalf("spilled=%v: seal of an overflowing sum: %v", spilled, err)
+		}
+		if err2 := b.Seal(ctx); err2 != err {
+			t.Fatalf("spilled=%v: second seal %v, want the first's error", spilled, err2)
+		}
+		b.Abort()
+		noBlobsLeft(t, c, "an aborted seal")
+		if ids, err := c.ListShards(ctx); err != nil || len(ids) != 0 {
+			t.Fatalf("spilled=%v: shards %v %v: a seal registered one", spilled, ids, err)
+		}
+
+		b = smallBuilder(c, 0)
+		for i := range 40 {
+			if err := b.Add(ctx, up(fmt.Sprint("k", i), "", 0, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Seal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Seal(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(ctx, up("late", "", 0, 1)); !errors.Is(err, ErrBuilderSealed) {
+			t.Fatalf("add after seal: %v, want ErrBuilderSealed", err)
+		}
+		if n := blobCount(t, c.loc.Blob, ""); n == 0 {
+			t.Fatal("the sealed batch wrote no parts")
+		}
+		b.Abort()
+		noBlobsLeft(t, c, "an aborted sealed batch")
 	}
 }
