@@ -142,17 +142,31 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		return failure(err)
 	}
 
-	w, err := st.client.OpenWriter(ctx, id)
-	if err != nil {
-		b.Abort()
-		return interruptedOr(ctx, err)
-	}
 	n := b.Len()
+	// The batch is sealed (sorted, merged, its sums checked) before the
+	// writer opens, which registers the shard: a batch that cannot be
+	// appended, or a write interrupted while it merges, leaves no shard
+	// behind.
 	merging := &mergeBar{g: g, waiting: g.newProgress(-1, sortingDesc, false)}
 	b.SetMergeProgress(merging.report)
-	appendErr := w.AppendBatch(ctx, b, frontier.From(frontier.Time(upper)))
+	appendErr := b.Seal(ctx)
 	merging.Done()
-	closeErr := w.Close(context.WithoutCancel(ctx))
+	if appendErr != nil && location.IsIndeterminate(appendErr) {
+		// A part write that may have landed: the batch was not appended.
+		appendErr = location.Determinate("write", appendErr)
+	}
+	var closeErr error
+	if appendErr == nil {
+		w, err := st.client.OpenWriter(ctx, id)
+		if err != nil {
+			b.Abort()
+			return interruptedOr(ctx, err)
+		}
+		appendErr = w.AppendBatch(ctx, b, frontier.From(frontier.Time(upper)))
+		closeErr = w.Close(context.WithoutCancel(ctx))
+	} else {
+		b.Abort()
+	}
 	var mismatch *persist.UpperMismatchError
 	var overflow *persist.DiffOverflowError
 	switch {
