@@ -56,6 +56,10 @@ func TestReadOnlyLocation(t *testing.T) {
 	if err != nil || !strings.Contains(wantReplay, `"frontier":[]`) {
 		t.Fatalf("replay: %v\n%s%s", err, wantReplay, errOut)
 	}
+	wantDemo, errOut, err := run(false, "--location", loc, "demo")
+	if err != nil || !strings.Contains(wantDemo, `"frontier":[]`) {
+		t.Fatalf("demo: %v\n%s%s", err, wantDemo, errOut)
+	}
 	setModes(t, loc, 0o555, 0o444)
 	t.Cleanup(func() { setModes(t, loc, 0o755, 0o644) })
 	before := tree(t, loc)
@@ -69,12 +73,28 @@ func TestReadOnlyLocation(t *testing.T) {
 	if out, errOut, err := run(true, "--location", loc, "replay", "--shard", "s", "--workers", "2"); err != nil || out != wantReplay || !strings.Contains(errOut, "without registering a reader") {
 		t.Fatalf("replay on a read-only location: %v\n%s%s\nwant\n%s and a warning", err, out, errOut, wantReplay)
 	}
+	// demo writes nothing where the sample is whole: it replays it.
+	// (The frontier lines may differ: see replay --help.)
+	if out, errOut, err := run(true, "--location", loc, "demo"); err != nil || updateLines(out) != updateLines(wantDemo) || !strings.Contains(errOut, "already in") {
+		t.Fatalf("demo on a read-only location holding the sample: %v\n%s%s\nwant\n%s", err, out, errOut, wantDemo)
+	}
 	if out, errOut, err := run(true, "--location", loc, "write", "--shard", "s", "--input", in); err == nil || !strings.Contains(errOut, "cannot write") {
 		t.Fatalf("write to a read-only location: %v\n%s%s", err, out, errOut)
 	}
 	if after := tree(t, loc); !slices.Equal(before, after) {
 		t.Fatalf("the location changed:\nbefore %v\nafter  %v", before, after)
 	}
+}
+
+// updateLines returns a replay's output without its frontier lines.
+func updateLines(out string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if !strings.HasPrefix(l, `{"frontier"`) {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
 }
 
 // setModes gives every directory under root dirMode and every file

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -59,7 +60,17 @@ var demoBatches = []struct {
 func runDemo(ctx context.Context, g *globals) error {
 	st, err := g.open(ctx, true)
 	if err != nil {
-		return err
+		// A location this user cannot write may hold the whole sample
+		// already, which needs no writing: replay it read-only.
+		rst, rerr := g.openForReading(ctx)
+		if rerr != nil {
+			return err
+		}
+		if !demoComplete(ctx, rst) {
+			rst.Close()
+			return err
+		}
+		st = rst
 	}
 	defer st.Close()
 	wrote, err := writeDemo(ctx, st)
@@ -84,6 +95,9 @@ func runDemo(ctx context.Context, g *globals) error {
 // one. A shard whose upper is not one of the sample's is refused: it holds
 // something else.
 func writeDemo(ctx context.Context, st *store) (wrote int, err error) {
+	if demoComplete(ctx, st) {
+		return 0, nil // no writer: the location may be read-only
+	}
 	w, err := st.client.OpenWriter(ctx, demoShard)
 	if err != nil {
 		return 0, err
@@ -118,6 +132,19 @@ func writeDemo(ctx context.Context, st *store) (wrote int, err error) {
 		return wrote, fmt.Errorf("shard %q has upper %v, beyond the sample's: it holds other data (use another --location)", demoShard, upper)
 	}
 	return wrote, nil
+}
+
+// demoComplete reports whether st holds the whole sample shard: its upper
+// is the sample's last. (One holding other data with that upper is
+// replayed as it is.)
+func demoComplete(ctx context.Context, st *store) bool {
+	ids, err := st.client.ListShards(ctx)
+	if err != nil || !slices.Contains(ids, persist.ShardID(demoShard)) {
+		return false
+	}
+	s, err := st.client.State(ctx, demoShard)
+	last := demoBatches[len(demoBatches)-1].upper
+	return err == nil && s.Upper.Equal(frontier.From(frontier.Time(last)))
 }
 
 // where names the location for messages.
