@@ -78,6 +78,9 @@ type BatchBuilder struct {
 type run struct {
 	parts []state.Part
 	apart bool
+	// behind marks, for CheckSince, the run of a batch wholly behind the
+	// since checked: one its compaction would merge.
+	behind bool
 }
 
 // NewBatchBuilder returns a builder of a batch of shard starting at lower,

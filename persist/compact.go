@@ -165,20 +165,23 @@ func runReplaced(ctx context.Context, m *machine, replaced []string, run []state
 	return !present, nil
 }
 
-// CheckSince reports, writing nothing, whether shard reads at as-of t:
-// whether, with the times up to t advanced to t, the diffs of every (key,
-// val) sum within the int64 range. A read at t, and a compaction once the
-// since is t, consolidate them there; a since never moves back, so moving
-// it to a t where they do not fit would leave the shard readable at no
-// as-of from t on, where it may be readable before t today. (Writes refuse
-// such sums within one batch, not across batches, which would take
-// reading the shard.)
+// CheckSince reports, writing nothing, whether moving shard's since to t
+// leaves it readable and compactable there: with the times up to t
+// advanced to t, whether the diffs of every (key, val) sum within the
+// int64 range, both in a read at t (every batch holding a time up to t)
+// and in the compaction, once the since is t, of the batches wholly behind
+// t (which leaves out the rows of the batch holding t itself, so it may
+// overflow where the read does not). Writes refuse such sums within one
+// batch, not across batches, which would take reading the shard; and a
+// since never moves back.
 //
 // It reads every part holding a time up to t, one part of each batch at a
 // time, so its memory is bounded by the batch count and the part size, not
 // by the rows. progress, if not nil, is called with the rows read so far
-// once a part. The error wraps ErrDiffOverflow (a *DiffOverflowError
-// naming the (key, val) at t) when a sum does not fit.
+// once a part. A sum that does not fit is a *SinceCheckError, which wraps
+// ErrDiffOverflow and the *DiffOverflowError naming the (key, val). It
+// answers for t as the state is when it reads it; a t before the shard's
+// since is no time a read may ask for.
 func (c *Client) CheckSince(ctx context.Context, shard ShardID, t frontier.Time, progress func(rowsIn int64)) error {
 	m, err := c.machine(shard)
 	if err != nil {
@@ -193,6 +196,7 @@ func (c *Client) CheckSince(ctx context.Context, shard ShardID, t frontier.Time,
 		if !b.Lower.LessEqual(t) {
 			break // no time up to t here or after
 		}
+		u, ok := b.Upper.Single()
 		if b.HasUnknown() {
 			return fmt.Errorf("persist: check since of %s: %w: batch [%v, %v)", shard, ErrUnknownFields, b.Lower, b.Upper)
 		}
@@ -201,7 +205,7 @@ func (c *Client) CheckSince(ctx context.Context, shard ShardID, t frontier.Time,
 				return fmt.Errorf("persist: check since of %s: %w: part %s has format %d", shard, ErrUnknownPartFormat, p.Key, p.Format)
 			}
 		}
-		runs = append(runs, run{parts: b.Parts})
+		runs = append(runs, run{parts: b.Parts, behind: ok && u <= t}) // as Compact picks them
 	}
 	_, err = mergeRuns(ctx, c, shard, runs, mergeSpec{exact: true, since: t, check: true, through: t, progress: progress})
 	if err != nil {

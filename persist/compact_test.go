@@ -91,11 +91,14 @@ func TestCheckSince(t *testing.T) {
 	}{{0, "", false}, {1, "", false}, {2, "b", true}, {3, "b", true}} {
 		err := c.CheckSince(ctx, "s", tc.at, nil)
 		var oe *DiffOverflowError
+		var se *SinceCheckError
 		switch {
 		case tc.key == "" && err != nil:
 			t.Errorf("at %d: %v, want no overflow", tc.at, err)
 		case tc.key != "" && (!errors.As(err, &oe) || string(oe.Key) != tc.key || oe.Time != tc.at || oe.Above != tc.above):
 			t.Errorf("at %d: %v, want key %q overflowing at %d", tc.at, err, tc.key, tc.at)
+		case tc.key != "" && (!errors.As(err, &se) || !se.Read || se.Since != tc.at):
+			t.Errorf("at %d: %v, want a read's overflow", tc.at, err)
 		}
 	}
 	after, err := c.State(ctx, "s")
@@ -104,5 +107,53 @@ func TestCheckSince(t *testing.T) {
 	}
 	if after.SeqNo != before.SeqNo {
 		t.Fatalf("CheckSince changed the state: seqno %d, was %d", after.SeqNo, before.SeqNo)
+	}
+}
+
+// The compaction a since allows merges only the batches wholly behind it,
+// leaving out the rows of the batch holding the since itself: CheckSince
+// refuses a since whose read fits but whose compaction would overflow,
+// and says which. It passed such a since, and the compaction after it
+// failed for ever.
+func TestCheckSinceCompactionOverflow(t *testing.T) {
+	ctx := context.Background()
+	c := newEnv().client(blobParts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range []int64{math.MaxInt64, math.MaxInt64, -math.MaxInt64} {
+		lo := frontier.Time(i)
+		if err := w.CompareAndAppend(ctx, []Update{up("a", "", lo, d)}, ts(lo), ts(lo+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("c", "", 3, 1)}, ts(3), ts(4)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		at   frontier.Time
+		fits bool
+		read bool
+	}{{0, true, false}, {1, false, true}, {2, false, false}, {3, true, false}} {
+		err := c.CheckSince(ctx, "s", tc.at, nil)
+		var se *SinceCheckError
+		switch {
+		case tc.fits && err != nil:
+			t.Errorf("at %d: %v, want no overflow", tc.at, err)
+		case !tc.fits && (!errors.As(err, &se) || se.Read != tc.read || !errors.Is(err, ErrDiffOverflow)):
+			t.Errorf("at %d: %v, want an overflow (in a read: %v)", tc.at, err, tc.read)
+		}
+	}
+	// What CheckSince(3) passed, a compaction at 3 does.
+	r, err := c.OpenReader(ctx, "s", "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DowngradeSince(ctx, ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := c.Compact(ctx, "s"); err != nil || rep.BatchesMerged != 3 {
+		t.Fatalf("compaction at 3: %+v %v", rep, err)
 	}
 }

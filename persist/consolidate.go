@@ -86,7 +86,9 @@ func (r *rowSum) add(d int64) (closed int64, ok bool) {
 func (r *rowSum) total() (int64, bool) { return r.sum.value() }
 
 // overflow is the error of a total that does not fit, for the row u.
-func (r *rowSum) overflow(u Update) error {
+func (r *rowSum) overflow(u Update) error { return r.overflowError(u) }
+
+func (r *rowSum) overflowError(u Update) *DiffOverflowError {
 	return &DiffOverflowError{Key: bytes.Clone(u.Key), Val: bytes.Clone(u.Val), Time: u.Time, Above: r.sum.carry > 0}
 }
 

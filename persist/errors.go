@@ -109,6 +109,27 @@ func (e *DiffOverflowError) Error() string {
 // Is makes errors.Is(err, ErrDiffOverflow) hold.
 func (e *DiffOverflowError) Is(target error) bool { return target == ErrDiffOverflow }
 
+// SinceCheckError is CheckSince's answer for a since where the diffs of a
+// (key, val) sum out of the int64 range: in a read at the since (Read), or
+// in the compaction, once the since is there, of the batches wholly behind
+// it, which may sum out of range where a read, counting the rows of the
+// batch after them too, does not. It wraps the *DiffOverflowError.
+type SinceCheckError struct {
+	Since    frontier.Time
+	Read     bool
+	Overflow *DiffOverflowError
+}
+
+func (e *SinceCheckError) Error() string {
+	where := fmt.Sprintf("compacting the batches behind %d", e.Since)
+	if e.Read {
+		where = fmt.Sprintf("a read at %d", e.Since)
+	}
+	return fmt.Sprintf("persist: %s: %v", where, e.Overflow)
+}
+
+func (e *SinceCheckError) Unwrap() error { return e.Overflow }
+
 // BlobCorruptError: a part's blob exists but its bytes are not what was
 // written (checksum or size mismatch) or do not decode.
 type BlobCorruptError struct {

@@ -74,7 +74,7 @@ type runMerge struct {
 func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 	var res mergeResult
 	for _, r := range runs {
-		rc := &runCursor{parts: r.parts, since: m.spec.since}
+		rc := &runCursor{parts: r.parts, since: m.spec.since, behind: r.behind}
 		ok, err := rc.next(ctx, m)
 		if err != nil {
 			return res, err
@@ -89,12 +89,27 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 		sum   = rowSum{exact: m.spec.exact}
 		have  bool
 		apart bool
+		// behind sums, in a check, the rows of the runs marked behind:
+		// what a compaction at the since would sum.
+		behind = rowSum{exact: true}
 	)
+	behindDiff := func(rc *runCursor, d int64) int64 {
+		if rc.behind {
+			return d
+		}
+		return 0
+	}
 	// emit ends the group of rows equal to cur.
 	emit := func() error {
 		total, ok := sum.total()
 		if !ok {
+			if m.spec.check {
+				return &SinceCheckError{Since: m.spec.through, Read: true, Overflow: sum.overflowError(cur)}
+			}
 			return sum.overflow(cur)
+		}
+		if _, ok := behind.total(); m.spec.check && !ok {
+			return &SinceCheckError{Since: m.spec.through, Overflow: behind.overflowError(cur)}
 		}
 		m.add(cur, total)
 		if m.spec.check || (m.outSize < m.spec.target && len(m.out) < part.MaxRows) {
@@ -116,6 +131,7 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 				m.add(cur, closed)
 				apart = true
 			}
+			behind.add(behindDiff(rc, row.Diff))
 		default:
 			if have {
 				if err := emit(); err != nil {
@@ -128,6 +144,7 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 				cur.Key, cur.Val = keep[:len(row.Key):len(row.Key)], keep[len(row.Key):]
 			}
 			sum.reset(row.Diff)
+			behind.reset(behindDiff(rc, row.Diff))
 		}
 		// Only now may the cursor move on: cur may reference its part.
 		ok, err := rc.next(ctx, m)
@@ -198,10 +215,11 @@ func (m *runMerge) release() {
 
 // runCursor reads a run's rows in order, one decoded part at a time.
 type runCursor struct {
-	parts []state.Part // not yet read
-	since frontier.Time
-	d     *part.Decoded
-	i     int
+	parts  []state.Part // not yet read
+	since  frontier.Time
+	behind bool // see run
+	d      *part.Decoded
+	i      int
 }
 
 // row returns the cursor's current row, its time advanced to the since;

@@ -33,12 +33,12 @@ With --since T, gc first advances the shard's since to T: the promise that
 no replay will ask for a time before T, which is what lets history before T
 be compacted. The since moves only as far as every registered reader
 allows, never back, and only to a time before the upper (a time at or past
-the upper cannot be read yet). It first reads the shard's parts up to T to
-check that the shard reads at T, and refuses if the diffs of some key and
-value sum out of the int64 range there (writes check that within one
-batch, not across batches): as the since never moves back, the shard would
-read at no time at all any more. A shard's since moves only this way or
-when a reader of the library downgrades it.
+the upper cannot be read yet). It first reads the shard's parts up to T,
+and refuses if the diffs of some key and value, advanced to T, sum out of
+the int64 range (writes check that within one batch, not across batches):
+in a read at T, which would fail, or in the batches wholly behind T,
+whose compaction would then fail at every gc. A shard's since moves only
+this way or when a reader of the library downgrades it.
 
 gc then compacts (unless --compact=false): the batches wholly behind the
 shard's since are merged into one, their rows advanced to the since and
@@ -181,10 +181,10 @@ func advanceSince(ctx context.Context, g *globals, client *persist.Client, id pe
 
 // checkSince refuses to move the since of the shard cur describes to t
 // where the diffs of some (key, val) up to t sum out of the int64 range
-// (writes refuse that within one batch, not across batches): no replay
-// could read the shard at t or after, and since the since never moves
-// back, no replay could read it at all any more. It reads the shard's
-// parts up to t, with a progress bar.
+// (writes refuse that within one batch, not across batches): in a read at
+// t, which would fail, or in the batches wholly behind t, whose
+// compaction, which every gc would try, would fail. The since never moves
+// back. It reads the shard's parts up to t, with a progress bar.
 func checkSince(ctx context.Context, g *globals, client *persist.Client, cur persist.ShardState, t frontier.Time) error {
 	var total int64
 	for _, b := range cur.Batches {
@@ -198,9 +198,12 @@ func checkSince(ctx context.Context, g *globals, client *persist.Client, cur per
 	bar := g.newProgress(total, fmt.Sprintf("checking the diffs up to %d", t), false)
 	err := client.CheckSince(ctx, cur.Shard, t, func(rows int64) { bar.Set(rows, total) })
 	bar.Done()
+	var se *persist.SinceCheckError
 	switch {
-	case errors.Is(err, persist.ErrDiffOverflow):
-		return failure(fmt.Errorf("--since %d refused: %w, so shard %q could not be read at %d or after; the since was not moved", t, overflowError(err), cur.Shard, t))
+	case errors.As(err, &se) && se.Read:
+		return failure(fmt.Errorf("--since %d refused: %w, so shard %q could not be read at %d; the since was not moved", t, overflowError(err), cur.Shard, t))
+	case errors.As(err, &se):
+		return failure(fmt.Errorf("--since %d refused: in the batches wholly behind it %w, so once the since were there every compaction of shard %q would fail; the since was not moved", t, overflowError(err), cur.Shard))
 	case err != nil:
 		return interruptedOr(ctx, err)
 	}
