@@ -142,11 +142,6 @@ func advanceSince(ctx context.Context, g *globals, client *persist.Client, id pe
 		return failure(fmt.Errorf("--since %d: the upper of shard %q is %s, and the since must be before it (at most %d)",
 			t, id, render.FrontierJSON(times(before.Upper)), upper-1))
 	}
-	if s, ok := before.Since.Single(); ok && s < t {
-		if err := checkSince(ctx, g, client, before, t); err != nil {
-			return err
-		}
-	}
 	r, err := client.OpenReader(ctx, id, "shardflow gc --since")
 	if err != nil {
 		return failure(err)
@@ -157,6 +152,12 @@ func advanceSince(ctx context.Context, g *globals, client *persist.Client, id pe
 			err = errors.Join(err, failure(r.Expire(context.WithoutCancel(ctx))))
 		}
 	}()
+	// Checked under r's seqno hold: no GC deletes a part the check reads.
+	if s, ok := before.Since.Single(); ok && s < t {
+		if err := checkSince(ctx, g, client, before, t); err != nil {
+			return err
+		}
+	}
 	if err := r.DowngradeSince(ctx, frontier.From(t)); err != nil {
 		return failure(err)
 	}
