@@ -31,14 +31,20 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 	if u.User != nil {
 		return "", nil, fmt.Errorf("s3: url %s: credentials in the URL are not used; they come from the AWS credential chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role)", redacted(u))
 	}
-	if e, err := url.Parse(u.Query().Get("endpoint")); err != nil || e.User != nil {
+	// Strictly: u.Query, as gocloud reads it, drops a pair that does not
+	// parse, and with it what the user asked for.
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", nil, fmt.Errorf("s3: url %s: parameters do not parse (separate them with '&', escape '%%' as %%25)", redacted(u))
+	}
+	if e, err := url.Parse(q.Get("endpoint")); err != nil || e.User != nil {
 		return "", nil, fmt.Errorf("s3: url %s: the endpoint parameter is not a URL without credentials (they come from the AWS credential chain)", redacted(u))
 	}
 	dir := strings.Trim(u.Path, "/")
 	if dir == "" {
 		return rawURL, u, nil
 	}
-	if u.Query().Has("prefix") {
+	if q.Has("prefix") {
 		return "", nil, fmt.Errorf("s3: url %s names its prefix twice, as the path and as prefix=", redacted(u))
 	}
 	g := *u

@@ -14,7 +14,7 @@ import (
 func FuzzGocloudURL(f *testing.F) {
 	for _, s := range []string{
 		"s3://b", "s3://b?region=us-east-1", "s3://b/teamA", "s3://b/a/b/?region=x&endpoint=http://h:1",
-		"s3://b/dir?prefix=other/", "s3://b?prefix=p/", "s3:///nohost", "s3://b/%zz", "http://b/x", "s3://b/a b?x=%",
+		"s3://b/dir?prefix=other/", "s3://b?prefix=p/", "s3:///nohost", "s3://b/%zz", "http://b/x", "s3://b/a b?x=%", "s3://b?region=x;endpoint=y",
 	} {
 		f.Add(s)
 	}
@@ -29,6 +29,11 @@ func FuzzGocloudURL(f *testing.F) {
 		g, err := url.Parse(out)
 		if err != nil {
 			t.Fatalf("%q -> %q, which does not parse: %v", raw, out, err)
+		}
+		// gocloud reads the query with url.Query, which drops what does
+		// not parse: nothing may be dropped.
+		if _, err := url.ParseQuery(g.RawQuery); err != nil {
+			t.Fatalf("%q -> %q, whose parameters do not parse: %v", raw, out, err)
 		}
 		if g.Scheme != "s3" || g.Host != u.Host || g.Host == "" {
 			t.Fatalf("%q -> %q: scheme %q host %q, want s3 and %q", raw, out, g.Scheme, g.Host, u.Host)

@@ -58,10 +58,18 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 		// A '#' in the path would silently cut it short.
 		return "", opts, fmt.Errorf("sqlite: url %q: fragment not allowed", u.Redacted())
 	}
-	q := u.Query()
-	for k := range q {
+	// Strictly: u.Query drops a pair that does not parse, so
+	// mode=ro;busy_timeout=1s would open read-write without a word.
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return "", opts, fmt.Errorf("sqlite: url %q: parameters do not parse (separate them with '&', escape '%%' as %%25)", u.Redacted())
+	}
+	for k, vs := range q {
 		if k != "busy_timeout" && k != "mode" {
 			return "", opts, fmt.Errorf("sqlite: url %q: unknown parameter %q", u.Redacted(), k)
+		}
+		if len(vs) > 1 {
+			return "", opts, fmt.Errorf("sqlite: url %q: parameter %q given %d times", u.Redacted(), k, len(vs))
 		}
 	}
 	switch m := q.Get("mode"); m {
