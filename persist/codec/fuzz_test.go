@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shardflow/shardflow/persist/codec"
 )
@@ -47,7 +48,7 @@ func FuzzJSON(f *testing.F) {
 		D *rec              `json:"d"`
 		E map[string]string `json:"e"`
 	}
-	for _, s := range []string{``, `{}`, `{"a":"x","b":[1,2],"c":{"k":true},"d":{"a":"y"}}`, `[1]`, `null`, `{"a":1}`, `{"a":"C:\\ufffd","e":{"\\\\ufffd":"\ufffd"}}`} {
+	for _, s := range []string{``, `{}`, `{"a":"x","b":[1,2],"c":{"k":true},"d":{"a":"y"}}`, `[1]`, `null`, `{"a":1}`, "{\"a\":\"\xff\"}", `{"a":"C:\\ufffd","e":{"\\\\ufffd":"\ufffd"}}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -58,6 +59,9 @@ func FuzzJSON(f *testing.F) {
 				t.Fatalf("Decode(%q) = %v: want ErrMalformed", b, err)
 			}
 			return
+		}
+		if !utf8.Valid(b) {
+			t.Fatalf("Decode(%q) took bytes that are not valid UTF-8", b)
 		}
 		again, err := c.Decode(c.Encode(nil, v))
 		if err != nil {

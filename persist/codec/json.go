@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"unicode/utf8"
 )
 
 // JSON encodes values of T with encoding/json. Struct fields are encoded in
@@ -87,8 +88,15 @@ func replacementAt(b []byte) int {
 }
 
 // Decode parses exactly one JSON value (white space around it allowed).
+// Bytes that are not valid UTF-8 are malformed: encoding/json would read
+// each bad byte as U+FFFD, so "\xff" and "\xfe" would decode alike. (An
+// escaped lone surrogate, \ud800, which Encode never writes, still reads as
+// U+FFFD, as encoding/json reads it.)
 func (JSON[T]) Decode(b []byte) (T, error) {
 	var v T
+	if !utf8.Valid(b) {
+		return v, &DecodeError{Codec: "json", Err: errors.New("not valid UTF-8")}
+	}
 	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) && !nullable(reflect.TypeFor[T]()) {
 		return v, &DecodeError{Codec: "json", Err: fmt.Errorf("null is no %T", v)}
 	}

@@ -2,6 +2,8 @@ package part
 
 import (
 	"bytes"
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -104,6 +106,12 @@ func FuzzDecodeModes(f *testing.F) {
 			t.Fatalf("referenced: %v; copied: %v", rerr, cerr)
 		}
 		if rerr != nil {
+			// Decode turns a panic into ErrCorrupt: a bug all the same.
+			for _, err := range []error{rerr, cerr} {
+				if !errors.Is(err, ErrCorrupt) || strings.Contains(err.Error(), "panicked") {
+					t.Fatalf("decode error %v: want ErrCorrupt, not a panic", err)
+				}
+			}
 			return
 		}
 		defer ref.Release()
