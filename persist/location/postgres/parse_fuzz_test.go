@@ -59,5 +59,22 @@ func FuzzParseConfig(f *testing.F) {
 		if readOnly && params["default_transaction_read_only"] != "on" {
 			t.Fatalf("parseConfig(%q): read-only, but session parameters %v", raw, params)
 		}
+		// In a URL, the mode the query holds (as net/url reads it) is the
+		// mode taken: ro read-only, rw or none not (unless the session
+		// parameters ask for read-only directly).
+		if u, err := url.Parse(raw); asURL && err == nil {
+			switch modes := u.Query()["mode"]; {
+			case len(modes) == 1 && modes[0] == "ro":
+				if !readOnly {
+					t.Fatalf("parseConfig(%q): mode=ro, but not read-only", raw)
+				}
+			case len(modes) == 0 || len(modes) == 1 && modes[0] == "rw":
+				if readOnly && !strings.Contains(raw, "read_only") {
+					t.Fatalf("parseConfig(%q): read-only without mode=ro", raw)
+				}
+			default:
+				t.Fatalf("parseConfig(%q): modes %q taken", raw, modes)
+			}
+		}
 	})
 }
