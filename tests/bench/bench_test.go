@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -177,6 +178,12 @@ func benchChain(b *testing.B, run func(records int) (uint64, error)) {
 }
 
 func BenchmarkP3Dataflow(b *testing.B) { benchChain(b, chainDataflow) }
+
+// BenchmarkP3DataflowEveryCore runs the chain on as many workers as
+// GOMAXPROCS, as the channel pipeline uses every core.
+func BenchmarkP3DataflowEveryCore(b *testing.B) {
+	benchChain(b, func(n int) (uint64, error) { return chainDataflowWorkers(n, runtime.GOMAXPROCS(0)) })
+}
 func BenchmarkP3Loop(b *testing.B) {
 	benchChain(b, func(n int) (uint64, error) { return chainLoop(n), nil })
 }

@@ -40,9 +40,11 @@
 //     reaches through the same blob.
 //   - P3 runtime overhead (ns per record): Records uint64s in batches of
 //     1024 through 10 Map operators on one worker, stepped per batch,
-//     against a plain loop (goal: ratio <= 1.5) and against a goroutine per
-//     stage joined by channels (goal: ratio < 1). Notes give CPU time too:
-//     the channel pipeline runs on every core, the worker on one.
+//     against a plain loop (goal: ratio <= 1.5); and, as a goroutine per
+//     stage joined by channels runs on every core, the same chain on as
+//     many workers as GOMAXPROCS, each over its share of the records,
+//     against that pipeline (goal: ratio < 1). A third row, not judged,
+//     sets the one worker against the pipeline. Notes give CPU time too.
 //   - P4 idle overhead: one Step of a worker holding a chain of 1000 idle
 //     Map operators, per operator. Goal: < 10 ns. No baseline.
 //   - P5 write-to-visible latency (p50, p99 in ms): from the start of a

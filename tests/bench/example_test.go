@@ -44,5 +44,6 @@ func ExampleRun() {
 	// Output:
 	// P3 ns/record
 	// P3 ns/record
+	// P3 ns/record
 	// P4 ns/op
 }

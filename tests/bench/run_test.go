@@ -33,7 +33,7 @@ func TestRunQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"P1": 6, "P2": 5, "P3": 2, "P4": 1, "P5": 2, "P6": 2}
+	want := map[string]int{"P1": 6, "P2": 5, "P3": 3, "P4": 1, "P5": 2, "P6": 2}
 	got := map[string]int{}
 	for _, r := range rep.Rows {
 		got[r.ID]++
