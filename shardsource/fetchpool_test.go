@@ -280,21 +280,35 @@ func waitParked[T, P, R any](t *testing.T, f *fetcher[T, P, R]) {
 	})
 }
 
-// A goroutine prepares what it fetched only when it could take no request
-// next: when none is queued, or when the member already holds its share of
-// unpolled results (its operator is behind). Otherwise it delivers the
-// value as fetched and reads on. A failed fetch is never prepared.
+// A goroutine prepares what it fetched when it could take no request next
+// (none is queued, or the member already holds its share of unpolled
+// results), or when the member's operator has not taken the last result
+// delivered to it. Otherwise it delivers the value as fetched and reads
+// on. A failed fetch is never prepared.
 func TestFetchPoolPreparesWhenIdle(t *testing.T) {
+	// delivered waits until n results are on f's channel, unpolled.
+	delivered := func(t *testing.T, f *fetcher[frontier.Time, int, string], n int) {
+		waitFor(t, fmt.Sprintf("%d results delivered", n), func() bool { return len(f.results) == n })
+	}
 	t.Run("nothing queued", func(t *testing.T) {
 		g := newGatedFetch()
-		f, _ := startPreparing(t, g, 4, 3)
-		for i := range 3 {
-			g.open(i)
-		}
-		// Parts 0 and 1 each had a next part queued; part 2 had none.
+		f, _ := startPreparing(t, g, 4, 1)
+		g.open(0)
+		pollValue(t, f, "a+")
+	})
+	t.Run("operator behind", func(t *testing.T) {
+		g := newGatedFetch()
+		f, _ := startPreparing(t, g, 4, 4)
+		g.open(0)
+		delivered(t, f, 1) // part 1 was queued, the channel empty: as fetched
+		g.open(1)
+		delivered(t, f, 2) // "a" not taken yet: prepared
 		pollValue(t, f, "a")
-		pollValue(t, f, "b")
-		pollValue(t, f, "c+")
+		pollValue(t, f, "b+")
+		g.open(2) // part 3 queued, the channel empty again: as fetched
+		pollValue(t, f, "c")
+		g.open(3) // nothing queued
+		pollValue(t, f, "d+")
 	})
 	t.Run("member holds its share", func(t *testing.T) {
 		g := newGatedFetch()
