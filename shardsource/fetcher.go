@@ -90,8 +90,9 @@ type fetcher[T, P, R any] struct {
 	pool  *fetchPool[T, P, R]
 	fetch func(ctx context.Context, part P) (R, error)
 	// prepare, if not nil, is work on a fetched value that a goroutine
-	// does itself when it could take no request next (see run); the
-	// member's operator does what is left when it polls.
+	// does itself when it could take no request next or the member's
+	// operator is behind (see run); the operator does what is left when
+	// it polls.
 	prepare     func(R) R
 	activate    func()
 	results     chan fetchResult[T, R]

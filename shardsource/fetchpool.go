@@ -28,7 +28,8 @@ func (p *fetchPool[T, P, R]) run() {
 			return
 		}
 		value, err := fetchRecovering(f.ctx, f.fetch, req.part)
-		if err == nil && f.prepare != nil && (f.behind() || !p.takable()) {
+		// Not for a stopped member: its values are only given back.
+		if err == nil && f.prepare != nil && f.ctx.Err() == nil && (f.behind() || !p.takable()) {
 			value = f.prepare(value)
 		}
 		p.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/location/mem"
@@ -377,5 +378,40 @@ func pollValue(t *testing.T, f *fetcher[frontier.Time, int, string], want string
 	t.Helper()
 	if r := pollNext(t, f); r.err != nil || r.value != want {
 		t.Fatalf("polled %q (err %v), want %q", r.value, r.err, want)
+	}
+}
+
+// A stopped member's values are only given back: a fetch that ends after
+// the stop, its cancel ignored, is released without being prepared first,
+// work the stop would otherwise wait for.
+func TestFetchPoolStoppedMemberPreparesNothing(t *testing.T) {
+	entered, finish := make(chan struct{}), make(chan struct{})
+	fetch := func(context.Context, int) (string, error) {
+		close(entered)
+		<-finish // deaf to its cancel
+		return "a", nil
+	}
+	var prepared, released atomic.Int64
+	pool := newFetchPool[frontier.Time, int, string](func(string) { released.Add(1) })
+	f := pool.join(1, 1, fetch, func(s string) string { prepared.Add(1); return s + "+" }, func() {})
+	f.submit(0, 0)
+	<-entered
+	stopped := make(chan struct{})
+	go func() {
+		f.stop()
+		close(stopped)
+	}()
+	<-f.ctx.Done() // the stop has cancelled the fetch
+	close(finish)
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stop never returned")
+	}
+	if n := prepared.Load(); n != 0 {
+		t.Errorf("a stopped member's value was prepared %d times", n)
+	}
+	if n := released.Load(); n != 1 {
+		t.Errorf("a stopped member's value was released %d times, want once", n)
 	}
 }

@@ -121,7 +121,9 @@ type Options[K, V any] struct {
 	// ResultBuffer is the capacity of the channel fetched parts wait in for
 	// each worker's fetch operator (default FetchConcurrency), as the bytes
 	// of their blobs (the operator decodes a part as it takes it), or
-	// decoded when a fetch goroutine had nothing else to do. At most
+	// decoded when a fetch goroutine had nothing else to do or found the
+	// operator behind (not having taken the part before): a part decoded
+	// holds its blob's bytes and its decoded columns. At most
 	// (ResultBuffer+FetchConcurrency) times the process's workers fetched
 	// parts exist in the process, besides those the operators are
 	// decoding and emitting.
