@@ -117,11 +117,7 @@ func TestCheckSince(t *testing.T) {
 // failed for ever.
 func TestCheckSinceCompactionOverflow(t *testing.T) {
 	ctx := context.Background()
-	c := newEnv().client(blobParts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := blobWriter(t)
 	for i, d := range []int64{math.MaxInt64, math.MaxInt64, -math.MaxInt64} {
 		lo := frontier.Time(i)
 		if err := w.CompareAndAppend(ctx, []Update{up("a", "", lo, d)}, ts(lo), ts(lo+1)); err != nil {

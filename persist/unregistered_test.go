@@ -362,12 +362,7 @@ func TestUnregisteredReaderNeverWrong(t *testing.T) {
 // whose rows were not advanced beyond its frontier.
 func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
 	ctx := t.Context()
-	e := newEnv()
-	c := e.client(blobParts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := blobWriter(t)
 	adv, err := c.OpenReader(ctx, "s", "adv")
 	if err != nil {
 		t.Fatal(err)
@@ -393,12 +388,7 @@ func TestListenPastExtendedEmptyCompactedBatch(t *testing.T) {
 // listen, which the docs forbid; Listen promises to catch it.)
 func TestListenBehindEmptyCompactedBatchAfterAnEmptyAppend(t *testing.T) {
 	ctx := t.Context()
-	e := newEnv()
-	c := e.client(blobParts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := blobWriter(t)
 	appendCancelling(t, w)
 	r, err := c.OpenReader(ctx, "s", "r")
 	if err != nil {
