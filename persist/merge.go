@@ -90,15 +90,10 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 		have  bool
 		apart bool
 		// behind sums, in a check, the rows of the runs marked behind:
-		// what a compaction at the since would sum.
+		// what a compaction at the since would sum. Other merges mark no
+		// run and leave it at zero.
 		behind = rowSum{exact: true}
 	)
-	behindDiff := func(rc *runCursor, d int64) int64 {
-		if rc.behind {
-			return d
-		}
-		return 0
-	}
 	// emit ends the group of rows equal to cur.
 	emit := func() error {
 		total, ok := sum.total()
@@ -131,7 +126,9 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 				m.add(cur, closed)
 				apart = true
 			}
-			behind.add(behindDiff(rc, row.Diff))
+			if rc.behind {
+				behind.add(row.Diff)
+			}
 		default:
 			if have {
 				if err := emit(); err != nil {
@@ -139,12 +136,15 @@ func (m *runMerge) merge(ctx context.Context, runs []run) (mergeResult, error) {
 				}
 			}
 			cur, have = row, true
+			sum.reset(row.Diff)
 			if m.spec.check {
 				keep = append(append(keep[:0], row.Key...), row.Val...)
 				cur.Key, cur.Val = keep[:len(row.Key):len(row.Key)], keep[len(row.Key):]
+				behind.reset(0)
+				if rc.behind {
+					behind.add(row.Diff)
+				}
 			}
-			sum.reset(row.Diff)
-			behind.reset(behindDiff(rc, row.Diff))
 		}
 		// Only now may the cursor move on: cur may reference its part.
 		ok, err := rc.next(ctx, m)
