@@ -1,6 +1,7 @@
 package location
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -48,4 +49,19 @@ func LocalPath(u *url.URL) (string, error) {
 	default:
 		return u.Path, nil
 	}
+}
+
+// ErrBadParameters is wrapped by Query's error.
+var ErrBadParameters = errors.New("parameters do not parse (separate them with '&', escape '%' as %25)")
+
+// Query returns the parameters of a backend's URL, strictly: u.Query drops
+// a pair that does not parse without a word, and with it what the user
+// asked for (sqlite:x.db?mode=ro;busy_timeout=1s would open read-write).
+// Its error wraps ErrBadParameters and quotes nothing of the URL.
+func Query(u *url.URL) (url.Values, error) {
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, ErrBadParameters
+	}
+	return q, nil
 }

@@ -31,11 +31,9 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 	if u.User != nil {
 		return "", nil, fmt.Errorf("s3: url %s: credentials in the URL are not used; they come from the AWS credential chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, or a role)", redacted(u))
 	}
-	// Strictly: u.Query, as gocloud reads it, drops a pair that does not
-	// parse, and with it what the user asked for.
-	q, err := url.ParseQuery(u.RawQuery)
+	q, err := location.Query(u) // gocloud's u.Query would drop what does not parse
 	if err != nil {
-		return "", nil, fmt.Errorf("s3: url %s: parameters do not parse (separate them with '&', escape '%%' as %%25)", redacted(u))
+		return "", nil, fmt.Errorf("s3: url %s: %w", redacted(u), err)
 	}
 	if e, err := url.Parse(q.Get("endpoint")); err != nil || e.User != nil {
 		return "", nil, fmt.Errorf("s3: url %s: the endpoint parameter is not a URL without credentials (they come from the AWS credential chain)", redacted(u))

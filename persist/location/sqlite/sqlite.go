@@ -58,11 +58,9 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 		// A '#' in the path would silently cut it short.
 		return "", opts, fmt.Errorf("sqlite: url %q: fragment not allowed", u.Redacted())
 	}
-	// Strictly: u.Query drops a pair that does not parse, so
-	// mode=ro;busy_timeout=1s would open read-write without a word.
-	q, err := url.ParseQuery(u.RawQuery)
+	q, err := location.Query(u)
 	if err != nil {
-		return "", opts, fmt.Errorf("sqlite: url %q: parameters do not parse (separate them with '&', escape '%%' as %%25)", u.Redacted())
+		return "", opts, fmt.Errorf("sqlite: url %q: %w", u.Redacted(), err)
 	}
 	for k, vs := range q {
 		if k != "busy_timeout" && k != "mode" {
