@@ -212,15 +212,11 @@ func checkSince(ctx context.Context, g *globals, client *persist.Client, cur per
 }
 
 // overflowError says what a *persist.DiffOverflowError in err says with the
-// key and value as the records spell them, as write does.
+// key and value as the records spell them, as replay's printer does.
 func overflowError(err error) error {
 	var oe *persist.DiffOverflowError
 	if !errors.As(err, &oe) {
 		return err
 	}
-	side := "above 9223372036854775807"
-	if !oe.Above {
-		side = "below -9223372036854775808"
-	}
-	return fmt.Errorf("the diffs of key %s val %s at time %d sum to %s", oe.Key, oe.Val, oe.Time, side)
+	return &render.DiffOverflowError{Key: oe.Key, Val: oe.Val, Time: uint64(oe.Time), Up: oe.Above}
 }
