@@ -11,6 +11,8 @@
 //     any order, then one row per update. A key or val cell holds JSON text;
 //     a cell that is not valid JSON is taken as a string, so apple means
 //     "apple" while 42 is a number and "42" (in CSV, """42""") a string.
+//     A time or diff cell is a decimal integer, spaces around it and a sign
+//     allowed (+3 is 3, and a time cannot be negative).
 //
 // Input must be UTF-8: a line with other bytes is refused rather than have
 // them replaced by U+FFFD, which would make different keys one.

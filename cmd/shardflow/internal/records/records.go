@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -191,9 +192,10 @@ func jsonProblem(err error) error {
 	return fmt.Errorf("invalid JSON: %v", err)
 }
 
-// parseTime parses a time: a JSON or CSV integer in [0, 2^64).
+// parseTime parses a time: a JSON or CSV integer in [0, 2^64). Like a diff
+// it may have a + sign (only CSV can give one: JSON's grammar has none).
 func parseTime(s string) (uint64, error) {
-	t, err := strconv.ParseUint(s, 10, 64)
+	t, err := strconv.ParseUint(strings.TrimPrefix(s, "+"), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf(`"time" must be an integer in [0, 18446744073709551615], got %s`, s)
 	}

@@ -116,6 +116,28 @@ func TestReadCSV(t *testing.T) {
 	}
 }
 
+// A time and a diff read alike: a + sign, leading zeros and spaces around
+// are all allowed on both, and only one sign.
+func TestReadCSVIntegers(t *testing.T) {
+	in := "key,val,time,diff\na,1,+3,+2\nb,1,007, 007\nc,1, +0 ,-0\n"
+	recs, err := ReadCSV(strings.NewReader(in), "in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]int64{{3, 2}, {7, 7}, {0, 0}}
+	for i, r := range recs {
+		if int64(r.Time) != want[i][0] || r.Diff != want[i][1] {
+			t.Errorf("record %d: time %d diff %d, want %v", i, r.Time, r.Diff, want[i])
+		}
+	}
+	for _, bad := range []string{"++3", "+-3", "-3", "+", "3+"} {
+		_, err := ReadCSV(strings.NewReader("key,val,time\na,1,"+bad+"\n"), "in")
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("time %q: got %v, want ErrMalformed", bad, err)
+		}
+	}
+}
+
 func TestReadCSVErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"", `in:1: empty input: want a header naming key, val, time (and optionally diff)`},
