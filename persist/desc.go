@@ -1,6 +1,8 @@
 package persist
 
 import (
+	"math"
+
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/lease"
 	"github.com/shardflow/shardflow/persist/internal/state"
@@ -15,8 +17,11 @@ type PartDesc struct {
 	Bytes, Rows        int64
 	MinTime, MaxTime   frontier.Time
 	KeyLower, KeyUpper []byte // inclusive bounds on the part's keys
-	DiffsSum           int64
-	Checksum           uint32 // crc32c of the blob's bytes
+	// DiffsSum is the sum of the part's diffs, or, when that lies beyond
+	// the int64 range, the bound it passes (math.MaxInt64 or
+	// math.MinInt64). DiffsSumExact says when it is the sum.
+	DiffsSum int64
+	Checksum uint32 // crc32c of the blob's bytes
 	// Inline holds the part's bytes when it is kept in state (format 2)
 	// rather than in a blob; do not modify it.
 	Inline []byte
@@ -25,6 +30,13 @@ type PartDesc struct {
 	// BatchLower and BatchUpper are the bounds of the batch holding the
 	// part when it was read.
 	BatchLower, BatchUpper Frontier
+}
+
+// DiffsSumExact reports whether DiffsSum is known to be the exact sum of
+// the part's diffs: it is unless it lies at a bound of the int64 range,
+// where a sum beyond the range is kept.
+func (p PartDesc) DiffsSumExact() bool {
+	return p.DiffsSum != math.MaxInt64 && p.DiffsSum != math.MinInt64
 }
 
 func partDesc(p state.Part, b state.Batch) PartDesc {

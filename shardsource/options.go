@@ -39,8 +39,9 @@ func Discard() FilterResult { return FilterResult{kind: decideDiscard} }
 // is the sum of the part's diffs, without fetching it. It is honoured only
 // for a snapshot part wholly at or before as_of (otherwise the part is
 // kept): only then are all its rows read at as_of, so that the single row
-// sums them exactly. A part whose diffs sum to zero is discarded instead:
-// emitted rows never carry a zero diff.
+// sums them exactly; and only if that sum fits an int64
+// (persist.PartDesc.DiffsSumExact). A part whose diffs sum to zero is
+// discarded instead: emitted rows never carry a zero diff.
 func ReplaceWith(key, val []byte) FilterResult {
 	return FilterResult{kind: decideReplace, key: key, val: val}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -70,6 +71,44 @@ func TestReplaceWithZeroSum(t *testing.T) {
 	r.shutdown()
 	if n := e.readers(); n != 0 {
 		t.Fatalf("%d readers after shutdown: a lease kept the reader", n)
+	}
+}
+
+// ReplaceWith of a part whose diffs sum beyond the int64 range fetches the
+// part: no one row can carry the sum. (Before, the part's DiffsSum wrapped
+// around: to MinInt64 in the first case, a row of the wrong sign, and to 0
+// in the second, which discarded the part.) The third part sums to
+// MaxInt64 - 1, which fits, and is replaced as usual.
+func TestReplaceWithSumOutOfRange(t *testing.T) {
+	const max = math.MaxInt64
+	for _, tc := range []struct {
+		name string
+		rows []Row
+	}{
+		{"one past the bound", []Row{row("x", 0, max), row("y", 0, 1)}},
+		{"wraps to zero", []Row{row("x", 0, max), row("y", 0, max), row("z", 0, 2)}},
+		{"below the bound", []Row{row("x", 0, math.MinInt64), row("y", 0, -1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.appendAt(0, 1, tc.rows...)
+			e.appendAt(1, 2, row("a", 1, max-2), row("b", 1, 1))
+			asOf := frontier.From[frontier.Time](1)
+			filter := func(persist.PartDesc, frontier.Antichain[frontier.Time]) FilterResult {
+				return ReplaceWith([]byte("sum"), []byte("v"))
+			}
+			r := runSingle(t, e, Options[string, string]{AsOf: &asOf, Filter: filter, Until: frontier.From[frontier.Time](2)})
+			r.stepUntil("the empty frontier", func() bool { return r.frontier().IsEmpty() })
+			got := consolidated(r.out.rows)
+			want := []string{fmt.Sprintf("sum/v@1+%d", int64(max-1))}
+			for _, x := range tc.rows {
+				want = append(want, fmt.Sprintf("%s/%s@1%+d", x.Key, x.Val, x.Diff))
+			}
+			slices.Sort(want)
+			if !equalStrings(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
 

@@ -188,7 +188,8 @@ func persistListenConfig(cfg listenConfig[listedPart], filter Filter) listenConf
 			// Only a snapshot part (readAt is then as_of) wholly at or
 			// before as_of reads every row at as_of, so only then does
 			// one row with the diffs' sum stand for it exactly.
-			if !inSnapshot || p.leased.Desc.MaxTime > readAt {
+			// Nor can one row carry a sum beyond the int64 range.
+			if !inSnapshot || p.leased.Desc.MaxTime > readAt || !p.leased.Desc.DiffsSumExact() {
 				return p, decideKeep
 			}
 			if p.leased.Desc.DiffsSum == 0 {

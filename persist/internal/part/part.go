@@ -35,6 +35,9 @@ type Stats struct {
 
 	KeyLower, KeyUpper []byte
 
+	// DiffsSum is the sum of the rows' diffs, or, when that lies beyond
+	// the int64 range, the bound it passes (math.MaxInt64 or
+	// math.MinInt64): a DiffsSum strictly between the bounds is exact.
 	DiffsSum int64
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"testing"
 
@@ -28,9 +29,11 @@ func genUpdates(t *rapid.T, maxRows int) []part.Update {
 	}), 0, maxRows).Draw(t, "updates")
 }
 
-// wantStats recomputes Stats from scratch (untruncated bounds).
+// wantStats recomputes Stats from scratch (untruncated bounds), the diffs
+// summed exactly and the sum then held to the int64 range.
 func wantStats(us []part.Update) part.Stats {
 	var s part.Stats
+	sum := new(big.Int)
 	s.Rows = int64(len(us))
 	for i, u := range us {
 		if i == 0 || u.Time < s.MinTime {
@@ -45,8 +48,15 @@ func wantStats(us []part.Update) part.Stats {
 		if i == 0 || bytes.Compare(u.Key, s.KeyUpper) > 0 {
 			s.KeyUpper = u.Key
 		}
-		s.DiffsSum += u.Diff
+		sum.Add(sum, big.NewInt(u.Diff))
 	}
+	switch lo, hi := big.NewInt(math.MinInt64), big.NewInt(math.MaxInt64); {
+	case sum.Cmp(lo) < 0:
+		sum = lo
+	case sum.Cmp(hi) > 0:
+		sum = hi
+	}
+	s.DiffsSum = sum.Int64()
 	return s
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,7 @@ func computeStats(updates []Update) Stats {
 	}
 	lo, hi := updates[0].Key, updates[0].Key
 	s.MinTime, s.MaxTime = updates[0].Time, updates[0].Time
+	wraps := 0 // net times the running sum wrapped: up (+1) or down (-1)
 	for i := range updates {
 		u := &updates[i]
 		if bytes.Compare(u.Key, lo) < 0 {
@@ -36,7 +38,22 @@ func computeStats(updates []Update) Stats {
 		}
 		s.MinTime = min(s.MinTime, u.Time)
 		s.MaxTime = max(s.MaxTime, u.Time)
-		s.DiffsSum += u.Diff // wraps on overflow, like the sum it summarizes
+		sum := s.DiffsSum + u.Diff
+		switch {
+		case u.Diff > 0 && sum < s.DiffsSum:
+			wraps++
+		case u.Diff < 0 && sum > s.DiffsSum:
+			wraps--
+		}
+		s.DiffsSum = sum
+	}
+	// The true sum is DiffsSum + wraps*2^64: beyond the int64 range unless
+	// no wrap is left over, and then kept as the bound it passes.
+	switch {
+	case wraps > 0:
+		s.DiffsSum = math.MaxInt64
+	case wraps < 0:
+		s.DiffsSum = math.MinInt64
 	}
 	s.KeyLower = lowerBound(lo)
 	s.KeyUpper = upperBound(hi)

@@ -34,7 +34,7 @@ type Part struct {
 	Bytes, Rows        int64
 	MinTime, MaxTime   frontier.Time
 	KeyLower, KeyUpper []byte
-	DiffsSum           int64
+	DiffsSum           int64  // saturated at the int64 bounds: see part.Stats
 	Checksum           uint32 // crc32c of the blob bytes
 	DistinctKeyVals    bool   // no two rows share a (key, val)
 	Inline             []byte // the part's bytes, for FormatParquetV1Inline
