@@ -57,9 +57,11 @@ func DefaultLocation(ctx context.Context, dir string) (Location, error) {
 }
 
 // DefaultLocationReadOnly opens the default location under dir for reading
-// only: it creates nothing, its consensus refuses writes with
-// location.ErrReadOnly, and dir may be on a read-only file system or owned
-// by another user. What reads a shard's state or verifies its parts works,
+// only: it creates nothing, its blob store and consensus refuse writes
+// with location.ErrReadOnly, and dir may be on a read-only file system or
+// owned by another user. A missing dir/blob is an empty blob store (see
+// file.OpenReadOnly): a location whose batches all live in its state
+// needs none. What reads a shard's state or verifies its parts works,
 // and so does an unregistered reader (OpenUnregisteredReader); what
 // registers a reader or writer does not.
 func DefaultLocationReadOnly(ctx context.Context, dir string) (Location, error) {
@@ -68,7 +70,7 @@ func DefaultLocationReadOnly(ctx context.Context, dir string) (Location, error) 
 		return Location{}, fmt.Errorf("persist: default location: %w", err)
 	}
 	blobURL, consensusURL := DefaultURLs(abs)
-	return OpenLocation(ctx, blobURL, consensusURL+"?mode=ro")
+	return OpenLocation(ctx, blobURL+"?mode=ro", consensusURL+"?mode=ro")
 }
 
 // DefaultURLs returns the URLs of the default location in the absolute

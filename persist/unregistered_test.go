@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -457,5 +460,64 @@ func unregisteredListenTo(t *testing.T, c *Client, asOf, upper frontier.Time) (*
 		if ev.Kind == ListenProgress && ev.Upper.Equal(ts(upper)) {
 			return u, l
 		}
+	}
+}
+
+// DefaultLocationReadOnly creates nothing: not a missing location, nor the
+// blob directory of a location that has none (all its batches inline; a
+// copy dropped the empty directory). It reads that location's shard, and
+// its blob store refuses writes. (Before, the blob store was opened as
+// usual first, which created dir/blob, and dir with it.)
+func TestDefaultLocationReadOnlyCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	nowhere := filepath.Join(t.TempDir(), "nowhere")
+	if loc, err := DefaultLocationReadOnly(ctx, nowhere); err == nil {
+		loc.Close()
+		t.Fatal("a read-only open of no location succeeded")
+	}
+	if _, err := os.Stat(nowhere); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a read-only open of no location left %s (stat: %v)", nowhere, err)
+	}
+
+	dir := t.TempDir()
+	loc, err := DefaultLocation(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := NewClient(loc, ClientOptions{}).OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("k", "v", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := loc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	blobDir := filepath.Join(dir, "blob")
+	if err := os.Remove(blobDir); err != nil {
+		t.Fatalf("the blob directory of an inline shard: %v", err)
+	}
+	ro, err := DefaultLocationReadOnly(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := os.Stat(blobDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a read-only open recreated %s (stat: %v)", blobDir, err)
+	}
+	c := NewClient(ro, ClientOptions{})
+	r, err := c.OpenUnregisteredReader(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := snapshotContents(t, c, r, 0), (contents{{"k", "v", 0}: 1}); !equalContents(got, want) {
+		t.Fatalf("snapshot at 0: %v, want %v", got, want)
+	}
+	if err := ro.Blob.Set(ctx, "x", []byte("x")); !errors.Is(err, location.ErrReadOnly) {
+		t.Fatalf("a write to the read-only blob store: %v, want ErrReadOnly", err)
+	}
+	if _, err := os.Stat(blobDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused write created %s (stat: %v)", blobDir, err)
 	}
 }

@@ -18,9 +18,12 @@ import (
 
 func init() {
 	location.RegisterBlob("file", func(ctx context.Context, u *url.URL) (location.Blob, error) {
-		dir, err := ParseURL(u)
+		dir, readOnly, err := parseURL(u)
 		if err != nil {
 			return nil, err
+		}
+		if readOnly {
+			return OpenReadOnly(ctx, dir)
 		}
 		return Open(ctx, dir)
 	})
@@ -29,24 +32,47 @@ func init() {
 // ParseURL returns the directory of a file blob URL (see the package
 // documentation for its forms).
 func ParseURL(u *url.URL) (string, error) {
+	dir, _, err := parseURL(u)
+	return dir, err
+}
+
+// parseURL returns the directory of a file blob URL and whether it says
+// mode=ro.
+func parseURL(u *url.URL) (dir string, readOnly bool, err error) {
 	if u.Scheme != "file" {
-		return "", fmt.Errorf("file: url %q: scheme is not file", u.Redacted())
+		return "", false, fmt.Errorf("file: url %q: scheme is not file", u.Redacted())
 	}
-	if u.RawQuery != "" || u.ForceQuery {
-		return "", fmt.Errorf("file: url %q: no query parameters are supported", u.Redacted())
+	q, err := location.Query(u)
+	if err != nil {
+		return "", false, fmt.Errorf("file: url %q: %w", u.Redacted(), err)
+	}
+	for k, vs := range q {
+		if k != "mode" {
+			return "", false, fmt.Errorf("file: url %q: unknown parameter %q (the only one is mode=ro)", u.Redacted(), k)
+		}
+		if len(vs) > 1 {
+			return "", false, fmt.Errorf("file: url %q: parameter %q given %d times", u.Redacted(), k, len(vs))
+		}
+	}
+	switch m := q.Get("mode"); m {
+	case "":
+	case "ro":
+		readOnly = true
+	default:
+		return "", false, fmt.Errorf("file: url %q: bad mode %q (the only mode is ro)", u.Redacted(), m)
 	}
 	if u.Fragment != "" {
 		// A '#' in a directory name would silently cut the path short.
-		return "", fmt.Errorf("file: url %q: fragment not allowed (escape '#' as %%23)", u.Redacted())
+		return "", false, fmt.Errorf("file: url %q: fragment not allowed (escape '#' as %%23)", u.Redacted())
 	}
-	dir, err := location.LocalPath(u)
+	dir, err = location.LocalPath(u)
 	if err != nil {
-		return "", fmt.Errorf("file: %w", err)
+		return "", false, fmt.Errorf("file: %w", err)
 	}
 	if dir == "" {
-		return "", fmt.Errorf("file: url %q: no directory", u.Redacted())
+		return "", false, fmt.Errorf("file: url %q: no directory", u.Redacted())
 	}
-	return dir, nil
+	return dir, readOnly, nil
 }
 
 // Blob is a durable location.Blob in a directory. It is safe for concurrent
@@ -80,8 +106,22 @@ func Open(ctx context.Context, dir string) (*Blob, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, location.Determinate("blob open", err)
 	}
+	b, err := openBucket(root, true)
+	if err != nil {
+		return nil, err
+	}
+	// The root may have just been created: make its entry durable.
+	if err := b.syncDir(filepath.Dir(root)); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("file: open %s: %w", root, err)
+	}
+	return b, nil
+}
+
+// openBucket opens the directory root (absolute), creating it if create.
+func openBucket(root string, create bool) (*Blob, error) {
 	bucket, err := fileblob.OpenBucket(root, &fileblob.Options{
-		CreateDir: true,
+		CreateDir: create,
 		NoTempDir: true,
 		Metadata:  fileblob.MetadataDontWrite,
 	})
@@ -95,11 +135,6 @@ func Open(ctx context.Context, dir string) (*Blob, error) {
 		syncDir:  syncDirPath,
 	}
 	b.mu.durable = map[string]bool{}
-	// The root may have just been created: make its entry durable.
-	if err := b.syncDir(filepath.Dir(root)); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("file: open %s: %w", root, err)
-	}
 	return b, nil
 }
 

@@ -1,6 +1,7 @@
 package file_test
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -41,11 +42,82 @@ func TestURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %q, %v; want %q", raw, got, err, want)
 		}
 	}
-	for _, raw := range []string{"file://", "file:///x?metadata=skip", "s3://x", "file:///a#b"} {
+	for _, raw := range []string{"file://", "file:///x?metadata=skip", "s3://x", "file:///a#b",
+		"file:///x?mode=rw", "file:///x?mode=ro&mode=ro", "file:///x?mode=ro;y=1"} {
 		u, _ := url.Parse(raw)
 		if _, err := file.ParseURL(u); err == nil {
 			t.Errorf("ParseURL(%q) accepted", raw)
 		}
+	}
+}
+
+// A store opened read-only (mode=ro) creates nothing, not even a missing
+// directory, which it reads as an empty store; reads see what a writable
+// handle wrote, and writes fail with ErrReadOnly and change nothing.
+// (Before, the directory was created, and so it was by a read-only default
+// location: TestDefaultLocationReadOnlyCreatesNothing.)
+func TestReadOnly(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "blobs")
+	ro, err := location.OpenBlob(ctx, location.PathURL("file", dir)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a read-only open created %s (stat: %v)", dir, err)
+	}
+	checkReadOnly(t, ro, "")
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w := open(t, dir)
+	defer w.Close()
+	if err := w.Set(ctx, "shard/part-1", []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	ro, err = file.OpenReadOnly(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, ok := ro.(location.IntoGetter); !ok {
+		t.Error("a read-only store of a directory reads into no caller's buffer")
+	}
+	checkReadOnly(t, ro, "data")
+	if v, ok, err := w.Get(ctx, "shard/part-1"); err != nil || !ok || string(v) != "data" {
+		t.Fatalf("after refused writes, Get = %q, %v, %v", v, ok, err)
+	}
+	if _, err := file.OpenReadOnly(ctx, filepath.Join(dir, "shard", "part-1")); err == nil {
+		t.Error("OpenReadOnly of a file accepted")
+	}
+}
+
+// checkReadOnly checks that ro holds shard/part-1 with value want ("": no
+// value) and nothing else, and refuses to write.
+func checkReadOnly(t *testing.T, ro location.Blob, want string) {
+	t.Helper()
+	ctx := t.Context()
+	v, ok, err := ro.Get(ctx, "shard/part-1")
+	if err != nil || ok != (want != "") || string(v) != want {
+		t.Errorf("Get = %q, %v, %v; want %q", v, ok, err, want)
+	}
+	if ex, isEx := ro.(location.Exister); !isEx {
+		t.Error("a read-only store answers no Exists")
+	} else if ok, err := ex.Exists(ctx, "shard/part-1"); err != nil || ok != (want != "") {
+		t.Errorf("Exists = %v, %v", ok, err)
+	}
+	var keys []string
+	if err := ro.List(ctx, "", func(m location.BlobMeta) error { keys = append(keys, m.Key); return nil }); err != nil {
+		t.Errorf("List: %v", err)
+	}
+	if (want == "" && len(keys) != 0) || (want != "" && (len(keys) != 1 || keys[0] != "shard/part-1")) {
+		t.Errorf("List = %q", keys)
+	}
+	if err := ro.Set(ctx, "shard/part-2", []byte("x")); !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
+		t.Errorf("Set: %v, want a determinate ErrReadOnly", err)
+	}
+	if _, err := ro.Delete(ctx, "shard/part-1"); !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
+		t.Errorf("Delete: %v, want a determinate ErrReadOnly", err)
 	}
 }
 
