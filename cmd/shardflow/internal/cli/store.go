@@ -52,17 +52,18 @@ func (g *globals) open(ctx context.Context, create bool) (*store, error) {
 }
 
 // openForReading opens an existing location for the commands that only
-// read state and blobs (shards, inspect, replay). Where the location cannot
-// be opened as usual (it is read-only, or another user's), it is opened
-// read-only: nothing is created or written, and a sqlite or PostgreSQL
-// consensus URL gets mode=ro. If that fails too, the first error is the
-// one reported.
+// read state and blobs (shards, inspect, replay): its file blob store
+// read-only (mode=ro), so that no directory is created. Where the location
+// cannot be opened so (it is read-only, or another user's), it is opened
+// read-only altogether: nothing is created or written, and a sqlite or
+// PostgreSQL consensus URL gets mode=ro too. If that fails too, the first
+// error is the one reported.
 func (g *globals) openForReading(ctx context.Context) (*store, error) {
-	st, err := g.open(ctx, false)
+	st, err := g.openAs(ctx, readBlobs, clientOptions)
 	if err == nil || !mayBeReadOnly(ctx, err) {
 		return st, err
 	}
-	st, rerr := g.openAs(ctx, false, true, clientOptions)
+	st, rerr := g.openAs(ctx, readOnly, clientOptions)
 	if rerr != nil {
 		return nil, err
 	}
@@ -82,12 +83,28 @@ func mayBeReadOnly(ctx context.Context, err error) bool {
 
 // openWith is open with a client of the given options.
 func (g *globals) openWith(ctx context.Context, create bool, opts persist.ClientOptions) (*store, error) {
-	return g.openAs(ctx, create, false, opts)
+	a := existing
+	if create {
+		a = creating
+	}
+	return g.openAs(ctx, a, opts)
 }
 
-// openAs opens the location, creating it if create, for reading only if
-// readOnly.
-func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persist.ClientOptions) (*store, error) {
+// access is what a command does with its location.
+type access int
+
+const (
+	creating  access = iota // writes, creating the location if need be
+	existing                // writes to an existing location
+	readBlobs               // reads blobs, and may write state (register a reader)
+	readOnly                // writes nothing
+)
+
+// openAs opens the location for the access a. Only creating creates
+// anything: the others need the consensus to exist, and from readBlobs on
+// a file blob store is opened with mode=ro, which creates no directory.
+func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptions) (*store, error) {
+	create := a == creating
 	if g.blob != "" {
 		if strings.HasPrefix(g.blob, "mem:") || strings.HasPrefix(g.consensus, "mem:") {
 			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
@@ -98,11 +115,14 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 				return nil, err
 			}
 		}
-		consensus := g.consensus
-		if readOnly {
+		blob, consensus := g.blob, g.consensus
+		if a >= readBlobs {
+			blob = readOnlyURL(blob)
+		}
+		if a == readOnly {
 			consensus = readOnlyURL(consensus)
 		}
-		loc, err := persist.OpenLocation(ctx, g.blob, consensus)
+		loc, err := persist.OpenLocation(ctx, blob, consensus)
 		if err != nil {
 			return nil, failure(err)
 		}
@@ -116,11 +136,20 @@ func (g *globals) openAs(ctx context.Context, create, readOnly bool, opts persis
 			return nil, failure(fmt.Errorf("no shards at %s (write one first, or pass --location)", g.location))
 		}
 	}
-	open := persist.DefaultLocation
-	if readOnly {
-		open = persist.DefaultLocationReadOnly
+	var loc persist.Location
+	var err error
+	switch a {
+	case creating, existing:
+		loc, err = persist.DefaultLocation(ctx, g.location)
+	case readBlobs:
+		var dir string
+		if dir, err = filepath.Abs(g.location); err == nil {
+			blob, consensus := persist.DefaultURLs(dir)
+			loc, err = persist.OpenLocation(ctx, readOnlyURL(blob), consensus)
+		}
+	case readOnly:
+		loc, err = persist.DefaultLocationReadOnly(ctx, g.location)
 	}
-	loc, err := open(ctx, g.location)
 	if err != nil {
 		return nil, failure(err)
 	}
@@ -146,13 +175,13 @@ func sqliteMustExist(consensus string) error {
 	return nil
 }
 
-// readOnlyURL adds mode=ro to a sqlite or PostgreSQL consensus URL that
-// has no mode; other URLs are returned as they are. It appends to the text
+// readOnlyURL adds mode=ro to a file, sqlite or PostgreSQL URL that has no
+// mode; other URLs are returned as they are. It appends to the text
 // the user gave, which is never re-encoded (a query url.ParseQuery rejects
 // in part would lose that part).
 func readOnlyURL(consensus string) string {
 	u, err := url.Parse(consensus)
-	if err != nil || (u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") ||
+	if err != nil || (u.Scheme != "file" && u.Scheme != "sqlite" && u.Scheme != "postgres" && u.Scheme != "postgresql") ||
 		u.Fragment != "" || strings.HasSuffix(consensus, "#") {
 		return consensus
 	}

@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
-// The read-only fallback opens a sqlite or PostgreSQL URL with mode=ro,
+// The read-only fallback opens a file, sqlite or PostgreSQL URL with mode=ro,
 // keeping what the user gave (an explicit mode, other parameters) and
 // leaving other schemes alone.
 func TestReadOnlyURL(t *testing.T) {
@@ -30,6 +33,8 @@ func TestReadOnlyURL(t *testing.T) {
 		"postgres://u@h/db?":                       "postgres://u@h/db?mode=ro",
 		"postgres://u@h/db#f":                      "postgres://u@h/db#f",
 		"mem://":                                   "mem://",
+		"file:///d/blob":                           "file:///d/blob?mode=ro",
+		"file:rel/blob?mode=ro":                    "file:rel/blob?mode=ro",
 		"::not a url":                              "::not a url",
 	} {
 		if got := readOnlyURL(in); got != want {
@@ -111,6 +116,43 @@ func TestMayBeReadOnly(t *testing.T) {
 	} {
 		if got := mayBeReadOnly(c.ctx, c.err); got != c.want {
 			t.Errorf("mayBeReadOnly(%v) = %t, want %t", c.err, got, c.want)
+		}
+	}
+}
+
+// The commands that read (shards, inspect, replay) create no directory:
+// not a --blob directory that does not exist, nor the blob directory of a
+// --location whose shards are all inline and which has lost it. They read
+// such a location all the same. (Before, opening the blob store created
+// the directory.)
+func TestReadCommandsCreateNothing(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	blobDir := filepath.Join(dir, "data", "blob")
+	if err := os.Remove(blobDir); err != nil {
+		t.Fatalf("the blob directory of an inline shard: %v", err)
+	}
+	reads := [][]string{{"shards"}, {"inspect", "--shard", "s", "--verify"}, {"replay", "--shard", "s"}}
+	for _, args := range reads {
+		if code, out, errOut := run(t, ctx, dir, "", args...); code != ExitOK || out == "" {
+			t.Errorf("%v: status %d, %q %q", args, code, out, errOut)
+		}
+		if _, err := os.Stat(blobDir); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%v recreated %s (stat: %v)", args, blobDir, err)
+		}
+	}
+	for _, args := range reads {
+		elsewhere := filepath.Join(t.TempDir(), "elsewhere")
+		args = append([]string{"--blob", location.PathURL("file", elsewhere), "--consensus", location.PathURL("sqlite", filepath.Join(dir, "data", "consensus.db"))}, args...)
+		var out, errOut bytes.Buffer
+		if code := Main(ctx, args, Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut}); code != ExitOK {
+			t.Errorf("%v: status %d, %q", args, code, errOut.String())
+		}
+		if _, err := os.Stat(elsewhere); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%v created %s (stat: %v)", args, elsewhere, err)
 		}
 	}
 }
