@@ -60,3 +60,30 @@ func TestSetPollBackoff(t *testing.T) {
 		t.Fatalf("bounds %v..%v, want 7ms..7ms", r.pollMin, r.pollMax)
 	}
 }
+
+// A poll bound set alone bounds the other's default: ListenPollMax 5ms
+// caps a reader's polls at 5ms, though the default min is 10ms. (Before,
+// a max below the default min was replaced by 1s: a Listen waiting on
+// another process polled some 8 times in 2s instead of some 400.)
+func TestListenPollBoundsDefaults(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct{ min, max, wantMin, wantMax time.Duration }{
+		{0, 0, 10 * ms, time.Second},
+		{0, 5 * ms, 5 * ms, 5 * ms},
+		{0, 50 * ms, 10 * ms, 50 * ms},
+		{2 * time.Second, 0, 2 * time.Second, 2 * time.Second},
+		{20 * ms, 5 * ms, 20 * ms, 20 * ms},
+		{ms, time.Hour, ms, time.Hour},
+	} {
+		e := newEnv()
+		c := NewClient(e.loc, ClientOptions{ListenPollMin: tc.min, ListenPollMax: tc.max})
+		r, err := c.OpenReader(t.Context(), "s", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.pollMin != tc.wantMin || r.pollMax != tc.wantMax {
+			t.Errorf("ListenPollMin %v, ListenPollMax %v: a reader polls from %v up to %v, want %v up to %v",
+				tc.min, tc.max, r.pollMin, r.pollMax, tc.wantMin, tc.wantMax)
+		}
+	}
+}

@@ -40,8 +40,9 @@ type ClientOptions struct {
 	PartTargetSize int64
 	// ListenPollMin and ListenPollMax bound the capped exponential backoff
 	// of a Snapshot or Listen waiting for a write by another process
-	// (defaults 10ms and 1s). Writes through the same Client wake them at
-	// once.
+	// (defaults 10ms and 1s; one set alone bounds the other's default, and
+	// a max below the min is raised to it). Writes through the same Client
+	// wake them at once.
 	ListenPollMin, ListenPollMax time.Duration
 	// CASRetries bounds the retries of a transition after indeterminate
 	// consensus errors (default 5). Lost races retry without bound.
@@ -81,12 +82,17 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	if o.PartTargetSize <= 0 {
 		o.PartTargetSize = part.DefaultTargetSize
 	}
-	if o.ListenPollMin <= 0 {
-		o.ListenPollMin = 10 * time.Millisecond
-	}
-	if o.ListenPollMax < o.ListenPollMin {
+	// A bound set alone moves the other's default so that min <= max:
+	// ListenPollMax 5ms caps the polls at 5ms, whatever the default min.
+	switch {
+	case o.ListenPollMin <= 0 && o.ListenPollMax <= 0:
+		o.ListenPollMin, o.ListenPollMax = 10*time.Millisecond, time.Second
+	case o.ListenPollMin <= 0:
+		o.ListenPollMin = min(10*time.Millisecond, o.ListenPollMax)
+	case o.ListenPollMax <= 0:
 		o.ListenPollMax = max(time.Second, o.ListenPollMin)
 	}
+	o.ListenPollMax = max(o.ListenPollMax, o.ListenPollMin)
 	if o.CASRetries <= 0 {
 		o.CASRetries = 5
 	}
