@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -53,6 +54,25 @@ func LocalPath(u *url.URL) (string, error) {
 
 // ErrBadParameters is wrapped by Query's error.
 var ErrBadParameters = errors.New("parameters do not parse (separate them with '&', escape '%' as %25)")
+
+// Params is Query for a backend that knows only the parameters named in
+// known, each at most once: it refuses any other, and one given twice.
+// Its errors quote only the parameter's name.
+func Params(u *url.URL, known ...string) (url.Values, error) {
+	q, err := Query(u)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range q {
+		if !slices.Contains(known, k) {
+			return nil, fmt.Errorf("unknown parameter %q (known: %s)", k, strings.Join(known, ", "))
+		}
+		if len(vs) > 1 {
+			return nil, fmt.Errorf("parameter %q given %d times", k, len(vs))
+		}
+	}
+	return q, nil
+}
 
 // Query returns the parameters of a backend's URL, strictly: u.Query drops
 // a pair that does not parse without a word, and with it what the user

@@ -78,3 +78,30 @@ func TestOpenErrorsHideUnparsableURLs(t *testing.T) {
 		}
 	}
 }
+
+// Params takes the known parameters, once each, and refuses the others, a
+// repeated one and a query that does not parse, quoting no value.
+func TestParams(t *testing.T) {
+	for raw, want := range map[string]string{
+		"x:///p?mode=ro&busy_timeout=1s": "",
+		"x:///p":                         "",
+		"x:///p?":                        "",
+		"x:///p?mode=ro&mode=ro":         `parameter "mode" given 2 times`,
+		"x:///p?secret=hunter2":          `unknown parameter "secret" (known: mode, busy_timeout)`,
+		"x:///p?mode=ro;busy_timeout=1s": ErrBadParameters.Error(),
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := Params(u, "mode", "busy_timeout")
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", raw, err)
+		case want == "" && q.Get("mode") != u.Query().Get("mode"):
+			t.Errorf("%s: mode %q", raw, q.Get("mode"))
+		case want != "" && (err == nil || err.Error() != want):
+			t.Errorf("%s: error %v, want %s", raw, err, want)
+		}
+	}
+}

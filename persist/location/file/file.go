@@ -42,17 +42,9 @@ func parseURL(u *url.URL) (dir string, readOnly bool, err error) {
 	if u.Scheme != "file" {
 		return "", false, fmt.Errorf("file: url %q: scheme is not file", u.Redacted())
 	}
-	q, err := location.Query(u)
+	q, err := location.Params(u, "mode")
 	if err != nil {
 		return "", false, fmt.Errorf("file: url %q: %w", u.Redacted(), err)
-	}
-	for k, vs := range q {
-		if k != "mode" {
-			return "", false, fmt.Errorf("file: url %q: unknown parameter %q (the only one is mode=ro)", u.Redacted(), k)
-		}
-		if len(vs) > 1 {
-			return "", false, fmt.Errorf("file: url %q: parameter %q given %d times", u.Redacted(), k, len(vs))
-		}
 	}
 	switch m := q.Get("mode"); m {
 	case "":

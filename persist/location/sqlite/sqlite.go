@@ -58,17 +58,9 @@ func ParseURL(u *url.URL) (path string, opts Options, err error) {
 		// A '#' in the path would silently cut it short.
 		return "", opts, fmt.Errorf("sqlite: url %q: fragment not allowed", u.Redacted())
 	}
-	q, err := location.Query(u)
+	q, err := location.Params(u, "busy_timeout", "mode")
 	if err != nil {
 		return "", opts, fmt.Errorf("sqlite: url %q: %w", u.Redacted(), err)
-	}
-	for k, vs := range q {
-		if k != "busy_timeout" && k != "mode" {
-			return "", opts, fmt.Errorf("sqlite: url %q: unknown parameter %q", u.Redacted(), k)
-		}
-		if len(vs) > 1 {
-			return "", opts, fmt.Errorf("sqlite: url %q: parameter %q given %d times", u.Redacted(), k, len(vs))
-		}
 	}
 	switch m := q.Get("mode"); m {
 	case "":
