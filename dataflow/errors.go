@@ -30,8 +30,8 @@ var (
 	// ErrStalled is returned by Execute for a worker that sat idle for
 	// Config.IdleTimeout with dataflows still running.
 	ErrStalled = errors.New("dataflow: worker stalled with dataflows running")
-	// ErrAborted is returned by Execute for workers stopped because
-	// another worker panicked.
+	// ErrAborted is returned by Execute, beside a *PanicError, for the
+	// workers the panic stopped.
 	ErrAborted = errors.New("dataflow: aborted because another worker failed")
 )
 

@@ -3,6 +3,7 @@ package dataflow_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -134,6 +135,12 @@ func TestExecutePanicStopsPeers(t *testing.T) {
 	var pe *dataflow.PanicError
 	if !errors.As(err, &pe) || pe.Worker != 1 || pe.Value != "boom" {
 		t.Fatalf("Execute = %v, want worker 1's panic", err)
+	}
+	// Worker 0, stopped, is named as aborted; what it held is no leak.
+	// (Before, its error was dropped, and ErrAborted never returned.)
+	var le *dataflow.LeakError
+	if !errors.Is(err, dataflow.ErrAborted) || !strings.Contains(err.Error(), "workers [0] stopped") || errors.As(err, &le) {
+		t.Fatalf("Execute = %v, want worker 0 named as aborted, and no leak", err)
 	}
 }
 

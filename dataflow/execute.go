@@ -32,8 +32,10 @@ type Config struct {
 // worker itself; after fn returns, the worker keeps stepping, parking when
 // idle, until its dataflows complete. Execute returns when every worker has
 // finished, with the workers' errors joined: a *PanicError for a worker that
-// panicked (the others then stop with ErrAborted), and a *LeakError for
-// capabilities still held when a worker stopped. Before it returns, the
+// panicked, and a *LeakError for capabilities still held when a worker
+// stopped. A panic stops the other workers: they are named in one error
+// wrapping ErrAborted, which stands for theirs (the capabilities they held
+// when stopped are no leak). Before it returns, the
 // values the workers' dataflows share (Shared) are closed, aborted or not.
 func Execute(cfg Config, fn func(*Worker)) error {
 	workers := NewWorkers(cfg)
@@ -89,16 +91,27 @@ func Execute(cfg Config, fn func(*Worker)) error {
 	// A worker that panicked kept its dataflows, and the values they share
 	// with the other workers: nothing will step them again.
 	workers[0].group.closeAll()
-	// A worker that panicked first is the cause; drop the others' aborts.
-	var panics []error
-	for _, err := range errs {
+	// A worker that panicked is the cause. The others it stopped are
+	// named in one ErrAborted: their errors (what they held when stopped)
+	// are its consequences.
+	var panics, others []error
+	var aborted []int
+	for i, err := range errs {
 		var pe *PanicError
-		if errors.As(err, &pe) {
+		switch {
+		case errors.As(err, &pe):
 			panics = append(panics, err)
+		case errors.Is(err, ErrAborted):
+			aborted = append(aborted, i)
+		case err != nil:
+			others = append(others, err)
 		}
 	}
-	if len(panics) > 0 {
-		return errors.Join(panics...)
+	if len(panics) == 0 {
+		return errors.Join(errs...)
 	}
-	return errors.Join(errs...)
+	if len(aborted) > 0 {
+		others = append(others, fmt.Errorf("dataflow: workers %v stopped: %w", aborted, ErrAborted))
+	}
+	return errors.Join(append(panics, others...)...)
 }
