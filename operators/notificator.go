@@ -50,8 +50,9 @@ func (n *Notificator[T]) NotifyAt(c *dataflow.Capability[T]) {
 	n.pending = append(n.pending, c)
 }
 
-// Pending returns the number of times requested and not yet fired.
-func (n *Notificator[T]) Pending() int { return len(n.pending) }
+// Pending returns the number of times requested and not yet fired: within
+// ForEach's f, that counts the ready times f has not been handed yet.
+func (n *Notificator[T]) Pending() int { return len(n.byTime) }
 
 // isReady reports whether no watched frontier is at or before t.
 func (n *Notificator[T]) isReady(t T) bool {
@@ -74,7 +75,11 @@ func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 		if len(n.ready) == 0 {
 			return
 		}
-		for i, c := range n.ready {
+		for i := 0; i < len(n.ready); i++ {
+			c := n.ready[i]
+			if c == nil {
+				continue // dropped: f called Drop
+			}
 			n.ready[i] = nil
 			delete(n.byTime, c.Time())
 			f(c)
@@ -122,9 +127,17 @@ func (n *Notificator[T]) takeReady() {
 }
 
 // Drop drops every pending capability, for an operator that shuts down.
+// Called from ForEach's f, it drops the ready ones f has not been handed
+// yet too: none fires after it.
 func (n *Notificator[T]) Drop() {
 	for _, c := range n.pending {
 		c.Drop()
+	}
+	for i, c := range n.ready {
+		if c != nil {
+			c.Drop()
+			n.ready[i] = nil
+		}
 	}
 	clear(n.pending)
 	n.pending = n.pending[:0]

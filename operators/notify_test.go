@@ -233,3 +233,40 @@ func notifyDataflow(w *dataflow.Worker, logic func(in *dataflow.InPort[T, int], 
 	})
 	return in
 }
+
+// Within ForEach's f, Pending counts the ready times f has not been handed
+// yet, and a Drop from f drops them: none fires after it. (Before, Pending
+// counted only the times not yet ready, 0 here from the first call on, and
+// the ready times fired after a Drop.)
+func TestNotificatorPendingAndDropWithinForEach(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		w := dataflow.NewWorker()
+		var fired []T
+		var pending []int
+		in := notifyDataflow(w, func(in *dataflow.InPort[T, int], n *operators.Notificator[T]) {
+			in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) { n.NotifyAt(ref.Retain()) })
+			n.ForEach(func(c *dataflow.Capability[T]) {
+				fired = append(fired, c.Time())
+				pending = append(pending, n.Pending())
+				if drop {
+					n.Drop()
+				}
+			})
+		})
+		for _, tm := range []T{0, 1, 3} {
+			in.AdvanceTo(tm)
+			in.Send(0)
+		}
+		in.AdvanceTo(10) // all three ready in one round
+		settle(t, w)
+		wantFired, wantPending := []T{0, 1, 3}, []int{2, 1, 0}
+		if drop {
+			wantFired, wantPending = []T{0}, []int{2}
+		}
+		if !slices.Equal(fired, wantFired) || !slices.Equal(pending, wantPending) {
+			t.Fatalf("drop %v: fired %v with Pending %v, want %v with %v", drop, fired, pending, wantFired, wantPending)
+		}
+		in.Close()
+		runSingle(t, w)
+	}
+}
