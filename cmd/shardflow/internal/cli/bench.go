@@ -35,7 +35,8 @@ with the goal and whether it was met.
   P3 runtime overhead: 10 Map stages vs a plain loop and a channel pipeline
   P4 cost of one Step per idle operator (1000 idle operators)
   P5 write-to-visible latency, p50/p99, listener in this and another process
-  P6 peak heap while replaying a shard ten times the fetch memory budget
+  P6 peak heap while replaying a shard many times the fetch memory budget
+     (over fifty times at the default --p6-rows; its row says how many)
 
 Each figure is the median of several runs after a warm-up. Shards are
 generated in a temporary directory (not --location) and removed afterwards.
