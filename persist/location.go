@@ -59,9 +59,9 @@ func DefaultLocation(ctx context.Context, dir string) (Location, error) {
 // DefaultLocationReadOnly opens the default location under dir for reading
 // only: it creates nothing, its blob store and consensus refuse writes
 // with location.ErrReadOnly, and dir may be on a read-only file system or
-// owned by another user. A missing dir/blob is an empty blob store (see
-// file.OpenReadOnly): a location whose batches all live in its state
-// needs none. What reads a shard's state or verifies its parts works,
+// owned by another user. A missing dir/blob reads as an empty blob store
+// until a writer creates it (see file.OpenReadOnly): a location whose
+// batches all live in its state needs none. What reads a shard's state or verifies its parts works,
 // and so does an unregistered reader (OpenUnregisteredReader); what
 // registers a reader or writer does not.
 func DefaultLocationReadOnly(ctx context.Context, dir string) (Location, error) {

@@ -16,7 +16,7 @@
 //
 // With the parameter mode=ro (file:///abs/path/blobs?mode=ro) the store is
 // opened with OpenReadOnly: nothing is created or written, and a missing
-// directory is an empty store. Otherwise the directory is created if
+// directory reads as an empty store until something creates it. Otherwise the directory is created if
 // missing. Keys map to paths below it ("a/b"
 // is the file a/b), so a key cannot also be a directory of another key:
 // with "a/b" stored, Set("a") fails. Deletes are not synced: after a crash

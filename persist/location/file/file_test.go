@@ -52,10 +52,12 @@ func TestURL(t *testing.T) {
 }
 
 // A store opened read-only (mode=ro) creates nothing, not even a missing
-// directory, which it reads as an empty store; reads see what a writable
-// handle wrote, and writes fail with ErrReadOnly and change nothing.
-// (Before, the directory was created, and so it was by a read-only default
-// location: TestDefaultLocationReadOnlyCreatesNothing.)
+// directory, which it reads as an empty store until a writer creates it;
+// reads see what a writable handle wrote, and writes fail with ErrReadOnly
+// and change nothing. (Before, the directory was created, and so it was by
+// a read-only default location: TestDefaultLocationReadOnlyCreatesNothing.
+// A first fix read a missing directory as empty for good, so a follower
+// saw a blob written later as missing: TestReadCommandsCreateNothing.)
 func TestReadOnly(t *testing.T) {
 	ctx := t.Context()
 	dir := filepath.Join(t.TempDir(), "blobs")
@@ -63,32 +65,43 @@ func TestReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer ro.Close()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("a read-only open created %s (stat: %v)", dir, err)
 	}
 	checkReadOnly(t, ro, "")
-	if err := ro.Close(); err != nil {
-		t.Fatal(err)
-	}
 	w := open(t, dir)
 	defer w.Close()
 	if err := w.Set(ctx, "shard/part-1", []byte("data")); err != nil {
 		t.Fatal(err)
 	}
-	ro, err = file.OpenReadOnly(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	if _, ok := ro.(location.IntoGetter); !ok {
-		t.Error("a read-only store of a directory reads into no caller's buffer")
-	}
-	checkReadOnly(t, ro, "data")
+	checkReadOnly(t, ro, "data") // the directory has appeared
 	if v, ok, err := w.Get(ctx, "shard/part-1"); err != nil || !ok || string(v) != "data" {
 		t.Fatalf("after refused writes, Get = %q, %v, %v", v, ok, err)
 	}
+	ro2, err := file.OpenReadOnly(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ro2.(location.IntoGetter); !ok {
+		t.Error("a read-only store reads into no caller's buffer")
+	}
+	checkReadOnly(t, ro2, "data")
+	if err := ro2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ro2.Get(ctx, "shard/part-1"); !errors.Is(err, location.ErrClosed) {
+		t.Errorf("Get after Close: %v, want ErrClosed", err)
+	}
 	if _, err := file.OpenReadOnly(ctx, filepath.Join(dir, "shard", "part-1")); err == nil {
 		t.Error("OpenReadOnly of a file accepted")
+	}
+	dangling := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(filepath.Join(t.TempDir(), "unmounted"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.OpenReadOnly(ctx, dangling); err == nil {
+		t.Error("OpenReadOnly of a symbolic link to nothing accepted: it would read as an empty store")
 	}
 }
 

@@ -7,18 +7,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	"github.com/shardflow/shardflow/persist/location"
-	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
 // OpenReadOnly opens the blob directory dir for reading only: it creates
 // nothing, and Set and Delete fail with location.ErrReadOnly, writing
-// nothing. A directory that does not exist is an empty store, as it would
-// be for a location whose batches are all kept in its state: such a
-// location needs no blob directory, and a copy of it may have dropped the
-// empty one. (It stays empty: blobs another process writes there after
-// the open are not seen.) A path that is not a directory is an error.
+// nothing. A directory that does not exist reads as an empty store until
+// something creates it, as the next writer of a location whose batches
+// were all kept in its state will: such a location needs no blob
+// directory, and a copy of it may have dropped the empty one. A path that
+// exists but is no directory, a symbolic link to nothing among them, is an
+// error.
 func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
@@ -27,10 +29,12 @@ func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, location.Determinate("blob open", err)
 	}
+	ro := &readOnly{root: root}
+	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+		return ro, nil
+	}
 	fi, err := os.Stat(root)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return readOnly{mem.NewBlob(), root}, nil
 	case err != nil:
 		return nil, fmt.Errorf("file: open %s: %w", root, err)
 	case !fi.IsDir():
@@ -40,38 +44,98 @@ func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readOnlyInto{readOnly{b, root}, b}, nil
+	ro.b.Store(b)
+	return ro, nil
 }
 
-// readOnly is a Blob that refuses writes.
+// readOnly is the Blob OpenReadOnly returns: the directory's Blob, opened
+// once the directory exists, with writes refused.
 type readOnly struct {
-	location.Blob
-	root string
-}
-
-// readOnlyInto is a readOnly Blob that reads into the caller's buffers.
-type readOnlyInto struct {
-	readOnly
-	into *Blob
+	root   string
+	b      atomic.Pointer[Blob] // nil while the directory does not exist
+	closed atomic.Bool
+	mu     sync.Mutex // held to open b, and to close it
 }
 
 var (
-	_ location.Exister    = readOnly{}
-	_ location.IntoGetter = readOnlyInto{}
+	_ location.Exister    = (*readOnly)(nil)
+	_ location.IntoGetter = (*readOnly)(nil)
 )
 
-func (b readOnly) Set(ctx context.Context, key string, _ []byte) error {
-	return location.Determinate("blob set", fmt.Errorf("file: %s: set %q: %w", b.root, key, location.ErrReadOnly))
+// blob returns the directory's Blob, or nil while there is no directory.
+func (r *readOnly) blob(ctx context.Context, op string) (*Blob, error) {
+	if r.closed.Load() {
+		return nil, location.Determinate(op, location.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, location.Determinate(op, err)
+	}
+	if b := r.b.Load(); b != nil {
+		return b, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Load() {
+		return nil, location.Determinate(op, location.ErrClosed)
+	}
+	if b := r.b.Load(); b != nil {
+		return b, nil
+	}
+	if fi, err := os.Stat(r.root); err != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	b, err := openBucket(r.root, false)
+	if err != nil {
+		return nil, location.Determinate(op, err)
+	}
+	r.b.Store(b)
+	return b, nil
 }
 
-func (b readOnly) Delete(ctx context.Context, key string) (bool, error) {
-	return false, location.Determinate("blob delete", fmt.Errorf("file: %s: delete %q: %w", b.root, key, location.ErrReadOnly))
+func (r *readOnly) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return r.GetInto(ctx, key, nil)
 }
 
-func (b readOnly) Exists(ctx context.Context, key string) (bool, error) {
-	return b.Blob.(location.Exister).Exists(ctx, key)
+func (r *readOnly) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
+	b, err := r.blob(ctx, "blob get")
+	if b == nil {
+		return nil, false, err
+	}
+	return b.GetInto(ctx, key, dst)
 }
 
-func (b readOnlyInto) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
-	return b.into.GetInto(ctx, key, dst)
+func (r *readOnly) Exists(ctx context.Context, key string) (bool, error) {
+	b, err := r.blob(ctx, "blob exists")
+	if b == nil {
+		return false, err
+	}
+	return b.Exists(ctx, key)
+}
+
+func (r *readOnly) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
+	b, err := r.blob(ctx, "blob list")
+	if b == nil {
+		return err
+	}
+	return b.List(ctx, prefix, fn)
+}
+
+func (r *readOnly) Set(ctx context.Context, key string, _ []byte) error {
+	return location.Determinate("blob set", fmt.Errorf("file: %s: set %q: %w", r.root, key, location.ErrReadOnly))
+}
+
+func (r *readOnly) Delete(ctx context.Context, key string) (bool, error) {
+	return false, location.Determinate("blob delete", fmt.Errorf("file: %s: delete %q: %w", r.root, key, location.ErrReadOnly))
+}
+
+func (r *readOnly) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed.Swap(true) {
+		return nil
+	}
+	if b := r.b.Load(); b != nil {
+		return b.Close()
+	}
+	return nil
 }

@@ -61,13 +61,7 @@ func TestFollowCancel(t *testing.T) {
 		done <- Main(fctx, []string{"--location", dir + "/data", "replay", "--shard", "s", "--follow"},
 			Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), `{"frontier":[1]}`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no frontier [1] within 10s: %q", out.String())
-		}
-		time.Sleep(5 * time.Millisecond) // polling another goroutine's output, bounded by the deadline
-	}
+	waitOutput(t, out, done, `{"frontier":[1]}`)
 	cancel()
 	if code := waitDone(t, done, "replay --follow after its interruption"); code != ExitOK {
 		t.Fatalf("status %d: %s", code, out.String())
@@ -75,6 +69,24 @@ func TestFollowCancel(t *testing.T) {
 	code, inspect, _ := run(t, ctx, dir, "", "inspect", "--shard", "s", "--output", "json")
 	if code != ExitOK || !strings.Contains(inspect, `"readers":[]`) {
 		t.Fatalf("readers left behind: %s", inspect)
+	}
+}
+
+// waitOutput waits until out, written by a Main running on another
+// goroutine, holds s, failing the test if Main ends first or 10 s pass.
+func waitOutput(t *testing.T, out *syncBuffer, done <-chan int, s string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), s) {
+		select {
+		case code := <-done:
+			t.Fatalf("ended with status %d before printing %s: %q", code, s, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10s: %q", s, out.String())
+		}
+		time.Sleep(5 * time.Millisecond) // polling another goroutine's output, bounded by the deadline
 	}
 }
 

@@ -156,3 +156,36 @@ func TestReadCommandsCreateNothing(t *testing.T) {
 		}
 	}
 }
+
+// A replay --follow of a location that has lost its blob directory (its
+// batches all inline) sees a batch a writer puts in a blob later, which
+// recreates the directory. (A first fix of TestReadCommandsCreateNothing
+// read the missing directory as empty for good: the follow froze with
+// status 3, the blob "missing".)
+func TestFollowSeesBlobDirCreatedLater(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	if err := os.Remove(filepath.Join(dir, "data", "blob")); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(fctx, []string{"--location", dir + "/data", "replay", "--shard", "s", "--follow"},
+			Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
+	}()
+	waitOutput(t, out, done, `{"frontier":[1]}`)
+	if code, _, errOut := run(t, ctx, dir, `{"key":"b","val":2,"time":1}`, "write", "--shard", "s", "--inline-max-bytes", "0"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	waitOutput(t, out, done, `{"key":"b","val":2,"time":1,"diff":1}`)
+	cancel()
+	if code := waitDone(t, done, "replay --follow"); code != ExitOK {
+		t.Fatalf("status %d: %s", code, out.String())
+	}
+}
