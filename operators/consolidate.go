@@ -1,6 +1,9 @@
 package operators
 
 import (
+	"math"
+	"math/big"
+
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
 )
@@ -18,6 +21,9 @@ type Update[D any] struct {
 // seen at that time on this worker. Consolidation is per worker: exchange
 // by a hash of the data first (ConsolidateExchange) for a global result.
 //
+// The sums are exact: a datum whose diffs sum beyond the int64 range is
+// emitted as several updates, each of which fits, adding up to the sum.
+//
 // Data are compared with ==; consolidate by a derived key by mapping to it
 // first.
 func Consolidate[T frontier.Timestamp[T], D comparable](s *dataflow.Stream[T, Update[D]]) *dataflow.Stream[T, Update[D]] {
@@ -31,10 +37,45 @@ func ConsolidateExchange[T frontier.Timestamp[T], D comparable](s *dataflow.Stre
 }
 
 // pendingTime accumulates the updates of one time: index[d] is d's
-// position in updates.
+// position in updates. wraps[i], where not zero, counts how often the sum
+// of updates[i] wrapped around the int64 range, up (+1) or down (-1): the
+// exact sum is updates[i].Diff + wraps[i]*2^64.
 type pendingTime[D comparable] struct {
 	index   map[D]int
 	updates []Update[D]
+	wraps   map[int]int64
+}
+
+// wrapped records that adding diff to the sum of updates[i] wrapped it
+// around, up if diff is positive, down if not.
+func (p *pendingTime[D]) wrapped(i int, diff int64) {
+	if p.wraps == nil {
+		p.wraps = map[int]int64{}
+	}
+	if diff > 0 {
+		p.wraps[i]++
+	} else {
+		p.wraps[i]--
+	}
+}
+
+// appendExact appends u, whose sum wrapped w times, as updates of u.Data
+// that each fit an int64 and sum to u.Diff + w*2^64.
+func appendExact[D any](out []Update[D], u Update[D], w int64) []Update[D] {
+	sum := new(big.Int).Lsh(big.NewInt(w), 64)
+	sum.Add(sum, big.NewInt(u.Diff))
+	for !sum.IsInt64() {
+		part := int64(math.MaxInt64)
+		if sum.Sign() < 0 {
+			part = math.MinInt64
+		}
+		out = append(out, Update[D]{Data: u.Data, Diff: part})
+		sum.Sub(sum, big.NewInt(part))
+	}
+	if d := sum.Int64(); d != 0 {
+		out = append(out, Update[D]{Data: u.Data, Diff: d})
+	}
+	return out
 }
 
 func consolidate[T frontier.Timestamp[T], D comparable](s *dataflow.Stream[T, Update[D]], pact dataflow.Pact[Update[D]]) *dataflow.Stream[T, Update[D]] {
@@ -53,7 +94,12 @@ func consolidate[T frontier.Timestamp[T], D comparable](s *dataflow.Stream[T, Up
 			}
 			for _, u := range data {
 				if i, ok := p.index[u.Data]; ok {
-					p.updates[i].Diff += u.Diff
+					d := &p.updates[i].Diff
+					sum := *d + u.Diff
+					if (sum < *d) != (u.Diff < 0) {
+						p.wrapped(i, u.Diff)
+					}
+					*d = sum
 					continue
 				}
 				p.index[u.Data] = len(p.updates)
@@ -63,10 +109,20 @@ func consolidate[T frontier.Timestamp[T], D comparable](s *dataflow.Stream[T, Up
 		n.ForEach(func(c *dataflow.Capability[T]) {
 			p := byTime[c.Time()]
 			delete(byTime, c.Time())
-			kept := p.updates[:0]
-			for _, u := range p.updates {
-				if u.Diff != 0 {
-					kept = append(kept, u)
+			var kept []Update[D]
+			if p.wraps == nil {
+				kept = p.updates[:0]
+				for _, u := range p.updates {
+					if u.Diff != 0 {
+						kept = append(kept, u)
+					}
+				}
+			} else {
+				// Some sum wrapped: it may take more updates than it
+				// had, so none is written over in place.
+				kept = make([]Update[D], 0, len(p.updates))
+				for i, u := range p.updates {
+					kept = appendExact(kept, u, p.wraps[i])
 				}
 			}
 			out.Session(c).GiveBatch(kept)

@@ -1,6 +1,8 @@
 package operators_test
 
 import (
+	"math"
+	"math/big"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -150,5 +152,53 @@ func TestConsolidateModelClusterSeeds(t *testing.T) {
 		if got := updatesByTime(t, links); got != want {
 			t.Fatalf("seed %d (%d workers): got\n%s\nwant\n%s", seed, workers, got, want)
 		}
+	}
+}
+
+// The diffs Consolidate emits for a datum sum exactly to its input's, also
+// beyond the int64 range: such a sum goes out as several updates that
+// each fit. (Before, MaxInt64 and 1 came out as one update of MinInt64, and
+// a sum of 2^64 wrapped to 0 and the datum vanished.) A sum that wraps and
+// comes back, w, is one update as usual.
+func TestConsolidateSumOutOfRange(t *testing.T) {
+	const max, min = math.MaxInt64, math.MinInt64
+	w := dataflow.NewWorker()
+	var in *dataflow.InputHandle[T, up]
+	var got []up
+	dataflow.Dataflow(w, "consolidate", func(s *dataflow.Scope[T]) {
+		var st *dataflow.Stream[T, up]
+		in, st = operators.Input[up](s)
+		operators.Inspect(operators.Consolidate(st), func(_ T, u up) { got = append(got, u) })
+	})
+	in.SendBatch([]up{{"x", max}, {"x", 1}, {"y", max}, {"y", max}, {"y", 2}, {"z", min}, {"z", -1},
+		{"w", max}, {"w", 3}, {"w", -5}, {"v", 1}, {"v", -1}})
+	in.Close()
+	runSingle(t, w)
+	sums := map[string]*big.Int{}
+	for _, u := range got {
+		if u.Diff == 0 {
+			t.Errorf("emitted %v: a zero diff", u)
+		}
+		if sums[u.Data] == nil {
+			sums[u.Data] = new(big.Int)
+		}
+		sums[u.Data].Add(sums[u.Data], big.NewInt(u.Diff))
+	}
+	want := map[string]*big.Int{
+		"x": new(big.Int).Add(big.NewInt(max), big.NewInt(1)),
+		"y": new(big.Int).Lsh(big.NewInt(1), 64),
+		"z": new(big.Int).Sub(big.NewInt(min), big.NewInt(1)),
+		"w": big.NewInt(max - 2),
+	}
+	if len(sums) != len(want) {
+		t.Fatalf("emitted %v: data %d, want x, y, z and w", got, len(sums))
+	}
+	for d, s := range want {
+		if sums[d] == nil || sums[d].Cmp(s) != 0 {
+			t.Errorf("emitted %v: %s sums to %v, want %v", got, d, sums[d], s)
+		}
+	}
+	if n := len(got); n != 2+3+2+1 {
+		t.Errorf("emitted %d updates, want 8 (x, y and z as few as fit, w in one): %v", n, got)
 	}
 }
