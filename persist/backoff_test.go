@@ -55,7 +55,11 @@ func TestSetPollBackoff(t *testing.T) {
 	if l.w.min != 7*time.Millisecond || l.w.max != time.Second || l.w.delay != 7*time.Millisecond {
 		t.Fatalf("waiter bounds %v..%v delay %v, want 7ms..1s delay 7ms", l.w.min, l.w.max, l.w.delay)
 	}
-	r.SetPollBackoff(0, 3*time.Millisecond) // max below min: raised to min
+	r.SetPollBackoff(0, 3*time.Millisecond) // a max alone below the min: the min comes down to it
+	if r.pollMin != 3*time.Millisecond || r.pollMax != 3*time.Millisecond {
+		t.Fatalf("bounds %v..%v, want 3ms..3ms", r.pollMin, r.pollMax)
+	}
+	r.SetPollBackoff(7*time.Millisecond, 3*time.Millisecond) // both, max below min: raised to it
 	if r.pollMin != 7*time.Millisecond || r.pollMax != 7*time.Millisecond {
 		t.Fatalf("bounds %v..%v, want 7ms..7ms", r.pollMin, r.pollMax)
 	}
@@ -84,6 +88,33 @@ func TestListenPollBoundsDefaults(t *testing.T) {
 		if r.pollMin != tc.wantMin || r.pollMax != tc.wantMax {
 			t.Errorf("ListenPollMin %v, ListenPollMax %v: a reader polls from %v up to %v, want %v up to %v",
 				tc.min, tc.max, r.pollMin, r.pollMax, tc.wantMin, tc.wantMax)
+		}
+	}
+}
+
+// SetPollBackoff moves the bounds as ClientOptions does: a max given alone
+// below the current min lowers the min. (Before, SetPollBackoff(0, 5ms) on
+// a default client polled from 10ms up to 10ms; ListenRetry{Max: 5ms} of a
+// shard source calls it so.)
+func TestSetPollBackoffBounds(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct{ lo, hi, wantMin, wantMax time.Duration }{
+		{0, 0, 10 * ms, time.Second},
+		{0, 5 * ms, 5 * ms, 5 * ms},
+		{0, 50 * ms, 10 * ms, 50 * ms},
+		{2 * time.Second, 0, 2 * time.Second, 2 * time.Second},
+		{20 * ms, 0, 20 * ms, time.Second},
+		{20 * ms, 5 * ms, 20 * ms, 20 * ms},
+	} {
+		e := newEnv()
+		r, err := NewClient(e.loc, ClientOptions{}).OpenReader(t.Context(), "s", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetPollBackoff(tc.lo, tc.hi)
+		if r.pollMin != tc.wantMin || r.pollMax != tc.wantMax {
+			t.Errorf("SetPollBackoff(%v, %v) on a default client: polls from %v up to %v, want %v up to %v",
+				tc.lo, tc.hi, r.pollMin, r.pollMax, tc.wantMin, tc.wantMax)
 		}
 	}
 }

@@ -346,16 +346,20 @@ func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]Leased
 // SetPollBackoff bounds the capped exponential backoff with which this
 // reader's Snapshot and Listen poll for new state when nothing wakes them:
 // they first wait lo, doubling up to hi, and return to lo when they find
-// data or are woken. A zero or negative argument keeps the current bound. Set
-// it before reading: it is not synchronized with reads in flight.
+// data or are woken. A zero or negative argument keeps the current bound,
+// moved if need be to let the other one stand, as in ClientOptions: hi
+// alone below the current lo lowers lo to it, lo alone above the current
+// hi raises hi to it; given both, a hi below lo is raised to it. Set it
+// before reading: it is not synchronized with reads in flight.
 func (r *ReadHandle) SetPollBackoff(lo, hi time.Duration) {
-	if lo > 0 {
-		r.pollMin = lo
+	switch {
+	case lo > 0 && hi > 0:
+		r.pollMin, r.pollMax = lo, max(hi, lo)
+	case lo > 0:
+		r.pollMin, r.pollMax = lo, max(r.pollMax, lo)
+	case hi > 0:
+		r.pollMin, r.pollMax = min(r.pollMin, hi), hi
 	}
-	if hi > 0 {
-		r.pollMax = hi
-	}
-	r.pollMax = max(r.pollMax, r.pollMin)
 }
 
 // waiter waits for a new state version: at once on a write through this

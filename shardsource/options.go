@@ -132,7 +132,9 @@ type Options[K, V any] struct {
 	// ListenRetry bounds the backoff with which the listen goroutine polls
 	// for new batches when nothing wakes it (a write through the same
 	// client, or a consensus notification, wakes it at once). Zero fields
-	// keep the client's ListenPollMin and ListenPollMax.
+	// keep the client's ListenPollMin and ListenPollMax, moved if need be
+	// to let the field given stand (persist.ReadHandle.SetPollBackoff):
+	// Max 5ms alone polls from 5ms up to 5ms.
 	ListenRetry ListenRetry
 	// HeartbeatInterval is how often the listen goroutine heartbeats the
 	// reader while it waits (default 1 minute), and at most a third of the
