@@ -100,8 +100,40 @@ func TestReadOnly(t *testing.T) {
 	if err := os.Symlink(filepath.Join(t.TempDir(), "unmounted"), dangling); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := file.OpenReadOnly(ctx, dangling); err == nil {
-		t.Error("OpenReadOnly of a symbolic link to nothing accepted: it would read as an empty store")
+	for _, p := range []string{dangling, filepath.Join(dangling, "blob")} {
+		if _, err := file.OpenReadOnly(ctx, p); err == nil {
+			t.Errorf("OpenReadOnly of %s, at or below a symbolic link to nothing, accepted: it would read as an empty store", p)
+		}
+	}
+}
+
+// A read-only store opened before its directory exists holds what appears
+// there to the rule of OpenReadOnly: what is no directory is an error on
+// the next read, not an empty store. (Before, any path that did not stat
+// as a directory read as empty.)
+func TestReadOnlyPathAppearsAsNonDirectory(t *testing.T) {
+	ctx := t.Context()
+	for _, kind := range []string{"file", "dangling symlink"} {
+		dir := filepath.Join(t.TempDir(), "blob")
+		ro, err := file.OpenReadOnly(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ro.Close()
+		if kind == "file" {
+			err = os.WriteFile(dir, []byte("x"), 0o644)
+		} else {
+			err = os.Symlink(filepath.Join(t.TempDir(), "unmounted"), dir)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, err := ro.Get(ctx, "shard/part-1"); err == nil || location.IsIndeterminate(err) {
+			t.Errorf("a %s at the path: Get = %q, %v, %v; want a determinate error", kind, v, ok, err)
+		}
+		if err := ro.List(ctx, "", func(location.BlobMeta) error { return nil }); err == nil {
+			t.Errorf("a %s at the path: List listed nothing, without an error", kind)
+		}
 	}
 }
 

@@ -15,12 +15,13 @@ import (
 
 // OpenReadOnly opens the blob directory dir for reading only: it creates
 // nothing, and Set and Delete fail with location.ErrReadOnly, writing
-// nothing. A directory that does not exist reads as an empty store until
-// something creates it, as the next writer of a location whose batches
-// were all kept in its state will: such a location needs no blob
-// directory, and a copy of it may have dropped the empty one. A path that
-// exists but is no directory, a symbolic link to nothing among them, is an
-// error.
+// nothing. A directory that does not exist, in a parent directory that
+// does, reads as an empty store until something creates it, as the next
+// writer of a location whose batches were all kept in its state will: such
+// a location needs no blob directory, and a copy of it may have dropped the
+// empty one. Anything else at the path, or on the way to it, that is no
+// directory (a file, a symbolic link to nothing such as an unmounted disk,
+// a missing parent) is an error, then or on a later read.
 func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
@@ -30,15 +31,9 @@ func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 		return nil, location.Determinate("blob open", err)
 	}
 	ro := &readOnly{root: root}
-	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
-		return ro, nil
-	}
-	fi, err := os.Stat(root)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("file: open %s: %w", root, err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("file: open %s: not a directory", root)
+	exists, err := probe(root)
+	if err != nil || !exists {
+		return ro, err
 	}
 	b, err := openBucket(root, false)
 	if err != nil {
@@ -46,6 +41,27 @@ func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 	}
 	ro.b.Store(b)
 	return ro, nil
+}
+
+// probe reports whether the directory root exists: it does not, yet, if
+// nothing is at root and its parent is a directory. Anything else that is
+// no directory is an error.
+func probe(root string) (exists bool, err error) {
+	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+		parent := filepath.Dir(root)
+		if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+			return false, fmt.Errorf("file: open %s: no such directory, nor its parent %s", root, parent)
+		}
+		return false, nil
+	}
+	fi, err := os.Stat(root)
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("file: open %s: %w", root, err)
+	case !fi.IsDir():
+		return false, fmt.Errorf("file: open %s: not a directory", root)
+	}
+	return true, nil
 }
 
 // readOnly is the Blob OpenReadOnly returns: the directory's Blob, opened
@@ -81,8 +97,8 @@ func (r *readOnly) blob(ctx context.Context, op string) (*Blob, error) {
 	if b := r.b.Load(); b != nil {
 		return b, nil
 	}
-	if fi, err := os.Stat(r.root); err != nil || !fi.IsDir() {
-		return nil, nil
+	if exists, err := probe(r.root); err != nil || !exists {
+		return nil, location.Determinate(op, err)
 	}
 	b, err := openBucket(r.root, false)
 	if err != nil {
