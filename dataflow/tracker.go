@@ -55,7 +55,8 @@ type tracker[T frontier.Timestamp[T]] struct {
 	g       graph[T]
 	targets [][]portState[T]
 	sources [][]portState[T]
-	work    []workItem[T] // a binary min-heap by (t, loc)
+	work    []workItem[T]        // a binary min-heap by (t, loc)
+	scratch []frontier.Update[T] // apply's updates of one location
 	// changed lists the input ports whose frontier moved since takeChanged.
 	changed []location
 	// live counts locations whose pointstamps hold a positive count.
@@ -93,7 +94,12 @@ func (tr *tracker[T]) update(l location, t T, diff int64) {
 	tr.noteLive(was, ps.pointstamps.IsEmpty())
 }
 
-// apply applies a consolidated batch, grouping the updates of each location.
+// apply applies a consolidated batch, grouping the updates of each
+// location: each location's are applied together, so that its frontier is
+// rebuilt at most once, and only its net change is pushed. (One at a time,
+// every update at the frontier rebuilt it from all the location's counts:
+// a worker catching up on a batch that retires many times at once spent
+// time quadratic in the batch.)
 func (tr *tracker[T]) apply(batch progressBatch[T]) {
 	for len(batch) > 0 {
 		l := batch[0].Time.loc
@@ -103,10 +109,12 @@ func (tr *tracker[T]) apply(batch progressBatch[T]) {
 		}
 		ps := tr.port(l)
 		was := ps.pointstamps.IsEmpty()
+		tr.scratch = tr.scratch[:0]
 		for _, u := range batch[:n] {
-			for _, c := range ps.pointstamps.Update(u.Time.t, u.Diff) {
-				tr.push(workItem[T]{c.Time, l, c.Diff})
-			}
+			tr.scratch = append(tr.scratch, frontier.Update[T]{Time: u.Time.t, Diff: u.Diff})
+		}
+		for _, c := range ps.pointstamps.UpdateIter(tr.scratch) {
+			tr.push(workItem[T]{c.Time, l, c.Diff})
 		}
 		tr.noteLive(was, ps.pointstamps.IsEmpty())
 		batch = batch[n:]

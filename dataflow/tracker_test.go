@@ -131,3 +131,60 @@ func TestFindCycleRefusesIdentityCycle(t *testing.T) {
 		t.Fatalf("GraphError says %q, want %q", got, want)
 	}
 }
+
+// A batch that retires many times at one location, as a worker catching
+// up on another's progress receives, pushes only the location's net
+// frontier change: its updates are applied together, and its frontier
+// rebuilt once. (Applied one at a time, each retirement of the least time
+// rebuilt the frontier from every count and pushed its own change: 2 per
+// time here, and time quadratic in the batch, which hung a test whose
+// worker fell behind an endless source.) The implications come out as if
+// the updates had been applied one by one.
+func TestTrackerApplyPushesNetChangePerLocation(t *testing.T) {
+	const n = 1000
+	tr, add, retire := catchUp(n)
+	tr.apply(add)
+	tr.propagate()
+	tr.takeChanged()
+	tr.apply(retire)
+	if len(tr.work) != 2 {
+		t.Fatalf("retiring %d times at one location pushed %d changes, want its net change: 2", n-1, len(tr.work))
+	}
+	tr.propagate()
+	if f := tr.targets[1][0].implications.Frontier(); !f.Equal(frontier.From(frontier.Time(n - 1))) {
+		t.Fatalf("op1.in0 frontier %v, want [%d]", f, n-1)
+	}
+}
+
+// catchUp returns a tracker of a two-operator line, a batch holding times
+// 0 to n-1 at the first operator's output, and one retiring all but the
+// last.
+func catchUp(n int) (tr *tracker[frontier.Time], add, retire progressBatch[frontier.Time]) {
+	g := graph[frontier.Time]{
+		internal: [][][]summaryEdge[frontier.Time]{{}, {{{out: 0}}}},
+		edges:    [][][]location{{{target(1, 0)}}, {{}}},
+		outputs:  []int{1, 1},
+	}
+	for i := range n {
+		ps := pointstamp[frontier.Time]{source(0, 0), frontier.Time(i)}
+		add = append(add, frontier.Update[pointstamp[frontier.Time]]{Time: ps, Diff: 1})
+		if i < n-1 {
+			retire = append(retire, frontier.Update[pointstamp[frontier.Time]]{Time: ps, Diff: -1})
+		}
+	}
+	return newTracker(g), add, retire
+}
+
+// BenchmarkTrackerCatchUp applies a batch retiring 10000 times at one
+// location, as a worker that fell behind another receives.
+func BenchmarkTrackerCatchUp(b *testing.B) {
+	for b.Loop() {
+		b.StopTimer()
+		tr, add, retire := catchUp(10000)
+		tr.apply(add)
+		tr.propagate()
+		b.StartTimer()
+		tr.apply(retire)
+		tr.propagate()
+	}
+}
