@@ -17,7 +17,8 @@
 //     have no CSV form and are left out (the exit status still tells).
 //   - table: aligned columns for people, with the frontier as a separator.
 //
-// Keys and values are printed as the JSON they were written as. Bytes that
-// are not valid JSON (written by some other program) are printed as a JSON
-// string.
+// Keys and values are printed as the JSON they were written as, compacted
+// if it spans lines (written by some other program), so that an update
+// keeps to one line. Bytes that are not valid JSON (written by some other
+// program) are printed as a JSON string.
 package render

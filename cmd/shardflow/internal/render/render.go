@@ -139,9 +139,16 @@ func NewPrinter(w io.Writer, f Format) Printer {
 }
 
 // JSONValue returns b if it is valid JSON, or else b as a JSON string.
+// Valid JSON that spans lines (a line break can only be white space between
+// its tokens) is compacted, so that an update stays on its one line.
 func JSONValue(b []byte) json.RawMessage {
 	if json.Valid(b) {
-		return b
+		if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+			return b
+		}
+		var c bytes.Buffer
+		_ = json.Compact(&c, b) // b is valid
+		return c.Bytes()
 	}
 	s, _ := json.Marshal(string(b)) // a string always marshals
 	return s

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -93,6 +95,32 @@ func TestJSONValue(t *testing.T) {
 	if got := string(JSONValue([]byte("raw\x00"))); got != `"raw\u0000"` {
 		t.Errorf("invalid JSON not quoted: %s", got)
 	}
+	// JSON that spans lines, which the library lets a writer store, comes
+	// out on one line, or a JSONL update would take two. (Before, it was
+	// copied as it was.)
+	if got := string(JSONValue([]byte("[1,\r\n 2, \"a b\"]"))); got != `[1,2,"a b"]` {
+		t.Errorf("JSON spanning lines printed as %q", got)
+	}
+	if got := string(JSONValue([]byte(`[1, 2]`))); got != `[1, 2]` {
+		t.Errorf("JSON on one line changed: %q", got)
+	}
+}
+
+// FuzzJSONValue: whatever the bytes, JSONValue gives one line of valid
+// JSON, b itself when b is valid JSON on one line.
+func FuzzJSONValue(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, "[1,\n2]", "raw\x00", "\"a\\nb\"", "\xff", " 1 "} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := JSONValue(b)
+		if !json.Valid(got) || bytes.ContainsAny(got, "\n\r") {
+			t.Fatalf("JSONValue(%q) = %q: not one line of valid JSON", b, got)
+		}
+		if json.Valid(b) && !bytes.ContainsAny(b, "\n\r") && !bytes.Equal(got, b) {
+			t.Fatalf("JSONValue(%q) = %q: valid JSON on one line changed", b, got)
+		}
+	})
 }
 
 func TestPrinters(t *testing.T) {
