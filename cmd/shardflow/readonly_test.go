@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/persisttest"
 )
 
@@ -146,4 +148,54 @@ func tree(t *testing.T, root string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A location another user has open, as its owner's writer or follower
+// would, holds SQLite's -wal and -shm files; SQLite then opens it for this
+// process read-only without failing, so the read commands do not fall back
+// to their read-only open. replay still reads it, without registering a
+// reader, as it does a location it cannot open for writing. (Before, its
+// since hold failed with SQLite's own read-only error, which was no
+// location.ErrReadOnly: status 1.)
+func TestReadOnlyLocationInUseByItsOwner(t *testing.T) {
+	base := t.TempDir()
+	bin, attr := persisttest.ReadOnlyChild(t, base, "shardflow")
+	run := func(reader bool, args ...string) (string, string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+		if reader {
+			cmd.SysProcAttr = attr
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		return string(out), stderr.String(), err
+	}
+	loc := filepath.Join(base, "loc")
+	in := filepath.Join(base, "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"key":"a","val":1,"time":0}`+"\n"+`{"key":"b","val":2,"time":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := run(false, "--location", loc, "write", "--shard", "s", "--input", in); err != nil {
+		t.Fatalf("write: %v\n%s%s", err, out, errOut)
+	}
+	want, errOut, err := run(false, "--location", loc, "replay", "--shard", "s")
+	if err != nil {
+		t.Fatalf("replay: %v\n%s%s", err, want, errOut)
+	}
+	ctx := context.Background()
+	owner, err := persist.DefaultLocation(ctx, loc) // the owner's process has it open
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if _, err := persist.NewClient(owner, persist.ClientOptions{}).ListShards(ctx); err != nil {
+		t.Fatal(err)
+	}
+	setModes(t, loc, 0o555, 0o444)
+	t.Cleanup(func() { setModes(t, loc, 0o755, 0o644) })
+	out, errOut, err := run(true, "--location", loc, "replay", "--shard", "s")
+	if err != nil || out != want || !strings.Contains(errOut, "without registering a reader") {
+		t.Fatalf("replay of another user's location its owner has open: %v\nstdout:\n%s\nstderr:\n%s\nwant stdout:\n%s", err, out, errOut, want)
+	}
 }

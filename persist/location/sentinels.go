@@ -13,8 +13,8 @@ var (
 	ErrTruncateBeyondHead = errors.New("location: truncate beyond the head")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("location: store closed")
-	// ErrReadOnly: a write to a store opened for reading only. Nothing
-	// changed.
+	// ErrReadOnly: a write to a store opened for reading only, or that
+	// this process may not write. Nothing changed.
 	ErrReadOnly = errors.New("location: store opened read-only")
 	// ErrSeqNoTooLarge: a SeqNo above what the backend can store (SQL
 	// backends store SeqNo as a signed 64-bit integer).

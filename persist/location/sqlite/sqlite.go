@@ -210,8 +210,14 @@ func (c *Consensus) lockWriter(ctx context.Context, op string) (unlock func(), e
 	}
 }
 
-// wrap prefixes a driver error with the database it came from.
+// wrap prefixes a driver error with the database it came from. SQLite's
+// SQLITE_READONLY, a write this process may not make (a database opened
+// for writing that another user owns, say: SQLite then opens it read-only
+// without a word), also wraps location.ErrReadOnly.
 func (c *Consensus) wrap(what string, err error) error {
+	if isReadOnly(err) {
+		return fmt.Errorf("sqlite: %s: %s: %w: %w", c.path, what, location.ErrReadOnly, err)
+	}
 	return fmt.Errorf("sqlite: %s: %s: %w", c.path, what, err)
 }
 
