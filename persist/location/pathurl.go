@@ -52,8 +52,8 @@ func LocalPath(u *url.URL) (string, error) {
 	}
 }
 
-// ErrBadParameters is wrapped by Query's error.
-var ErrBadParameters = errors.New("parameters do not parse (separate them with '&', escape '%' as %25)")
+// ErrBadParameters is wrapped by Query's error. It matches ErrBadURL.
+var ErrBadParameters error = badURL{errors.New("parameters do not parse (separate them with '&', escape '%' as %25)")}
 
 // Params is Query for a backend that knows only the parameters named in
 // known, each at most once: it refuses any other, and one given twice.

@@ -57,6 +57,9 @@ type UnknownSchemeError struct {
 	Known  []string
 }
 
+// Is makes an unknown scheme match ErrBadURL.
+func (e *UnknownSchemeError) Is(target error) bool { return target == ErrBadURL }
+
 func (e *UnknownSchemeError) Error() string {
 	return fmt.Sprintf("location: no %s backend for scheme %q (known: %v)", e.Kind, e.Scheme, e.Known)
 }
@@ -105,8 +108,30 @@ func parseURL(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// ErrUnparsableURL is returned, wrapped, for a URL that does not parse.
-var ErrUnparsableURL = errors.New("does not parse as a URL (a '/', '?', '#', '@' or '%' in a user name or password must be percent-encoded)")
+// ErrUnparsableURL is returned, wrapped, for a URL that does not parse. It
+// matches ErrBadURL.
+var ErrUnparsableURL error = badURL{errors.New("does not parse as a URL (a '/', '?', '#', '@' or '%' in a user name or password must be percent-encoded)")}
+
+// ErrBadURL is matched (errors.Is) by the error of a store URL that names
+// no store, whatever the store holds: it does not parse, its scheme has no
+// backend, or its backend refuses its form or parameters. Nothing was
+// opened or contacted; the URL itself must change.
+var ErrBadURL = errors.New("location: bad store URL")
+
+// BadURL returns err, which a backend gave for the form of its URL, made
+// to match ErrBadURL too. Its message is err's.
+func BadURL(err error) error {
+	if err == nil {
+		return nil
+	}
+	return badURL{err}
+}
+
+type badURL struct{ err error }
+
+func (e badURL) Error() string        { return e.err.Error() }
+func (e badURL) Unwrap() error        { return e.err }
+func (e badURL) Is(target error) bool { return target == ErrBadURL }
 
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -20,7 +20,7 @@ func init() {
 	location.RegisterBlob("file", func(ctx context.Context, u *url.URL) (location.Blob, error) {
 		dir, readOnly, err := parseURL(u)
 		if err != nil {
-			return nil, err
+			return nil, location.BadURL(err)
 		}
 		if readOnly {
 			return OpenReadOnly(ctx, dir)

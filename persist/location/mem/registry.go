@@ -15,14 +15,14 @@ func init() {
 	location.RegisterBlob("mem", func(_ context.Context, u *url.URL) (location.Blob, error) {
 		name, err := nameOf(u)
 		if err != nil {
-			return nil, err
+			return nil, location.BadURL(err)
 		}
 		return OpenBlob(name), nil
 	})
 	location.RegisterConsensus("mem", func(_ context.Context, u *url.URL) (location.Consensus, error) {
 		name, err := nameOf(u)
 		if err != nil {
-			return nil, err
+			return nil, location.BadURL(err)
 		}
 		return OpenConsensus(name), nil
 	})

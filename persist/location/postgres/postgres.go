@@ -73,7 +73,7 @@ var (
 func Open(ctx context.Context, rawURL string) (*Consensus, error) {
 	cfg, name, readOnly, err := parseConfig(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, location.BadURL(err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -65,7 +65,7 @@ func init() {
 func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	rawURL, u, err := gocloudURL(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, location.BadURL(err)
 	}
 	b, err := gcblob.Open(ctx, rawURL)
 	if err != nil {

@@ -21,7 +21,7 @@ func init() {
 	location.RegisterConsensus("sqlite", func(ctx context.Context, u *url.URL) (location.Consensus, error) {
 		path, opts, err := ParseURL(u)
 		if err != nil {
-			return nil, err
+			return nil, location.BadURL(err)
 		}
 		return Open(ctx, path, opts)
 	})

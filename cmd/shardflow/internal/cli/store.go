@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/location/sqlite"
 )
 
@@ -73,12 +74,13 @@ func (g *globals) openForReading(ctx context.Context) (*store, error) {
 
 // mayBeReadOnly reports whether opening the location read-only may succeed
 // where opening it as usual failed with err: not if the store could not be
-// reached, nor once ctx is done. (Trying would fail the same way, after as
-// long: a second connect timeout, say.)
+// reached, nor for a URL that names no store, nor once ctx is done.
+// (Trying would fail the same way, after as long: a second connect
+// timeout, say.)
 func mayBeReadOnly(ctx context.Context, err error) bool {
 	var netErr net.Error
 	return ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
-		!errors.As(err, &netErr)
+		!errors.As(err, &netErr) && !errors.Is(err, location.ErrBadURL)
 }
 
 // openWith is open with a client of the given options.
@@ -123,6 +125,9 @@ func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptio
 			consensus = readOnlyURL(consensus)
 		}
 		loc, err := persist.OpenLocation(ctx, blob, consensus)
+		if errors.Is(err, location.ErrBadURL) {
+			return nil, &exitError{code: ExitUsage, err: err} // the flag's value, not the store
+		}
 		if err != nil {
 			return nil, failure(err)
 		}

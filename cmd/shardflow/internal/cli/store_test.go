@@ -189,3 +189,28 @@ func TestFollowSeesBlobDirCreatedLater(t *testing.T) {
 		t.Fatalf("status %d: %s", code, out.String())
 	}
 }
+
+// A --blob or --consensus URL that names no store (an unknown scheme, a
+// parameter its backend does not know, a bad mode, a URL that does not
+// parse) is a bad flag value: status 2, nothing opened. A store that
+// cannot be reached stays a failure, status 1. (Before, every one was 1.)
+func TestBadStoreURLIsUsageError(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"--blob", "ftp://host/dir", "--consensus", "mem://", "shards"}, ExitUsage},
+		{[]string{"--blob", "mem://", "--consensus", "sqlite:x.db?mode=rw&bogus=1", "shards"}, ExitUsage},
+		{[]string{"--blob", "file:blob?mode=rw", "--consensus", "mem://", "shards"}, ExitUsage},
+		{[]string{"--blob", "mem://", "--consensus", "gopher://x", "write", "--shard", "s"}, ExitUsage},
+		{[]string{"--blob", "mem://", "--consensus", "postgres://u:p/ss@h/db", "shards"}, ExitUsage},
+		{[]string{"--blob", "file://" + filepath.Join(dir, "f", "blob"), "--consensus", location.PathURL("sqlite", filepath.Join(dir, "nothing", "c.db")), "write", "--shard", "s"}, ExitFailure},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Main(context.Background(), tc.args, Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+		if code != tc.want {
+			t.Errorf("shardflow %s: status %d, want %d\n%s", strings.Join(tc.args, " "), code, tc.want, stderr.String())
+		}
+	}
+}
