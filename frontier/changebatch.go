@@ -76,8 +76,9 @@ func (c *ChangeBatch[T]) Drain() []Update[T] {
 	return out
 }
 
-// DrainInto moves every update into dst, leaving c empty but keeping its
-// storage.
+// DrainInto moves every update into dst, leaving c empty. It keeps c's
+// storage, except that a dst with none takes c's when c is consolidated,
+// rather than copy it.
 func (c *ChangeBatch[T]) DrainInto(dst *ChangeBatch[T]) {
 	if dst.updates == nil && c.clean == len(c.updates) {
 		dst.updates, dst.clean = c.updates, c.clean
