@@ -198,4 +198,14 @@ func TestReadOnlyLocationInUseByItsOwner(t *testing.T) {
 	if err != nil || out != want || !strings.Contains(errOut, "without registering a reader") {
 		t.Fatalf("replay of another user's location its owner has open: %v\nstdout:\n%s\nstderr:\n%s\nwant stdout:\n%s", err, out, errOut, want)
 	}
+	// A write there fails, and says this process may not write the
+	// database, not that the store was opened read-only: it was not.
+	in2 := filepath.Join(base, "in2.jsonl")
+	if err := os.WriteFile(in2, []byte(`{"key":"c","val":1,"time":5}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, err = run(true, "--location", loc, "write", "--shard", "s", "--input", in2)
+	if err == nil || !strings.Contains(errOut, "may not write the database") || strings.Contains(errOut, "opened read-only") {
+		t.Fatalf("write to another user's location its owner has open: %v\nstderr:\n%s", err, errOut)
+	}
 }

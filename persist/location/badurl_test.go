@@ -23,7 +23,12 @@ func TestBadURL(t *testing.T) {
 		"ftp://host/dir", "file:blob?mode=rw", "file:///x#frag", "mem://?x=1", "s3://",
 		"s3://b/dir?prefix=p/", "%zz://x",
 	} {
-		if b, err := location.OpenBlob(ctx, raw); !errors.Is(err, location.ErrBadURL) {
+		b, err := location.OpenBlob(ctx, raw)
+		if err != nil && b != nil {
+			t.Errorf("blob %s: a failed open returned a Blob (%T) beside its error", raw, b)
+			continue
+		}
+		if !errors.Is(err, location.ErrBadURL) {
 			if b != nil {
 				b.Close()
 			}
@@ -31,22 +36,38 @@ func TestBadURL(t *testing.T) {
 		}
 	}
 	for _, raw := range []string{
-		"gopher://x", "sqlite:x.db?bogus=1", "sqlite:x.db?mode=ro;busy_timeout=1s", "sqlite:",
+		"gopher://x", "sqlite:x.db?bogus=1", "sqlite:x.db?mode=ro;busy_timeout=1s", "sqlite:", "sqlite:a%3Fb.db", "sqlite:file:x.db",
 		"postgres://h/db?mode=sometimes", "postgres://u:p/ss@h/db",
 	} {
-		if c, err := location.OpenConsensus(ctx, raw); !errors.Is(err, location.ErrBadURL) {
+		c, err := location.OpenConsensus(ctx, raw)
+		if err != nil && c != nil {
+			t.Errorf("consensus %s: a failed open returned a Consensus (%T) beside its error", raw, c)
+			continue
+		}
+		if !errors.Is(err, location.ErrBadURL) {
 			if c != nil {
 				c.Close()
 			}
 			t.Errorf("consensus %s: %v, want an ErrBadURL", raw, err)
 		}
 	}
-	c, err := location.OpenConsensus(ctx, location.PathURL("sqlite", filepath.Join(dir, "no", "such", "dir", "c.db")))
-	if err == nil {
-		c.Close()
-		t.Fatal("a sqlite database in no directory opened")
-	}
-	if errors.Is(err, location.ErrBadURL) {
-		t.Errorf("a store that fails to open matches ErrBadURL: %v", err)
+	// Stores that fail to open, by URLs of the right form: a sqlite file
+	// in no directory, a PostgreSQL CA file that is not there (pgx reads it
+	// while parsing the URL).
+	for _, raw := range []string{
+		location.PathURL("sqlite", filepath.Join(dir, "no", "such", "dir", "c.db")),
+		"postgres://u@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=" + filepath.Join(dir, "no-ca.pem"),
+	} {
+		c, err := location.OpenConsensus(ctx, raw)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s opened", raw)
+		}
+		if c != nil {
+			t.Errorf("%s: a failed open returned a Consensus (%T) beside its error", raw, c)
+		}
+		if errors.Is(err, location.ErrBadURL) {
+			t.Errorf("%s: a store that fails to open matches ErrBadURL: %v", raw, err)
+		}
 	}
 }

@@ -25,7 +25,11 @@ func init() {
 		if readOnly {
 			return OpenReadOnly(ctx, dir)
 		}
-		return Open(ctx, dir)
+		b, err := Open(ctx, dir)
+		if err != nil {
+			return nil, err // not a nil *Blob in a non-nil Blob
+		}
+		return b, nil
 	})
 }
 

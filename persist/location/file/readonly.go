@@ -32,8 +32,11 @@ func OpenReadOnly(ctx context.Context, dir string) (location.Blob, error) {
 	}
 	ro := &readOnly{root: root}
 	exists, err := probe(root)
-	if err != nil || !exists {
-		return ro, err
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return ro, nil
 	}
 	b, err := openBucket(root, false)
 	if err != nil {

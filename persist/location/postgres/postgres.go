@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"net/url"
@@ -20,7 +21,11 @@ import (
 
 func init() {
 	open := func(ctx context.Context, u *url.URL) (location.Consensus, error) {
-		return Open(ctx, u.String())
+		c, err := Open(ctx, u.String())
+		if err != nil {
+			return nil, err // not a nil *Consensus in a non-nil Consensus
+		}
+		return c, nil
 	}
 	location.RegisterConsensus("postgres", open)
 	location.RegisterConsensus("postgresql", open)
@@ -72,7 +77,13 @@ var (
 // A role that may only read the table needs it.
 func Open(ctx context.Context, rawURL string) (*Consensus, error) {
 	cfg, name, readOnly, err := parseConfig(rawURL)
-	if err != nil {
+	var pathErr *fs.PathError
+	switch {
+	case errors.As(err, &pathErr):
+		// A file the settings name (sslrootcert, sslkey, a service
+		// file), from the URL or from PG* variables: no URL's fault.
+		return nil, err
+	case err != nil:
 		return nil, location.BadURL(err)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

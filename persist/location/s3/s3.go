@@ -56,7 +56,11 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 
 func init() {
 	location.RegisterBlob("s3", func(ctx context.Context, u *url.URL) (location.Blob, error) {
-		return Open(ctx, u.String())
+		b, err := Open(ctx, u.String())
+		if err != nil {
+			return nil, err // not a nil *gcblob.Blob in a non-nil Blob
+		}
+		return b, nil
 	})
 }
 

@@ -25,6 +25,12 @@
 // (which is right only while nothing writes it). Where it can create them,
 // a read-only handle may leave empty -wal and -shm files behind.
 //
+// A handle opened for writing may still be refused: a database another
+// user owns opens without an error while its -wal and -shm files exist,
+// and SQLite then refuses each write. Such a refusal matches
+// location.ErrReadOnly too; a commit that fails so does not, as it may
+// have written.
+//
 // # Durability and concurrency
 //
 // The database runs in WAL mode with synchronous=FULL, so a compare-and-set

@@ -87,7 +87,7 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 		return location.ExpectationMismatch, nil
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, location.Indeterminate(op, c.wrap("commit", err))
+		return 0, location.Indeterminate(op, c.wrapCommit(err))
 	}
 	c.poke()
 	return location.Committed, nil
@@ -169,7 +169,7 @@ func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.Seq
 		return 0, location.Determinate(op, c.wrap("truncate", err))
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, location.Indeterminate(op, c.wrap("commit", err))
+		return 0, location.Indeterminate(op, c.wrapCommit(err))
 	}
 	return int(n), nil
 }

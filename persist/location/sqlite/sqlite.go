@@ -20,10 +20,17 @@ import (
 func init() {
 	location.RegisterConsensus("sqlite", func(ctx context.Context, u *url.URL) (location.Consensus, error) {
 		path, opts, err := ParseURL(u)
+		if err == nil {
+			err = checkPath(path)
+		}
 		if err != nil {
 			return nil, location.BadURL(err)
 		}
-		return Open(ctx, path, opts)
+		c, err := Open(ctx, path, opts)
+		if err != nil {
+			return nil, err // not a nil *Consensus in a non-nil Consensus
+		}
+		return c, nil
 	})
 }
 
@@ -105,8 +112,8 @@ var _ location.Consensus = (*Consensus)(nil)
 
 // Open opens (creating if needed) the consensus database at path.
 func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
-	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: path %q: must not contain ? or # or start with \"file:\"", path)
+	if err := checkPath(path); err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -148,6 +155,14 @@ func newConsensus(ctx context.Context, db *sql.DB, abs string, readOnly bool) (*
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: prepare: %w", abs, err))
 	}
 	return &Consensus{db: db, stmts: stmts, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly}, nil
+}
+
+// checkPath refuses a path the driver would read as a URI or cut short.
+func checkPath(path string) error {
+	if strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return fmt.Errorf("sqlite: path %q: must not contain ? or # or start with \"file:\"", path)
+	}
+	return nil
 }
 
 // Path returns the absolute path of the database file.
@@ -213,13 +228,29 @@ func (c *Consensus) lockWriter(ctx context.Context, op string) (unlock func(), e
 // wrap prefixes a driver error with the database it came from. SQLite's
 // SQLITE_READONLY, a write this process may not make (a database opened
 // for writing that another user owns, say: SQLite then opens it read-only
-// without a word), also wraps location.ErrReadOnly.
+// without a word), also matches location.ErrReadOnly: nothing changed.
+// A failed commit, which may have changed something, goes through
+// wrapCommit instead.
 func (c *Consensus) wrap(what string, err error) error {
 	if isReadOnly(err) {
-		return fmt.Errorf("sqlite: %s: %s: %w: %w", c.path, what, location.ErrReadOnly, err)
+		err = readOnlyError{err}
 	}
 	return fmt.Errorf("sqlite: %s: %s: %w", c.path, what, err)
 }
+
+// wrapCommit is wrap for a failed commit: never ErrReadOnly.
+func (c *Consensus) wrapCommit(err error) error {
+	return fmt.Errorf("sqlite: %s: commit: %w", c.path, err)
+}
+
+// readOnlyError is SQLITE_READONLY before anything was written.
+type readOnlyError struct{ err error }
+
+func (e readOnlyError) Error() string {
+	return "this process may not write the database or its directory: " + e.err.Error()
+}
+func (e readOnlyError) Unwrap() error        { return e.err }
+func (e readOnlyError) Is(target error) bool { return target == location.ErrReadOnly }
 
 // IsBusy reports whether err is SQLite's SQLITE_BUSY (in any extended form):
 // the lock another connection holds was not released within the busy
