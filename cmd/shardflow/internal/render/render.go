@@ -91,7 +91,7 @@ func (e *DiffOverflowError) Error() string {
 	if e.Up {
 		side = "above 9223372036854775807"
 	}
-	return fmt.Sprintf("the diffs of key %s val %s at time %d sum to %s, outside the int64 range", e.Key, e.Val, e.Time, side)
+	return fmt.Sprintf("the diffs of key %s val %s at time %d sum to %s, outside the int64 range", JSONValue(e.Key), JSONValue(e.Val), e.Time, side)
 }
 
 // Format names an output format of replay.

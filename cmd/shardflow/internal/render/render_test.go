@@ -168,3 +168,14 @@ func ExamplePrinter() {
 	// {"frontier":[2]}
 	// {"frontier":[]}
 }
+
+// An overflow's message spells the key and val as the printer does: JSON
+// spanning lines on one line, bytes that are no JSON as a JSON string.
+// (Before, they were printed raw.)
+func TestDiffOverflowErrorSpellsKeysAsPrinted(t *testing.T) {
+	e := &DiffOverflowError{Key: []byte("[1,\n2]"), Val: []byte("raw\x00"), Time: 3, Up: true}
+	want := `the diffs of key [1,2] val "raw\u0000" at time 3 sum to above 9223372036854775807, outside the int64 range`
+	if got := e.Error(); got != want {
+		t.Fatalf("message %q\nwant %q", got, want)
+	}
+}
