@@ -114,8 +114,10 @@ var ErrUnparsableURL error = badURL{errors.New("does not parse as a URL (a '/', 
 
 // ErrBadURL is matched (errors.Is) by the error of a store URL that names
 // no store, whatever the store holds: it does not parse, its scheme has no
-// backend, or its backend refuses its form or parameters. Nothing was
-// opened or contacted; the URL itself must change.
+// backend, or its backend refuses its form or parameters. The store it
+// names was not opened or contacted; the URL itself must change. (Another
+// store, opened before it, may have been: persist.OpenLocation opens the
+// blob store before it reads the consensus URL.)
 var ErrBadURL = errors.New("location: bad store URL")
 
 // BadURL returns err, which a backend gave for the form of its URL, made
