@@ -22,19 +22,7 @@ import (
 // child processes that the file modes bind (see persisttest.ReadOnlyChild).
 func TestReadOnlyLocation(t *testing.T) {
 	base := t.TempDir()
-	bin, attr := persisttest.ReadOnlyChild(t, base, "shardflow") // runs as the CLI (TestMain)
-	// run returns stdout, and stderr after it.
-	run := func(reader bool, args ...string) (string, string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-		if reader {
-			cmd.SysProcAttr = attr
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		return string(out), stderr.String(), err
-	}
+	run := readOnlyRunner(t, base)
 
 	loc := filepath.Join(base, "loc")
 	in := filepath.Join(base, "in.jsonl")
@@ -102,6 +90,25 @@ func updateLines(out string) string {
 // setModes gives every directory under root dirMode and every file
 // fileMode, parents before children when opening up and children first
 // when closing down.
+// readOnlyRunner returns a function that runs the CLI in a child process
+// (TestMain makes the test binary the CLI) and returns its stdout, then
+// its stderr: as this process's user, or with reader as the user the file
+// modes bind (see persisttest.ReadOnlyChild).
+func readOnlyRunner(t *testing.T, base string) func(reader bool, args ...string) (string, string, error) {
+	bin, attr := persisttest.ReadOnlyChild(t, base, "shardflow")
+	return func(reader bool, args ...string) (string, string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+		if reader {
+			cmd.SysProcAttr = attr
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		return string(out), stderr.String(), err
+	}
+}
+
 func setModes(t *testing.T, root string, dirMode, fileMode fs.FileMode) {
 	t.Helper()
 	var paths []string
@@ -159,18 +166,7 @@ func tree(t *testing.T, root string) []string {
 // location.ErrReadOnly: status 1.)
 func TestReadOnlyLocationInUseByItsOwner(t *testing.T) {
 	base := t.TempDir()
-	bin, attr := persisttest.ReadOnlyChild(t, base, "shardflow")
-	run := func(reader bool, args ...string) (string, string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-		if reader {
-			cmd.SysProcAttr = attr
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		return string(out), stderr.String(), err
-	}
+	run := readOnlyRunner(t, base)
 	loc := filepath.Join(base, "loc")
 	in := filepath.Join(base, "in.jsonl")
 	if err := os.WriteFile(in, []byte(`{"key":"a","val":1,"time":0}`+"\n"+`{"key":"b","val":2,"time":1}`+"\n"), 0o644); err != nil {

@@ -54,13 +54,8 @@ func TestFollowCancel(t *testing.T) {
 	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s"); code != ExitOK {
 		t.Fatal(errOut)
 	}
-	fctx, cancel := context.WithCancel(ctx)
-	out := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(fctx, []string{"--location", dir + "/data", "replay", "--shard", "s", "--follow"},
-			Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
-	}()
+	out, done, cancel := startFollow(ctx, dir, "s")
+	defer cancel()
 	waitOutput(t, out, done, `{"frontier":[1]}`)
 	cancel()
 	if code := waitDone(t, done, "replay --follow after its interruption"); code != ExitOK {
@@ -70,6 +65,20 @@ func TestFollowCancel(t *testing.T) {
 	if code != ExitOK || !strings.Contains(inspect, `"readers":[]`) {
 		t.Fatalf("readers left behind: %s", inspect)
 	}
+}
+
+// startFollow runs replay --follow of shard on the location in dir on
+// another goroutine, writing stdout and stderr to out: cancel stops it,
+// and done receives its status.
+func startFollow(ctx context.Context, dir, shard string) (out *syncBuffer, done chan int, cancel context.CancelFunc) {
+	fctx, cancel := context.WithCancel(ctx)
+	out = &syncBuffer{}
+	done = make(chan int, 1)
+	go func() {
+		done <- Main(fctx, []string{"--location", dir + "/data", "replay", "--shard", shard, "--follow"},
+			Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
+	}()
+	return out, done, cancel
 }
 
 // waitOutput waits until out, written by a Main running on another

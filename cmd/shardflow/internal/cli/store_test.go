@@ -171,14 +171,8 @@ func TestFollowSeesBlobDirCreatedLater(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "data", "blob")); err != nil {
 		t.Fatal(err)
 	}
-	fctx, cancel := context.WithCancel(ctx)
+	out, done, cancel := startFollow(ctx, dir, "s")
 	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(fctx, []string{"--location", dir + "/data", "replay", "--shard", "s", "--follow"},
-			Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: out})
-	}()
 	waitOutput(t, out, done, `{"frontier":[1]}`)
 	if code, _, errOut := run(t, ctx, dir, `{"key":"b","val":2,"time":1}`, "write", "--shard", "s", "--inline-max-bytes", "0"); code != ExitOK {
 		t.Fatal(errOut)
