@@ -30,6 +30,14 @@ func (l Location) Close() error {
 // OpenLocation opens a Blob and a Consensus by URL (see the backends
 // registered with persist/location: mem://, file://, sqlite://, ...).
 func OpenLocation(ctx context.Context, blobURL, consensusURL string) (Location, error) {
+	// Both URLs are checked before either store is opened: a bad consensus
+	// URL must not follow a blob directory created or a bucket contacted.
+	if err := location.CheckBlobURL(blobURL); err != nil {
+		return Location{}, fmt.Errorf("persist: open blob: %w", err)
+	}
+	if err := location.CheckConsensusURL(consensusURL); err != nil {
+		return Location{}, fmt.Errorf("persist: open consensus: %w", err)
+	}
 	b, err := location.OpenBlob(ctx, blobURL)
 	if err != nil {
 		return Location{}, fmt.Errorf("persist: open blob: %w", err)

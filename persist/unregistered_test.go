@@ -521,3 +521,21 @@ func TestDefaultLocationReadOnlyCreatesNothing(t *testing.T) {
 		t.Fatalf("a refused write created %s (stat: %v)", blobDir, err)
 	}
 }
+
+// OpenLocation checks both URLs before it opens either store: a consensus
+// URL that names no store leaves no blob directory behind. (Before, the
+// blob store was opened, and its directory created, first.)
+func TestOpenLocationChecksBothURLsFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "blob")
+	loc, err := OpenLocation(context.Background(), location.PathURL("file", dir), "sqlite:c.db?bogus=1")
+	if err == nil {
+		loc.Close()
+		t.Fatal("a consensus URL with an unknown parameter opened")
+	}
+	if !errors.Is(err, location.ErrBadURL) {
+		t.Errorf("error %v does not match ErrBadURL", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the blob directory was created before the consensus URL was refused (stat: %v)", err)
+	}
+}

@@ -3,6 +3,7 @@ package location_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -23,6 +24,9 @@ func TestBadURL(t *testing.T) {
 		"ftp://host/dir", "file:blob?mode=rw", "file:///x#frag", "mem://?x=1", "s3://",
 		"s3://b/dir?prefix=p/", "%zz://x",
 	} {
+		if err := location.CheckBlobURL(raw); !errors.Is(err, location.ErrBadURL) {
+			t.Errorf("CheckBlobURL(%s) = %v, want an ErrBadURL", raw, err)
+		}
 		b, err := location.OpenBlob(ctx, raw)
 		if err != nil && b != nil {
 			t.Errorf("blob %s: a failed open returned a Blob (%T) beside its error", raw, b)
@@ -39,6 +43,9 @@ func TestBadURL(t *testing.T) {
 		"gopher://x", "sqlite:x.db?bogus=1", "sqlite:x.db?mode=ro;busy_timeout=1s", "sqlite:", "sqlite:a%3Fb.db", "sqlite:file:x.db",
 		"postgres://h/db?mode=sometimes", "postgres://u:p/ss@h/db",
 	} {
+		if err := location.CheckConsensusURL(raw); !errors.Is(err, location.ErrBadURL) {
+			t.Errorf("CheckConsensusURL(%s) = %v, want an ErrBadURL", raw, err)
+		}
 		c, err := location.OpenConsensus(ctx, raw)
 		if err != nil && c != nil {
 			t.Errorf("consensus %s: a failed open returned a Consensus (%T) beside its error", raw, c)
@@ -69,5 +76,24 @@ func TestBadURL(t *testing.T) {
 		if errors.Is(err, location.ErrBadURL) {
 			t.Errorf("%s: a store that fails to open matches ErrBadURL: %v", raw, err)
 		}
+	}
+}
+
+// The URLs of stores that may open pass the checks, opening nothing.
+func TestCheckURLOpensNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, raw := range []string{location.PathURL("file", filepath.Join(dir, "blob")), "file:rel/blob?mode=ro", "mem://", "s3://bucket/dir?region=x"} {
+		if err := location.CheckBlobURL(raw); err != nil {
+			t.Errorf("CheckBlobURL(%s): %v", raw, err)
+		}
+	}
+	for _, raw := range []string{location.PathURL("sqlite", filepath.Join(dir, "c.db")) + "?mode=ro", "mem://x", "postgres://u@h/db?mode=ro",
+		"postgres://u@h/db?sslmode=verify-full&sslrootcert=" + filepath.Join(dir, "no-ca.pem")} {
+		if err := location.CheckConsensusURL(raw); err != nil {
+			t.Errorf("CheckConsensusURL(%s): %v", raw, err)
+		}
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Fatalf("the checks left %v in %s (%v)", entries, dir, err)
 	}
 }

@@ -15,10 +15,62 @@ type BlobOpener func(ctx context.Context, u *url.URL) (Blob, error)
 // ConsensusOpener opens a Consensus from a URL of a registered scheme.
 type ConsensusOpener func(ctx context.Context, u *url.URL) (Consensus, error)
 
+// URLCheck checks the form of a URL of a registered scheme without opening
+// or contacting anything: the error of a URL its opener would refuse for
+// its form alone, or nil.
+type URLCheck func(u *url.URL) error
+
 var registry struct {
 	sync.Mutex
 	blob      map[string]BlobOpener
 	consensus map[string]ConsensusOpener
+	checks    map[string]URLCheck // by kind ("blob", "consensus") + ":" + scheme
+}
+
+// RegisterURLCheck makes CheckBlobURL (kind "blob") or CheckConsensusURL
+// (kind "consensus") check a URL of scheme with fn. Backends call it from
+// init beside RegisterBlob or RegisterConsensus.
+func RegisterURLCheck(kind, scheme string, fn URLCheck) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.checks == nil {
+		registry.checks = map[string]URLCheck{}
+	}
+	registry.checks[kind+":"+scheme] = fn
+}
+
+// CheckBlobURL reports, opening nothing, whether rawURL names a blob store
+// by its form: an error matching ErrBadURL if not, nil if a backend may
+// open it (which may still fail: the store may not be there).
+func CheckBlobURL(rawURL string) error { return checkURL("blob", rawURL) }
+
+// CheckConsensusURL is CheckBlobURL for a consensus URL.
+func CheckConsensusURL(rawURL string) error { return checkURL("consensus", rawURL) }
+
+func checkURL(kind, rawURL string) error {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return fmt.Errorf("location: %s url: %w", kind, err)
+	}
+	registry.Lock()
+	var known []string
+	ok := false
+	if kind == "blob" {
+		_, ok = registry.blob[u.Scheme]
+		known = keys(registry.blob)
+	} else {
+		_, ok = registry.consensus[u.Scheme]
+		known = keys(registry.consensus)
+	}
+	check := registry.checks[kind+":"+u.Scheme]
+	registry.Unlock()
+	if !ok {
+		return &UnknownSchemeError{Kind: kind, Scheme: u.Scheme, Known: known}
+	}
+	if check != nil {
+		return BadURL(check(u))
+	}
+	return nil
 }
 
 // RegisterBlob makes scheme open with fn. Backends call it from init; a
@@ -115,9 +167,8 @@ var ErrUnparsableURL error = badURL{errors.New("does not parse as a URL (a '/', 
 // ErrBadURL is matched (errors.Is) by the error of a store URL that names
 // no store, whatever the store holds: it does not parse, its scheme has no
 // backend, or its backend refuses its form or parameters. The store it
-// names was not opened or contacted; the URL itself must change. (Another
-// store, opened before it, may have been: persist.OpenLocation opens the
-// blob store before it reads the consensus URL.)
+// names was not opened or contacted (persist.OpenLocation checks both of
+// its URLs before it opens either); the URL itself must change.
 var ErrBadURL = errors.New("location: bad store URL")
 
 // BadURL returns err, which a backend gave for the form of its URL, made

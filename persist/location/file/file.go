@@ -17,6 +17,7 @@ import (
 )
 
 func init() {
+	location.RegisterURLCheck("blob", "file", func(u *url.URL) error { _, _, err := parseURL(u); return err })
 	location.RegisterBlob("file", func(ctx context.Context, u *url.URL) (location.Blob, error) {
 		dir, readOnly, err := parseURL(u)
 		if err != nil {

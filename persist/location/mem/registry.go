@@ -12,6 +12,9 @@ import (
 )
 
 func init() {
+	check := func(u *url.URL) error { _, err := nameOf(u); return err }
+	location.RegisterURLCheck("blob", "mem", check)
+	location.RegisterURLCheck("consensus", "mem", check)
 	location.RegisterBlob("mem", func(_ context.Context, u *url.URL) (location.Blob, error) {
 		name, err := nameOf(u)
 		if err != nil {

@@ -27,8 +27,19 @@ func init() {
 		}
 		return c, nil
 	}
-	location.RegisterConsensus("postgres", open)
-	location.RegisterConsensus("postgresql", open)
+	// A file the settings name (sslrootcert, sslkey, a service file) that
+	// cannot be read is no fault of the URL's form: Open reports it.
+	check := func(u *url.URL) error {
+		var pathErr *fs.PathError
+		if _, _, _, err := parseConfig(u.String()); err != nil && !errors.As(err, &pathErr) {
+			return err
+		}
+		return nil
+	}
+	for _, scheme := range []string{"postgres", "postgresql"} {
+		location.RegisterURLCheck("consensus", scheme, check)
+		location.RegisterConsensus(scheme, open)
+	}
 }
 
 // channel is the LISTEN/NOTIFY channel; the payload is the shard key.

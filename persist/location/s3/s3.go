@@ -55,6 +55,7 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 }
 
 func init() {
+	location.RegisterURLCheck("blob", "s3", func(u *url.URL) error { _, _, err := gocloudURL(u.String()); return err })
 	location.RegisterBlob("s3", func(ctx context.Context, u *url.URL) (location.Blob, error) {
 		b, err := Open(ctx, u.String())
 		if err != nil {

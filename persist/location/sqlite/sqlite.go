@@ -18,11 +18,9 @@ import (
 )
 
 func init() {
+	location.RegisterURLCheck("consensus", "sqlite", func(u *url.URL) error { _, _, err := parseChecked(u); return err })
 	location.RegisterConsensus("sqlite", func(ctx context.Context, u *url.URL) (location.Consensus, error) {
-		path, opts, err := ParseURL(u)
-		if err == nil {
-			err = checkPath(path)
-		}
+		path, opts, err := parseChecked(u)
 		if err != nil {
 			return nil, location.BadURL(err)
 		}
@@ -155,6 +153,15 @@ func newConsensus(ctx context.Context, db *sql.DB, abs string, readOnly bool) (*
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: prepare: %w", abs, err))
 	}
 	return &Consensus{db: db, stmts: stmts, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly}, nil
+}
+
+// parseChecked is ParseURL with the path checked as Open checks it.
+func parseChecked(u *url.URL) (string, Options, error) {
+	path, opts, err := ParseURL(u)
+	if err == nil {
+		err = checkPath(path)
+	}
+	return path, opts, err
 }
 
 // checkPath refuses a path the driver would read as a URI or cut short.

@@ -112,6 +112,11 @@ func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptio
 			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
 				"blob", redactURL(g.blob), "consensus", redactURL(g.consensus))
 		}
+		// A URL that names no store is a bad flag value, whatever else is
+		// wrong.
+		if err := errors.Join(location.CheckBlobURL(g.blob), location.CheckConsensusURL(g.consensus)); err != nil {
+			return nil, &exitError{code: ExitUsage, err: err}
+		}
 		if !create {
 			if err := sqliteMustExist(g.consensus); err != nil {
 				return nil, err
