@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/tests/bench"
 )
 
@@ -56,6 +57,12 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 			}
 			if cfg.Rows < 0 || cfg.Parts < 0 || cfg.Runs < 0 || cfg.Latency < 0 || cfg.P6Rows < 0 {
 				return usageErrorf("--rows, --parts, --runs, --latency and --p6-rows must not be negative")
+			}
+			if cfg.PostgresURL != "" {
+				// Checked now, not when P5 reaches it minutes later.
+				if err := location.CheckConsensusURL(cfg.PostgresURL); err != nil {
+					return usageErrorf("--postgres: %v", err)
+				}
 			}
 			cfg.Progress = g.env.Stderr
 			if !noRemote {
