@@ -122,9 +122,11 @@ func partRows(p *shardsource.Part[[]byte, []byte]) iter.Seq[render.Update] {
 	return func(yield func(render.Update) bool) {
 		defer p.Release()
 		for i := range p.Len() {
+			// On one line before consolidating: what prints alike sums
+			// and sorts alike.
 			u := render.Update{
-				Key:  append([]byte(nil), p.Key(i)...),
-				Val:  append([]byte(nil), p.Val(i)...),
+				Key:  render.OneLine(append([]byte(nil), p.Key(i)...)),
+				Val:  render.OneLine(append([]byte(nil), p.Val(i)...)),
 				Time: uint64(p.Time(i)),
 				Diff: p.Diff(i),
 			}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/location"
 )
@@ -207,5 +208,42 @@ func TestBadStoreURLIsUsageError(t *testing.T) {
 		if code != tc.want {
 			t.Errorf("shardflow %s: status %d, want %d\n%s", strings.Join(tc.args, " "), code, tc.want, stderr.String())
 		}
+	}
+}
+
+// Keys another writer stored spanning lines print on one line, and those
+// that print alike consolidate and sort as they print: [1,\n2] +1 and
+// [1,2] -1 cancel, and [1,\n3] comes after [1, 2]. (Before, the line broke
+// in two; then, compacted only as printed, the two cancelling keys printed
+// as two lines, out of order.)
+func TestReplayKeysSpanningLines(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	loc, err := persist.DefaultLocation(ctx, dir+"/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := persist.NewClient(loc, persist.ClientOptions{})
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups := []persist.Update{
+		{Key: []byte("[1,\n2]"), Val: []byte("1"), Time: 0, Diff: 1},
+		{Key: []byte("[1,2]"), Val: []byte("1"), Time: 0, Diff: -1},
+		{Key: []byte("[1,\r\n3]"), Val: []byte("{\"a\":\n1}"), Time: 0, Diff: 1},
+		{Key: []byte("[1, 2]"), Val: []byte("1"), Time: 0, Diff: 1},
+	}
+	if err := w.CompareAndAppend(ctx, ups, frontier.From[frontier.Time](0), frontier.From[frontier.Time](1)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close(ctx)
+	loc.Close()
+	code, out, errOut := run(t, ctx, dir, "", "replay", "--shard", "s")
+	want := `{"key":[1, 2],"val":1,"time":0,"diff":1}` + "\n" +
+		`{"key":[1,3],"val":{"a":1},"time":0,"diff":1}` + "\n" +
+		`{"frontier":[]}` + "\n"
+	if code != ExitOK || out != want {
+		t.Fatalf("replay: status %d %q\n got %q\nwant %q", code, errOut, out, want)
 	}
 }

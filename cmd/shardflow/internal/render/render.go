@@ -139,19 +139,29 @@ func NewPrinter(w io.Writer, f Format) Printer {
 }
 
 // JSONValue returns b if it is valid JSON, or else b as a JSON string.
-// Valid JSON that spans lines (a line break can only be white space between
-// its tokens) is compacted, so that an update stays on its one line.
+// Valid JSON that spans lines is compacted (OneLine), so that an update
+// stays on its one line.
 func JSONValue(b []byte) json.RawMessage {
 	if json.Valid(b) {
-		if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
-			return b
-		}
-		var c bytes.Buffer
-		_ = json.Compact(&c, b) // b is valid
-		return c.Bytes()
+		return OneLine(b)
 	}
 	s, _ := json.Marshal(string(b)) // a string always marshals
 	return s
+}
+
+// OneLine returns b compacted if it is valid JSON that spans lines (a line
+// break in JSON can only be white space between tokens), and b itself
+// otherwise. Replay applies it to keys and values before it consolidates
+// them, so that what prints alike sums and sorts alike.
+func OneLine(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	var c bytes.Buffer
+	if json.Compact(&c, b) != nil {
+		return b
+	}
+	return c.Bytes()
 }
 
 // FrontierJSON formats f as a JSON array, [] when empty.
