@@ -12,6 +12,11 @@ import (
 type countingFabric struct {
 	dataflow.Fabric
 	inflight atomic.Int64
+	// receiving, if set, is called with the index of a worker that has
+	// received envelopes, before they stop counting as in flight: the
+	// worker handles them in the step it is in, and must not look idle
+	// until that step is over.
+	receiving func(w int)
 }
 
 func (f *countingFabric) Send(e dataflow.Envelope) {
@@ -22,6 +27,11 @@ func (f *countingFabric) Send(e dataflow.Envelope) {
 func (f *countingFabric) Receive(w int, buf []dataflow.Envelope) []dataflow.Envelope {
 	n := len(buf)
 	buf = f.Fabric.Receive(w, buf)
-	f.inflight.Add(-int64(len(buf) - n))
+	if k := len(buf) - n; k > 0 {
+		if f.receiving != nil {
+			f.receiving(w)
+		}
+		f.inflight.Add(-int64(k))
+	}
 	return buf
 }

@@ -113,6 +113,11 @@ func newRunner(cfg Config) *runner {
 		frontier: frontier.NewMutableAntichainAt[frontier.Time](0),
 		pending:  map[frontier.Time][]render.Update{},
 	}
+	// A worker that receives envelopes is busy until its step is over: its
+	// idle flag, set after its last step, must not stand for it meanwhile
+	// (the envelopes no longer count as in flight, and the step that
+	// handles them has not been counted yet).
+	r.fabric.receiving = func(w int) { r.idle[w].Store(false) }
 	// Each worker's capture starts with one count at the minimum time.
 	r.frontier.Update(0, int64(n-1))
 	for i := range r.links {

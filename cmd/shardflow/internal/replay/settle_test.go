@@ -86,3 +86,56 @@ func TestRunWaitsForSlowFetchBeforeReportingFreeze(t *testing.T) {
 		})
 	}
 }
+
+// slowOn passes s through; on worker w, each run that sees the input
+// frontier move takes d: real work in an operator, or a worker the
+// machine does not schedule for a while in the middle of its step.
+func slowOn(s *Stream, w int, d time.Duration) *Stream {
+	b := dataflow.NewBuilder(s.Scope(), "slow")
+	in := dataflow.AddInput(b, s, dataflow.Pipeline[render.Update]())
+	out, stream := dataflow.AddOutput[render.Update](b)
+	b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+		caps[0].Drop()
+		last := frontier.Minimum[frontier.Time]()
+		return func() {
+			in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], data []render.Update) {
+				out.SessionAt(ref).GiveBatch(data)
+			})
+			if f := in.Frontier(); !f.Equal(last) {
+				last = f.Clone()
+				if s.Scope().Index() == w {
+					time.Sleep(d) // the slow step, simulated
+				}
+			}
+		}
+	})
+	return stream
+}
+
+// TestRunWaitsForStepOnReceivedProgress: a worker that has received a
+// peer's progress is busy until the step that handles it is over, however
+// long that step takes (here several quiet intervals). The envelope is no
+// longer in flight once received and the worker's idle flag is the one it
+// set after its previous step: counted as idle meanwhile, the worker
+// would let Run report the freeze at [0], before its capture reported the
+// frontier the progress moves to [5].
+func TestRunWaitsForStepOnReceivedProgress(t *testing.T) {
+	build, settled := slowFetchSource(10 * quietInterval)
+	slowBuild := func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
+		out, stop := build(s, fail)
+		return slowOn(out, 1, 5*quietInterval), stop
+	}
+	var sb strings.Builder
+	err := Run(context.Background(), Config{Workers: 2, Build: slowBuild, Settled: settled, Printer: render.NewPrinter(&sb, render.JSONL)})
+	var fe *FrozenError
+	if !errors.As(err, &fe) || fmt.Sprint(fe.Frontier) != "[5]" {
+		t.Fatalf("err = %v, want a FrozenError at [5]; output:\n%s", err, sb.String())
+	}
+	want := `{"key":"a","val":1,"time":0,"diff":1}
+{"frontier":[5]}
+{"error":"blob missing","frontier":[5]}
+`
+	if sb.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
+	}
+}
