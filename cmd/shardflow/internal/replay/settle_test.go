@@ -70,20 +70,29 @@ func TestRunWaitsForSlowFetchBeforeReportingFreeze(t *testing.T) {
 	for _, workers := range []int{1, 2} {
 		t.Run(fmt.Sprint(workers), func(t *testing.T) {
 			build, settled := slowFetchSource(10 * quietInterval)
-			var sb strings.Builder
-			err := Run(context.Background(), Config{Workers: workers, Build: build, Settled: settled, Printer: render.NewPrinter(&sb, render.JSONL)})
-			var fe *FrozenError
-			if !errors.As(err, &fe) || fmt.Sprint(fe.Frontier) != "[5]" {
-				t.Fatalf("err = %v, want a FrozenError at [5]; output:\n%s", err, sb.String())
-			}
-			want := `{"key":"a","val":1,"time":0,"diff":1}
+			checkFrozenAt5(t, Config{Workers: workers, Build: build, Settled: settled})
+		})
+	}
+}
+
+// checkFrozenAt5 runs cfg, whose source (slowFetchSource's) brings one
+// update and then fails, and checks that Run printed the update and the
+// frontier [5] before it reported the freeze there.
+func checkFrozenAt5(t *testing.T, cfg Config) {
+	t.Helper()
+	var sb strings.Builder
+	cfg.Printer = render.NewPrinter(&sb, render.JSONL)
+	err := Run(context.Background(), cfg)
+	var fe *FrozenError
+	if !errors.As(err, &fe) || fmt.Sprint(fe.Frontier) != "[5]" {
+		t.Fatalf("err = %v, want a FrozenError at [5]; output:\n%s", err, sb.String())
+	}
+	want := `{"key":"a","val":1,"time":0,"diff":1}
 {"frontier":[5]}
 {"error":"blob missing","frontier":[5]}
 `
-			if sb.String() != want {
-				t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
-			}
-		})
+	if sb.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
 	}
 }
 
@@ -125,17 +134,5 @@ func TestRunWaitsForStepOnReceivedProgress(t *testing.T) {
 		out, stop := build(s, fail)
 		return slowOn(out, 1, 5*quietInterval), stop
 	}
-	var sb strings.Builder
-	err := Run(context.Background(), Config{Workers: 2, Build: slowBuild, Settled: settled, Printer: render.NewPrinter(&sb, render.JSONL)})
-	var fe *FrozenError
-	if !errors.As(err, &fe) || fmt.Sprint(fe.Frontier) != "[5]" {
-		t.Fatalf("err = %v, want a FrozenError at [5]; output:\n%s", err, sb.String())
-	}
-	want := `{"key":"a","val":1,"time":0,"diff":1}
-{"frontier":[5]}
-{"error":"blob missing","frontier":[5]}
-`
-	if sb.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", sb.String(), want)
-	}
+	checkFrozenAt5(t, Config{Workers: 2, Build: slowBuild, Settled: settled})
 }
