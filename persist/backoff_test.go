@@ -65,38 +65,14 @@ func TestSetPollBackoff(t *testing.T) {
 	}
 }
 
-// A poll bound set alone bounds the other's default: ListenPollMax 5ms
-// caps a reader's polls at 5ms, though the default min is 10ms. (Before,
-// a max below the default min was replaced by 1s: a Listen waiting on
-// another process polled some 8 times in 2s instead of some 400.)
-func TestListenPollBoundsDefaults(t *testing.T) {
-	const ms = time.Millisecond
-	for _, tc := range []struct{ min, max, wantMin, wantMax time.Duration }{
-		{0, 0, 10 * ms, time.Second},
-		{0, 5 * ms, 5 * ms, 5 * ms},
-		{0, 50 * ms, 10 * ms, 50 * ms},
-		{2 * time.Second, 0, 2 * time.Second, 2 * time.Second},
-		{20 * ms, 5 * ms, 20 * ms, 20 * ms},
-		{ms, time.Hour, ms, time.Hour},
-	} {
-		e := newEnv()
-		c := NewClient(e.loc, ClientOptions{ListenPollMin: tc.min, ListenPollMax: tc.max})
-		r, err := c.OpenReader(t.Context(), "s", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.pollMin != tc.wantMin || r.pollMax != tc.wantMax {
-			t.Errorf("ListenPollMin %v, ListenPollMax %v: a reader polls from %v up to %v, want %v up to %v",
-				tc.min, tc.max, r.pollMin, r.pollMax, tc.wantMin, tc.wantMax)
-		}
-	}
-}
-
-// SetPollBackoff moves the bounds as ClientOptions does: a max given alone
-// below the current min lowers the min. (Before, SetPollBackoff(0, 5ms) on
-// a default client polled from 10ms up to 10ms; ListenRetry{Max: 5ms} of a
-// shard source calls it so.)
-func TestSetPollBackoffBounds(t *testing.T) {
+// A poll bound given alone stands, and moves the other so that min <=
+// max, whether ClientOptions gives it (over the defaults, 10ms and 1s) or
+// SetPollBackoff (over a default client's bounds); given both, a max below
+// the min is raised to it. (Before, ListenPollMax 5ms alone was replaced
+// by 1s: a Listen waiting on another process polled some 8 times in 2s
+// instead of some 400; and SetPollBackoff(0, 5ms), which a shard source's
+// ListenRetry{Max: 5ms} calls, polled from 10ms up to 10ms.)
+func TestPollBounds(t *testing.T) {
 	const ms = time.Millisecond
 	for _, tc := range []struct{ lo, hi, wantMin, wantMax time.Duration }{
 		{0, 0, 10 * ms, time.Second},
@@ -105,16 +81,24 @@ func TestSetPollBackoffBounds(t *testing.T) {
 		{2 * time.Second, 0, 2 * time.Second, 2 * time.Second},
 		{20 * ms, 0, 20 * ms, time.Second},
 		{20 * ms, 5 * ms, 20 * ms, 20 * ms},
+		{ms, time.Hour, ms, time.Hour},
 	} {
-		e := newEnv()
-		r, err := NewClient(e.loc, ClientOptions{}).OpenReader(t.Context(), "s", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.SetPollBackoff(tc.lo, tc.hi)
-		if r.pollMin != tc.wantMin || r.pollMax != tc.wantMax {
-			t.Errorf("SetPollBackoff(%v, %v) on a default client: polls from %v up to %v, want %v up to %v",
-				tc.lo, tc.hi, r.pollMin, r.pollMax, tc.wantMin, tc.wantMax)
+		for _, viaOptions := range []bool{true, false} {
+			opts := ClientOptions{}
+			if viaOptions {
+				opts.ListenPollMin, opts.ListenPollMax = tc.lo, tc.hi
+			}
+			r, err := NewClient(newEnv().loc, opts).OpenReader(t.Context(), "s", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !viaOptions {
+				r.SetPollBackoff(tc.lo, tc.hi)
+			}
+			if r.pollMin != tc.wantMin || r.pollMax != tc.wantMax {
+				t.Errorf("bounds %v, %v (through ClientOptions: %v): a reader polls from %v up to %v, want %v up to %v",
+					tc.lo, tc.hi, viaOptions, r.pollMin, r.pollMax, tc.wantMin, tc.wantMax)
+			}
 		}
 	}
 }

@@ -82,17 +82,9 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	if o.PartTargetSize <= 0 {
 		o.PartTargetSize = part.DefaultTargetSize
 	}
-	// A bound set alone moves the other's default so that min <= max:
-	// ListenPollMax 5ms caps the polls at 5ms, whatever the default min.
-	switch {
-	case o.ListenPollMin <= 0 && o.ListenPollMax <= 0:
-		o.ListenPollMin, o.ListenPollMax = 10*time.Millisecond, time.Second
-	case o.ListenPollMin <= 0:
-		o.ListenPollMin = min(10*time.Millisecond, o.ListenPollMax)
-	case o.ListenPollMax <= 0:
-		o.ListenPollMax = max(time.Second, o.ListenPollMin)
-	}
-	o.ListenPollMax = max(o.ListenPollMax, o.ListenPollMin)
+	// ListenPollMax 5ms alone caps the polls at 5ms, whatever the
+	// default min.
+	o.ListenPollMin, o.ListenPollMax = pollBounds(10*time.Millisecond, time.Second, o.ListenPollMin, o.ListenPollMax)
 	if o.CASRetries <= 0 {
 		o.CASRetries = 5
 	}

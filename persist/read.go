@@ -352,14 +352,23 @@ func (r *ReadHandle) Snapshot(ctx context.Context, asOf frontier.Time) ([]Leased
 // hi raises hi to it; given both, a hi below lo is raised to it. Set it
 // before reading: it is not synchronized with reads in flight.
 func (r *ReadHandle) SetPollBackoff(lo, hi time.Duration) {
+	r.pollMin, r.pollMax = pollBounds(r.pollMin, r.pollMax, lo, hi)
+}
+
+// pollBounds returns the bounds curMin..curMax with lo and hi applied,
+// where given (positive): a bound given stands, and the other one, kept,
+// moves if need be so that min <= max; given both, a hi below lo is
+// raised to it.
+func pollBounds(curMin, curMax, lo, hi time.Duration) (minWait, maxWait time.Duration) {
 	switch {
 	case lo > 0 && hi > 0:
-		r.pollMin, r.pollMax = lo, max(hi, lo)
+		return lo, max(hi, lo)
 	case lo > 0:
-		r.pollMin, r.pollMax = lo, max(r.pollMax, lo)
+		return lo, max(curMax, lo)
 	case hi > 0:
-		r.pollMin, r.pollMax = min(r.pollMin, hi), hi
+		return min(curMin, hi), hi
 	}
+	return curMin, curMax
 }
 
 // waiter waits for a new state version: at once on a write through this
