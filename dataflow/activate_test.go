@@ -3,6 +3,7 @@ package dataflow_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 )
@@ -108,5 +109,92 @@ func TestPendingProgressIsNotIdle(t *testing.T) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Activations counts what other goroutines send a worker, SyncActivator
+// fires and token presses alike, and nothing once it has closed. Park parks
+// only an idle worker, wakes on an activation, and tells which it did.
+func TestActivationsAndPark(t *testing.T) {
+	w := dataflow.NewWorker()
+	var act *dataflow.SyncActivator
+	var token *dataflow.ShutdownToken
+	ran := 0
+	dataflow.Dataflow(w, "counted", func(s *dataflow.Scope[T]) {
+		b := dataflow.NewBuilder(s, "woken")
+		dataflow.AddOutput[int](b)
+		act = b.SyncActivator()
+		button, tok := b.ShutdownButton()
+		token = tok
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			return func() {
+				ran++
+				if button.Phase() == dataflow.Draining {
+					for _, c := range caps {
+						if c.Valid() {
+							c.Drop()
+						}
+					}
+				}
+			}
+		})
+	})
+	w.Step()
+	if n := w.Activations(); n != 0 {
+		t.Fatalf("Activations = %d before any was sent, want 0", n)
+	}
+	if w.Park(0) {
+		t.Fatal("Park(0) parked")
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 250 {
+				act.Activate()
+			}
+		})
+	}
+	wg.Wait()
+	if n := w.Activations(); n != 1000 {
+		t.Fatalf("Activations = %d after 1000 fires, want 1000", n)
+	}
+	if w.Park(dataflow.Forever) {
+		t.Fatal("Park parked a worker with activations waiting")
+	}
+	before := ran
+	w.Step()
+	if ran != before+1 {
+		t.Fatalf("operator ran %d times in the step after the fires, want 1", ran-before)
+	}
+	if !w.Park(time.Millisecond) {
+		t.Fatal("Park did not park an idle worker")
+	}
+	// Parked (or about to park), the worker wakes on the next activation.
+	woke := make(chan struct{})
+	go func() {
+		defer close(woke)
+		w.Park(dataflow.Forever)
+	}()
+	act.Activate()
+	select {
+	case <-woke:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Park(Forever) did not wake on an activation within 10s")
+	}
+	if n := w.Activations(); n != 1001 {
+		t.Fatalf("Activations = %d, want 1001", n)
+	}
+	token.Press()
+	if n := w.Activations(); n != 1002 {
+		t.Fatalf("Activations = %d after a token press, want 1002", n)
+	}
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	act.Activate()
+	if n := w.Activations(); n != 1002 {
+		t.Fatalf("Activations = %d after an activation of a closed worker, want 1002", n)
 	}
 }

@@ -43,7 +43,10 @@ type Worker struct {
 	wake  chan struct{}
 	sync  struct {
 		pending atomic.Bool
-		mu      struct {
+		// sent counts the activations sent from other goroutines
+		// (Activations); each is counted before pending is set.
+		sent atomic.Uint64
+		mu   struct {
 			sync.Mutex
 			// ops holds each operator at most once (operator.syncListed),
 			// so a goroutine firing a SyncActivator in a loop, or after the
@@ -167,6 +170,7 @@ func (w *Worker) syncActivate(op *operator) {
 		op.syncListed = true
 		w.sync.mu.ops = append(w.sync.mu.ops, op)
 	}
+	w.sync.sent.Add(1)
 	w.sync.pending.Store(true)
 	w.sync.mu.Unlock()
 	w.notify()
@@ -204,11 +208,29 @@ func (w *Worker) Step() bool {
 // SyncActivator. d == 0 never parks; Forever parks without a timeout. It
 // reports whether any dataflow is still running.
 func (w *Worker) StepOrPark(d time.Duration) bool {
-	if d != 0 && len(w.dataflows) > 0 && w.Idle() {
-		w.park(d)
-	}
+	w.Park(d)
 	return w.Step()
 }
+
+// Park parks the worker for up to d if it is Idle and runs a dataflow, as
+// StepOrPark does before its step, and reports whether it parked. Driving
+// code that must note something between the wake-up and the step
+// (Activations, say) calls Park and then Step.
+func (w *Worker) Park(d time.Duration) bool {
+	if d == 0 || len(w.dataflows) == 0 || !w.Idle() {
+		return false
+	}
+	w.park(d)
+	return true
+}
+
+// Activations counts the activations other goroutines have sent this worker
+// (a SyncActivator fired, a ShutdownToken pressed) since it started; any
+// goroutine may call it. A Step that begins after Activations returned n
+// runs the operators of the first n activations (or finds them dead), so
+// code that wants to know whether the worker has handled everything sent
+// to it compares the count read before its last Step with the count now.
+func (w *Worker) Activations() uint64 { return w.sync.sent.Load() }
 
 // park waits for a wake-up for up to d (forever if d < 0), reporting
 // whether one came.

@@ -22,9 +22,10 @@
 //     source releases its reader), and returns nil.
 //   - The source reports a data error through the fail callback and freezes
 //     its frontier. Run keeps printing until the dataflow is quiescent (every
-//     worker parked with nothing to do, its source settled per
-//     Config.Settled — no fetch still running, however slow — and no
-//     message between workers, twice in a row with no step in between),
+//     worker parked with nothing to do, having run every activation sent to
+//     it, its source settled per Config.Settled — no fetch still running,
+//     however slow — and no message between workers, twice in a row with no
+//     step in between),
 //     prints the error with the frozen frontier, shuts the dataflow down and
 //     returns a *FrozenError.
 package replay

@@ -92,6 +92,12 @@ type runner struct {
 	}
 	steps []atomic.Uint64
 	idle  []atomic.Bool
+	// workers[i] is worker i once it has started; handled[i] is its
+	// Activations count read before its last step began: the activations
+	// that step has run. A worker sent more than that is busy, whatever its
+	// idle flag (set after its last step) says.
+	workers []atomic.Pointer[dataflow.Worker]
+	handled []atomic.Uint64
 
 	// Owned by drive's goroutine.
 	frontier *frontier.MutableAntichain[frontier.Time]
@@ -110,6 +116,8 @@ func newRunner(cfg Config) *runner {
 		failed:   make(chan struct{}, 1),
 		steps:    make([]atomic.Uint64, n),
 		idle:     make([]atomic.Bool, n),
+		workers:  make([]atomic.Pointer[dataflow.Worker], n),
+		handled:  make([]atomic.Uint64, n),
 		frontier: frontier.NewMutableAntichainAt[frontier.Time](0),
 		pending:  map[frontier.Time][]render.Update{},
 	}
@@ -170,6 +178,7 @@ func (r *runner) takeFailed() []error {
 // asks it to stop; Execute then steps it to completion.
 func (r *runner) worker(w *dataflow.Worker) {
 	i := w.Index()
+	r.workers[i].Store(w)
 	var stop func()
 	dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[frontier.Time]) {
 		var out *Stream
@@ -191,9 +200,12 @@ func (r *runner) worker(w *dataflow.Worker) {
 			// done): look again soon.
 			park = settlePoll
 		}
-		w.StepOrPark(park)
+		w.Park(park)
+		sent := w.Activations()
+		w.Step()
 		settled = r.cfg.Settled == nil || r.cfg.Settled(i)
 		r.steps[i].Add(1)
+		r.handled[i].Store(sent)
 		r.idle[i].Store(w.Idle() && settled)
 	}
 }
@@ -314,14 +326,21 @@ func (r *runner) reportFrozen(err error) *FrozenError {
 	return &FrozenError{Err: err, Frontier: f}
 }
 
-// quiescent reports whether every worker is idle, no envelope is in flight
-// between workers, and every captured event has been read.
+// quiescent reports whether every worker is idle, has run every activation
+// sent to it, and no envelope is in flight between workers.
 func (r *runner) quiescent() bool {
 	if r.fabric.inflight.Load() != 0 {
 		return false
 	}
 	for i := range r.idle {
-		if !r.idle[i].Load() {
+		w := r.workers[i].Load()
+		if w == nil || !r.idle[i].Load() {
+			return false
+		}
+		// handled is read first: it only grows, up to the count it was
+		// read from, so equal counts mean none was sent since the last
+		// completed step began.
+		if r.handled[i].Load() != w.Activations() {
 			return false
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,4 +136,53 @@ func TestRunWaitsForStepOnReceivedProgress(t *testing.T) {
 		return slowOn(out, 1, 5*quietInterval), stop
 	}
 	checkFrozenAt5(t, Config{Workers: 2, Build: slowBuild, Settled: settled})
+}
+
+// TestRunWaitsForStepOnActivation: a worker that a goroutine Settled does
+// not cover has activated (the listen goroutine, which FetchSettled leaves
+// out, delivering descs) is busy until the step that runs the activation is
+// over, however long that step takes. Its idle flag is the one it set after
+// its previous step, when it had nothing to do: counted as idle meanwhile,
+// the worker would let Run report the freeze at [0], before the step gave
+// the update and moved the frontier to [5].
+func TestRunWaitsForStepOnActivation(t *testing.T) {
+	var (
+		delivered atomic.Bool
+		once      sync.Once
+		counted   = make(chan struct{}) // closed once Settled said true
+		result    = make(chan render.Update, 1)
+	)
+	build := func(s *dataflow.Scope[frontier.Time], fail func(error)) (*Stream, func()) {
+		started := false
+		return testSource(s, "listen", func(c *dataflow.Capability[frontier.Time], out *dataflow.OutPort[frontier.Time, render.Update], activate func()) {
+			if !started {
+				started = true
+				fail(errors.New("blob missing"))
+				go func() {
+					result <- up("a", 0, 1)
+					delivered.Store(true)
+					// Activate once the worker has counted itself
+					// settled after a step: it is parked, idle.
+					<-counted
+					activate()
+				}()
+				return
+			}
+			select {
+			case u := <-result:
+				time.Sleep(5 * quietInterval) // the slow step, simulated
+				out.Session(c).Give(u)
+				c.Downgrade(5)
+			default:
+			}
+		})
+	}
+	settled := func(int) bool {
+		if !delivered.Load() {
+			return false
+		}
+		once.Do(func() { close(counted) })
+		return true
+	}
+	checkFrozenAt5(t, Config{Workers: 1, Build: build, Settled: settled})
 }
