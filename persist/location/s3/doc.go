@@ -13,6 +13,14 @@
 // path, or move its keys under DIR/, before reading it with this one (its
 // parts would read as missing; nothing is deleted).
 //
+// The other query parameters are gocloud's: region, endpoint, profile,
+// use_path_style (or s3ForcePathStyle), disable_https, accelerate,
+// dualstack, fips, anonymous, hostname_immutable, rate_limiter_capacity,
+// role, ssetype, kmskeyid, request_checksum_calculation,
+// response_checksum_validation and awssdk. An unknown one, or a value
+// gocloud would refuse, is a bad URL (location.ErrBadURL), refused before
+// anything is opened.
+//
 // Credentials come from the AWS SDK's default chain: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared
 // config and credentials files (AWS_PROFILE or profile=NAME), or the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	_ "gocloud.dev/blob/s3blob" // registers gocloud's s3 driver
@@ -35,6 +36,9 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("s3: url %s: %w", redacted(u), err)
 	}
+	if err := checkParams(q); err != nil {
+		return "", nil, fmt.Errorf("s3: url %s: %w", redacted(u), err)
+	}
 	if e, err := url.Parse(q.Get("endpoint")); err != nil || e.User != nil {
 		return "", nil, fmt.Errorf("s3: url %s: the endpoint parameter is not a URL without credentials (they come from the AWS credential chain)", redacted(u))
 	}
@@ -52,6 +56,64 @@ func gocloudURL(rawURL string) (string, *url.URL, error) {
 	}
 	g.RawQuery += "prefix=" + url.QueryEscape(dir+"/")
 	return g.String(), u, nil
+}
+
+// checkParams refuses the query parameters gocloud's s3 driver would refuse
+// when opening, so that a URL of the wrong form is a bad URL before
+// anything is opened (gocloud's refusal comes from inside its open, where it
+// cannot be told from a failure to reach the store). It follows gocloud
+// v0.47's s3blob and aws packages; TestParamsAgreeWithGocloud holds the two
+// together. Values are not read by gocloud beyond the first, so neither are
+// they here.
+func checkParams(q url.Values) error {
+	for name, values := range q {
+		v := values[0]
+		var err error
+		switch name {
+		case "prefix", "awssdk", "region", "endpoint", "profile", "kmskeyid":
+			// Any value. (An empty kmskeyid is passed on by gocloud's s3
+			// driver as an unknown AWS parameter, refused below.)
+			if name == "kmskeyid" && v == "" {
+				err = errors.New("is empty")
+			}
+		case "accelerate", "disable_https", "use_path_style", "s3ForcePathStyle",
+			"hostname_immutable", "dualstack", "fips", "anonymous":
+			_, err = strconv.ParseBool(v)
+		case "ssetype":
+			err = errors.New("is not AES256, aws:kms or aws:kms:dsse")
+			for _, t := range []string{"AES256", "aws:kms", "aws:kms:dsse"} {
+				if strings.EqualFold(v, t) {
+					err = nil
+				}
+			}
+		case "rate_limiter_capacity":
+			_, err = strconv.ParseInt(v, 10, 32)
+		case "role":
+			if !strings.HasPrefix(v, "arn:") {
+				err = errors.New("is not an ARN (arn:...)")
+			}
+		case "request_checksum_calculation", "response_checksum_validation":
+			if l := strings.ToLower(v); l != "when_supported" && l != "when_required" {
+				err = errors.New("is not when_supported or when_required")
+			}
+		default:
+			return fmt.Errorf("unknown parameter %q", name)
+		}
+		if err != nil {
+			// The value may be a secret (a key ID): named, not quoted.
+			return fmt.Errorf("parameter %s: bad value: %w", name, unquoted(err))
+		}
+	}
+	return nil
+}
+
+// unquoted is err with no part of the value it was about: strconv's errors
+// quote it.
+func unquoted(err error) error {
+	if ne, ok := err.(*strconv.NumError); ok {
+		return ne.Err
+	}
+	return err
 }
 
 func init() {

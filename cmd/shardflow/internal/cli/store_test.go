@@ -200,6 +200,8 @@ func TestBadStoreURLIsUsageError(t *testing.T) {
 		{[]string{"--blob", "file:blob?mode=rw", "--consensus", "mem://", "shards"}, ExitUsage},
 		{[]string{"--blob", "mem://", "--consensus", "gopher://x", "write", "--shard", "s"}, ExitUsage},
 		{[]string{"--blob", "mem://", "--consensus", "postgres://u:p/ss@h/db", "shards"}, ExitUsage},
+		{[]string{"--blob", "s3://bucket?region=r&bogus=1", "--consensus", "mem://", "shards"}, ExitUsage},
+		{[]string{"--blob", "s3://bucket?accelerate=maybe", "--consensus", "mem://", "shards"}, ExitUsage},
 		{[]string{"--blob", "ftp://host/dir", "--consensus", location.PathURL("sqlite", filepath.Join(dir, "missing.db")), "shards"}, ExitUsage},
 		{[]string{"--blob", "file://" + filepath.Join(dir, "f", "blob"), "--consensus", location.PathURL("sqlite", filepath.Join(dir, "nothing", "c.db")), "write", "--shard", "s"}, ExitFailure},
 	} {
