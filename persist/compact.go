@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist/internal/state"
@@ -205,7 +206,14 @@ func (c *Client) CheckSince(ctx context.Context, shard ShardID, t frontier.Time,
 				return fmt.Errorf("persist: check since of %s: %w: part %s has format %d", shard, ErrUnknownPartFormat, p.Key, p.Format)
 			}
 		}
-		runs = append(runs, run{parts: b.Parts, behind: ok && u <= t}) // as Compact picks them
+		behind := ok && u <= t // as Compact picks them
+		parts := b.Parts
+		if !behind {
+			// A read at t takes no row after t: a part whose rows all are
+			// is not read. (The parts left keep their order.)
+			parts = slices.DeleteFunc(slices.Clone(parts), func(p state.Part) bool { return p.MinTime > t })
+		}
+		runs = append(runs, run{parts: parts, behind: behind})
 	}
 	_, err = mergeRuns(ctx, c, shard, runs, mergeSpec{exact: true, since: t, check: true, through: t, progress: progress})
 	if err != nil {

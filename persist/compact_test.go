@@ -110,6 +110,47 @@ func TestCheckSince(t *testing.T) {
 	}
 }
 
+// CheckSince reads no part whose rows all lie beyond the since checked: a
+// read at t takes no row after t, and a batch holding such a part is not
+// wholly behind t. Here that part's blob is gone, so reading it would fail.
+func TestCheckSinceSkipsPartsBeyondIt(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	opts := blobParts
+	opts.PartTargetSize = 1 // a part a row
+	c := e.client(opts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, 1), up("b", "", 8, 1)}, ts(0), ts(10)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var beyond string
+	for _, p := range st.Batches[0].Parts {
+		if p.MinTime == 8 {
+			beyond = p.Key
+		}
+	}
+	if len(st.Batches[0].Parts) != 2 || beyond == "" {
+		t.Fatalf("parts %+v, want one at 1 and one at 8", st.Batches[0].Parts)
+	}
+	if _, err := e.blob.Delete(ctx, beyond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckSince(ctx, "s", 5, nil); err != nil {
+		t.Fatalf("CheckSince at 5: %v, want nil: nothing after 5 is read", err)
+	}
+	var missing *BlobMissingError
+	if err := c.CheckSince(ctx, "s", 8, nil); !errors.As(err, &missing) || missing.Key != beyond {
+		t.Fatalf("CheckSince at 8: %v, want the missing blob %s", err, beyond)
+	}
+}
+
 // The compaction a since allows merges only the batches wholly behind it,
 // leaving out the rows of the batch holding the since itself: CheckSince
 // refuses a since whose read fits but whose compaction would overflow,
