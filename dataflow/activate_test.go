@@ -198,3 +198,44 @@ func TestActivationsAndPark(t *testing.T) {
 		t.Fatalf("Activations = %d after an activation of a closed worker, want 1002", n)
 	}
 }
+
+// A SyncActivator fired after its dataflow completed does nothing: it
+// neither wakes the worker nor makes it busy, nor counts as an activation
+// (so an IdleTimeout still sees the worker idle). It used to do all three.
+func TestSyncActivatorOfCompletedDataflowDoesNothing(t *testing.T) {
+	w := dataflow.NewWorker()
+	var act *dataflow.SyncActivator
+	dataflow.Dataflow(w, "done", func(s *dataflow.Scope[T]) {
+		b := dataflow.NewBuilder(s, "once")
+		dataflow.AddOutput[int](b)
+		act = b.SyncActivator()
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			caps[0].Drop()
+			return nil
+		})
+	})
+	var in *dataflow.InputHandle[T, int]
+	dataflow.Dataflow(w, "running", func(s *dataflow.Scope[T]) {
+		in, _ = dataflow.NewInput[int](s)
+	})
+	for w.Running() > 1 {
+		w.Step()
+	}
+	w.Step()
+	if !w.Idle() {
+		t.Fatal("worker not idle before the activation")
+	}
+	before := w.Activations()
+	act.Activate() // the "done" dataflow has completed
+	idle, after := w.Idle(), w.Activations()
+	parked := w.Park(time.Millisecond) // not woken: it times out
+	in.Close()
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !idle || after != before || !parked {
+		t.Fatalf("SyncActivator of a completed dataflow: Idle() = %v (want true), Activations %d -> %d (want unchanged), parked %v (want true)", idle, before, after, parked)
+	}
+}

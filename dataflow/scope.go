@@ -225,11 +225,19 @@ func findCycle[T frontier.Timestamp[T]](g graph[T]) []int {
 	return nil
 }
 
+// markDead marks the scope's operators dead: they run no more, and
+// activating them from another goroutine does nothing.
+func (s *Scope[T]) markDead() {
+	s.w.sync.mu.Lock()
+	defer s.w.sync.mu.Unlock()
+	for _, op := range s.ops {
+		op.dead, op.syncDead = true, true
+	}
+}
+
 // discard removes what a refused dataflow left on the worker.
 func (s *Scope[T]) discard() {
-	for _, op := range s.ops {
-		op.dead = true
-	}
+	s.markDead()
 	for i := 0; i < len(s.w.live); {
 		if s.w.live[i].dataflowIndex() == s.index {
 			s.w.live[i].setLive(-1)
@@ -318,8 +326,6 @@ func (s *Scope[T]) quiet() bool {
 func (s *Scope[T]) retire() {
 	s.releaseShared()
 	s.retired = true
-	for _, op := range s.ops {
-		op.dead = true
-	}
+	s.markDead()
 	s.w.byIndex[s.index] = nil
 }

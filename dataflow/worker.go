@@ -44,7 +44,8 @@ type Worker struct {
 	sync  struct {
 		pending atomic.Bool
 		// sent counts the activations sent from other goroutines
-		// (Activations); each is counted before pending is set.
+		// (Activations); each is counted after pending is set, so a Step
+		// that begins after the count has grown finds pending set.
 		sent atomic.Uint64
 		mu   struct {
 			sync.Mutex
@@ -89,6 +90,9 @@ type operator struct {
 	dfQueued *int
 	ranAt    uint64 // the step the operator last ran in
 	dead     bool   // its dataflow completed
+	// syncDead is dead for other goroutines, under the worker's sync.mu:
+	// a SyncActivator of a dead operator does nothing.
+	syncDead bool
 	// syncListed is set while the operator waits in the worker's list of
 	// activations from other goroutines; guarded by Worker.sync.mu.
 	syncListed bool
@@ -160,7 +164,7 @@ func (w *Worker) activate(op *operator) {
 
 func (w *Worker) syncActivate(op *operator) {
 	w.sync.mu.Lock()
-	if w.sync.mu.closed {
+	if w.sync.mu.closed || op.syncDead {
 		w.sync.mu.Unlock()
 		return
 	}
@@ -170,8 +174,11 @@ func (w *Worker) syncActivate(op *operator) {
 		op.syncListed = true
 		w.sync.mu.ops = append(w.sync.mu.ops, op)
 	}
-	w.sync.sent.Add(1)
 	w.sync.pending.Store(true)
+	if testHookBetweenStores != nil {
+		testHookBetweenStores()
+	}
+	w.sync.sent.Add(1)
 	w.sync.mu.Unlock()
 	w.notify()
 }
@@ -226,10 +233,13 @@ func (w *Worker) Park(d time.Duration) bool {
 
 // Activations counts the activations other goroutines have sent this worker
 // (a SyncActivator fired, a ShutdownToken pressed) since it started; any
-// goroutine may call it. A Step that begins after Activations returned n
-// runs the operators of the first n activations (or finds them dead), so
-// code that wants to know whether the worker has handled everything sent
-// to it compares the count read before its last Step with the count now.
+// goroutine may call it. Activations of operators whose dataflow has
+// completed are not sent, so not counted. A Step that begins after
+// Activations returned n runs the operators of the first n activations
+// (a Step taken inside a build function holds those of the dataflow being
+// built until it is built), so code that wants to know whether the worker
+// has handled everything sent to it compares the count read before its last
+// Step with the count now.
 func (w *Worker) Activations() uint64 { return w.sync.sent.Load() }
 
 // park waits for a wake-up for up to d (forever if d < 0), reporting
@@ -437,3 +447,7 @@ func (w *Worker) Close() error {
 	w.fabric.SetWaker(w.index, nil)
 	return errors.Join(errs...)
 }
+
+// testHookBetweenStores, if set (by tests), runs in syncActivate after
+// pending is set and before the activation is counted.
+var testHookBetweenStores func()

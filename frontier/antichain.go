@@ -14,6 +14,10 @@ import (
 // set are Equal element by element. The zero value is the empty antichain.
 type Antichain[T Timestamp[T]] struct {
 	elements []T
+	// borrowed says elements belong to a MutableAntichain (its Frontier):
+	// the first change copies them, so changing the value never changes
+	// the multiset's frontier.
+	borrowed bool
 }
 
 // NewAntichain returns the antichain of the minimal elements of times.
@@ -45,6 +49,9 @@ func (a *Antichain[T]) Insert(t T) bool {
 			return false
 		}
 	}
+	if a.borrowed {
+		a.elements, a.borrowed = slices.Clone(a.elements), false
+	}
 	a.elements = slices.DeleteFunc(a.elements, func(e T) bool { return t.LessEqual(e) })
 	i, _ := slices.BinarySearchFunc(a.elements, t, T.Compare)
 	a.elements = slices.Insert(a.elements, i, t)
@@ -60,8 +67,15 @@ func (a *Antichain[T]) Extend(times ...T) bool {
 	return added
 }
 
-// Clear empties the antichain, keeping its storage.
-func (a *Antichain[T]) Clear() { a.elements = a.elements[:0] }
+// Clear empties the antichain, keeping its storage (unless it is a
+// MutableAntichain's frontier: that stays as it is).
+func (a *Antichain[T]) Clear() {
+	if a.borrowed {
+		a.elements, a.borrowed = nil, false
+		return
+	}
+	a.elements = a.elements[:0]
+}
 
 // Elements returns the elements in Compare order. The slice is the
 // antichain's own: do not modify it.

@@ -29,8 +29,11 @@ func NewMutableAntichainAt[T Timestamp[T]](t T) *MutableAntichain[T] {
 }
 
 // Frontier returns the current frontier. It shares storage with m and is
-// valid until the next update.
-func (m *MutableAntichain[T]) Frontier() Antichain[T] { return Antichain[T]{elements: m.frontier} }
+// valid until the next update; changing it (Insert, Clear) copies it first,
+// leaving m's frontier as it is.
+func (m *MutableAntichain[T]) Frontier() Antichain[T] {
+	return Antichain[T]{elements: m.frontier, borrowed: true}
+}
 
 // LessEqual reports whether some frontier element is <= t.
 func (m *MutableAntichain[T]) LessEqual(t T) bool { return lessEqual(m.frontier, t) }

@@ -337,9 +337,12 @@ func (r *runner) quiescent() bool {
 		if w == nil || !r.idle[i].Load() {
 			return false
 		}
-		// handled is read first: it only grows, up to the count it was
-		// read from, so equal counts mean none was sent since the last
-		// completed step began.
+		// handled is read before the count: it only grows, up to the
+		// count it was read from, so equal counts mean none was sent
+		// since the last completed step began. (The idle flag, read
+		// before both, may be older than handled; that step then
+		// completed between them, and the step counts drive compares
+		// across two ticks tell.)
 		if r.handled[i].Load() != w.Activations() {
 			return false
 		}
