@@ -30,7 +30,10 @@ type sharedEntry struct {
 // s's dataflow. The first worker to ask calls init; every other worker that
 // asks with the same key in the same dataflow gets the same value. The
 // value is forgotten once every worker that asked has retired the dataflow
-// (completed, or closed), so a later dataflow's init runs afresh.
+// (completed, or closed), so a later dataflow's init runs afresh. A
+// dataflow cannot complete on one worker before every worker has built it,
+// unless it has no outputs at all (nothing holds it open): then a worker
+// that builds it after another has completed it gets a value of its own.
 //
 // A value with a method Close() (no result: nothing could receive an
 // error) is closed when it is forgotten, on the goroutine of the worker
