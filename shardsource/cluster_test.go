@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -68,10 +69,35 @@ func (cl *cluster) tickUntil(what string, cond func() bool) {
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			cl.t.Fatalf("timed out waiting for %s (seed %d); frontier %v", what, cl.c.Seed, cl.probes[0].Frontier())
+			cl.t.Fatalf("timed out waiting for %s (seed %d); frontier %v; goroutines dumped to %s",
+				what, cl.c.Seed, cl.probes[0].Frontier(), dumpGoroutines())
 		}
 		cl.tick()
 	}
+}
+
+// dumpGoroutines writes every goroutine's stack to a new file in the temp
+// directory (kept after the test, unlike t.TempDir) so that a hang can be
+// diagnosed, and returns its path or why it could not.
+func dumpGoroutines() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	f, err := os.CreateTemp("", "shardsource-hang-*.txt")
+	if err != nil {
+		return "(not dumped: " + err.Error() + ")"
+	}
+	defer f.Close()
+	if _, err := f.Write(buf); err != nil {
+		return "(not dumped: " + err.Error() + ")"
+	}
+	return f.Name()
 }
 
 // quiescent reports whether nothing can happen without outside input: every
