@@ -8,15 +8,12 @@ import (
 	"github.com/shardflow/shardflow/dataflow"
 )
 
-// A SyncActivator fired many times between two steps lists its operator
-// once and runs it once; fired after the dataflow completed, or after the
-// worker closed, it neither panics nor holds anything.
-func TestSyncActivatorBounded(t *testing.T) {
-	w := dataflow.NewWorker()
-	var act *dataflow.SyncActivator
-	var token *dataflow.ShutdownToken
-	ran := 0
-	dataflow.Dataflow(w, "bounded", func(s *dataflow.Scope[T]) {
+// wokenOperator builds, on w, a dataflow of one operator with a
+// SyncActivator and a shutdown button, which counts its runs in *ran and
+// drops its capability once the button drains.
+func wokenOperator(w *dataflow.Worker, name string) (act *dataflow.SyncActivator, token *dataflow.ShutdownToken, ran *int) {
+	ran = new(int)
+	dataflow.Dataflow(w, name, func(s *dataflow.Scope[T]) {
 		b := dataflow.NewBuilder(s, "woken")
 		dataflow.AddOutput[int](b)
 		act = b.SyncActivator()
@@ -24,7 +21,7 @@ func TestSyncActivatorBounded(t *testing.T) {
 		token = tok
 		b.Build(func(caps []*dataflow.Capability[T]) func() {
 			return func() {
-				ran++
+				*ran++
 				if button.Phase() == dataflow.Draining {
 					for _, c := range caps {
 						if c.Valid() {
@@ -35,6 +32,15 @@ func TestSyncActivatorBounded(t *testing.T) {
 			}
 		})
 	})
+	return act, token, ran
+}
+
+// A SyncActivator fired many times between two steps lists its operator
+// once and runs it once; fired after the dataflow completed, or after the
+// worker closed, it neither panics nor holds anything.
+func TestSyncActivatorBounded(t *testing.T) {
+	w := dataflow.NewWorker()
+	act, token, ran := wokenOperator(w, "bounded")
 	w.Step()
 	fire := func(n int) {
 		var wg sync.WaitGroup
@@ -51,10 +57,10 @@ func TestSyncActivatorBounded(t *testing.T) {
 	if n := dataflow.SyncQueuedForTest(w); n != 1 {
 		t.Fatalf("%d activations listed after 4000 fires of one operator, want 1", n)
 	}
-	before := ran
+	before := *ran
 	w.Step()
-	if ran != before+1 {
-		t.Fatalf("operator ran %d times in one step after the fires, want 1", ran-before)
+	if *ran != before+1 {
+		t.Fatalf("operator ran %d times in one step after the fires, want 1", *ran-before)
 	}
 	fire(1) // listed again after the step took it
 	if n := dataflow.SyncQueuedForTest(w); n != 1 {
@@ -117,28 +123,7 @@ func TestPendingProgressIsNotIdle(t *testing.T) {
 // only an idle worker, wakes on an activation, and tells which it did.
 func TestActivationsAndPark(t *testing.T) {
 	w := dataflow.NewWorker()
-	var act *dataflow.SyncActivator
-	var token *dataflow.ShutdownToken
-	ran := 0
-	dataflow.Dataflow(w, "counted", func(s *dataflow.Scope[T]) {
-		b := dataflow.NewBuilder(s, "woken")
-		dataflow.AddOutput[int](b)
-		act = b.SyncActivator()
-		button, tok := b.ShutdownButton()
-		token = tok
-		b.Build(func(caps []*dataflow.Capability[T]) func() {
-			return func() {
-				ran++
-				if button.Phase() == dataflow.Draining {
-					for _, c := range caps {
-						if c.Valid() {
-							c.Drop()
-						}
-					}
-				}
-			}
-		})
-	})
+	act, token, ran := wokenOperator(w, "counted")
 	w.Step()
 	if n := w.Activations(); n != 0 {
 		t.Fatalf("Activations = %d before any was sent, want 0", n)
@@ -161,10 +146,10 @@ func TestActivationsAndPark(t *testing.T) {
 	if w.Park(dataflow.Forever) {
 		t.Fatal("Park parked a worker with activations waiting")
 	}
-	before := ran
+	before := *ran
 	w.Step()
-	if ran != before+1 {
-		t.Fatalf("operator ran %d times in the step after the fires, want 1", ran-before)
+	if *ran != before+1 {
+		t.Fatalf("operator ran %d times in the step after the fires, want 1", *ran-before)
 	}
 	if !w.Park(time.Millisecond) {
 		t.Fatal("Park did not park an idle worker")

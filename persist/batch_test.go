@@ -352,13 +352,7 @@ func TestAppendBatchSingleRunReaped(t *testing.T) {
 func TestAppendBatchMergedPartReaped(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	opts := blobParts
-	opts.PartTargetSize = 1 // a part a row: the merge writes parts as it goes
-	c := e.client(opts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := rowPartsWriter(t, e)
 	b := c.NewBatchBuilder("s", ts(0), 1) // every Add flushes a run
 	for i := range 3 {
 		if err := b.Add(ctx, up(fmt.Sprint("k", i), "", 0, 1)); err != nil {
@@ -377,7 +371,7 @@ func TestAppendBatchMergedPartReaped(t *testing.T) {
 			reaped += rep.OrphansReaped
 		}
 	})
-	err = w.AppendBatch(ctx, b, ts(1))
+	err := w.AppendBatch(ctx, b, ts(1))
 	if reaped == 0 {
 		t.Fatal("the janitor reaped nothing: the test did not set up the race")
 	}
@@ -445,13 +439,7 @@ func mergedBatch(t *testing.T, e *env, bl location.Blob, n int) (*WriteHandle, *
 	t.Helper()
 	ctx := context.Background()
 	e.loc.Blob = bl
-	opts := blobParts
-	opts.PartTargetSize = 1 // a part a row
-	c := e.client(opts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := rowPartsWriter(t, e)
 	b := c.NewBatchBuilder("s", ts(0), 1) // every Add flushes a run
 	for i := range n {
 		if err := b.Add(ctx, up(fmt.Sprint("k", i), "", 0, 1)); err != nil {

@@ -62,13 +62,7 @@ func TestCompactSingleBatch(t *testing.T) {
 func TestCheckSince(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	opts := blobParts
-	opts.PartTargetSize = 1 // a part a row: the cursors cross parts
-	c := e.client(opts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := rowPartsWriter(t, e)
 	for i, us := range [][]Update{
 		{up("a", "", 0, 1), up("b", "", 0, math.MaxInt64)},
 		{up("a", "", 1, 1), up("c", "", 1, math.MinInt64)},
@@ -116,13 +110,7 @@ func TestCheckSince(t *testing.T) {
 func TestCheckSinceSkipsPartsBeyondIt(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	opts := blobParts
-	opts.PartTargetSize = 1 // a part a row
-	c := e.client(opts)
-	w, err := c.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, w := rowPartsWriter(t, e)
 	if err := w.CompareAndAppend(ctx, []Update{up("a", "", 1, 1), up("b", "", 8, 1)}, ts(0), ts(10)); err != nil {
 		t.Fatal(err)
 	}

@@ -154,7 +154,20 @@ func TestSnapshotFetchKeepsOverflowingRowsApart(t *testing.T) {
 // shard "s".
 func blobWriter(t *testing.T) (*Client, *WriteHandle) {
 	t.Helper()
-	c := newEnv().client(blobParts)
+	return writerOf(t, newEnv().client(blobParts))
+}
+
+// rowPartsWriter returns a client of e that writes a part a row (so that
+// merges and cursors cross parts), and a writer of shard "s".
+func rowPartsWriter(t *testing.T, e *env) (*Client, *WriteHandle) {
+	t.Helper()
+	opts := blobParts
+	opts.PartTargetSize = 1
+	return writerOf(t, e.client(opts))
+}
+
+func writerOf(t *testing.T, c *Client) (*Client, *WriteHandle) {
+	t.Helper()
 	w, err := c.OpenWriter(context.Background(), "s")
 	if err != nil {
 		t.Fatal(err)
