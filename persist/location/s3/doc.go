@@ -19,7 +19,8 @@
 // role, ssetype, kmskeyid, request_checksum_calculation,
 // response_checksum_validation and awssdk. An unknown one, or a value
 // gocloud would refuse, is a bad URL (location.ErrBadURL), refused before
-// anything is opened.
+// anything is opened; so is gocloud's key= (a bucket of one key). Errors
+// quote no part of a URL's query: kmskeyid and role may be secrets.
 //
 // Credentials come from the AWS SDK's default chain: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the shared

@@ -70,7 +70,16 @@ func checkParams(q url.Values) error {
 		v := values[0]
 		var err error
 		switch name {
-		case "prefix", "awssdk", "region", "endpoint", "profile", "kmskeyid":
+		case "prefix":
+			// gocloud takes an empty first prefix for none, and passes
+			// the parameter on to the AWS ones, which refuse it.
+			if v == "" {
+				err = errors.New("is empty")
+			}
+		case "key":
+			// gocloud would open a bucket of that one key.
+			return errors.New("parameter key names a single key; a location needs a bucket, or a prefix (a path) in one")
+		case "awssdk", "region", "endpoint", "profile", "kmskeyid":
 			// Any value. (An empty kmskeyid is passed on by gocloud's s3
 			// driver as an unknown AWS parameter, refused below.)
 			if name == "kmskeyid" && v == "" {
@@ -136,7 +145,14 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	}
 	b, err := gcblob.Open(ctx, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("s3: %w", err) // rawURL holds no credentials (see gocloudURL)
+		// gocloud's errors quote the URL, whose query may hold a secret
+		// (kmskeyid, role), each wrapping the last: the message is the
+		// innermost one's, the cause, with the URL redacted.
+		cause := err
+		for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(cause) {
+			cause = next
+		}
+		return nil, &redactedError{msg: fmt.Sprintf("s3: open %s: %v", redacted(u), cause), err: err}
 	}
 	// S3 reports a missing bucket like a missing key; check it once here so
 	// a misconfigured URL fails loudly instead of reading as an empty store.
@@ -150,6 +166,15 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	}
 	return b, nil
 }
+
+// redactedError is err with a message that quotes no URL query.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // redacted is u for messages, with no user part and no query: either may
 // hold a secret.

@@ -147,6 +147,7 @@ func TestParamsAgreeWithGocloud(t *testing.T) {
 		"request_checksum_calculation=when_required", "request_checksum_calculation=WHEN_SUPPORTED", "request_checksum_calculation=never",
 		"response_checksum_validation=when_supported", "response_checksum_validation=always",
 		"bogus=1", "Region=us-east-1", "region=r&bogus=",
+		"prefix=", "prefix=&region=us-east-1", "prefix=&prefix=a/", "prefix=a/&prefix=",
 	}
 	for _, q := range queries {
 		raw := "s3://bucket?" + q
@@ -169,5 +170,43 @@ func TestParamsAgreeWithGocloud(t *testing.T) {
 				t.Errorf("CheckBlobURL(%s) = %v: quotes the value", raw, err)
 			}
 		})
+	}
+	// Refused on purpose though gocloud opens them: a bucket of one key
+	// cannot hold a location.
+	for _, q := range []string{"key=k&region=us-east-1", "prefix=a/&key=", "key=k&prefix="} {
+		raw := "s3://bucket?" + q
+		b, gerr := blob.OpenBucket(t.Context(), raw)
+		if gerr != nil {
+			t.Errorf("gocloud no longer opens %s (%v): drop it from the deliberate refusals", raw, gerr)
+		} else {
+			b.Close()
+		}
+		if err := location.CheckBlobURL(raw); !errors.Is(err, location.ErrBadURL) {
+			t.Errorf("CheckBlobURL(%s) = %v, want an ErrBadURL", raw, err)
+		}
+	}
+}
+
+// A URL the check passes but gocloud's open refuses (here a role to assume
+// with no region anywhere, which only the environment can tell) fails
+// with an error that quotes none of its query: gocloud's own errors quote
+// the whole URL, key ID and role included.
+func TestOpenFailureQuotesNoQuery(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	raw := "s3://bucket/dir?role=arn:aws:iam::1:role/SECRETROLE&ssetype=aws:kms&kmskeyid=SECRETKEY"
+	if err := location.CheckBlobURL(raw); err != nil {
+		t.Fatalf("CheckBlobURL(%s) = %v, want nil", raw, err)
+	}
+	b, err := s3.Open(t.Context(), raw)
+	if err == nil {
+		b.Close()
+		t.Fatalf("Open(%s) succeeded with no region", raw)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("Open's error quotes the query: %v", err)
+	}
+	if !strings.Contains(err.Error(), "s3://bucket") {
+		t.Errorf("Open's error does not name the bucket: %v", err)
 	}
 }

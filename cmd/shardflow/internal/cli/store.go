@@ -211,7 +211,7 @@ func readOnlyURL(consensus string) string {
 // user part, and without anything at all if that part did not parse as
 // one (a password written unescaped may hold '/', '?', '#' or '@'); with
 // no parameters if one is named for a secret (password, sslpassword,
-// token, secret); and without what could hide a password where those are
+// token, secret, s3's kmskeyid and role); and without what could hide a password where those are
 // not looked for (a fragment, an opaque URL, a keyword/value string).
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -253,7 +253,8 @@ func redactURL(raw string) string {
 	}
 	for k := range q {
 		l := strings.ToLower(k)
-		if strings.Contains(l, "password") || strings.Contains(l, "secret") || strings.Contains(l, "token") {
+		if strings.Contains(l, "password") || strings.Contains(l, "secret") || strings.Contains(l, "token") ||
+			l == "kmskeyid" || l == "role" {
 			v.RawQuery = "(parameters not shown)"
 			break
 		}

@@ -88,6 +88,8 @@ func TestRedactURL(t *testing.T) {
 		"postgres://u:/sekrit@h/db":                          "postgres://(not shown)",
 		"postgres://u:1234?sekrit@h/db":                      "postgres://(not shown)",
 		"s3://bucket/dir?region=us-east-1":                   "s3://bucket/dir?region=us-east-1",
+		"s3://b?ssetype=aws:kms&kmskeyid=sekrit":             "s3://b?(parameters not shown)",
+		"s3://b?role=arn:aws:iam::1:role/sekrit":             "s3://b?(parameters not shown)",
 		"sqlite:///var/lib/shardflow/consensus.db":           "sqlite:///var/lib/shardflow/consensus.db",
 		"postgres://u%3Asekrit@h/db":                         "postgres://u%3Asekrit@h/db", // a name, shown as written
 		"postgres://u%40x:sekrit@h/db":                       "postgres://u%40x:xxxxx@h/db",
@@ -202,6 +204,8 @@ func TestBadStoreURLIsUsageError(t *testing.T) {
 		{[]string{"--blob", "mem://", "--consensus", "postgres://u:p/ss@h/db", "shards"}, ExitUsage},
 		{[]string{"--blob", "s3://bucket?region=r&bogus=1", "--consensus", "mem://", "shards"}, ExitUsage},
 		{[]string{"--blob", "s3://bucket?accelerate=maybe", "--consensus", "mem://", "shards"}, ExitUsage},
+		{[]string{"--blob", "s3://bucket?region=r&kmskeyid=SECRETKEY&prefix=", "--consensus", "mem://", "shards"}, ExitUsage},
+		{[]string{"--blob", "s3://bucket?key=k", "--consensus", "mem://", "shards"}, ExitUsage},
 		{[]string{"--blob", "ftp://host/dir", "--consensus", location.PathURL("sqlite", filepath.Join(dir, "missing.db")), "shards"}, ExitUsage},
 		{[]string{"--blob", "file://" + filepath.Join(dir, "f", "blob"), "--consensus", location.PathURL("sqlite", filepath.Join(dir, "nothing", "c.db")), "write", "--shard", "s"}, ExitFailure},
 	} {
@@ -209,6 +213,9 @@ func TestBadStoreURLIsUsageError(t *testing.T) {
 		code := Main(context.Background(), tc.args, Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
 		if code != tc.want {
 			t.Errorf("shardflow %s: status %d, want %d\n%s", strings.Join(tc.args, " "), code, tc.want, stderr.String())
+		}
+		if strings.Contains(stderr.String(), "SECRET") {
+			t.Errorf("shardflow %s: stderr quotes a secret:\n%s", strings.Join(tc.args, " "), stderr.String())
 		}
 	}
 }
