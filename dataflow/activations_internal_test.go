@@ -32,7 +32,7 @@ func TestActivationCountedOnceVisible(t *testing.T) {
 	before := ran
 	var counted uint64
 	stepped := make(chan int, 1)
-	testHookBetweenStores = func() {
+	hook := func() {
 		read := make(chan struct{})
 		go func() { // the worker
 			counted = w.Activations()
@@ -42,8 +42,9 @@ func TestActivationCountedOnceVisible(t *testing.T) {
 		}()
 		<-read
 	}
+	testHookBetweenStores.Store(&hook)
 	act.Activate()
-	testHookBetweenStores = nil
+	testHookBetweenStores.Store(nil)
 	var after int
 	select {
 	case after = <-stepped:

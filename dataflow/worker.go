@@ -175,8 +175,8 @@ func (w *Worker) syncActivate(op *operator) {
 		w.sync.mu.ops = append(w.sync.mu.ops, op)
 	}
 	w.sync.pending.Store(true)
-	if testHookBetweenStores != nil {
-		testHookBetweenStores()
+	if h := testHookBetweenStores.Load(); h != nil {
+		(*h)()
 	}
 	w.sync.sent.Add(1)
 	w.sync.mu.Unlock()
@@ -235,11 +235,11 @@ func (w *Worker) Park(d time.Duration) bool {
 // (a SyncActivator fired, a ShutdownToken pressed) since it started; any
 // goroutine may call it. Activations of operators whose dataflow has
 // completed are not sent, so not counted. A Step that begins after
-// Activations returned n runs the operators of the first n activations
-// (a Step taken inside a build function holds those of the dataflow being
-// built until it is built), so code that wants to know whether the worker
-// has handled everything sent to it compares the count read before its last
-// Step with the count now.
+// Activations returned n runs the operators of the first n activations, or
+// finds their dataflow completed since (a Step taken inside a build
+// function holds those of the dataflow being built until it is built), so
+// code that wants to know whether the worker has handled everything sent
+// to it compares the count read before its last Step with the count now.
 func (w *Worker) Activations() uint64 { return w.sync.sent.Load() }
 
 // park waits for a wake-up for up to d (forever if d < 0), reporting
@@ -450,4 +450,4 @@ func (w *Worker) Close() error {
 
 // testHookBetweenStores, if set (by tests), runs in syncActivate after
 // pending is set and before the activation is counted.
-var testHookBetweenStores func()
+var testHookBetweenStores atomic.Pointer[func()]
