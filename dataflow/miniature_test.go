@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -16,6 +17,18 @@ import (
 // goroutine and holds a (data, completed) capability pair per time until
 // that time's fetches are done. Both are woken from their goroutines by
 // SyncActivators and both obey the two-phase shutdown button.
+//
+// As the real source's, the fetch operator never blocks on its goroutine:
+// its listen goroutine produces without end, so a worker that runs late
+// receives any number of parts in one step. Sent into the bounded jobs
+// channel, they deadlocked it once jobs and results were both full (the
+// goroutine parked sending a result, the operator sending a job). Nor
+// does the goroutine wait for room in results once the operator has shut
+// down and polls no more.
+
+// fetchBuffer is the capacity of a fetch goroutine's jobs and results
+// channels.
+const fetchBuffer = 1024
 
 type part struct {
 	worker int
@@ -37,6 +50,14 @@ type miniature struct {
 	wg       sync.WaitGroup
 	tokens   [][]*dataflow.ShutdownToken
 	probes   []*dataflow.ProbeHandle[T]
+
+	// stall, if set, runs at the start of each run of the fetch operator
+	// (on its worker's goroutine); emittedTo counts the parts emitted for
+	// each worker, and emittedHook, if set, sees the counts after each
+	// event (under mu).
+	stall       func(w *dataflow.Worker)
+	emittedTo   map[int]int
+	emittedHook func(emittedTo map[int]int)
 }
 
 func (m *miniature) releasedCount() int {
@@ -118,21 +139,29 @@ func (m *miniature) build(w *dataflow.Worker) {
 					m.mu.Unlock()
 					releasedTo++
 				}
-				for {
-					select {
-					case ev := <-events:
-						c, _ := held.Get(ev.t)
-						session := descsOut.Session(c)
-						for _, p := range ev.parts {
-							session.Give(p)
-						}
-						m.mu.Lock()
-						m.emitted[ev.t] += len(ev.parts)
-						m.mu.Unlock()
-						held.Downgrade(frontier.From(ev.progress))
-					default:
-						return
+				// Only the events queued now: the goroutine produces
+				// without end, and each later event comes with its own
+				// activation. Draining until the channel is empty could
+				// keep this run going as long as the goroutine keeps up.
+				for n := len(events); n > 0; n-- {
+					ev := <-events
+					c, _ := held.Get(ev.t)
+					session := descsOut.Session(c)
+					for _, p := range ev.parts {
+						session.Give(p)
 					}
+					m.mu.Lock()
+					m.emitted[ev.t] += len(ev.parts)
+					if m.emittedTo != nil {
+						for _, p := range ev.parts {
+							m.emittedTo[p.worker]++
+						}
+						if m.emittedHook != nil {
+							m.emittedHook(m.emittedTo)
+						}
+					}
+					m.mu.Unlock()
+					held.Downgrade(frontier.From(ev.progress))
 				}
 			}
 		})
@@ -149,12 +178,19 @@ func (m *miniature) build(w *dataflow.Worker) {
 			t T
 			p part
 		}
-		jobs := make(chan fetchJob, 1024)
-		results := make(chan fetchJob, 1024)
+		jobs := make(chan fetchJob, fetchBuffer)
+		results := make(chan fetchJob, fetchBuffer)
+		// quit is closed at shutdown: the operator polls no more, so the
+		// goroutine must not wait for room in results (the jobs still
+		// queued, and the one in hand, can be more than it holds).
+		quit := make(chan struct{})
 		m.wg.Go(func() {
 			for j := range jobs {
-				results <- j
-				fAct.Activate()
+				select {
+				case results <- j:
+					fAct.Activate()
+				case <-quit:
+				}
 			}
 			close(results)
 		})
@@ -167,8 +203,16 @@ func (m *miniature) build(w *dataflow.Worker) {
 			}
 			inflight := map[T]*flight{}
 			closed := false
+			// queued holds the jobs the jobs channel had no room for: the
+			// goroutine activates the operator after each result, so it
+			// runs again while any of them is left.
+			var queued []fetchJob
 			return func() {
+				if m.stall != nil {
+					m.stall(w)
+				}
 				if fButton.AllPressed() {
+					queued = nil
 					for t, f := range inflight {
 						f.data.Drop()
 						f.comp.Drop()
@@ -176,6 +220,7 @@ func (m *miniature) build(w *dataflow.Worker) {
 					}
 					if !closed {
 						closed = true
+						close(quit)
 						close(jobs)
 					}
 					in.ForEach(func(dataflow.CapabilityRef[T], []part) {})
@@ -204,9 +249,18 @@ func (m *miniature) build(w *dataflow.Worker) {
 							inflight[ref.Time()] = f
 						}
 						f.count++
-						jobs <- fetchJob{ref.Time(), p}
+						queued = append(queued, fetchJob{ref.Time(), p})
 					}
 				})
+				for len(queued) > 0 {
+					select {
+					case jobs <- queued[0]:
+						queued = queued[1:]
+						continue
+					default:
+					}
+					break
+				}
 				for {
 					select {
 					case j := <-results:
@@ -238,9 +292,56 @@ func (m *miniature) build(w *dataflow.Worker) {
 
 func TestMiniatureSourceShutdownMidStream(t *testing.T) {
 	for _, workers := range []int{1, 2, 3} {
-		m := &miniature{emitted: map[T]int{}, fetched: map[T]int{},
-			tokens: make([][]*dataflow.ShutdownToken, workers), probes: make([]*dataflow.ProbeHandle[T], workers)}
-		err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+		runMiniature(t, workers, nil)
+	}
+}
+
+// TestMiniatureFetchOfALateWorker: a worker that runs late receives, in
+// one step, more parts than its fetch goroutine's channels hold; its fetch
+// operator queues them rather than block on the goroutine. Worker 1's
+// fetch operator first waits until worker 0 has emitted that many parts
+// for it (a worker the machine did not schedule meanwhile). Sending every
+// part into the jobs channel, the operator deadlocked with its goroutine.
+func TestMiniatureFetchOfALateWorker(t *testing.T) {
+	const late = 2*fetchBuffer + 100 // more than jobs, results and one in hand
+	flooded := make(chan struct{})
+	runMiniature(t, 2, func(m *miniature) {
+		var once sync.Once
+		m.emittedTo = map[int]int{}
+		m.emittedHook = func(to map[int]int) {
+			if to[1] >= late {
+				once.Do(func() { close(flooded) })
+			}
+		}
+		stalled := false
+		m.stall = func(w *dataflow.Worker) {
+			if w.Index() != 1 || stalled {
+				return
+			}
+			stalled = true
+			select {
+			case <-flooded:
+			case <-time.After(time.Minute):
+				m.fail("worker 0 did not emit enough parts for worker 1 within a minute")
+			}
+		}
+	})
+}
+
+// runMiniature runs the miniature on workers workers, dropping the tokens
+// once the stream has run a while, and checks what it did. setup, if not
+// nil, adjusts the miniature first. A run still going after two minutes
+// fails the test as deadlocked.
+func runMiniature(t *testing.T, workers int, setup func(m *miniature)) {
+	t.Helper()
+	m := &miniature{emitted: map[T]int{}, fetched: map[T]int{},
+		tokens: make([][]*dataflow.ShutdownToken, workers), probes: make([]*dataflow.ProbeHandle[T], workers)}
+	if setup != nil {
+		setup(m)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
 			m.build(w)
 			probe := m.probes[w.Index()]
 			// Let the stream run, then drop the tokens mid-stream.
@@ -251,20 +352,26 @@ func TestMiniatureSourceShutdownMidStream(t *testing.T) {
 				tok.Drop()
 			}
 		})
-		m.wg.Wait()
-		if err != nil {
-			t.Fatalf("%d workers: %v", workers, err)
-		}
-		if len(m.err) > 0 {
-			t.Fatalf("%d workers: %v", workers, m.err)
-		}
-		if len(m.released) < 10 {
-			t.Fatalf("%d workers: only %d times released", workers, len(m.released))
-		}
-		for i, p := range m.probes {
-			if !p.Done() {
-				t.Fatalf("%d workers: worker %d probe at %v after shutdown", workers, i, p.Frontier())
-			}
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("%d workers: still running after 2m (deadlocked?)", workers)
+	}
+	m.wg.Wait()
+	if err != nil {
+		t.Fatalf("%d workers: %v", workers, err)
+	}
+	if len(m.err) > 0 {
+		t.Fatalf("%d workers: %v", workers, m.err)
+	}
+	if len(m.released) < 10 {
+		t.Fatalf("%d workers: only %d times released", workers, len(m.released))
+	}
+	for i, p := range m.probes {
+		if !p.Done() {
+			t.Fatalf("%d workers: worker %d probe at %v after shutdown", workers, i, p.Frontier())
 		}
 	}
 }
