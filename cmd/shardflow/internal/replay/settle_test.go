@@ -145,6 +145,13 @@ func TestRunWaitsForStepOnReceivedProgress(t *testing.T) {
 // its previous step, when it had nothing to do: counted as idle meanwhile,
 // the worker would let Run report the freeze at [0], before the step gave
 // the update and moved the frontier to [5].
+//
+// The goroutine reports the data error only after it has activated: Run
+// watches for quiescence only once an error is queued, and before the
+// activation nothing (no Settled, no count) tells Run that the goroutine
+// is still to deliver. Reported first, a goroutine descheduled for two
+// quiet intervals between Settled saying true and its activation made Run
+// rightly report the freeze at [0].
 func TestRunWaitsForStepOnActivation(t *testing.T) {
 	var (
 		delivered atomic.Bool
@@ -157,7 +164,6 @@ func TestRunWaitsForStepOnActivation(t *testing.T) {
 		return testSource(s, "listen", func(c *dataflow.Capability[frontier.Time], out *dataflow.OutPort[frontier.Time, render.Update], activate func()) {
 			if !started {
 				started = true
-				fail(errors.New("blob missing"))
 				go func() {
 					result <- up("a", 0, 1)
 					delivered.Store(true)
@@ -165,6 +171,8 @@ func TestRunWaitsForStepOnActivation(t *testing.T) {
 					// settled after a step: it is parked, idle.
 					<-counted
 					activate()
+					// Only now may Run look for quiescence (see above).
+					fail(errors.New("blob missing"))
 				}()
 				return
 			}
