@@ -211,8 +211,9 @@ func readOnlyURL(consensus string) string {
 // user part, and without anything at all if that part did not parse as
 // one (a password written unescaped may hold '/', '?', '#' or '@'); with
 // no parameters if one is named for a secret (password, sslpassword,
-// token, secret, s3's kmskeyid and role); and without what could hide a password where those are
-// not looked for (a fragment, an opaque URL, a keyword/value string).
+// token, secret, s3's kmskeyid and role); and without what could hide a
+// password where those are not looked for (a fragment, an opaque URL, a
+// keyword/value string).
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
