@@ -22,7 +22,7 @@ func TestBadURL(t *testing.T) {
 	dir := t.TempDir()
 	for _, raw := range []string{
 		"ftp://host/dir", "file:blob?mode=rw", "file:///x#frag", "mem://?x=1", "s3://",
-		"s3://b/dir?prefix=p/", "%zz://x",
+		"s3://b/dir?prefix=p/", "%zz://x", "s3://b?bogus=1", "s3://b?prefix=", "s3://b?key=k",
 	} {
 		if err := location.CheckBlobURL(raw); !errors.Is(err, location.ErrBadURL) {
 			t.Errorf("CheckBlobURL(%s) = %v, want an ErrBadURL", raw, err)
