@@ -70,21 +70,17 @@ func checkParams(q url.Values) error {
 		v := values[0]
 		var err error
 		switch name {
-		case "prefix":
-			// gocloud takes an empty first prefix for none, and passes
-			// the parameter on to the AWS ones, which refuse it.
+		case "prefix", "kmskeyid":
+			// gocloud takes an empty one for none and passes it on to its
+			// AWS parameters, which refuse it.
 			if v == "" {
 				err = errors.New("is empty")
 			}
 		case "key":
 			// gocloud would open a bucket of that one key.
 			return errors.New("parameter key names a single key; a location needs a bucket, or a prefix (a path) in one")
-		case "awssdk", "region", "endpoint", "profile", "kmskeyid":
-			// Any value. (An empty kmskeyid is passed on by gocloud's s3
-			// driver as an unknown AWS parameter, refused below.)
-			if name == "kmskeyid" && v == "" {
-				err = errors.New("is empty")
-			}
+		case "awssdk", "region", "endpoint", "profile":
+			// Any value.
 		case "accelerate", "disable_https", "use_path_style", "s3ForcePathStyle",
 			"hostname_immutable", "dualstack", "fips", "anonymous":
 			_, err = strconv.ParseBool(v)
