@@ -24,39 +24,13 @@ func TestBadURL(t *testing.T) {
 		"ftp://host/dir", "file:blob?mode=rw", "file:///x#frag", "mem://?x=1", "s3://",
 		"s3://b/dir?prefix=p/", "%zz://x", "s3://b?bogus=1", "s3://b?prefix=", "s3://b?key=k",
 	} {
-		if err := location.CheckBlobURL(raw); !errors.Is(err, location.ErrBadURL) {
-			t.Errorf("CheckBlobURL(%s) = %v, want an ErrBadURL", raw, err)
-		}
-		b, err := location.OpenBlob(ctx, raw)
-		if err != nil && b != nil {
-			t.Errorf("blob %s: a failed open returned a Blob (%T) beside its error", raw, b)
-			continue
-		}
-		if !errors.Is(err, location.ErrBadURL) {
-			if b != nil {
-				b.Close()
-			}
-			t.Errorf("blob %s: %v, want an ErrBadURL", raw, err)
-		}
+		checkRefused(t, "blob", raw, location.CheckBlobURL, location.OpenBlob)
 	}
 	for _, raw := range []string{
 		"gopher://x", "sqlite:x.db?bogus=1", "sqlite:x.db?mode=ro;busy_timeout=1s", "sqlite:", "sqlite:a%3Fb.db", "sqlite:file:x.db",
 		"postgres://h/db?mode=sometimes", "postgres://u:p/ss@h/db",
 	} {
-		if err := location.CheckConsensusURL(raw); !errors.Is(err, location.ErrBadURL) {
-			t.Errorf("CheckConsensusURL(%s) = %v, want an ErrBadURL", raw, err)
-		}
-		c, err := location.OpenConsensus(ctx, raw)
-		if err != nil && c != nil {
-			t.Errorf("consensus %s: a failed open returned a Consensus (%T) beside its error", raw, c)
-			continue
-		}
-		if !errors.Is(err, location.ErrBadURL) {
-			if c != nil {
-				c.Close()
-			}
-			t.Errorf("consensus %s: %v, want an ErrBadURL", raw, err)
-		}
+		checkRefused(t, "consensus", raw, location.CheckConsensusURL, location.OpenConsensus)
 	}
 	// Stores that fail to open, by URLs of the right form: a sqlite file
 	// in no directory, a PostgreSQL CA file that is not there (pgx reads it
@@ -76,6 +50,27 @@ func TestBadURL(t *testing.T) {
 		if errors.Is(err, location.ErrBadURL) {
 			t.Errorf("%s: a store that fails to open matches ErrBadURL: %v", raw, err)
 		}
+	}
+}
+
+// checkRefused checks that raw, a kind store's URL of the wrong form, is an
+// ErrBadURL to check and to open, and that a failed open returns no store
+// beside its error.
+func checkRefused[S interface{ Close() error }](t *testing.T, kind, raw string, check func(string) error, open func(context.Context, string) (S, error)) {
+	t.Helper()
+	if err := check(raw); !errors.Is(err, location.ErrBadURL) {
+		t.Errorf("check of %s URL %s = %v, want an ErrBadURL", kind, raw, err)
+	}
+	st, err := open(context.Background(), raw)
+	if err != nil && any(st) != nil {
+		t.Errorf("%s %s: a failed open returned a store (%T) beside its error", kind, raw, st)
+		return
+	}
+	if !errors.Is(err, location.ErrBadURL) {
+		if any(st) != nil {
+			st.Close()
+		}
+		t.Errorf("%s %s: %v, want an ErrBadURL", kind, raw, err)
 	}
 }
 
