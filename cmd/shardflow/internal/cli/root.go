@@ -100,7 +100,7 @@ error, 4 inspect --verify found damage.`,
 	root.SetFlagErrorFunc(flagError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.location, "location", defaultLocation, "directory holding the default storage (file blobs and an embedded consensus log)")
-	pf.StringVar(&g.blob, "blob", "", "blob store URL: file:///abs/dir, file:rel/dir, s3://BUCKET[/DIR]?region=R, mem://; needs --consensus")
+	pf.StringVar(&g.blob, "blob", "", "blob store URL: file:///abs/dir, file:rel/dir, s3://BUCKET[/DIR]?region=R, mem:// (with a mem:// consensus only); needs --consensus")
 	pf.StringVar(&g.consensus, "consensus", "", "consensus URL: sqlite:///abs/file.db, sqlite:rel.db, postgres://USER@HOST/DB, mem://; needs --blob")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 

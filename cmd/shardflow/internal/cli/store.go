@@ -108,13 +108,16 @@ const (
 func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptions) (*store, error) {
 	create := a == creating
 	if g.blob != "" {
-		if strings.HasPrefix(g.blob, "mem:") || strings.HasPrefix(g.consensus, "mem:") {
+		if hasScheme(g.blob, "mem") || hasScheme(g.consensus, "mem") {
 			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
 				"blob", redactURL(g.blob), "consensus", redactURL(g.consensus))
 		}
 		// A URL that names no store is a bad flag value, whatever else is
 		// wrong.
 		if err := errors.Join(location.CheckBlobURL(g.blob), location.CheckConsensusURL(g.consensus)); err != nil {
+			return nil, &exitError{code: ExitUsage, err: err}
+		}
+		if err := memBlobDurableState(g.blob, g.consensus); err != nil {
 			return nil, &exitError{code: ExitUsage, err: err}
 		}
 		if !create {
@@ -165,6 +168,25 @@ func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptio
 	}
 	g.log.Debug("opened location", "dir", g.location)
 	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob")}, nil
+}
+
+// memBlobDurableState refuses a mem:// blob store beside a consensus that
+// outlives the command: the state would name parts that are gone once the
+// command exits, so every later read of the shard would find them missing
+// and freeze. (The other way round only loses the whole location, which
+// the warning says.)
+func memBlobDurableState(blob, consensus string) error {
+	if !hasScheme(blob, "mem") || hasScheme(consensus, "mem") {
+		return nil
+	}
+	return fmt.Errorf("--blob %s with --consensus %s: the state would outlive the parts it names, which are gone when this command exits; use mem:// for both, or a blob store that lasts",
+		redactURL(blob), redactURL(consensus))
+}
+
+// hasScheme reports whether rawURL has the given scheme, in any case.
+func hasScheme(rawURL, scheme string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && strings.EqualFold(u.Scheme, scheme)
 }
 
 // sqliteMustExist refuses a sqlite consensus URL naming a file that does
