@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/persisttest"
@@ -203,5 +205,117 @@ func TestReadOnlyLocationInUseByItsOwner(t *testing.T) {
 	_, errOut, err = run(true, "--location", loc, "write", "--shard", "s", "--input", in2)
 	if err == nil || !strings.Contains(errOut, "may not write the database") || strings.Contains(errOut, "opened read-only") {
 		t.Fatalf("write to another user's location its owner has open: %v\nstderr:\n%s", err, errOut)
+	}
+}
+
+// A replay --follow of a location this process cannot write sees what
+// another process writes there later. The database, closed cleanly when
+// the follower opened it, is read as an immutable file; the write changes
+// it, and the follower opens it again rather than fail. (Before, the
+// follower froze at the first write: status 3, "the database was written
+// since it was opened read-only as immutable".)
+func TestReadOnlyFollowSeesLaterWrites(t *testing.T) {
+	base := t.TempDir()
+	run := readOnlyRunner(t, base)
+	loc := filepath.Join(base, "loc")
+	in := filepath.Join(base, "in.jsonl")
+	if err := os.WriteFile(in, []byte(`{"key":"a","val":1,"time":0}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := run(false, "--location", loc, "write", "--shard", "s", "--input", in); err != nil {
+		t.Fatalf("write: %v\n%s%s", err, out, errOut)
+	}
+	setModes(t, loc, 0o555, 0o444)
+	t.Cleanup(func() { setModes(t, loc, 0o755, 0o644) })
+
+	// The follower, a child like run's, is a copy of the binary of its own
+	// (TestMain makes a binary named shardflow the CLI). Its stderr goes
+	// to a file, read only to report a failure.
+	dir := filepath.Join(base, "follower")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin, attr := persisttest.ReadOnlyChild(t, dir, "shardflow")
+	cmd := exec.Command(bin, "--location", loc, "replay", "--shard", "s", "--follow")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.SysProcAttr = attr
+	errFile, err := os.Create(filepath.Join(base, "follower.stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errFile.Close()
+	cmd.Stderr = errFile
+	stderr := func() string {
+		b, _ := os.ReadFile(errFile.Name())
+		return string(b)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	exited := false
+	defer func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	deadline := time.After(time.Minute)
+	waitLine := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the follower ended before printing %s\nstderr:\n%s", want, stderr())
+				}
+				if l == want {
+					return
+				}
+				if strings.HasPrefix(l, `{"error"`) {
+					t.Fatalf("the follower froze: %s\nstderr:\n%s", l, stderr())
+				}
+			case <-deadline:
+				t.Fatalf("no %s within a minute\nstderr:\n%s", want, stderr())
+			}
+		}
+	}
+	waitLine(`{"frontier":[1]}`)
+
+	// Another process writes: as root despite the modes; as anyone else,
+	// the modes must open up for it first.
+	if os.Geteuid() != 0 {
+		setModes(t, loc, 0o755, 0o644)
+	}
+	in2 := filepath.Join(base, "in2.jsonl")
+	if err := os.WriteFile(in2, []byte(`{"key":"b","val":2,"time":3}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := run(false, "--location", loc, "write", "--shard", "s", "--input", in2); err != nil {
+		t.Fatalf("second write: %v\n%s%s", err, out, errOut)
+	}
+	waitLine(`{"key":"b","val":2,"time":3,"diff":1}`)
+	waitLine(`{"frontier":[4]}`)
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	err = cmd.Wait()
+	exited = true
+	if err != nil {
+		t.Fatalf("follower after Ctrl-C: %v\nstderr:\n%s", err, stderr())
 	}
 }

@@ -22,8 +22,9 @@
 // location.ErrReadOnly. It reads a database in a directory this process
 // cannot write: through the -wal and -shm files of a writer that has it
 // open, or, when it was closed cleanly and left none, as an immutable file
-// (which is right only while nothing writes it). Where it can create them,
-// a read-only handle may leave empty -wal and -shm files behind.
+// (read so only while nothing writes it: a read that finds it written opens
+// it again). Where it can create them, a read-only handle may leave empty
+// -wal and -shm files behind.
 //
 // A handle opened for writing may still be refused: a database another
 // user owns opens without an error while its -wal and -shm files exist,

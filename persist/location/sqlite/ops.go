@@ -15,22 +15,24 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 		return location.VersionedData{}, false, err
 	}
 	const op = "consensus head"
-	if err := c.begin(ctx, op); err != nil {
-		return location.VersionedData{}, false, err
-	}
 	var (
 		seqno int64
 		data  []byte
+		found bool
 	)
-	err := c.stmts.head.QueryRowContext(ctx, key).Scan(&seqno, &data)
-	if cerr := c.checkUnchanged(op); cerr != nil {
-		return location.VersionedData{}, false, cerr // what was read may be torn
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return location.VersionedData{}, false, nil
-	}
-	if err != nil {
-		return location.VersionedData{}, false, location.Determinate(op, c.wrap("head", err))
+	err := c.read(ctx, op, func() error {
+		err := c.stmts.head.QueryRowContext(ctx, key).Scan(&seqno, &data)
+		found = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return location.Determinate(op, c.wrap("head", err))
+		}
+		return nil
+	})
+	if err != nil || !found {
+		return location.VersionedData{}, false, err
 	}
 	return location.VersionedData{SeqNo: location.SeqNo(seqno), Data: nonNil(data)}, true, nil
 }
@@ -99,34 +101,35 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 		return nil, err
 	}
 	const op = "consensus scan"
-	if err := c.begin(ctx, op); err != nil {
-		return nil, err
-	}
 	fromSeq, ok := toInt64(from)
-	if limit <= 0 || !ok {
-		return nil, nil // nothing is stored beyond int64
-	}
-	rows, err := c.stmts.scan.QueryContext(ctx, key, fromSeq, limit)
-	if err != nil {
-		return nil, location.Determinate(op, c.wrap("scan", err))
-	}
-	defer rows.Close()
 	var out []location.VersionedData
-	for rows.Next() {
-		var (
-			seqno int64
-			data  []byte
-		)
-		if err := rows.Scan(&seqno, &data); err != nil {
-			return nil, location.Determinate(op, c.wrap("scan", err))
+	err := c.read(ctx, op, func() error {
+		if limit <= 0 || !ok {
+			return nil // nothing is stored beyond int64
 		}
-		out = append(out, location.VersionedData{SeqNo: location.SeqNo(seqno), Data: nonNil(data)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, location.Determinate(op, c.wrap("scan", err))
-	}
-	if err := c.checkUnchanged(op); err != nil {
-		return nil, err // what was read may be torn
+		rows, err := c.stmts.scan.QueryContext(ctx, key, fromSeq, limit)
+		if err != nil {
+			return location.Determinate(op, c.wrap("scan", err))
+		}
+		defer rows.Close()
+		out = out[:0]
+		for rows.Next() {
+			var (
+				seqno int64
+				data  []byte
+			)
+			if err := rows.Scan(&seqno, &data); err != nil {
+				return location.Determinate(op, c.wrap("scan", err))
+			}
+			out = append(out, location.VersionedData{SeqNo: location.SeqNo(seqno), Data: nonNil(data)})
+		}
+		if err := rows.Err(); err != nil {
+			return location.Determinate(op, c.wrap("scan", err))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -177,27 +180,28 @@ func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.Seq
 // ListKeys implements location.Consensus.
 func (c *Consensus) ListKeys(ctx context.Context) ([]string, error) {
 	const op = "consensus list keys"
-	if err := c.begin(ctx, op); err != nil {
-		return nil, err
-	}
-	rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT key FROM consensus ORDER BY key`)
-	if err != nil {
-		return nil, location.Determinate(op, c.wrap("list keys", err))
-	}
-	defer rows.Close()
 	var keys []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, location.Determinate(op, c.wrap("list keys", err))
+	err := c.read(ctx, op, func() error {
+		rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT key FROM consensus ORDER BY key`)
+		if err != nil {
+			return location.Determinate(op, c.wrap("list keys", err))
 		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, location.Determinate(op, c.wrap("list keys", err))
-	}
-	if err := c.checkUnchanged(op); err != nil {
-		return nil, err // what was read may be torn
+		defer rows.Close()
+		keys = keys[:0]
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return location.Determinate(op, c.wrap("list keys", err))
+			}
+			keys = append(keys, k)
+		}
+		if err := rows.Err(); err != nil {
+			return location.Determinate(op, c.wrap("list keys", err))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return keys, nil
 }

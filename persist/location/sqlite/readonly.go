@@ -18,10 +18,11 @@ import (
 // writing.
 var ErrNotConsensus = errors.New("sqlite: no consensus table in the database")
 
-// ErrChangedWhileImmutable is returned by the reads of a handle opened as
-// immutable (see Options.ReadOnly) once the database has been written
-// since: SQLite reads such a file without locks or WAL, so it could serve
-// stale or torn pages. Open the database again.
+// ErrChangedWhileImmutable is returned by a read of a handle opened as
+// immutable (see Options.ReadOnly) when the database is written again and
+// again while the read opens it anew: SQLite reads such a file without
+// locks or WAL, so it could serve stale or torn pages, and a read that
+// finds the file changed opens it again (a few times) before it gives up.
 var ErrChangedWhileImmutable = errors.New("sqlite: the database was written since it was opened read-only as immutable; open it again")
 
 // fileStamp is what a handle opened as immutable remembers of the file.
@@ -58,8 +59,8 @@ func (c *Consensus) checkUnchanged(op string) error {
 // WAL. Immutable is only right while nothing writes, so it is the fallback
 // when a plain read-only open fails and there is no -wal file: a process
 // that could write here would have left one while it ran. Should a writer
-// come later, every read of the handle fails with ErrChangedWhileImmutable
-// rather than serve stale or torn pages.
+// come later, a read of the handle opens the database again rather than
+// serve stale or torn pages (see Consensus.read).
 func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consensus, error) {
 	if _, err := os.Stat(abs); err != nil {
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: read-only open: %w", err))
@@ -75,7 +76,12 @@ func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consens
 		}
 		return c, nil
 	}
-	return newConsensus(ctx, db, abs, true)
+	c, err := newConsensus(ctx, db, abs, true)
+	if err != nil {
+		return nil, err
+	}
+	c.busy = busy
+	return c, nil
 }
 
 // openImmutable opens abs as immutable, remembering the file as it is so
@@ -94,6 +100,7 @@ func openImmutable(ctx context.Context, abs string, busy time.Duration) (*Consen
 		return nil, err
 	}
 	c.immutable = &fileStamp{size: fi.Size(), mtime: fi.ModTime()}
+	c.busy = busy
 	if err := c.checkUnchanged("consensus open"); err != nil {
 		c.Close()
 		return nil, err

@@ -12,12 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/location/sqlite"
 	"github.com/shardflow/shardflow/persist/persisttest"
+	"golang.org/x/sync/errgroup"
 )
 
 // roChildEnv names the database a child process opens read-only, printing
@@ -274,36 +276,97 @@ func readerAs(t *testing.T, base, path string) func() string {
 }
 
 // A handle opened as immutable (the read-only fallback for a database
-// nothing writes) fails its reads, rather than serve stale or torn pages,
-// once a writer comes: while it holds the database open (a -wal file) and
-// after it has closed it again (the file changed).
+// nothing writes) does not serve stale or torn pages once a writer comes:
+// a read that finds the file written opens the database again and reads
+// what is there now, while the writer holds the database open (a -wal
+// file) and after it has closed it again (the file changed). (Before, every
+// read failed with ErrChangedWhileImmutable from then on.) Reads racing
+// commits see a version at least as new as the last one committed before
+// they began.
 func TestImmutableNoticesWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "consensus.db")
 	rw := open(t, path)
 	commit(t, rw, 1, "one")
-	if err := rw.Close(); err != nil {
-		t.Fatal(err)
+	closeAll(t, rw)
+	openImmutable := func() *sqlite.Consensus {
+		t.Helper()
+		c, err := sqlite.OpenImmutable(t.Context(), path, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	ro, err := sqlite.OpenImmutable(t.Context(), path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro := openImmutable()
 	if v, ok, err := ro.Head(t.Context(), "k"); err != nil || !ok || v.SeqNo != 1 {
 		t.Fatalf("head before any writer: %v %v %v", v, ok, err)
 	}
 	rw = open(t, path)
 	commit(t, rw, 2, "two")
-	if _, _, err := ro.Head(t.Context(), "k"); !errors.Is(err, sqlite.ErrChangedWhileImmutable) {
-		t.Fatalf("head with a writer holding the database: %v, want ErrChangedWhileImmutable", err)
+	if v, ok, err := ro.Head(t.Context(), "k"); err != nil || !ok || v.SeqNo != 2 || string(v.Data) != "two" {
+		t.Fatalf("head with a writer holding the database: %v %v %v, want version 2", v, ok, err)
 	}
-	if err := rw.Close(); err != nil {
+	// ro, opened again through the writer's WAL, keeps its -wal file:
+	// once it is closed, a writer's close removes it, and the file opens
+	// as immutable again.
+	closeAll(t, rw, ro, open(t, path))
+
+	ro = openImmutable()
+	rw = open(t, path)
+	commit(t, rw, 3, "three")
+	closeAll(t, rw)
+	if vs, err := ro.Scan(t.Context(), "k", 0, 10); err != nil || len(vs) != 3 || vs[2].SeqNo != 3 {
+		t.Fatalf("scan after the writer closed: %v %v, want versions 1-3", vs, err)
+	}
+	if keys, err := ro.ListKeys(t.Context()); err != nil || !slices.Equal(keys, []string{"k"}) {
+		t.Fatalf("list keys after the writer closed: %v %v", keys, err)
+	}
+	closeAll(t, ro, open(t, path))
+
+	// Concurrent reads while a writer commits: each sees a version at
+	// least as new as the last one committed before it began.
+	ro = openImmutable()
+	defer ro.Close()
+	rw = open(t, path)
+	defer rw.Close()
+	var committed atomic.Uint64
+	committed.Store(3)
+	done := make(chan struct{})
+	var g errgroup.Group
+	for range 4 {
+		g.Go(func() error {
+			for {
+				select {
+				case <-done:
+					return nil
+				default:
+				}
+				before := committed.Load()
+				v, ok, err := ro.Head(t.Context(), "k")
+				if err != nil {
+					return err
+				}
+				if !ok || uint64(v.SeqNo) < before {
+					return fmt.Errorf("head %v %v after version %d was committed", v, ok, before)
+				}
+			}
+		})
+	}
+	for s := location.SeqNo(4); s < 40; s++ {
+		commit(t, rw, s, fmt.Sprint(s))
+		committed.Store(uint64(s))
+	}
+	close(done)
+	if err := g.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ro.Scan(t.Context(), "k", 0, 10); !errors.Is(err, sqlite.ErrChangedWhileImmutable) {
-		t.Fatalf("scan after the writer closed: %v, want ErrChangedWhileImmutable", err)
-	}
-	if _, err := ro.ListKeys(t.Context()); !errors.Is(err, sqlite.ErrChangedWhileImmutable) {
-		t.Fatalf("list keys after the writer closed: %v, want ErrChangedWhileImmutable", err)
+}
+
+// closeAll closes each handle in turn.
+func closeAll(t *testing.T, cs ...*sqlite.Consensus) {
+	t.Helper()
+	for _, c := range cs {
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -97,8 +97,13 @@ type Consensus struct {
 	// readOnly is Options.ReadOnly: writes are refused.
 	readOnly bool
 	// immutable is set when the database was opened as immutable (a
-	// read-only fallback): reads check the file has not been written since.
+	// read-only fallback): reads check the file has not been written since,
+	// and open it again when it has (see read). swap guards db, stmts and
+	// immutable, which that replaces; busy is the busy timeout to open
+	// with.
 	immutable *fileStamp
+	swap      sync.RWMutex
+	busy      time.Duration
 	notify    notifier
 	mu        struct {
 		sync.Mutex
@@ -183,6 +188,8 @@ func (c *Consensus) Close() error {
 		return nil
 	}
 	c.mu.closed = true
+	c.swap.Lock()
+	defer c.swap.Unlock()
 	nerr, serr := c.closeNotify(), c.stmts.close()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", c.path, err)
@@ -196,8 +203,7 @@ func (c *Consensus) Close() error {
 	return nil
 }
 
-// begin checks the handle is open, the context live and, for a handle
-// opened as immutable, the file unwritten.
+// begin checks the handle is open and the context live.
 func (c *Consensus) begin(ctx context.Context, op string) error {
 	c.mu.Lock()
 	closed := c.mu.closed
@@ -208,7 +214,7 @@ func (c *Consensus) begin(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return location.Determinate(op, err)
 	}
-	return c.checkUnchanged(op)
+	return nil
 }
 
 // beginWrite is begin for an operation that writes.
@@ -219,6 +225,66 @@ func (c *Consensus) beginWrite(ctx context.Context, op string) error {
 	if c.readOnly {
 		return location.Determinate(op, fmt.Errorf("sqlite: %s: %w", c.path, location.ErrReadOnly))
 	}
+	return nil
+}
+
+// reopens bounds how many times one read opens again a database opened
+// as immutable that a writer keeps changing.
+const reopens = 3
+
+// read runs fn, a read of the database, once begin allows it. On a handle
+// opened as immutable, a read that finds the file written since (before or
+// after fn: what fn read may be torn) opens the database again, as
+// immutable if it is closed again, else through the writer's WAL, and
+// reads anew: like any read, it then sees the database as it is now. (A
+// read-only process following a shard would otherwise fail at the first
+// write of another.)
+func (c *Consensus) read(ctx context.Context, op string, fn func() error) error {
+	for try := 0; ; try++ {
+		c.swap.RLock()
+		stamp := c.immutable
+		err := c.begin(ctx, op)
+		if err == nil {
+			err = c.checkUnchanged(op)
+		}
+		if err == nil {
+			err = fn()
+			if cerr := c.checkUnchanged(op); cerr != nil {
+				err = cerr
+			}
+		}
+		c.swap.RUnlock()
+		if stamp == nil || try == reopens || !errors.Is(err, ErrChangedWhileImmutable) {
+			return err
+		}
+		if err := c.reopen(ctx, op, stamp); err != nil {
+			return err
+		}
+	}
+}
+
+// reopen replaces the database of a handle opened as immutable whose
+// stamp was old, unless another read has done so already.
+func (c *Consensus) reopen(ctx context.Context, op string, old *fileStamp) error {
+	c.swap.Lock()
+	defer c.swap.Unlock()
+	if c.immutable != old {
+		return nil
+	}
+	c.mu.Lock()
+	closed := c.mu.closed
+	c.mu.Unlock()
+	if closed {
+		return location.Determinate(op, location.ErrClosed)
+	}
+	fresh, err := openReadOnly(ctx, c.path, c.busy)
+	if err != nil {
+		return location.Determinate(op, fmt.Errorf("sqlite: %s: opening again after a write: %w", c.path, err))
+	}
+	// Closing what a read-only handle opened loses nothing, whatever it
+	// returns: the read goes on with the fresh one.
+	_ = errors.Join(c.stmts.close(), c.db.Close())
+	c.db, c.stmts, c.immutable = fresh.db, fresh.stmts, fresh.immutable
 	return nil
 }
 
