@@ -138,6 +138,30 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 	}
 }
 
+// replay's spinner turns on a terminal stderr only while the updates go
+// elsewhere: printed to the same terminal, they would share its line.
+// (Before, a replay on a terminal printed "- replaying s (0/-) [0s]
+// {"key":...}".)
+func TestReplaySpinnerNotBesideItsOutput(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	defer func(f func(io.Writer) bool) { terminal = f }(terminal)
+	for _, stdoutTerminal := range []bool{false, true} {
+		var stdout, stderr bytes.Buffer
+		terminal = func(w io.Writer) bool { return w == &stderr || (stdoutTerminal && w == &stdout) }
+		code := Main(ctx, []string{"--location", dir + "/data", "replay", "--shard", "s"}, Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr})
+		if code != ExitOK || !strings.HasSuffix(stdout.String(), "{\"frontier\":[]}\n") {
+			t.Fatalf("replay: %d %q %q", code, stdout.String(), stderr.String())
+		}
+		if spinner := strings.Contains(stderr.String(), "replaying s"); spinner == stdoutTerminal {
+			t.Errorf("stdout a terminal %v: spinner shown %v: %q", stdoutTerminal, spinner, stderr.String())
+		}
+	}
+}
+
 // gc --since moves the since only as far as the registered readers allow:
 // a reader still at the since holds it back, and gc says so.
 func TestGCSinceHeldBackByReader(t *testing.T) {

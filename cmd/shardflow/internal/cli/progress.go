@@ -24,14 +24,14 @@ func isTerminal(w io.Writer) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-// stderrIsTerminal reports whether the command's stderr is a terminal,
-// where bars are shown (a variable, so tests can pretend).
-var stderrIsTerminal = isTerminal
+// terminal reports whether w is a terminal: bars are shown only on a
+// terminal stderr (a variable, so tests can pretend).
+var terminal = isTerminal
 
 // newProgress starts a bar counting to max (-1: unknown, a spinner);
 // bytes counts bytes rather than items.
 func (g *globals) newProgress(max int64, desc string, bytes bool) *progress {
-	if !stderrIsTerminal(g.env.Stderr) {
+	if !terminal(g.env.Stderr) {
 		return &progress{}
 	}
 	opts := []progressbar.Option{

@@ -72,7 +72,13 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 
 	client := func(context.Context) (*persist.Client, error) { return st.client, nil }
 	printer := render.NewPrinter(g.env.Stdout, cfg.output)
-	bar := g.newProgress(-1, "replaying "+string(cfg.shard), false)
+	// Updates printed to the terminal the spinner turns on would share
+	// its line and be redrawn over: the spinner shows only where the
+	// updates go elsewhere.
+	var bar *progress
+	if !terminal(g.env.Stdout) {
+		bar = g.newProgress(-1, "replaying "+string(cfg.shard), false)
+	}
 	defer bar.Done()
 	// Each worker's tokens, touched only on that worker's goroutine.
 	tokens := make([]*shardsource.Tokens, cfg.workers)

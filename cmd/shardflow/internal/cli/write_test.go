@@ -47,8 +47,8 @@ func TestWriteShowsMerge(t *testing.T) {
 		t.Fatalf("write to a non-terminal: %d %q %q, want %q and nothing on stderr", code, out, errOut, want)
 	}
 
-	defer func(f func(io.Writer) bool) { stderrIsTerminal = f }(stderrIsTerminal)
-	stderrIsTerminal = func(io.Writer) bool { return true }
+	defer func(f func(io.Writer) bool) { terminal = f }(terminal)
+	terminal = func(io.Writer) bool { return true }
 	args[2] = "t"
 	code, out, errOut = run(t, ctx, dir, "", args...)
 	if code != ExitOK || !strings.HasPrefix(out, "wrote") {
