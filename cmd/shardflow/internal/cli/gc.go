@@ -58,7 +58,13 @@ in-flight write could lose its parts.`,
   shardflow gc --shard fruit --min-age 1h`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runGC(cmd.Context(), g, f)
+			ctx := cmd.Context()
+			err := runGC(ctx, g, f)
+			if err != nil && ctx.Err() != nil {
+				// Each step commits on its own: what is done is kept.
+				return failure(errGCInterrupted)
+			}
+			return err
 		},
 	}
 	addShardFlag(cmd, &f.shard)
@@ -94,8 +100,9 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 			return err
 		}
 	}
-	// A compaction refused for diffs that would sum out of range leaves
-	// the shard as it was: collect the garbage anyway, then fail.
+	// A failed compaction (diffs that would sum out of range, a part it
+	// cannot read) leaves the shard as it was: collect the garbage anyway,
+	// then fail.
 	var compactErr error
 	if f.compact {
 		c, err := st.client.Compact(ctx, id)
@@ -103,6 +110,9 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		case errors.Is(err, persist.ErrDiffOverflow):
 			compactErr = overflowError(err)
 			fmt.Fprintf(w, "compact: merged nothing: %v\n", compactErr)
+		case err != nil && ctx.Err() == nil:
+			compactErr = fmt.Errorf("%w (gc and the janitor ran; 'shardflow inspect --shard %s --verify' lists the parts that cannot be read, and --compact=false skips compaction)", err, id)
+			fmt.Fprintf(w, "compact: merged nothing: %v\n", err)
 		case err != nil:
 			return failure(err)
 		default:
@@ -162,7 +172,7 @@ func advanceSince(ctx context.Context, g *globals, client *persist.Client, id pe
 		return failure(err)
 	}
 	expired = true
-	if err := r.Expire(ctx); err != nil {
+	if err := r.Expire(context.WithoutCancel(ctx)); err != nil {
 		return failure(err)
 	}
 	after, err := client.State(ctx, id)
@@ -206,10 +216,13 @@ func checkSince(ctx context.Context, g *globals, client *persist.Client, cur per
 	case errors.As(err, &se):
 		return failure(fmt.Errorf("--since %d refused: in the batches wholly behind it %w, so once the since were there every compaction of shard %q would fail; the since was not moved", t, overflowError(err), cur.Shard))
 	case err != nil:
-		return interruptedOr(ctx, err)
+		return failure(err)
 	}
 	return nil
 }
+
+// errGCInterrupted is gc's failure when SIGINT or SIGTERM stops it.
+var errGCInterrupted = errors.New("gc: interrupted; each step it finished is kept, and it can be run again")
 
 // overflowError says what a *persist.DiffOverflowError in err says with the
 // key and value as the records spell them, as replay's printer does.

@@ -263,6 +263,25 @@ func TestWriteInterrupted(t *testing.T) {
 	}
 }
 
+// An interrupted gc says so in its own words, whatever step it was in.
+// (Before, one interrupted while it checked a --since said "write:
+// interrupted; nothing was written", and one interrupted elsewhere gave
+// the bare "context canceled".)
+func TestGCInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run(t, context.Background(), dir, `{"key":"a","val":1,"time":0}`+"\n"+`{"key":"a","val":1,"time":3}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{{"gc", "--shard", "s"}, {"gc", "--shard", "s", "--since", "2"}} {
+		code, out, errOut := run(t, ctx, dir, "", args...)
+		if want := "shardflow: " + errGCInterrupted.Error() + "\n"; code != ExitFailure || errOut != want {
+			t.Errorf("%v interrupted: %d %q %q, want stderr %q", args, code, out, errOut, want)
+		}
+	}
+}
+
 // writeFile writes content to a file in dir and cancels before returning
 // its name: the command starts already interrupted.
 func writeFile(t *testing.T, dir, content string, cancel context.CancelFunc) string {
