@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -281,6 +282,34 @@ func TestGCInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// A replay whose output fails (a full disk) stops and reports the failure
+// once. (Before, it was reported once per time printed.)
+func TestReplayOutputFails(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var in strings.Builder
+	// 100 times of 1 KiB each: far more than the printer buffers.
+	for i := range 100 {
+		fmt.Fprintf(&in, `{"key":"k%d-%s","val":%d,"time":%d}`+"\n", i, strings.Repeat("x", 1024), i, i)
+	}
+	if code, _, errOut := run(t, ctx, dir, in.String(), "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	var stderr bytes.Buffer
+	code := Main(ctx, []string{"--location", dir + "/data", "replay", "--shard", "s"},
+		Env{Stdin: strings.NewReader(""), Stdout: failingWriter{}, Stderr: &stderr})
+	if code != ExitFailure || strings.Count(stderr.String(), errDiskFull.Error()) != 1 {
+		t.Fatalf("replay to a full disk: %d %q, want status 1 and the error once", code, stderr.String())
+	}
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+// failingWriter fails every write, as a full disk does.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
 
 // writeFile writes content to a file in dir and cancels before returning
 // its name: the command starts already interrupted.

@@ -294,8 +294,8 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 		case err := <-done:
 			recordQueued()
 			r.process()
-			if !r.silent {
-				r.printErr = errors.Join(r.printErr, r.cfg.Printer.Flush())
+			if !r.silent && r.printErr == nil {
+				r.printErr = r.cfg.Printer.Flush()
 			}
 			if err != nil {
 				return fmt.Errorf("replay: dataflow: %w", err)
@@ -415,10 +415,13 @@ func (r *runner) flush() {
 			r.printErr = err
 			return
 		}
-		r.printErr = errors.Join(r.printErr, r.cfg.Printer.Updates(ups))
+		if err := r.cfg.Printer.Updates(ups); err != nil {
+			r.printErr = err // the output failed: print nothing more
+			return
+		}
 		if r.cfg.Printed != nil {
 			r.cfg.Printed(len(ups))
 		}
 	}
-	r.printErr = errors.Join(r.printErr, r.cfg.Printer.Frontier(r.frontierTimes()))
+	r.printErr = r.cfg.Printer.Frontier(r.frontierTimes())
 }
