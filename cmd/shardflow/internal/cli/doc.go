@@ -8,7 +8,8 @@
 //	0  success (also a --follow replay stopped by SIGINT or SIGTERM)
 //	1  failure: bad input data, a refused write, an unreachable store
 //	2  usage: unknown command or flag, bad flag value, invalid shard name
-//	3  replay froze on a data error (missing or corrupt blob, as-of not
-//	   beyond since); the error line says where
+//	3  replay froze where it could not read the shard (a blob missing,
+//	   corrupt or unreadable, the state unreadable, as-of not beyond
+//	   since); the error line says where
 //	4  inspect --verify found missing or corrupt blobs
 package cli

@@ -58,9 +58,10 @@ shuts down cleanly (its readers expired) and exits 0. A closed output
 replay killed outright leaves its readers registered until their 15-minute
 leases run out; gc then removes them.
 
-If the source hits a data error (a part's blob missing or corrupt, an as-of
-the since has passed), the frontier freezes where the error struck; replay
-waits for the dataflow to settle, prints
+If the source cannot read what it must (a part's blob missing, corrupt or
+unreadable, the shard's state unreadable, an as-of the since has passed),
+the frontier freezes where the error struck; replay waits for the dataflow
+to settle, prints
 
   {"error":"<message>","frontier":[T...]}
 
