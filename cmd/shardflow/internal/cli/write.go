@@ -41,6 +41,10 @@ cell holds JSON, and a cell that is not valid JSON is taken as a string. A
 JSON string may not escape half of a surrogate pair alone (\ud800): JSON
 decoders read every such escape as U+FFFD, so distinct keys would merge.
 
+Keys and values are stored as canonical JSON: compact, object members sorted
+by name, strings with no needless escapes, but numbers as written. So 1, 1.0
+and 1e0 are three keys: a retraction must spell a number as its insert did.
+
 --upper defaults to the largest time in the input plus one. Nothing is
 written, and the command fails, if a line is malformed (its line number is
 reported), if a time lies outside [current upper, --upper), if --upper is
