@@ -114,7 +114,26 @@ error, 4 inspect --verify found damage.`,
 		newBenchCmd(g),
 		newBenchListenerCmd(g),
 	)
+	root.SetHelpCommand(newHelpCmd())
 	return root
+}
+
+// newHelpCmd is cobra's help command, but for a topic that names no
+// command, which is a usage error (status 2), not help (status 0).
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "help shows the help of the command it names, or of shardflow.",
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, _, err := c.Root().Find(args)
+			if cmd == nil || err != nil {
+				return usageErrorf("help: no command %q", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // flagError turns pflag's parse errors into usage errors that name the
@@ -163,7 +182,11 @@ func (g *globals) setup(cmd *cobra.Command) error {
 	var empty error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		if empty == nil && f.Value.Type() == "string" && f.Value.String() == "" && f.Annotations[emptyOK] == nil {
-			empty = usageErrorf("--%s: empty value (leave the flag out for its default)", f.Name)
+			if _, required := f.Annotations[cobra.BashCompOneRequiredFlag]; required {
+				empty = usageErrorf("--%s: empty value", f.Name)
+			} else {
+				empty = usageErrorf("--%s: empty value (leave the flag out for its default)", f.Name)
+			}
 		}
 	})
 	return empty
