@@ -75,10 +75,10 @@ type BlobMissingError struct {
 }
 
 func (e *BlobMissingError) Error() string {
-	why := fmt.Sprintf("reader %s still registered: its lease on the part was released too early, or the blob store lost the blob", e.ReaderID)
+	why := fmt.Sprintf("reader %s still registered, so not GC: deleted outside shardflow or lost by the blob store, or its lease on the part was released too early", e.ReaderID)
 	switch {
 	case e.ReaderID == "":
-		why = "no registered reader held it: GC may have removed it, or the blob store lost it"
+		why = "no registered reader held it: GC may have removed it, or it was deleted outside shardflow or lost by the blob store"
 	case e.CheckErr != nil:
 		why = fmt.Sprintf("could not check reader %s: %v", e.ReaderID, e.CheckErr)
 	case e.ReaderExpired:
