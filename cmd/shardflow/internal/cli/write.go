@@ -59,7 +59,9 @@ deletes them.
 
 A batch that encodes to at most --inline-max-bytes is kept in the shard's
 state rather than written as a blob file: one commit instead of a file write
-and a commit. Later writes merge small batches into blob parts.`,
+and a commit. A shard keeps at most 256 KiB inline in all, whatever the
+flag says: each commit rewrites the state. Later writes merge small batches
+into blob parts.`,
 		Example: `  # Insert two updates at time 0 and 1; the shard's upper becomes 2.
   printf '%s\n' '{"key":"apple","val":3,"time":0}' '{"key":"pear","val":1,"time":1}' |
     shardflow write --shard fruit
