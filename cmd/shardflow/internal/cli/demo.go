@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -108,7 +109,8 @@ func writeDemo(ctx context.Context, st *store) (wrote int, err error) {
 		return 0, err
 	}
 	lower := uint64(0)
-	for _, b := range demoBatches {
+	for i := 0; i < len(demoBatches); i++ {
+		b := demoBatches[i]
 		from := frontier.From(frontier.Time(lower))
 		to := frontier.From(frontier.Time(b.upper))
 		switch {
@@ -122,7 +124,16 @@ func writeDemo(ctx context.Context, st *store) (wrote int, err error) {
 		for i, u := range b.updates {
 			ups[i] = persist.Update{Key: u.Key, Val: u.Val, Time: frontier.Time(u.Time), Diff: u.Diff}
 		}
-		if err := w.CompareAndAppend(ctx, ups, from, to); err != nil {
+		var mismatch *persist.UpperMismatchError
+		err := w.CompareAndAppend(ctx, ups, from, to)
+		if errors.As(err, &mismatch) && !mismatch.Current.Equal(from) {
+			// Another demo appended first: look at this batch again
+			// against the upper it left.
+			upper = mismatch.Current
+			i--
+			continue
+		}
+		if err != nil {
 			return wrote, err
 		}
 		wrote++

@@ -390,3 +390,26 @@ func TestWriteInterruptedAfterRuns(t *testing.T) {
 		t.Fatalf("%d run blobs left after the interrupted write", n)
 	}
 }
+
+// Demos started together on a fresh location all write the sample, each
+// finishing the batches the others have not appended, and all replay it.
+// (Before, the one that lost an append failed with "persist: upper
+// mismatch".)
+func TestConcurrentDemos(t *testing.T) {
+	ctx := context.Background()
+	for round := range 5 {
+		dir := t.TempDir()
+		codes := make(chan string, 3)
+		for range cap(codes) {
+			go func() {
+				code, out, errOut := run(t, ctx, dir, "", "demo")
+				codes <- fmt.Sprintf("%d %q %q", code, out[max(0, len(out)-20):], errOut)
+			}()
+		}
+		for range cap(codes) {
+			if got := <-codes; !strings.HasPrefix(got, "0 ") || !strings.Contains(got, `{\"frontier\":[]}`) {
+				t.Errorf("round %d: demo beside others: %s", round, got)
+			}
+		}
+	}
+}
