@@ -134,12 +134,8 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	// the same new file.
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
 		abs, busy.Milliseconds())
-	db, err := openDB(dsn)
+	db, err := openMigrated(ctx, dsn, busy)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
-	}
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
 		if isReadOnly(err) {
 			return nil, location.Determinate("consensus open", fmt.Errorf(
 				"sqlite: %s: this process cannot write the database or its directory (mode=ro opens it for reading): %w", abs, err))
@@ -147,6 +143,35 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: schema: %w", abs, err))
 	}
 	return newConsensus(ctx, db, abs, false)
+}
+
+// openMigrated opens dsn and migrates its layout. A first connection that
+// finds another setting the file up or closing it (switching it to WAL,
+// checkpointing and removing the WAL) can get SQLITE_BUSY at once, without
+// SQLite calling the busy handler: with four handles opening a new file,
+// writing and closing it at once, about one round in twenty failed so.
+// Such an open is tried again after a pause, until busy has passed.
+func openMigrated(ctx context.Context, dsn string, busy time.Duration) (*sql.DB, error) {
+	deadline := time.Now().Add(busy)
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		db, err := openDB(dsn)
+		if err != nil {
+			return nil, err
+		}
+		err = migrate(ctx, db)
+		if err == nil {
+			return db, nil
+		}
+		db.Close()
+		if !IsBusy(err) || time.Now().Add(pause).After(deadline) {
+			return nil, err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, errors.Join(err, ctx.Err())
+		}
+	}
 }
 
 // newConsensus is the handle on db, the database at abs, once its layout
