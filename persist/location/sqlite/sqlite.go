@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -136,6 +137,7 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 		abs, busy.Milliseconds())
 	db, err := openMigrated(ctx, dsn, busy)
 	if err != nil {
+		err = withOSCause(err, abs)
 		if isReadOnly(err) {
 			return nil, location.Determinate("consensus open", fmt.Errorf(
 				"sqlite: %s: this process cannot write the database or its directory (mode=ro opens it for reading): %w", abs, err))
@@ -356,6 +358,25 @@ func (e readOnlyError) Is(target error) bool { return target == location.ErrRead
 func IsBusy(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_BUSY
+}
+
+// withOSCause adds to SQLite's SQLITE_CANTOPEN ("unable to open database
+// file") why the file system refuses the existing database at abs, if it
+// does: a file this user may not read says "permission denied".
+func withOSCause(err error, abs string) error {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqlitelib.SQLITE_CANTOPEN {
+		return err
+	}
+	if _, serr := os.Stat(abs); serr != nil {
+		return err
+	}
+	f, oerr := os.OpenFile(abs, os.O_RDWR, 0)
+	if oerr != nil {
+		return fmt.Errorf("%w (%v)", err, oerr)
+	}
+	f.Close()
+	return err
 }
 
 // isReadOnly reports whether err is SQLite's SQLITE_READONLY, in any

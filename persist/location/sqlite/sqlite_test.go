@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,5 +213,16 @@ func TestConcurrentFirstOpens(t *testing.T) {
 		if err := g.Wait(); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
+	}
+}
+
+// A database the file system will not open says why, beside SQLite's bare
+// "unable to open database file": here, that the path is a directory (for
+// a user, more often "permission denied").
+func TestOpenSaysWhyTheFileWillNotOpen(t *testing.T) {
+	dir := t.TempDir()
+	_, err := sqlite.Open(t.Context(), dir, sqlite.Options{})
+	if err == nil || !strings.Contains(err.Error(), "unable to open database file") || !strings.Contains(err.Error(), "is a directory") {
+		t.Fatalf("open of a directory: %v, want SQLite's error and the file system's", err)
 	}
 }
