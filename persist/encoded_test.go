@@ -1,8 +1,10 @@
 package persist
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -120,5 +122,65 @@ func TestFetchEncodedErrors(t *testing.T) {
 	unknown.Format = 99
 	if _, err := c.FetchEncoded(ctx, "s", unknown, parts[0].Filter); !errors.Is(err, ErrUnknownPartFormat) {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// A large part, checksummed beside its decoding rather than before it,
+// with one value byte changed still decodes, and is refused all the same:
+// its rows are never handed out. (Only small parts were damaged before, so
+// ignoring the checksum of a large one went unseen.)
+func TestFetchCorruptLargePart(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(blobParts)
+	w, _ := c.OpenWriter(ctx, "s")
+	const rows = 50_000 // 32 bytes of key and value a row: over 1 MiB
+	ups := make([]Update, rows)
+	for i := range ups {
+		ups[i] = up(fmt.Sprintf("key-%012d", i), fmt.Sprintf("val-%012d", i), 0, 1)
+	}
+	if err := w.CompareAndAppend(ctx, ups, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.OpenReader(ctx, "s", "")
+	parts, err := r.Snapshot(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Lease.Release()
+		}
+	}()
+	if len(parts) != 1 || parts[0].Desc.Bytes < parallelChecksumBytes {
+		t.Fatalf("want one part of at least %d bytes, got %d parts, the first %d bytes", parallelChecksumBytes, len(parts), parts[0].Desc.Bytes)
+	}
+	key := parts[0].Desc.Key
+	data, _, err := e.blob.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, []byte("val-000000025000"))
+	if at < 0 {
+		t.Fatal("the value is not in the part's bytes as written")
+	}
+	damaged := append([]byte(nil), data...)
+	damaged[at+len("val-00000002")] = '9' // val-000000029000: still a value
+	e.blob.Set(ctx, key, damaged)
+	if fp, err := c.FetchLeased(ctx, parts[0]); !errors.Is(err, ErrBlobCorrupt) {
+		t.Errorf("fetch of the damaged part: %v, want ErrBlobCorrupt", err)
+		if fp != nil {
+			fp.Release()
+		}
+	}
+	enc, err := c.FetchEncodedLeased(ctx, parts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp, err := enc.Decode(); !errors.Is(err, ErrBlobCorrupt) {
+		t.Errorf("decode of the damaged part: %v, want ErrBlobCorrupt", err)
+		if fp != nil {
+			fp.Release()
+		}
 	}
 }
