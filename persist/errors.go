@@ -75,7 +75,7 @@ type BlobMissingError struct {
 }
 
 func (e *BlobMissingError) Error() string {
-	why := fmt.Sprintf("reader %s still registered, so not GC: deleted outside shardflow or lost by the blob store, or its lease on the part was released too early", e.ReaderID)
+	why := fmt.Sprintf("reader %s still registered: deleted outside shardflow or lost by the blob store, or collected because its lease on the part was released too early", e.ReaderID)
 	switch {
 	case e.ReaderID == "":
 		why = "no registered reader held it: GC may have removed it, or it was deleted outside shardflow or lost by the blob store"

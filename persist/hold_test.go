@@ -11,12 +11,20 @@ import (
 // the blobs the read is about to lease.
 func TestReadInFlightPinsHold(t *testing.T) {
 	ctx := context.Background()
-	_, hc, c, w, r := newHookEnv(t)
-	writeBatches(t, w, 0, 3)
+	e, hc, c, _, r := newHookEnv(t)
 	if err := r.DowngradeSince(ctx, ts(2)); err != nil {
 		t.Fatal(err)
 	}
+	// Written through another client, so that c's cached state (upper
+	// [0]) cannot serve the snapshot at 2: it reads the head.
+	w2, err := e.client(blobParts).OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeBatches(t, w2, 0, 3)
+	fired := false
 	hc.afterHead = func() {
+		fired = true
 		if rep, err := c.Compact(ctx, "s"); err != nil || rep.BatchesMerged != 2 {
 			t.Errorf("compact %+v %v", rep, err)
 		}
@@ -37,5 +45,8 @@ func TestReadInFlightPinsHold(t *testing.T) {
 	}
 	if len(got) != 3 {
 		t.Fatalf("got %v, want 3 rows", got)
+	}
+	if !fired {
+		t.Fatal("the snapshot read no head: nothing ran in the window")
 	}
 }
