@@ -39,6 +39,12 @@ func (p PartDesc) DiffsSumExact() bool {
 	return p.DiffsSum != math.MaxInt64 && p.DiffsSum != math.MinInt64
 }
 
+// FormatKnown reports whether this code reads the part's format. A part of
+// another, written by newer code, fails to fetch with ErrUnknownPartFormat,
+// and its statistics may not mean what they mean here: nothing should be
+// decided from them.
+func (p PartDesc) FormatKnown() bool { return state.PartFormat(p.Format).Known() }
+
 func partDesc(p state.Part, b state.Batch) PartDesc {
 	return PartDesc{
 		Key: p.Key, Format: int32(p.Format), Bytes: p.Bytes, Rows: p.Rows,

@@ -52,7 +52,10 @@ func ReplaceWith(key, val []byte) FilterResult {
 // snapshot, and for a part of a later batch the source's frontier when the
 // batch arrived (the batch's lower, not the as_of): in both cases every row
 // of the part the source emits is at a time at or beyond it. It runs on the
-// listen goroutine.
+// listen goroutine. A part of a format this code cannot read
+// (persist.PartDesc.FormatKnown) is not given to it: it is kept, and its
+// fetch fails, rather than be decided on statistics that may mean
+// something else.
 type Filter func(part persist.PartDesc, readAt frontier.Antichain[frontier.Time]) FilterResult
 
 // ErrorHandler says what the source does when a part cannot be fetched (its

@@ -180,6 +180,11 @@ func persistListenConfig(cfg listenConfig[listedPart], filter Filter) listenConf
 		return cfg
 	}
 	cfg.filter = func(p listedPart, inSnapshot bool, readAt frontier.Time) (listedPart, filterDecision) {
+		if !p.leased.Desc.FormatKnown() {
+			// Its statistics may mean something else: fetch it, which
+			// fails with persist.ErrUnknownPartFormat rather than lose it.
+			return p, decideKeep
+		}
 		res := filter(p.leased.Desc, frontier.From(readAt))
 		switch res.kind {
 		case decideDiscard:
