@@ -251,3 +251,61 @@ func TestGCDecidesOnTheHead(t *testing.T) {
 		t.Fatalf("GC once the head has no newer fields: %v", err)
 	}
 }
+
+// A version exactly at the oldest seqno hold is live: GC must account for
+// every blob it may reference. One it cannot decode, or one with fields
+// newer code wrote, stops GC rather than be taken for history. Here the
+// batch's blob is referenced by the versions before the hold and, as far
+// as GC can know, by the one at it, but not by the newer ones: taking the
+// version at the hold for history would delete the blob under a reader.
+func TestGCHoldsTheVersionAtTheHold(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		atHold func(valid []byte) []byte
+		want   error
+	}{
+		{"undecodable", func([]byte) []byte { return []byte("\x0a\xff garbage") }, ErrStateCorrupt},
+		{"newer fields", func(valid []byte) []byte {
+			return append(append([]byte(nil), valid...), futureField()...)
+		}, ErrUnknownFields},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv()
+			c := e.client(blobParts)
+			if _, err := c.OpenReader(ctx, "s", "at the hold"); err != nil {
+				t.Fatal(err)
+			}
+			w, _ := c.OpenWriter(ctx, "s")
+			if err := w.CompareAndAppend(ctx, []Update{up("a", "x", 0, 1)}, ts(0), ts(1)); err != nil {
+				t.Fatal(err)
+			}
+			head, _, _ := e.cons.Head(ctx, "s")
+			hold := head.SeqNo + 1
+			if res, err := e.cons.CompareAndSet(ctx, "s", &head.SeqNo, location.VersionedData{SeqNo: hold, Data: tc.atHold(head.Data)}); err != nil || res != location.Committed {
+				t.Fatal(res, err)
+			}
+			var msg statepb.ShardState
+			if err := proto.Unmarshal(head.Data, &msg); err != nil {
+				t.Fatal(err)
+			}
+			key := msg.Batches[0].Parts[0].Key
+			msg.Batches[0].Parts[0].Key = "s/p/elsewhere"
+			msg.Readers[0].SeqnoHold = uint64(hold)
+			data, err := proto.Marshal(&msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res, err := e.cons.CompareAndSet(ctx, "s", &hold, location.VersionedData{SeqNo: hold + 1, Data: data}); err != nil || res != location.Committed {
+				t.Fatal(res, err)
+			}
+			rep, err := e.client(blobParts).GC(ctx, "s")
+			if !errors.Is(err, tc.want) || rep.SeqNoHold != hold {
+				t.Fatalf("GC %+v, %v; want %v at hold %d", rep, err, tc.want, hold)
+			}
+			if _, ok, err := e.blob.Get(ctx, key); err != nil || !ok {
+				t.Fatalf("GC deleted %s, which the version at the hold may reference (%v)", key, err)
+			}
+		})
+	}
+}
