@@ -330,3 +330,64 @@ func TestCollectorsReadShortScanPages(t *testing.T) {
 		t.Fatalf("after GC and the janitor: %+v %v", v, err)
 	}
 }
+
+// listHookBlob runs afterList once a List has returned its listing.
+type listHookBlob struct {
+	location.Blob
+	afterList func()
+}
+
+func (b *listHookBlob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
+	err := b.Blob.List(ctx, prefix, fn)
+	if after := b.afterList; after != nil {
+		b.afterList = nil
+		after()
+	}
+	return err
+}
+
+// The janitor lists the blobs before it reads the state versions: a part
+// written long ago whose append commits between the two is listed, old
+// enough to reap, and then seen referenced, so it stays. (Read the other
+// way round, the commit falls after the read and the part is taken for an
+// orphan.)
+func TestJanitorListsBeforeItReadsState(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	hb := &listHookBlob{Blob: e.blob}
+	loc := Location{Blob: hb, Consensus: e.cons}
+	opts := blobParts
+	opts.Clock, opts.BlobClock, opts.LeaseDuration = e.clock, e.clock, 24*time.Hour
+	c := NewClient(loc, opts)
+	w, err := c.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A buffer of one byte: each update is a run, and Seal merges the
+	// runs into the part's blob, written now.
+	b := c.NewBatchBuilder("s", ts(0), 1)
+	for _, k := range []string{"a", "b", "c"} {
+		if err := b.Add(ctx, up(k, "x", 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Seal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	hb.afterList = func() {
+		if err := w.AppendBatch(ctx, b, ts(1)); err != nil {
+			t.Errorf("append between the listing and the state read: %v", err)
+		}
+	}
+	rep, err := c.Janitor(ctx, "s", 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Listed != 1 || rep.OrphansFound != 0 || rep.OrphansReaped != 0 {
+		t.Fatalf("janitor %+v: want the part listed and kept", rep)
+	}
+	if v, err := c.Verify(ctx, "s"); err != nil || !v.OK() || v.Parts != 1 {
+		t.Fatalf("the janitor reaped the committed part: %+v %v", v, err)
+	}
+}
