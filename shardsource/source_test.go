@@ -251,3 +251,50 @@ func TestFollowWhileWriterMerges(t *testing.T) {
 		t.Fatalf("%d batches: the writer merged nothing, so the test checked nothing", len(st.Batches))
 	}
 }
+
+// Once a fetch fails, nothing more at or after the failed time is emitted,
+// not even parts at that very time fetched after the failure: their
+// capabilities are kept, and what they would emit is withheld. Here every
+// part is read at the as_of, 2; the first part's blob is gone, and the
+// other two are held back until the failure is seen. (With "after the
+// failed time" in place of "at or after", both were emitted.)
+func TestFreezeEmitsNothingMoreAtTheFailedTime(t *testing.T) {
+	blob := newSlowBlob(mem.NewBlob(), 1, 0)
+	e := newEnvWithBlob(t, blob)
+	for i := range frontier.Time(3) {
+		e.appendAt(i, i+1, row(fmt.Sprintf("k%d", i), i, 1))
+	}
+	var held []string
+	for _, at := range []frontier.Time{1, 2} {
+		for _, k := range e.partKeysAt(at) {
+			blob.gate(k)
+			held = append(held, k)
+		}
+	}
+	e.deleteBlobsAt(0)
+	var got []error
+	rowsAtError := -1
+	asOf := frontier.From[frontier.Time](2)
+	var r *single
+	r = runSingle(t, e, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](3), FetchConcurrency: 3,
+		ErrorHandler: Signal(func(err error) {
+			got = append(got, err)
+			rowsAtError = len(r.out.rows)
+		}),
+	})
+	r.stepUntil("the error", func() bool { return len(got) > 0 })
+	for _, k := range held {
+		blob.release(k)
+	}
+	r.quiesce()
+	if len(got) != 1 || !errors.Is(got[0], persist.ErrBlobMissing) {
+		t.Fatalf("errors %v", got)
+	}
+	if len(r.out.rows) != rowsAtError {
+		t.Fatalf("rows emitted after the failure at 2: %v (%d before it)", r.out.rows[rowsAtError:], rowsAtError)
+	}
+	if !r.frontier().Equal(frontier.From[frontier.Time](2)) {
+		t.Fatalf("frontier %v, want frozen at [2]", r.frontier())
+	}
+}
