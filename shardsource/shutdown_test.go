@@ -31,7 +31,8 @@ func completeBelow(f frontier.Antichain[frontier.Time], got, model []Row) error 
 // A press of the shutdown buttons on one worker only must not move the
 // frontier past data another worker has yet to emit: the pressed worker's
 // operators hold their capabilities and drain nothing until every worker
-// has pressed.
+// has pressed, so the dataflow does not finish either. (A fetch operator
+// that went on running while it held let it finish.)
 func TestShutdownLocalPressHolds(t *testing.T) {
 	for _, which := range []string{"chosen", "other"} {
 		t.Run(which, func(t *testing.T) {
@@ -56,6 +57,13 @@ func TestShutdownLocalPressHolds(t *testing.T) {
 					if err := completeBelow(p.Frontier(), cl.rows(), model); err != nil {
 						t.Fatalf("worker %d pressed only (seed %d), worker %d: %v", pressed, cl.c.Seed, w, err)
 					}
+				}
+			}
+			// Nor does the dataflow finish: the pressed worker drains
+			// nothing, so its share of the parts is never emitted.
+			for w, p := range cl.probes {
+				if p.Done() {
+					t.Fatalf("worker %d pressed only (seed %d): worker %d's frontier is empty before the others pressed", pressed, cl.c.Seed, w)
 				}
 			}
 			cl.shutdown()
