@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -186,11 +187,17 @@ func TestSyncActivatorWakesParkedWorker(t *testing.T) {
 		defer close(done)
 		act.Activate()
 	}()
-	w.StepOrPark(dataflow.Forever) // returns only once woken
-	<-done
-	for ran < 2 {
-		w.StepOrPark(dataflow.Forever)
+	// Parked with a deadline far beyond any wake-up, so that a lost wake
+	// fails here rather than hang the test binary.
+	const deadline = 30 * time.Second
+	start := time.Now()
+	for ran < 2 && time.Since(start) < deadline {
+		w.StepOrPark(deadline - time.Since(start))
 	}
+	if waited := time.Since(start); ran < 2 || waited >= deadline {
+		t.Fatalf("the activation from another goroutine did not wake the parked worker: ran %d after %v", ran, waited)
+	}
+	<-done
 	c.Drop()
 	for w.Step() {
 	}
