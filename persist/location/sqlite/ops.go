@@ -27,7 +27,7 @@ func (c *Consensus) Head(ctx context.Context, key string) (location.VersionedDat
 			return nil
 		}
 		if err != nil {
-			return location.Determinate(op, c.wrap("head", err))
+			return location.Determinate(op, c.wrapRead("head", err))
 		}
 		return nil
 	})
@@ -109,7 +109,7 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 		}
 		rows, err := c.stmts.scan.QueryContext(ctx, key, fromSeq, limit)
 		if err != nil {
-			return location.Determinate(op, c.wrap("scan", err))
+			return location.Determinate(op, c.wrapRead("scan", err))
 		}
 		defer rows.Close()
 		out = out[:0]
@@ -119,12 +119,12 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 				data  []byte
 			)
 			if err := rows.Scan(&seqno, &data); err != nil {
-				return location.Determinate(op, c.wrap("scan", err))
+				return location.Determinate(op, c.wrapRead("scan", err))
 			}
 			out = append(out, location.VersionedData{SeqNo: location.SeqNo(seqno), Data: nonNil(data)})
 		}
 		if err := rows.Err(); err != nil {
-			return location.Determinate(op, c.wrap("scan", err))
+			return location.Determinate(op, c.wrapRead("scan", err))
 		}
 		return nil
 	})
@@ -184,19 +184,19 @@ func (c *Consensus) ListKeys(ctx context.Context) ([]string, error) {
 	err := c.read(ctx, op, func() error {
 		rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT key FROM consensus ORDER BY key`)
 		if err != nil {
-			return location.Determinate(op, c.wrap("list keys", err))
+			return location.Determinate(op, c.wrapRead("list keys", err))
 		}
 		defer rows.Close()
 		keys = keys[:0]
 		for rows.Next() {
 			var k string
 			if err := rows.Scan(&k); err != nil {
-				return location.Determinate(op, c.wrap("list keys", err))
+				return location.Determinate(op, c.wrapRead("list keys", err))
 			}
 			keys = append(keys, k)
 		}
 		if err := rows.Err(); err != nil {
-			return location.Determinate(op, c.wrap("list keys", err))
+			return location.Determinate(op, c.wrapRead("list keys", err))
 		}
 		return nil
 	})

@@ -23,7 +23,7 @@ var ErrNotConsensus = errors.New("sqlite: no consensus table in the database")
 // again while the read opens it anew: SQLite reads such a file without
 // locks or WAL, so it could serve stale or torn pages, and a read that
 // finds the file changed opens it again (a few times) before it gives up.
-var ErrChangedWhileImmutable = errors.New("sqlite: the database was written since it was opened read-only as immutable; open it again")
+var ErrChangedWhileImmutable = errors.New("sqlite: the database was written again and again while it was read as an immutable file")
 
 // fileStamp is what a handle opened as immutable remembers of the file.
 type fileStamp struct {

@@ -1,10 +1,12 @@
 package sqlite_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -40,6 +42,55 @@ func roChildMain(path string) int {
 	}
 	fmt.Printf("head %d %s\n", v.SeqNo, v.Data)
 	return 0
+}
+
+// roLoopEnv names the database a child process opens read-only and reads
+// the head of key "k" from, again and again, until its standard input
+// closes; it then reads it once more and prints "reads N failed F last S",
+// S the seqno of that last read, and the first failure.
+const roLoopEnv = "SHARDFLOW_SQLITE_RO_LOOP_DB"
+
+func roLoopMain(path string) int {
+	c, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: open:", err)
+		return 1
+	}
+	defer c.Close()
+	stop := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	reads, failed := 0, 0
+	var first error
+	if _, _, err := c.Head(context.Background(), "k"); err != nil {
+		fmt.Fprintln(os.Stderr, "child: first head:", err)
+		return 1
+	}
+	fmt.Println("reading")
+	for {
+		select {
+		case <-stop:
+			last, _, err := c.Head(context.Background(), "k")
+			if err != nil {
+				failed++
+			}
+			fmt.Printf("reads %d failed %d last %d\n", reads, failed, last.SeqNo)
+			if first != nil {
+				fmt.Println(first)
+			}
+			return 0
+		default:
+		}
+		reads++
+		if _, ok, err := c.Head(context.Background(), "k"); err != nil || !ok {
+			failed++
+			if first == nil {
+				first = fmt.Errorf("head: %v %v", ok, err)
+			}
+		}
+	}
 }
 
 func openRO(t *testing.T, path string) *sqlite.Consensus {
@@ -367,6 +418,126 @@ func closeAll(t *testing.T, cs ...*sqlite.Consensus) {
 	for _, c := range cs {
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// A process that cannot write the database's directory keeps reading it
+// while another opens it, commits and closes it, again and again: each
+// change is read through the writer's WAL or as an immutable file, and a
+// read that is refused meanwhile (the file changed under an immutable
+// read; SQLITE_READONLY_RECOVERY, as the writer opens or closes the
+// database and the reader cannot recover the WAL itself) opens the
+// database again and reads anew. (Before, reads failed with "attempt to
+// write a readonly database (264)", about three in a hundred cycles, and
+// that failure said the process may not write the database.)
+func TestReadOnlyReaderBesideWriterCycles(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "db")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "consensus.db")
+	rw := open(t, path)
+	commit(t, rw, 1, "one")
+	closeAll(t, rw)
+	bin, attr := persisttest.ReadOnlyChild(t, base, "sqlite.test")
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	if os.Geteuid() != 0 {
+		// Only root writes a directory of mode 0555: the writer below
+		// needs it open, and the reader then merely chooses not to write.
+		os.Chmod(dir, 0o755)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), roLoopEnv+"="+path)
+	cmd.SysProcAttr = attr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewReader(out)
+	if l, err := lines.ReadString('\n'); l != "reading\n" {
+		cmd.Wait()
+		t.Fatalf("reader: %q %v\n%s", l, err, stderr.String())
+	}
+	const cycles = 300
+	for s := location.SeqNo(2); s < cycles+2; s++ {
+		c := open(t, path)
+		commit(t, c, s, fmt.Sprint(s))
+		closeAll(t, c)
+	}
+	stdin.Close()
+	rest, err := io.ReadAll(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("reader: %v\n%s", err, stderr.String())
+	}
+	var reads, failed, last int
+	if _, err := fmt.Sscanf(string(rest), "reads %d failed %d last %d", &reads, &failed, &last); err != nil {
+		t.Fatalf("reader printed %q: %v", rest, err)
+	}
+	if reads < cycles || failed != 0 || last != cycles+1 {
+		t.Fatalf("%d of %d reads failed beside %d write cycles, the last read version %d (want no failure, a read a cycle at least, and version %d):\n%s",
+			failed, reads, cycles, last, cycles+1, rest)
+	}
+}
+
+// Close waits for the reads in progress on other goroutines, and the reads
+// after it fail with ErrClosed. (Close once took the handle's mutex before
+// the lock reads hold while they take it: a deadlock.)
+func TestCloseBesideReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	for round := range 100 {
+		c := open(t, path)
+		if round == 0 {
+			commit(t, c, 1, "one")
+		}
+		var g errgroup.Group
+		started := make(chan struct{}, 4)
+		for range 4 {
+			g.Go(func() error {
+				for i := 0; ; i++ {
+					if i == 10 {
+						started <- struct{}{}
+					}
+					if _, _, err := c.Head(t.Context(), "k"); err != nil {
+						if errors.Is(err, location.ErrClosed) {
+							return nil
+						}
+						return err
+					}
+				}
+			})
+		}
+		for range 4 {
+			<-started
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- c.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: Close beside reads has not returned in 30 s", round)
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatalf("round %d: %v", round, err)
 		}
 	}
 }

@@ -98,12 +98,14 @@ type Consensus struct {
 	// readOnly is Options.ReadOnly: writes are refused.
 	readOnly bool
 	// immutable is set when the database was opened as immutable (a
-	// read-only fallback): reads check the file has not been written since,
-	// and open it again when it has (see read). swap guards db, stmts and
-	// immutable, which that replaces; busy is the busy timeout to open
-	// with.
+	// read-only fallback): reads check the file has not been written since.
+	// A read-only handle opens the database again when a writer changed it
+	// under a read (see read): swap guards db, stmts, immutable and gen,
+	// which counts those reopenings; busy is the busy timeout to open
+	// with. swap is taken before mu.
 	immutable *fileStamp
 	swap      sync.RWMutex
+	gen       uint64
 	busy      time.Duration
 	notify    notifier
 	mu        struct {
@@ -209,14 +211,16 @@ func (c *Consensus) Path() string { return c.path }
 
 // Close implements location.Consensus.
 func (c *Consensus) Close() error {
+	// swap before mu, as read and reopen take them: Close waits for the
+	// reads in progress.
+	c.swap.Lock()
+	defer c.swap.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.mu.closed {
 		return nil
 	}
 	c.mu.closed = true
-	c.swap.Lock()
-	defer c.swap.Unlock()
 	nerr, serr := c.closeNotify(), c.stmts.close()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", c.path, err)
@@ -255,21 +259,27 @@ func (c *Consensus) beginWrite(ctx context.Context, op string) error {
 	return nil
 }
 
-// reopens bounds how many times one read opens again a database opened
-// as immutable that a writer keeps changing.
-const reopens = 3
+// reopens bounds how many times one read of a read-only handle opens the
+// database again (see read).
+const reopens = 8
 
-// read runs fn, a read of the database, once begin allows it. On a handle
-// opened as immutable, a read that finds the file written since (before or
-// after fn: what fn read may be torn) opens the database again, as
-// immutable if it is closed again, else through the writer's WAL, and
-// reads anew: like any read, it then sees the database as it is now. (A
-// read-only process following a shard would otherwise fail at the first
-// write of another.)
+// read runs fn, a read of the database, once begin allows it.
+//
+// A read-only handle can find the database changed under it by a process
+// that writes it, and then opens it again and reads anew, up to reopens
+// times, pausing a little more each time: like any read, it then sees the
+// database as it is now. (A read-only process following a shard would
+// otherwise fail at another's first write.) That is when a handle opened
+// as immutable finds the file written (before or after fn: what fn read
+// may be torn), and when a handle reading through a writer's WAL is
+// refused while that writer opens or closes the database
+// (SQLITE_READONLY_RECOVERY and kin: it cannot write the -shm file to
+// recover the WAL itself).
 func (c *Consensus) read(ctx context.Context, op string, fn func() error) error {
+	pause := time.Millisecond
 	for try := 0; ; try++ {
 		c.swap.RLock()
-		stamp := c.immutable
+		gen := c.gen
 		err := c.begin(ctx, op)
 		if err == nil {
 			err = c.checkUnchanged(op)
@@ -281,21 +291,47 @@ func (c *Consensus) read(ctx context.Context, op string, fn func() error) error 
 			}
 		}
 		c.swap.RUnlock()
-		if stamp == nil || try == reopens || !errors.Is(err, ErrChangedWhileImmutable) {
+		if !c.readOnly || try == reopens || !changedUnder(err) {
 			return err
 		}
-		if err := c.reopen(ctx, op, stamp); err != nil {
-			return err
+		if try > 0 {
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return errors.Join(err, location.Determinate(op, ctx.Err()))
+			}
+			pause = min(2*pause, 50*time.Millisecond)
+		}
+		if rerr := c.reopen(ctx, op, gen); rerr != nil && try == reopens-1 {
+			return errors.Join(err, rerr)
 		}
 	}
 }
 
-// reopen replaces the database of a handle opened as immutable whose
-// stamp was old, unless another read has done so already.
-func (c *Consensus) reopen(ctx context.Context, op string, old *fileStamp) error {
+// changedUnder reports whether err says a writer changed the database
+// under a read-only reader, which opening it again gets past.
+func changedUnder(err error) bool {
+	if errors.Is(err, ErrChangedWhileImmutable) {
+		return true
+	}
+	var se *sqlite3.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() {
+	case sqlitelib.SQLITE_READONLY_RECOVERY, sqlitelib.SQLITE_READONLY_CANTINIT,
+		sqlitelib.SQLITE_BUSY_RECOVERY, sqlitelib.SQLITE_BUSY_SNAPSHOT:
+		return true
+	}
+	return false
+}
+
+// reopen replaces the database of a read-only handle, unless another read
+// has done so since generation gen.
+func (c *Consensus) reopen(ctx context.Context, op string, gen uint64) error {
 	c.swap.Lock()
 	defer c.swap.Unlock()
-	if c.immutable != old {
+	if c.gen != gen {
 		return nil
 	}
 	c.mu.Lock()
@@ -312,6 +348,7 @@ func (c *Consensus) reopen(ctx context.Context, op string, old *fileStamp) error
 	// returns: the read goes on with the fresh one.
 	_ = errors.Join(c.stmts.close(), c.db.Close())
 	c.db, c.stmts, c.immutable = fresh.db, fresh.stmts, fresh.immutable
+	c.gen++
 	return nil
 }
 
@@ -335,6 +372,12 @@ func (c *Consensus) wrap(what string, err error) error {
 	if isReadOnly(err) {
 		err = readOnlyError{err}
 	}
+	return fmt.Errorf("sqlite: %s: %s: %w", c.path, what, err)
+}
+
+// wrapRead is wrap for a read, which writes nothing: SQLITE_READONLY there
+// (a read-only reader refused the WAL's recovery) is no ErrReadOnly.
+func (c *Consensus) wrapRead(what string, err error) error {
 	return fmt.Errorf("sqlite: %s: %s: %w", c.path, what, err)
 }
 

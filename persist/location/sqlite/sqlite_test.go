@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if p := os.Getenv(roChildEnv); p != "" {
 		os.Exit(roChildMain(p))
 	}
+	if p := os.Getenv(roLoopEnv); p != "" {
+		os.Exit(roLoopMain(p))
+	}
 	goleak.VerifyTestMain(m)
 }
 
