@@ -60,7 +60,7 @@ in-flight write could lose its parts.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			err := runGC(ctx, g, f)
-			if err != nil && ctx.Err() != nil {
+			if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
 				// Each step commits on its own: what is done is kept.
 				return failure(errGCInterrupted)
 			}
@@ -100,9 +100,9 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 			return err
 		}
 	}
-	// A failed compaction (diffs that would sum out of range, a part it
-	// cannot read) leaves the shard as it was: collect the garbage anyway,
-	// then fail.
+	// A compaction refused for its data (diffs that would sum out of
+	// range, a part missing or corrupt) leaves the shard as it was:
+	// collect the garbage anyway, then fail.
 	var compactErr error
 	if f.compact {
 		c, err := st.client.Compact(ctx, id)
@@ -110,7 +110,7 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		case errors.Is(err, persist.ErrDiffOverflow):
 			compactErr = overflowError(err)
 			fmt.Fprintf(w, "compact: merged nothing: %v\n", compactErr)
-		case err != nil && ctx.Err() == nil:
+		case errors.Is(err, persist.ErrBlobMissing) || errors.Is(err, persist.ErrBlobCorrupt):
 			compactErr = fmt.Errorf("%w (gc and the janitor ran; 'shardflow inspect --shard %s --verify' lists the parts that cannot be read, and --compact=false skips compaction)", err, id)
 			fmt.Fprintf(w, "compact: merged nothing: %v\n", err)
 		case err != nil:
@@ -121,13 +121,13 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	}
 	gc, err := st.client.GC(ctx, id)
 	if err != nil {
-		return failure(err)
+		return failure(errors.Join(compactErr, err))
 	}
 	fmt.Fprintf(w, "gc: expired %d readers %v\n", len(gc.ExpiredReaders), gc.ExpiredReaders)
 	fmt.Fprintf(w, "gc: deleted %d blobs, truncated %d state versions before seqno %d\n", gc.BlobsDeleted, gc.VersionsTruncated, gc.SeqNoHold)
 	jr, err := st.client.Janitor(ctx, id, f.minAge)
 	if err != nil {
-		return failure(err)
+		return failure(errors.Join(compactErr, err))
 	}
 	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, f.minAge, jr.OrphansReaped, jr.TempReaped)
 	return failure(compactErr)

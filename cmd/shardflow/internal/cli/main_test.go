@@ -14,7 +14,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -310,6 +312,53 @@ var errDiskFull = errors.New("no space left on device")
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
+
+// cancelAfterCaS is a consensus that cancels a context once its n-th
+// compare-and-set has committed.
+type cancelAfterCaS struct {
+	location.Consensus
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfterCaS) CompareAndSet(ctx context.Context, key string, expected *location.SeqNo, next location.VersionedData) (location.CaSResult, error) {
+	res, err := c.Consensus.CompareAndSet(ctx, key, expected, next)
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+	return res, err
+}
+
+// gc --since interrupted once its reader's since has moved still expires
+// that reader, which would otherwise hold GC back for its whole lease.
+// (Before, the expiry took the cancelled context and failed.)
+func TestGCSinceInterruptedExpiresItsReader(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errOut := run(t, context.Background(), dir, `{"key":"a","val":1,"time":0}`+"\n"+`{"key":"a","val":1,"time":3}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	loc, err := persist.DefaultLocation(context.Background(), dir+"/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The reader's registration, then its downgrade: cancelled there.
+	cons := &cancelAfterCaS{Consensus: loc.Consensus, n: 2, cancel: cancel}
+	client := persist.NewClient(persist.Location{Blob: loc.Blob, Consensus: cons}, persist.ClientOptions{})
+	g := &globals{env: Env{Stdout: io.Discard, Stderr: io.Discard}}
+	if err := advanceSince(ctx, g, client, "s", 2, io.Discard); err == nil {
+		t.Fatal("advanceSince interrupted after the downgrade: no error")
+	}
+	st, err := persist.NewClient(loc, persist.ClientOptions{}).State(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Readers) != 0 || !st.Since.Equal(frontier.From[frontier.Time](2)) {
+		t.Fatalf("after the interrupted gc --since: readers %v, since %v; want none, [2]", st.Readers, st.Since)
+	}
+}
 
 // writeFile writes content to a file in dir and cancels before returning
 // its name: the command starts already interrupted.
