@@ -77,8 +77,8 @@ under ./shardflow-data/blob and the consensus log in
 --location to pick another directory, or --blob and --consensus to name
 any storage backend by URL.
 
-Exit status: 0 success, 1 failure, 2 usage error, 3 replay froze on a data
-error, 4 inspect --verify found damage.`,
+Exit status: 0 success, 1 failure, 2 usage error, 3 replay froze where it
+could not read the shard, 4 inspect --verify found damage.`,
 		Example: `  # Write a sample shard and replay it.
   shardflow demo
 

@@ -108,17 +108,18 @@ const (
 func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptions) (*store, error) {
 	create := a == creating
 	if g.blob != "" {
-		if hasScheme(g.blob, "mem") || hasScheme(g.consensus, "mem") {
-			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
-				"blob", redactURL(g.blob), "consensus", redactURL(g.consensus))
-		}
 		// A URL that names no store is a bad flag value, whatever else is
-		// wrong.
+		// wrong; so is a pair that cannot work together. (Both are
+		// location.ErrBadURL, which openForReading does not retry.)
 		if err := errors.Join(location.CheckBlobURL(g.blob), location.CheckConsensusURL(g.consensus)); err != nil {
 			return nil, &exitError{code: ExitUsage, err: err}
 		}
 		if err := memBlobDurableState(g.blob, g.consensus); err != nil {
-			return nil, &exitError{code: ExitUsage, err: err}
+			return nil, &exitError{code: ExitUsage, err: location.BadURL(err)}
+		}
+		if hasScheme(g.blob, "mem") || hasScheme(g.consensus, "mem") {
+			g.log.Warn("mem:// storage lasts only as long as this command: what it writes is gone when it exits",
+				"blob", redactURL(g.blob), "consensus", redactURL(g.consensus))
 		}
 		if !create {
 			if err := sqliteMustExist(g.consensus); err != nil {

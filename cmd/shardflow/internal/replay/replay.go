@@ -320,8 +320,8 @@ func (r *runner) drive(ctx context.Context, done <-chan error) error {
 // reportFrozen prints the freeze at the current frontier.
 func (r *runner) reportFrozen(err error) *FrozenError {
 	f := r.frontierTimes()
-	if !r.silent {
-		r.printErr = errors.Join(r.printErr, r.cfg.Printer.Error(err.Error(), f), r.cfg.Printer.Flush())
+	if !r.silent && r.printErr == nil {
+		r.printErr = errors.Join(r.cfg.Printer.Error(err.Error(), f), r.cfg.Printer.Flush())
 	}
 	return &FrozenError{Err: err, Frontier: f}
 }
