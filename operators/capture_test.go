@@ -3,6 +3,7 @@ package operators_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -246,4 +247,61 @@ func TestReplayLeavesTheRecordingAlone(t *testing.T) {
 	if d := link.Events()[0].Data; !slices.Equal(d, []int{1, 2}) {
 		t.Fatalf("recorded event changed by replaying it: %v", d)
 	}
+}
+
+// A worker replaying two live sources holds the frontier at the least of
+// their frontiers: one source moving on does not release the times the
+// other still holds. (Counting one, not one per source, at the start let
+// the frontier jump to the first source's.)
+func TestReplayTwoLiveSourcesOnOneWorker(t *testing.T) {
+	a, b := operators.NewEventLink[T, int](), operators.NewEventLink[T, int]()
+	w := dataflow.NewWorker()
+	var probe *dataflow.ProbeHandle[T]
+	var got []string
+	dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[T]) {
+		var out *dataflow.Stream[T, int]
+		probe, out = operators.Probe(operators.Replay(s, []operators.EventSource[T, int]{pollSource{a}, pollSource{b}}))
+		sink(t, out, &got)
+	})
+	a.Push(operators.Progress[T, int]([]frontier.Update[T]{{Time: 0, Diff: -1}, {Time: 5, Diff: 1}}))
+	for range 5 {
+		w.Step()
+	}
+	if !probe.LessEqual(0) {
+		t.Fatalf("frontier %v with the second source still at 0, want {0}", probe.Frontier())
+	}
+	b.Push(operators.Messages[T](1, []int{7}))
+	b.Push(operators.Progress[T, int]([]frontier.Update[T]{{Time: 0, Diff: -1}}))
+	a.Push(operators.Progress[T, int]([]frontier.Update[T]{{Time: 5, Diff: -1}}))
+	stepUntil(t, w, probe.Done)
+	runSingle(t, w)
+	if !slices.Equal(got, []string{"7@1"}) {
+		t.Fatalf("got %v, want [7@1]", got)
+	}
+}
+
+// A history whose message comes after its progress has passed the
+// message's time is no history a capture writes: Replay panics rather
+// than drop the record.
+func TestReplayRefusesMessageBehindProgress(t *testing.T) {
+	link := operators.NewEventLink[T, int]()
+	w := dataflow.NewWorker()
+	dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[T]) {
+		var got []string
+		sink(t, operators.Replay(s, []operators.EventSource[T, int]{pollSource{link}}), &got)
+	})
+	link.Push(operators.Progress[T, int]([]frontier.Update[T]{{Time: 0, Diff: -1}, {Time: 5, Diff: 1}}))
+	for range 3 {
+		w.Step()
+	}
+	link.Push(operators.Messages[T](2, []int{1}))
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "replayed message at a time its progress has passed") {
+			t.Fatalf("recovered %v, want the replay's panic", r)
+		}
+	}()
+	for range 3 {
+		w.Step()
+	}
+	t.Fatal("a message behind the replayed progress was taken")
 }
