@@ -181,7 +181,11 @@ func TestNotificatorRequestFromForEach(t *testing.T) {
 		{"the time being handled", 3, 3, map[T]int{0: 1, 1: 1, 3: 2}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := notifyFromForEach(t, c.from, c.at); !maps.Equal(got, c.want) {
+			before, got := notifyFromForEach(t, c.from, c.at)
+			if !maps.Equal(before, c.want) {
+				t.Fatalf("fired %v before the input closed, want %v: a ready time requested from f waited for another activation", before, c.want)
+			}
+			if !maps.Equal(got, c.want) {
 				t.Fatalf("fired %v, want %v", got, c.want)
 			}
 		})
@@ -190,10 +194,12 @@ func TestNotificatorRequestFromForEach(t *testing.T) {
 
 // notifyFromForEach notifies at 0, 1 and 3, all ready in one round, and
 // requests at once more from f when it first handles from; it returns how
-// often each time fired.
-func notifyFromForEach(t *testing.T, from, at T) map[T]int {
+// often each time fired before the input closed (a ready time requested
+// from f fires in the same ForEach, with no other activation), and in
+// all.
+func notifyFromForEach(t *testing.T, from, at T) (beforeClose, fired map[T]int) {
 	w := dataflow.NewWorker()
-	fired := map[T]int{}
+	fired = map[T]int{}
 	in := notifyDataflow(w, func(in *dataflow.InPort[T, int], n *operators.Notificator[T]) {
 		in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
 			n.NotifyAt(ref.Retain())
@@ -214,9 +220,10 @@ func notifyFromForEach(t *testing.T, from, at T) map[T]int {
 	for range 5 {
 		w.Step()
 	}
+	beforeClose = maps.Clone(fired)
 	in.Close()
 	runSingle(t, w)
-	return fired
+	return beforeClose, fired
 }
 
 // notifyDataflow builds, on w, an input feeding a UnaryNotify whose logic
@@ -269,4 +276,39 @@ func TestNotificatorPendingAndDropWithinForEach(t *testing.T) {
 		in.Close()
 		runSingle(t, w)
 	}
+}
+
+// A Drop from f also drops the requests not yet ready, and a request after
+// it is a new one: at 1, f drops the request at 5 (not ready then) and asks
+// for 5 again; 5 then fires once, when ready, and Pending after the Drop
+// is 0. (A Drop that left the requests not ready behind crashed on them;
+// one that forgot only their times merged the new request into the
+// dropped one, which never fired.)
+func TestNotificatorDropsRequestsNotReady(t *testing.T) {
+	w := dataflow.NewWorker()
+	var fired []T
+	pendingAfterDrop := -1
+	in := notifyDataflow(w, func(in *dataflow.InPort[T, int], n *operators.Notificator[T]) {
+		in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) { n.NotifyAt(ref.Retain()) })
+		n.ForEach(func(c *dataflow.Capability[T]) {
+			fired = append(fired, c.Time())
+			if c.Time() == 1 {
+				n.Drop()
+				pendingAfterDrop = n.Pending()
+				n.NotifyAt(c.Delayed(5))
+			}
+		})
+	})
+	in.AdvanceTo(1)
+	in.Send(0)
+	in.AdvanceTo(5)
+	in.Send(0)
+	settle(t, w) // 1 is ready, 5 is not
+	in.AdvanceTo(6)
+	settle(t, w)
+	if !slices.Equal(fired, []T{1, 5}) || pendingAfterDrop != 0 {
+		t.Fatalf("fired %v, Pending after the Drop %d; want [1 5] and 0", fired, pendingAfterDrop)
+	}
+	in.Close()
+	runSingle(t, w)
 }
