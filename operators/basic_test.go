@@ -13,7 +13,7 @@ import (
 func TestRecordOperators(t *testing.T) {
 	w := dataflow.NewWorker()
 	var in *dataflow.InputHandle[T, int]
-	var mapped, filtered, flat, inspected, batches []string
+	var mapped, filtered, flat, inspected, batches, passed []string
 	dataflow.Dataflow(w, "ops", func(s *dataflow.Scope[T]) {
 		var nums *dataflow.Stream[T, int]
 		in, nums = operators.Input[int](s)
@@ -22,7 +22,7 @@ func TestRecordOperators(t *testing.T) {
 		sink(t, operators.FlatMap(nums, func(x int) iter.Seq[int] { return slices.Values(slices.Repeat([]int{x}, x)) }), &flat)
 		ins := operators.Inspect(nums, func(tm T, x int) { inspected = append(inspected, strconv.Itoa(x)+"@"+strconv.Itoa(int(tm))) })
 		ins = operators.InspectBatch(ins, func(tm T, xs []int) { batches = append(batches, strconv.Itoa(len(xs))+"@"+strconv.Itoa(int(tm))) })
-		sink(t, ins, new([]string))
+		sink(t, ins, &passed) // both pass every record on
 	})
 	in.SendBatch([]int{0, 1, 2})
 	in.AdvanceTo(3)
@@ -40,6 +40,7 @@ func TestRecordOperators(t *testing.T) {
 	check("FlatMap", flat, "1@0", "2@0", "2@0", "3@3", "3@3", "3@3")
 	check("Inspect", inspected, "0@0", "1@0", "2@0", "3@3")
 	check("InspectBatch", batches, "3@0", "1@3")
+	check("Inspect and InspectBatch output", passed, "0@0", "1@0", "2@0", "3@3")
 }
 
 // Map to the same type rewrites the batch in place; the input must not see

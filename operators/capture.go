@@ -131,10 +131,11 @@ func (l *EventLink[T, D]) Events() []Event[T, D] {
 func Capture[T frontier.Timestamp[T], D any](s *dataflow.Stream[T, D], p EventPusher[T, D]) {
 	b := dataflow.NewBuilder(s.Scope(), "Capture")
 	in := dataflow.AddInput(b, s, dataflow.Pipeline[D]())
-	// The output is never sent on. Its capability keeps the dataflow
-	// running until this operator has seen its input frontier become
-	// empty: a dataflow whose operators hold no capability completes, and
-	// stops scheduling them, before a sink could see the final frontier.
+	// The output is never sent on. Its capability says, in the progress
+	// the runtime tracks, that this operator has a final Progress still to
+	// push: a worker stopped before then lists it as a leak. (The runtime
+	// runs the operators its last changes activate before a dataflow
+	// completes, so the push itself would happen without it.)
 	dataflow.AddOutput[struct{}](b)
 	b.Build(func(caps []*dataflow.Capability[T]) func() {
 		alive := caps[0]

@@ -66,6 +66,15 @@ func TestConsolidateOutOfOrderTimes(t *testing.T) {
 	if !slices.Equal(times, []T{2, 3, 5}) {
 		t.Fatalf("message times %v", times)
 	}
+	for _, e := range link.Events() {
+		if e.Kind != operators.MessagesEvent || e.Time != 3 {
+			continue
+		}
+		// z then x at 3, as b sent them ({z -3} {x 4}).
+		if len(e.Data) != 2 || e.Data[0].Data != "z" || e.Data[1].Data != "x" {
+			t.Fatalf("the updates at 3 came as %v, want z then x, as first seen", e.Data)
+		}
+	}
 }
 
 func TestConsolidateExchangeGathersEqualData(t *testing.T) {
