@@ -40,7 +40,8 @@ func NewNotificator[T frontier.Timestamp[T]](frontiers ...func() frontier.Antich
 // second request for a time already pending, or ready and not yet handed
 // to ForEach's f, is merged into the first (its capability is dropped):
 // each time fires once. A request from f for the time f is handling is a
-// new one.
+// new one; make it with c.Delayed(c.Time()), not with the capability f was
+// handed, which ForEach drops when f returns.
 func (n *Notificator[T]) NotifyAt(c *dataflow.Capability[T]) {
 	if _, ok := n.byTime[c.Time()]; ok {
 		c.Drop()
