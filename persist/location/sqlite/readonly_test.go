@@ -29,9 +29,8 @@ import (
 const roChildEnv = "SHARDFLOW_SQLITE_RO_CHILD_DB"
 
 func roChildMain(path string) int {
-	c, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child: open:", err)
+	c := openChildRO(path)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()
@@ -44,6 +43,17 @@ func roChildMain(path string) int {
 	return 0
 }
 
+// openChildRO opens path read-only for a child process, or says why it
+// could not and returns nil.
+func openChildRO(path string) *sqlite.Consensus {
+	c, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child: open:", err)
+		return nil
+	}
+	return c
+}
+
 // roLoopEnv names the database a child process opens read-only and reads
 // the head of key "k" from, again and again, until its standard input
 // closes; it then reads it once more and prints "reads N failed F last S",
@@ -51,9 +61,8 @@ func roChildMain(path string) int {
 const roLoopEnv = "SHARDFLOW_SQLITE_RO_LOOP_DB"
 
 func roLoopMain(path string) int {
-	c, err := sqlite.Open(context.Background(), path, sqlite.Options{ReadOnly: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child: open:", err)
+	c := openChildRO(path)
+	if c == nil {
 		return 1
 	}
 	defer c.Close()
