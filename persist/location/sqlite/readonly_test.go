@@ -270,17 +270,7 @@ func TestReadOnlyWatch(t *testing.T) {
 // and -shm files, seeing the writer's last commit). The reading process is
 // a child that the file modes bind (see persisttest.ReadOnlyChild).
 func TestReadOnlyUnwritableDir(t *testing.T) {
-	base := t.TempDir()
-	dir := filepath.Join(base, "db")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "consensus.db")
-	rw := open(t, path)
-	commit(t, rw, 1, "one")
-	if err := rw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	base, dir, path := closedDatabase(t)
 	if _, err := os.Stat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a -wal file after a clean close: %v", err)
 	}
@@ -305,7 +295,7 @@ func TestReadOnlyUnwritableDir(t *testing.T) {
 	if err := os.Chmod(path, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rw = open(t, path)
+	rw := open(t, path)
 	defer rw.Close()
 	commit(t, rw, 2, "two")
 	if err := os.Chmod(dir, 0o555); err != nil {
@@ -314,6 +304,22 @@ func TestReadOnlyUnwritableDir(t *testing.T) {
 	if got := read(); got != "head 2 two" {
 		t.Fatalf("database with a live writer read as %q", got)
 	}
+}
+
+// closedDatabase makes a directory under a new base directory holding a
+// database with version 1 of key "k", closed cleanly (no -wal file).
+func closedDatabase(t *testing.T) (base, dir, path string) {
+	t.Helper()
+	base = t.TempDir()
+	dir = filepath.Join(base, "db")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(dir, "consensus.db")
+	rw := open(t, path)
+	commit(t, rw, 1, "one")
+	closeAll(t, rw)
+	return base, dir, path
 }
 
 // readerAs returns a function that opens path read-only in a child process
@@ -441,15 +447,7 @@ func closeAll(t *testing.T, cs ...*sqlite.Consensus) {
 // write a readonly database (264)", about three in a hundred cycles, and
 // that failure said the process may not write the database.)
 func TestReadOnlyReaderBesideWriterCycles(t *testing.T) {
-	base := t.TempDir()
-	dir := filepath.Join(base, "db")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "consensus.db")
-	rw := open(t, path)
-	commit(t, rw, 1, "one")
-	closeAll(t, rw)
+	base, dir, path := closedDatabase(t)
 	bin, attr := persisttest.ReadOnlyChild(t, base, "sqlite.test")
 	if err := os.Chmod(dir, 0o555); err != nil {
 		t.Fatal(err)
