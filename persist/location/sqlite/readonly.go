@@ -76,12 +76,7 @@ func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consens
 		}
 		return c, nil
 	}
-	c, err := newConsensus(ctx, db, abs, true)
-	if err != nil {
-		return nil, err
-	}
-	c.busy = busy
-	return c, nil
+	return newConsensus(ctx, db, abs, true, busy)
 }
 
 // openImmutable opens abs as immutable, remembering the file as it is so
@@ -95,12 +90,11 @@ func openImmutable(ctx context.Context, abs string, busy time.Duration) (*Consen
 	if err != nil {
 		return nil, err
 	}
-	c, err := newConsensus(ctx, db, abs, true)
+	c, err := newConsensus(ctx, db, abs, true, busy)
 	if err != nil {
 		return nil, err
 	}
 	c.immutable = &fileStamp{size: fi.Size(), mtime: fi.ModTime()}
-	c.busy = busy
 	if err := c.checkUnchanged("consensus open"); err != nil {
 		c.Close()
 		return nil, err

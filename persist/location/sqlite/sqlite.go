@@ -146,7 +146,7 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 		}
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: schema: %w", abs, err))
 	}
-	return newConsensus(ctx, db, abs, false)
+	return newConsensus(ctx, db, abs, false, busy)
 }
 
 // openMigrated opens dsn and migrates its layout. A first connection that
@@ -179,14 +179,14 @@ func openMigrated(ctx context.Context, dsn string, busy time.Duration) (*sql.DB,
 }
 
 // newConsensus is the handle on db, the database at abs, once its layout
-// is checked.
-func newConsensus(ctx context.Context, db *sql.DB, abs string, readOnly bool) (*Consensus, error) {
+// is checked; busy is the busy timeout it was opened with.
+func newConsensus(ctx context.Context, db *sql.DB, abs string, readOnly bool, busy time.Duration) (*Consensus, error) {
 	stmts, err := prepareStatements(ctx, db, readOnly)
 	if err != nil {
 		db.Close()
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: prepare: %w", abs, err))
 	}
-	return &Consensus{db: db, stmts: stmts, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly}, nil
+	return &Consensus{db: db, stmts: stmts, path: abs, writer: make(chan struct{}, 1), readOnly: readOnly, busy: busy}, nil
 }
 
 // parseChecked is ParseURL with the path checked as Open checks it.
@@ -277,6 +277,7 @@ const reopens = 8
 // recover the WAL itself).
 func (c *Consensus) read(ctx context.Context, op string, fn func() error) error {
 	pause := time.Millisecond
+	var reopenErr error // the last reopening's failure, if it failed
 	for try := 0; ; try++ {
 		c.swap.RLock()
 		gen := c.gen
@@ -291,10 +292,12 @@ func (c *Consensus) read(ctx context.Context, op string, fn func() error) error 
 			}
 		}
 		c.swap.RUnlock()
-		if !c.readOnly || try == reopens || !changedUnder(err) {
+		switch {
+		case !c.readOnly || !changedUnder(err):
 			return err
-		}
-		if try > 0 {
+		case try == reopens:
+			return errors.Join(err, reopenErr)
+		case try > 0:
 			select {
 			case <-time.After(pause):
 			case <-ctx.Done():
@@ -302,9 +305,7 @@ func (c *Consensus) read(ctx context.Context, op string, fn func() error) error 
 			}
 			pause = min(2*pause, 50*time.Millisecond)
 		}
-		if rerr := c.reopen(ctx, op, gen); rerr != nil && try == reopens-1 {
-			return errors.Join(err, rerr)
-		}
+		reopenErr = c.reopen(ctx, op, gen)
 	}
 }
 
@@ -334,11 +335,8 @@ func (c *Consensus) reopen(ctx context.Context, op string, gen uint64) error {
 	if c.gen != gen {
 		return nil
 	}
-	c.mu.Lock()
-	closed := c.mu.closed
-	c.mu.Unlock()
-	if closed {
-		return location.Determinate(op, location.ErrClosed)
+	if err := c.begin(ctx, op); err != nil {
+		return err // closed, or ctx done
 	}
 	fresh, err := openReadOnly(ctx, c.path, c.busy)
 	if err != nil {
@@ -372,7 +370,7 @@ func (c *Consensus) wrap(what string, err error) error {
 	if isReadOnly(err) {
 		err = readOnlyError{err}
 	}
-	return fmt.Errorf("sqlite: %s: %s: %w", c.path, what, err)
+	return c.wrapRead(what, err)
 }
 
 // wrapRead is wrap for a read, which writes nothing: SQLITE_READONLY there
@@ -382,9 +380,7 @@ func (c *Consensus) wrapRead(what string, err error) error {
 }
 
 // wrapCommit is wrap for a failed commit: never ErrReadOnly.
-func (c *Consensus) wrapCommit(err error) error {
-	return fmt.Errorf("sqlite: %s: commit: %w", c.path, err)
-}
+func (c *Consensus) wrapCommit(err error) error { return c.wrapRead("commit", err) }
 
 // readOnlyError is SQLITE_READONLY before anything was written.
 type readOnlyError struct{ err error }
