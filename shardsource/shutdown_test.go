@@ -32,9 +32,9 @@ func completeBelow(f frontier.Antichain[frontier.Time], got, model []Row) error 
 // frontier past data another worker has yet to emit: the pressed worker's
 // operators hold their capabilities and drain nothing until every worker
 // has pressed, so the dataflow does not finish either. (A fetch operator
-// that went on running while it held let it finish. A descs operator that
-// dropped its capability then is caught by the follow property test in
-// tests/, not here: every batch is listed before the press.)
+// that went on running while it held let it finish. Every batch is listed
+// before the press here: TestShutdownLocalPressHoldsListing is the one for
+// the descs operator.)
 func TestShutdownLocalPressHolds(t *testing.T) {
 	for _, which := range []string{"chosen", "other"} {
 		t.Run(which, func(t *testing.T) {
@@ -88,5 +88,42 @@ func TestShutdownLocalPressHolds(t *testing.T) {
 				t.Fatalf("frontier %v after every worker pressed", cl.probes[0].Frontier())
 			}
 		})
+	}
+}
+
+// A press on the chosen worker only, while the source follows the shard,
+// must hold the frontier where the listing is: batches appended after the
+// press are not listed, and the frontier must not pass them. (A descs
+// operator that dropped its capability in Holding let the frontier go
+// past every time once the parts listed before the press were emitted.)
+func TestShutdownLocalPressHoldsListing(t *testing.T) {
+	e := newEnv(t)
+	var model []Row
+	appendAt := func(i frontier.Time) {
+		rows := []Row{row(fmt.Sprintf("a%d", i), i, 1), row(fmt.Sprintf("b%d", i), i, 1)}
+		model = append(model, rows...)
+		e.appendAt(i, i+1, rows...)
+	}
+	for i := range frontier.Time(5) {
+		appendAt(i)
+	}
+	asOf := frontier.From[frontier.Time](0)
+	cl := runCluster(t, e, 2, 11, Options[string, string]{AsOf: &asOf})
+	cl.tickUntil("frontier >= 5", func() bool { return !cl.probes[0].Frontier().LessThan(5) })
+	cl.tokens[ChosenWorker("test_source", 2)].Drop()
+	for i := frontier.Time(5); i < 10; i++ {
+		appendAt(i)
+	}
+	for range 3000 {
+		cl.tick()
+		for w, p := range cl.probes {
+			if err := completeBelow(p.Frontier(), cl.rows(), model); err != nil {
+				t.Fatalf("chosen worker pressed only (seed %d), worker %d: %v", cl.c.Seed, w, err)
+			}
+		}
+	}
+	cl.shutdown()
+	if !cl.probes[0].Done() {
+		t.Fatalf("frontier %v after every worker pressed", cl.probes[0].Frontier())
 	}
 }
