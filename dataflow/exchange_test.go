@@ -77,7 +77,7 @@ func TestExecuteExchange(t *testing.T) {
 	const n = 1000
 	var mu sync.Mutex
 	seen := map[uint64]int{}
-	err := dataflow.Execute(dataflow.Config{Workers: 3}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: 3, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		buildExchange(w, n, func(worker int, tm T, d uint64) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -116,7 +116,7 @@ func TestClusterExchangeSeeds(t *testing.T) {
 // A panic on one worker stops the others, even while their driving code
 // waits for progress that will never come.
 func TestExecutePanicStopsPeers(t *testing.T) {
-	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		probe := dataflow.NewProbeHandle[T]()
 		var input *dataflow.InputHandle[T, int]
 		dataflow.Dataflow(w, "p", func(s *dataflow.Scope[T]) {

@@ -15,7 +15,7 @@ func TestOneGoroutinePerWorker(t *testing.T) {
 	const workers, stages = 2, 300
 	var before, most int
 	var sum [workers]uint64
-	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		if w.Index() == 0 {
 			before = runtime.NumGoroutine() // the workers' own included
 		}

@@ -112,7 +112,7 @@ func TestSharedForgottenWhenAllRetire(t *testing.T) {
 // owns stop however the dataflow ended.
 func TestSharedClosedWhenExecuteAborts(t *testing.T) {
 	c := new(closer)
-	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		var input *dataflow.InputHandle[T, int]
 		dataflow.Dataflow(w, "df", func(s *dataflow.Scope[T]) {
 			dataflow.Shared(s, "k", func() *closer { return c })

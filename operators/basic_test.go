@@ -113,7 +113,7 @@ func TestExchangeRoutesByHash(t *testing.T) {
 		workers, hash := c.workers, c.hash
 		const n = 5000
 		counts := make([]int, workers)
-		err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+		err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 			var in *dataflow.InputHandle[T, uint64]
 			dataflow.Dataflow(w, "exchange", func(s *dataflow.Scope[T]) {
 				var nums *dataflow.Stream[T, uint64]

@@ -45,7 +45,7 @@ func checkHistory[D any](t testing.TB, name string, events []operators.Event[T, 
 // record i at time i/10 from worker i%workers, exchanged by value, and
 // captures each worker's share into links.
 func captureNumbers(t *testing.T, workers, n int, links []*operators.EventLink[T, int]) {
-	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		var in *dataflow.InputHandle[T, int]
 		dataflow.Dataflow(w, "source", func(s *dataflow.Scope[T]) {
 			var nums *dataflow.Stream[T, int]
@@ -71,7 +71,7 @@ func captureNumbers(t *testing.T, workers, n int, links []*operators.EventLink[T
 // replayNumbers replays sources on `workers` workers and captures the
 // replayed stream again into out.
 func replayNumbers(t *testing.T, workers int, sources []operators.EventSource[T, int], out []*operators.EventLink[T, int]) {
-	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		dataflow.Dataflow(w, "replay", func(s *dataflow.Scope[T]) {
 			operators.Capture(operators.Replay(s, sources), out[w.Index()])
 		})

@@ -81,7 +81,7 @@ func TestConsolidateExchangeGathersEqualData(t *testing.T) {
 	for run := 1; run <= 4; run++ { // Execute's interleavings differ run to run
 		const workers = 3
 		links := make([]*operators.EventLink[T, up], workers)
-		err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+		err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 			var in *dataflow.InputHandle[T, up]
 			links[w.Index()] = operators.NewEventLink[T, up]()
 			dataflow.Dataflow(w, "cx", func(s *dataflow.Scope[T]) {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -110,3 +111,8 @@ func settle(t testing.TB, w *dataflow.Worker) {
 	w.Step()
 	stepUntil(t, w, w.Idle)
 }
+
+// stallTimeout is Config.IdleTimeout for the tests' Execute: a dataflow
+// that stops making progress fails with the capabilities that hold it
+// open, rather than hanging until go test's own timeout.
+const stallTimeout = 30 * time.Second

@@ -62,7 +62,7 @@ func buildEndless(w *dataflow.Worker, link *operators.EventLink[T, int]) (*dataf
 func TestDropTokensMidStreamExecute(t *testing.T) {
 	const workers = 2
 	links := newLinks(workers)
-	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		in, token, probe := buildEndless(w, links[w.Index()])
 		in.Send(1000)
 		in.AdvanceTo(3)

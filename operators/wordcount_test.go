@@ -108,7 +108,7 @@ func TestWordCountExecute(t *testing.T) {
 			for i := range links {
 				links[i] = operators.NewEventLink[T, operators.Update[string]]()
 			}
-			err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+			err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 				input := buildWordCount(t, w, links[w.Index()])
 				feed(w, input, rounds)
 			})
