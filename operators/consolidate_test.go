@@ -4,8 +4,11 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/dataflow/dataflowtest"
@@ -210,4 +213,47 @@ func TestConsolidateSumOutOfRange(t *testing.T) {
 	if n := len(got); n != 2+3+2+1 {
 		t.Errorf("emitted %d updates, want 8 (x, y and z as few as fit, w in one): %v", n, got)
 	}
+}
+
+// Consolidate forgets a time once it has emitted it: the data of the times
+// the frontier passed are collected while the dataflow still runs. (An
+// operator that kept each time's state grew with every time it saw.)
+func TestConsolidateReleasesPassedTimes(t *testing.T) {
+	type datum struct{ pad [256]byte }
+	const times = 64
+	w := dataflow.NewWorker()
+	var in *dataflow.InputHandle[T, operators.Update[*datum]]
+	var probe *dataflow.ProbeHandle[T]
+	emitted := 0
+	dataflow.Dataflow(w, "consolidate", func(s *dataflow.Scope[T]) {
+		var st *dataflow.Stream[T, operators.Update[*datum]]
+		in, st = operators.Input[operators.Update[*datum]](s)
+		var out *dataflow.Stream[T, operators.Update[*datum]]
+		probe, out = operators.Probe(operators.Consolidate(st))
+		// Counts what it is given and keeps none of it.
+		operators.Inspect(out, func(T, operators.Update[*datum]) { emitted++ })
+	})
+	var collected atomic.Int64
+	for i := range T(times) {
+		in.AdvanceTo(i)
+		d := &datum{}
+		runtime.AddCleanup(d, func(*atomic.Int64) { collected.Add(1) }, &collected)
+		in.SendBatch([]operators.Update[*datum]{{Data: d, Diff: 1}, {Data: d, Diff: 1}})
+	}
+	in.AdvanceTo(times)
+	stepUntil(t, w, func() bool { return !probe.LessThan(times) })
+	settle(t, w)
+	if emitted != times {
+		t.Fatalf("emitted %d updates, want one for each of %d times", emitted, times)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for collected.Load() < times {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d data of passed times collected: the operator still holds the rest", collected.Load(), times)
+		}
+		runtime.GC()
+		w.Step()
+	}
+	in.Close()
+	runSingle(t, w)
 }
