@@ -52,7 +52,10 @@
 // is never in the b-tree a lookup searches. PRAGMA user_version records the
 // layout; Open migrates a file of the first layout (a WITHOUT ROWID table)
 // in one transaction, and refuses a layout newer than it knows with
-// ErrSchemaTooNew.
+// ErrSchemaTooNew. It makes a consensus log only of a new, empty database:
+// a file that is not an SQLite database (ErrNotDatabase), and another
+// program's database (ErrNotConsensus), are refused and left as they were,
+// not even switched to WAL.
 //
 // # Watch
 //

@@ -13,9 +13,10 @@ import (
 	"github.com/shardflow/shardflow/persist/location"
 )
 
-// ErrNotConsensus is returned by a read-only Open of a database that has no
-// consensus table: not one this package wrote, or one never opened for
-// writing.
+// ErrNotConsensus is returned by Open for a database with no consensus
+// table that is not new: another program's, which is left as it is. A
+// read-only Open returns it also for an empty database, one never opened
+// for writing.
 var ErrNotConsensus = errors.New("sqlite: no consensus table in the database")
 
 // ErrChangedWhileImmutable is returned by a read of a handle opened as
@@ -67,7 +68,8 @@ func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consens
 	}
 	db, err := openChecked(ctx, abs, busy, false)
 	if err != nil {
-		if _, werr := os.Stat(abs + "-wal"); !errors.Is(werr, fs.ErrNotExist) || errors.Is(err, ErrSchemaTooNew) || errors.Is(err, ErrNotConsensus) {
+		err = notDatabase(err)
+		if _, werr := os.Stat(abs + "-wal"); !errors.Is(werr, fs.ErrNotExist) || errors.Is(err, ErrSchemaTooNew) || errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrNotDatabase) {
 			return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: read-only open: %w", abs, err))
 		}
 		c, ierr := openImmutable(ctx, abs, busy)

@@ -51,6 +51,17 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 	if err != nil {
 		return err
 	}
+	if !hasTable {
+		// A new file has nothing in it. Another program's database is
+		// not made a consensus log by adding a table to it.
+		var objects int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&objects); err != nil {
+			return fmt.Errorf("list the schema: %w", err)
+		}
+		if objects > 0 || version != 0 {
+			return fmt.Errorf("%w, and it is not new (user_version %d, schema objects %d): it was left as it was", ErrNotConsensus, version, objects)
+		}
+	}
 	if version == schemaVersion {
 		return tx.Commit()
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,5 +165,82 @@ func BenchmarkCompareAndSetLargeState(b *testing.B) {
 			b.Fatalf("compare-and-set %d: %v, %v", next, res, err)
 		}
 		expected = &next
+	}
+}
+
+// TestOpenRefusesOtherFiles: a file that is not an SQLite database, and
+// another program's database, are refused by both kinds of Open with a
+// typed error, and left byte for byte as they were: the consensus log is
+// not made by adding a table to someone else's file.
+func TestOpenRefusesOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(garbage, bytes.Repeat([]byte("not sqlite "), 500), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.db")
+	db := rawDB(t, other)
+	if _, err := db.Exec(`CREATE TABLE users (name TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	versioned := filepath.Join(dir, "versioned.db") // no tables, user_version 1
+	db = rawDB(t, versioned)
+	if _, err := db.Exec(`PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, c := range []struct {
+		path string
+		want error
+	}{{garbage, sqlite.ErrNotDatabase}, {other, sqlite.ErrNotConsensus}, {versioned, sqlite.ErrNotConsensus}} {
+		before, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, readOnly := range []bool{false, true} {
+			cons, err := sqlite.Open(t.Context(), c.path, sqlite.Options{ReadOnly: readOnly})
+			if err == nil {
+				cons.Close()
+				t.Fatalf("%s (read-only %v): opened", filepath.Base(c.path), readOnly)
+			}
+			if !errors.Is(err, c.want) {
+				t.Errorf("%s (read-only %v): %v, want %v", filepath.Base(c.path), readOnly, err, c.want)
+			}
+			if location.IsIndeterminate(err) {
+				t.Errorf("%s (read-only %v): %v is indeterminate", filepath.Base(c.path), readOnly, err)
+			}
+		}
+		after, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Errorf("%s: the file changed", filepath.Base(c.path))
+		}
+	}
+}
+
+// TestOpenPutsTheFileInWAL: a new file, and a log of the first layout
+// left in rollback-journal mode, are in WAL mode once opened for writing:
+// what lets read-only followers read beside the writer.
+func TestOpenPutsTheFileInWAL(t *testing.T) {
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "fresh.db")
+	old := filepath.Join(dir, "layout0.db")
+	db := rawDB(t, old)
+	if _, err := db.Exec(layout0); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, path := range []string{fresh, old} {
+		open(t, path).Close()
+		var mode string
+		if err := rawDB(t, path).QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" {
+			t.Errorf("%s: journal mode %q after Open, want wal", filepath.Base(path), mode)
+		}
 	}
 }

@@ -132,10 +132,10 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	if opts.ReadOnly {
 		return openReadOnly(ctx, abs, busy)
 	}
-	// The busy timeout comes first so that switching to WAL, which needs
-	// an exclusive lock the first time, waits out other processes opening
-	// the same new file.
-	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
+	// Every connection waits out others' locks and syncs each commit. The
+	// switch to WAL, which is kept in the file, is made once the file is
+	// known to be a consensus log (see openMigrated).
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=synchronous(FULL)&_txlock=immediate",
 		abs, busy.Milliseconds())
 	db, err := openMigrated(ctx, dsn, busy)
 	if err != nil {
@@ -144,17 +144,23 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 			return nil, location.Determinate("consensus open", fmt.Errorf(
 				"sqlite: %s: this process cannot write the database or its directory (mode=ro opens it for reading): %w", abs, err))
 		}
-		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: schema: %w", abs, err))
+		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: open: %w", abs, notDatabase(err)))
 	}
 	return newConsensus(ctx, db, abs, false, busy)
 }
 
-// openMigrated opens dsn and migrates its layout. A first connection that
-// finds another setting the file up or closing it (switching it to WAL,
-// checkpointing and removing the WAL) can get SQLITE_BUSY at once, without
-// SQLite calling the busy handler: with four handles opening a new file,
-// writing and closing it at once, about one round in twenty failed so.
-// Such an open is tried again after a pause, until busy has passed.
+// openMigrated opens dsn, migrates its layout and puts the database in
+// WAL mode. Only a database found to be new or a consensus log is
+// switched: another program's file is refused as it was. The switch is
+// kept in the file, so the pool's later connections find WAL without
+// asking for it (asking takes a lock).
+//
+// A first connection that finds another setting the file up or closing it
+// (switching it to WAL, checkpointing and removing the WAL) can get
+// SQLITE_BUSY at once, without SQLite calling the busy handler: with four
+// handles opening a new file, writing and closing it at once, about one
+// round in twenty failed so. Such an open is tried again after a pause,
+// until busy has passed.
 func openMigrated(ctx context.Context, dsn string, busy time.Duration) (*sql.DB, error) {
 	deadline := time.Now().Add(busy)
 	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
@@ -163,6 +169,9 @@ func openMigrated(ctx context.Context, dsn string, busy time.Duration) (*sql.DB,
 			return nil, err
 		}
 		err = migrate(ctx, db)
+		if err == nil {
+			err = useWAL(ctx, db)
+		}
 		if err == nil {
 			return db, nil
 		}
@@ -176,6 +185,19 @@ func openMigrated(ctx context.Context, dsn string, busy time.Duration) (*sql.DB,
 			return nil, errors.Join(err, ctx.Err())
 		}
 	}
+}
+
+// useWAL puts the database in WAL mode (a no-op when it is already), in
+// which readers and a writer do not block each other.
+func useWAL(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
+		return fmt.Errorf("switch to WAL: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("switch to WAL: the journal mode stayed %q", mode)
+	}
+	return nil
 }
 
 // newConsensus is the handle on db, the database at abs, once its layout
@@ -420,6 +442,20 @@ func withOSCause(err error, abs string) error {
 
 // isReadOnly reports whether err is SQLite's SQLITE_READONLY, in any
 // extended form.
+// ErrNotDatabase is returned by Open for a file that is not an SQLite
+// database, or whose header is damaged. The file is left as it was.
+var ErrNotDatabase = errors.New("sqlite: not an SQLite database")
+
+// notDatabase wraps SQLite's SQLITE_NOTADB ("file is not a database") as
+// ErrNotDatabase, and returns any other err as it is.
+func notDatabase(err error) error {
+	var se *sqlite3.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqlitelib.SQLITE_NOTADB {
+		return err
+	}
+	return fmt.Errorf("%w (or its header is damaged; it was left as it was): %w", ErrNotDatabase, err)
+}
+
 func isReadOnly(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_READONLY
