@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,8 @@ type listenConfig[P any] struct {
 	filter func(p P, inSnapshot bool, readAt frontier.Time) (P, filterDecision)
 	// expireTimeout bounds the reader's expiry when the goroutine exits.
 	expireTimeout time.Duration
+	// log receives a failed expiry, which nothing else would see.
+	log *slog.Logger
 	// final, if not nil, is set once the last event has been sent and the
 	// goroutine only waits to be stopped (a hook for quiescence).
 	final *atomic.Bool
@@ -143,8 +146,10 @@ func runListen[P any](ctx context.Context, cfg listenConfig[P], out chan<- liste
 		expireCtx, cancel := context.WithTimeout(context.Background(), cfg.expireTimeout)
 		defer cancel()
 		// An expiry that fails leaves the reader to time out on its own
-		// lease; nothing more can be done for it here.
-		_ = reader.Expire(expireCtx)
+		// lease; nothing more can be done for it here than to say so.
+		if err := reader.Expire(expireCtx); err != nil && cfg.log != nil {
+			cfg.log.Warn("shardsource: the reader could not be expired; it holds the shard's since and its blobs until its lease runs out", "err", err)
+		}
 	}()
 	// A panic from here on fails the source before the deferred expiry
 	// runs: like any other error, it leaves the reader registered until

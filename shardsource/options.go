@@ -3,6 +3,7 @@ package shardsource
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/shardflow/shardflow/dataflow"
@@ -145,6 +146,12 @@ type Options[K, V any] struct {
 	HeartbeatInterval time.Duration
 	// ExpireTimeout bounds the reader's expiry at shutdown (default 30s).
 	ExpireTimeout time.Duration
+	// Logger receives the failures no operator waits for, so that
+	// ErrorHandler never sees them: a heartbeat of the reader that failed
+	// (it is tried again at the next one), and the reader's expiry at
+	// shutdown that failed (the reader then holds the shard's since and
+	// its parts' blobs until its lease runs out). Nil means slog.Default().
+	Logger *slog.Logger
 	// Unregistered reads the shard without registering a reader
 	// (persist.Client.OpenUnregisteredReader), so that the source writes
 	// nothing to the shard's state: it reads a location opened read-only
@@ -181,6 +188,9 @@ func (o Options[K, V]) withDefaults() Options[K, V] {
 	}
 	if o.ExpireTimeout <= 0 {
 		o.ExpireTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.AsOf != nil {
 		// The listen goroutine reads it later: the caller's may change.

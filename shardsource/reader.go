@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ type persistReader struct {
 // openPersistReader opens the source's reader of shard and starts its
 // heartbeat; an unregistered reader (Options.Unregistered) has no lease to
 // renew, and gets no heartbeat.
-func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, unregistered bool, heartbeat time.Duration, retry ListenRetry) (*persistReader, error) {
+func openPersistReader(ctx context.Context, client ClientFunc, shard persist.ShardID, purpose string, unregistered bool, heartbeat time.Duration, retry ListenRetry, log *slog.Logger) (*persistReader, error) {
 	c, err := client(ctx)
 	if err != nil {
 		return nil, err
@@ -72,7 +73,9 @@ func openPersistReader(ctx context.Context, client ClientFunc, shard persist.Sha
 				// A failed heartbeat is retried at the next tick; an
 				// expired reader fails the listen's next read, which
 				// reports it.
-				_ = r.Heartbeat(hctx)
+				if err := r.Heartbeat(hctx); err != nil && hctx.Err() == nil {
+					log.Warn("shardsource: reader heartbeat failed; it is tried again at the next one", "err", err)
+				}
 			}
 		}
 	}()

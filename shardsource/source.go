@@ -35,10 +35,11 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 	// would overflow at the largest time and empty that input's frontier
 	// while a fetch there is still running.
 	loop, completedFeedback := dataflow.Feedback[struct{}](s, nil)
+	log := opts.Logger.With("source", name, "shard", string(shard))
 
 	cfg := listenConfig[listedPart]{
 		open: func(ctx context.Context) (shardReader[listedPart], error) {
-			return openPersistReader(ctx, client, shard, "shardsource("+name+")", opts.Unregistered, opts.HeartbeatInterval, opts.ListenRetry)
+			return openPersistReader(ctx, client, shard, "shardsource("+name+")", opts.Unregistered, opts.HeartbeatInterval, opts.ListenRetry, log)
 		},
 		asOf:          opts.AsOf,
 		until:         opts.Until.Clone(),
@@ -47,6 +48,7 @@ func Source[K, V any](s *dataflow.Scope[frontier.Time], name string, client Clie
 		unheld:        opts.Unregistered,
 		workers:       s.Peers(),
 		expireTimeout: opts.ExpireTimeout,
+		log:           log,
 	}
 	cfg = persistListenConfig(cfg, opts.Filter)
 	descs, descsToken := buildDescs(s, name, chosen, completedFeedback, inst, cfg, Desc{Shard: shard})

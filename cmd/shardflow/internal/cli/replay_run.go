@@ -25,6 +25,7 @@ func replayShard(ctx context.Context, g *globals, st *store, cfg replayConfig) e
 		KeyCodec:         codec.Bytes{},
 		ValCodec:         codec.Bytes{},
 		FetchConcurrency: cfg.fetchConcurrency,
+		Logger:           g.log,
 	}
 	if !cfg.snapshot {
 		opts.Snapshot = shardsource.SnapshotExclude
