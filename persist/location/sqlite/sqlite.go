@@ -188,7 +188,9 @@ func openMigrated(ctx context.Context, dsn string, busy time.Duration) (*sql.DB,
 }
 
 // useWAL puts the database in WAL mode (a no-op when it is already), in
-// which readers and a writer do not block each other.
+// which readers and a writer do not block each other. A file system that
+// keeps it from WAL is refused rather than used in another mode: a
+// read-only open reasons from the -wal file a writer leaves.
 func useWAL(ctx context.Context, db *sql.DB) error {
 	var mode string
 	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode); err != nil {
@@ -440,8 +442,6 @@ func withOSCause(err error, abs string) error {
 	return err
 }
 
-// isReadOnly reports whether err is SQLite's SQLITE_READONLY, in any
-// extended form.
 // ErrNotDatabase is returned by Open for a file that is not an SQLite
 // database, or whose header is damaged. The file is left as it was.
 var ErrNotDatabase = errors.New("sqlite: not an SQLite database")
@@ -456,6 +456,8 @@ func notDatabase(err error) error {
 	return fmt.Errorf("%w (or its header is damaged; it was left as it was): %w", ErrNotDatabase, err)
 }
 
+// isReadOnly reports whether err is SQLite's SQLITE_READONLY, in any
+// extended form.
 func isReadOnly(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_READONLY
