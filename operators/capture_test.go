@@ -305,3 +305,18 @@ func TestReplayRefusesMessageBehindProgress(t *testing.T) {
 	}
 	t.Fatal("a message behind the replayed progress was taken")
 }
+
+// Events returns the link's events as a slice of the caller's: writing to
+// it, or appending to it, leaves what the link returns next alone.
+func TestEventLinkEventsIsACopy(t *testing.T) {
+	link := operators.NewEventLink[T, int]()
+	link.Push(operators.Messages[T](0, []int{1}))
+	link.Push(operators.Messages[T](1, []int{2}))
+	got := link.Events()
+	got[0] = operators.Messages[T](7, []int{7})
+	_ = append(got[:1], operators.Messages[T](8, []int{8}))
+	again := link.Events()
+	if len(again) != 2 || again[0].Time != 0 || again[1].Time != 1 {
+		t.Fatalf("the link's events changed through Events' result: %+v", again)
+	}
+}

@@ -107,6 +107,22 @@ func TestConsolidateExchangeGathersEqualData(t *testing.T) {
 		if got := updatesByTime(t, links); got != "a:3@1" {
 			t.Fatalf("run %d: got\n%s", run, got)
 		}
+		checkPlacement(t, links)
+	}
+}
+
+// checkPlacement fails if a datum was emitted by a worker other than
+// fnv(datum) % peers, where ConsolidateExchange's doc puts it.
+func checkPlacement(t *testing.T, links []*operators.EventLink[T, up]) {
+	t.Helper()
+	for w, l := range links {
+		for _, e := range l.Events() {
+			for _, u := range e.Data {
+				if want := int(fnv(u.Data) % uint64(len(links))); want != w {
+					t.Fatalf("%q consolidated on worker %d, want hash %% peers = %d", u.Data, w, want)
+				}
+			}
+		}
 	}
 }
 
@@ -164,6 +180,7 @@ func TestConsolidateModelClusterSeeds(t *testing.T) {
 		if got := updatesByTime(t, links); got != want {
 			t.Fatalf("seed %d (%d workers): got\n%s\nwant\n%s", seed, workers, got, want)
 		}
+		checkPlacement(t, links)
 	}
 }
 
@@ -219,7 +236,7 @@ func TestConsolidateSumOutOfRange(t *testing.T) {
 // the frontier passed are collected while the dataflow still runs. (An
 // operator that kept each time's state grew with every time it saw.)
 func TestConsolidateReleasesPassedTimes(t *testing.T) {
-	type datum struct{ pad [256]byte }
+	type datum struct{ _ [256]byte } // not tiny: the allocator batches tiny objects
 	const times = 64
 	w := dataflow.NewWorker()
 	var in *dataflow.InputHandle[T, operators.Update[*datum]]
