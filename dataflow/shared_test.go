@@ -112,7 +112,9 @@ func TestSharedForgottenWhenAllRetire(t *testing.T) {
 // owns stop however the dataflow ended.
 func TestSharedClosedWhenExecuteAborts(t *testing.T) {
 	c := new(closer)
-	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
+	// No IdleTimeout: a worker stalled during an abort is reported as
+	// aborted, so a lost abort wake-up would pass as the abort itself.
+	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
 		var input *dataflow.InputHandle[T, int]
 		dataflow.Dataflow(w, "df", func(s *dataflow.Scope[T]) {
 			dataflow.Shared(s, "k", func() *closer { return c })

@@ -234,7 +234,9 @@ func TestHaltOnOtherWorkerStopsEveryWorkersGoroutines(t *testing.T) {
 	e.deleteBlobsAt(1)
 	const workers = 2
 	asOf := frontier.From[frontier.Time](0)
-	err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
+	// No IdleTimeout: a worker stalled during an abort is reported as
+	// aborted, so a lost abort wake-up would pass as the abort itself.
+	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
 		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
 			parts, _ := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{
 				AsOf: &asOf, DescTransformer: gatedAway(gated, workers),
@@ -270,7 +272,9 @@ func TestAbortElsewhereStopsTheSource(t *testing.T) {
 	e.appendAt(0, 1, row("a", 0, 1))
 	e.appendAt(1, 2, row("b", 1, 1))
 	asOf := frontier.From[frontier.Time](0)
-	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
+	// No IdleTimeout: a worker stalled during an abort is reported as
+	// aborted, so a lost abort wake-up would pass as the abort itself.
+	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
 		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
 			// No Until: the source follows the shard, so its listen
 			// goroutine never ends by itself.
