@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist"
+	"github.com/shardflow/shardflow/persist/location/mem"
 )
 
 // lockedBuffer is a bytes.Buffer the source's goroutines and the test may
@@ -62,5 +65,52 @@ func TestReaderFailuresAreLogged(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("the log does not say %q:\n%s", want, got)
 		}
+	}
+}
+
+// Once the reader has expired, heartbeating it cannot succeed: the
+// heartbeat says so once, at error level, and stops, rather than warn at
+// every tick for as long as the frozen source waits to be shut down.
+func TestExpiredReaderStopsHeartbeats(t *testing.T) {
+	const lease = time.Minute
+	start := time.Unix(1_000_000, 0)
+	// The source's clock stands still; the collector's is two leases on.
+	e := newEnvClient(t, mem.NewBlob(), persist.ClientOptions{Clock: &manualClock{now: start}, LeaseDuration: lease})
+	collector := persist.NewClient(e.loc, persist.ClientOptions{Clock: &manualClock{now: start.Add(2 * lease)}, LeaseDuration: lease})
+	e.appendAt(0, 1, row("a", 0, 1))
+	var logged lockedBuffer
+	var mu sync.Mutex
+	var signalled []error
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{
+		AsOf:              &asOf,
+		HeartbeatInterval: time.Millisecond,
+		Logger:            slog.New(slog.NewTextHandler(&logged, nil)),
+		ErrorHandler:      Signal(func(err error) { mu.Lock(); signalled = append(signalled, err); mu.Unlock() }),
+	})
+	r.stepUntil("the frontier past 0", func() bool { return !r.frontier().LessEqual(0) })
+	rep, err := collector.GC(t.Context(), testShard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.ExpiredReaders) != 1 {
+		t.Fatalf("GC expired %v, want the source's reader", rep.ExpiredReaders)
+	}
+	const stopped = "the reader expired; heartbeats stop"
+	r.stepUntil("the heartbeat to stop and the listen to report the expiry", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(logged.String(), stopped) && len(signalled) > 0
+	})
+	if !errors.Is(signalled[0], persist.ErrReaderExpired) {
+		t.Errorf("the source reported %v, want ErrReaderExpired", signalled[0])
+	}
+	r.shutdown()
+	got := logged.String()
+	if n := strings.Count(got, stopped); n != 1 || !strings.Contains(got, "level=ERROR") {
+		t.Errorf("the stop is logged %d times, want once at error level:\n%s", n, got)
+	}
+	if after := got[strings.Index(got, stopped):]; strings.Contains(after, "heartbeat failed") {
+		t.Errorf("heartbeats went on after the stop:\n%s", got)
 	}
 }

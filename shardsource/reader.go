@@ -70,10 +70,16 @@ func openPersistReader(ctx context.Context, client ClientFunc, shard persist.Sha
 			case <-hctx.Done():
 				return
 			case <-t.C:
-				// A failed heartbeat is retried at the next tick; an
+				// A failed heartbeat is retried at the next tick. An
 				// expired reader fails the listen's next read, which
-				// reports it.
-				if err := r.Heartbeat(hctx); err != nil && hctx.Err() == nil {
+				// reports it; heartbeating it again cannot succeed.
+				err := r.Heartbeat(hctx)
+				switch {
+				case err == nil || hctx.Err() != nil:
+				case errors.Is(err, persist.ErrReaderExpired):
+					log.Error("shardsource: the reader expired; heartbeats stop", "err", err)
+					return
+				default:
 					log.Warn("shardsource: reader heartbeat failed; it is tried again at the next one", "err", err)
 				}
 			}
