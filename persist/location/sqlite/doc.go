@@ -54,8 +54,9 @@
 // in one transaction, and refuses a layout newer than it knows with
 // ErrSchemaTooNew. It makes a consensus log only of a new, empty database:
 // a file that is not an SQLite database (ErrNotDatabase), and another
-// program's database (ErrNotConsensus), are refused and left as they were,
-// not even switched to WAL.
+// program's database (ErrNotConsensus, whatever its user_version), are
+// refused and left as they were: a read-only connection looks before one
+// that may write opens it, which could check a leftover WAL into it.
 //
 // # Watch
 //

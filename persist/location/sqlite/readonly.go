@@ -107,14 +107,7 @@ func openImmutable(ctx context.Context, abs string, busy time.Duration) (*Consen
 // openChecked opens abs read-only (immutable if asked) and checks that it
 // holds a consensus table of a layout this code reads.
 func openChecked(ctx context.Context, abs string, busy time.Duration, immutable bool) (*sql.DB, error) {
-	// SQLite takes mode and immutable only from a file: URI; the
-	// driver takes its _pragma parameters out before handing it on.
-	q := fmt.Sprintf("mode=ro&_pragma=busy_timeout(%d)", busy.Milliseconds())
-	if immutable {
-		q += "&immutable=1"
-	}
-	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q
-	db, err := openDB(dsn)
+	db, err := openDB(readOnlyDSN(abs, busy, immutable))
 	if err != nil {
 		return nil, err
 	}
@@ -125,13 +118,46 @@ func openChecked(ctx context.Context, abs string, busy time.Duration, immutable 
 	return db, nil
 }
 
-// checkLayout refuses a database without a consensus table or of a layout
-// newer than this code knows. Every layout it knows has the same columns,
-// so an older one is read as it is.
+// readOnlyDSN is the DSN of a read-only connection to abs.
+func readOnlyDSN(abs string, busy time.Duration, immutable bool) string {
+	// SQLite takes mode and immutable only from a file: URI; the
+	// driver takes its _pragma parameters out before handing it on.
+	q := fmt.Sprintf("mode=ro&_pragma=busy_timeout(%d)", busy.Milliseconds())
+	if immutable {
+		q += "&immutable=1"
+	}
+	return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q
+}
+
+// checkLayout refuses a database without a consensus table (a new one
+// too: nothing was ever written there) or one readLayout refuses. Every
+// layout it knows has the same columns, so an older one is read as it is.
 func checkLayout(ctx context.Context, db *sql.DB) error {
-	_, hasTable, err := readLayout(ctx, db)
-	if err == nil && !hasTable {
-		err = ErrNotConsensus
+	l, err := readLayout(ctx, db)
+	if err == nil && !l.hasTable {
+		err = fmt.Errorf("%w: the database is empty", ErrNotConsensus)
 	}
 	return err
+}
+
+// refuseForeign refuses an existing file that readLayout, through a
+// read-only connection, finds is no database or not one this package can
+// use, before anything opens it for writing: a connection that may write
+// recovers another program's leftover WAL and, closing, checkpoints it
+// into the file. Where the read-only connection cannot tell (the file is
+// being created, say), migrate decides under the write lock.
+func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
+	if fi, err := os.Stat(abs); err != nil || fi.Size() == 0 {
+		return nil // nothing there yet
+	}
+	db, err := openDB(readOnlyDSN(abs, busy, false))
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	_, err = readLayout(ctx, db)
+	if err = notDatabase(err); errors.Is(err, ErrNotDatabase) || errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrSchemaTooNew) {
+		return err
+	}
+	return nil
 }

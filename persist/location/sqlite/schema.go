@@ -36,7 +36,8 @@ var ErrSchemaTooNew = errors.New("sqlite: database layout is newer than this cod
 // migrate brings the database at db to schemaVersion in one IMMEDIATE
 // transaction, so that processes opening the same file at once migrate it
 // exactly once: the first creates or copies, the others find the version
-// already set.
+// already set. It refuses a database this package cannot use (see
+// layout.check) as it finds it.
 func migrate(ctx context.Context, db *sql.DB) (err error) {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
 	if err != nil {
@@ -47,26 +48,15 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 			err = errors.Join(err, tx.Rollback())
 		}
 	}()
-	version, hasTable, err := readLayout(ctx, tx)
+	l, err := readLayout(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if !hasTable {
-		// A new file has nothing in it. Another program's database is
-		// not made a consensus log by adding a table to it.
-		var objects int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&objects); err != nil {
-			return fmt.Errorf("list the schema: %w", err)
-		}
-		if objects > 0 || version != 0 {
-			return fmt.Errorf("%w, and it is not new (user_version %d, schema objects %d): it was left as it was", ErrNotConsensus, version, objects)
-		}
-	}
-	if version == schemaVersion {
+	if l.version == schemaVersion {
 		return tx.Commit()
 	}
 	steps := []string{createConsensus}
-	if hasTable {
+	if l.hasTable {
 		steps = []string{
 			`ALTER TABLE consensus RENAME TO consensus_layout0`,
 			createConsensus,
@@ -77,7 +67,7 @@ func migrate(ctx context.Context, db *sql.DB) (err error) {
 	steps = append(steps, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion))
 	for _, s := range steps {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("migrate from layout %d: %s: %w", version, s, err)
+			return fmt.Errorf("migrate from layout %d: %s: %w", l.version, s, err)
 		}
 	}
 	return tx.Commit()
@@ -88,21 +78,44 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// readLayout returns the database's layout version and whether it has a
-// consensus table, refusing a layout newer than this code knows.
-func readLayout(ctx context.Context, q queryer) (version int, hasTable bool, err error) {
-	if err := q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return 0, false, fmt.Errorf("read user_version: %w", err)
-	}
-	if version > schemaVersion {
-		return 0, false, fmt.Errorf("%w: layout %d, this code knows up to %d", ErrSchemaTooNew, version, schemaVersion)
+// layout is what a database holds, as far as this package can tell.
+type layout struct {
+	version  int  // PRAGMA user_version
+	hasTable bool // a table named consensus
+	objects  int  // schema objects of any kind
+}
+
+// readLayout reads the database's layout, and refuses it if check does.
+func readLayout(ctx context.Context, q queryer) (layout, error) {
+	var l layout
+	if err := q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&l.version); err != nil {
+		return l, fmt.Errorf("read user_version: %w", err)
 	}
 	var tables int
 	if err := q.QueryRowContext(ctx,
 		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'consensus'`).Scan(&tables); err != nil {
-		return 0, false, fmt.Errorf("look for the consensus table: %w", err)
+		return l, fmt.Errorf("look for the consensus table: %w", err)
 	}
-	return version, tables > 0, nil
+	l.hasTable = tables > 0
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master`).Scan(&l.objects); err != nil {
+		return l, fmt.Errorf("list the schema: %w", err)
+	}
+	return l, l.check()
+}
+
+// check refuses a database this package cannot use: another program's
+// (no consensus table, and not new: it holds schema objects or has a
+// user_version, which many programs set) with ErrNotConsensus, and a log
+// of a layout newer than this code knows with ErrSchemaTooNew. A new,
+// empty database passes.
+func (l layout) check() error {
+	switch {
+	case !l.hasTable && (l.objects > 0 || l.version != 0):
+		return fmt.Errorf("%w, and it is not new (user_version %d, schema objects %d)", ErrNotConsensus, l.version, l.objects)
+	case l.hasTable && l.version > schemaVersion:
+		return fmt.Errorf("%w: layout %d, this code knows up to %d", ErrSchemaTooNew, l.version, schemaVersion)
+	}
+	return nil
 }
 
 // openDB opens a database/sql handle on dsn with the pool this package

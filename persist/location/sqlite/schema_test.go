@@ -129,6 +129,7 @@ func TestReopenKeepsLayout(t *testing.T) {
 // TestSchemaTooNew: a layout from newer code is refused, not rewritten.
 func TestSchemaTooNew(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "consensus.db")
+	open(t, path).Close()
 	db := rawDB(t, path)
 	if _, err := db.Exec(`PRAGMA user_version = 99`); err != nil {
 		t.Fatal(err)
@@ -190,14 +191,53 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	for _, c := range []struct {
-		path string
-		want error
-	}{{garbage, sqlite.ErrNotDatabase}, {other, sqlite.ErrNotConsensus}, {versioned, sqlite.ErrNotConsensus}} {
-		before, err := os.ReadFile(c.path)
+	app := filepath.Join(dir, "app.db") // many programs set a user_version
+	db = rawDB(t, app)
+	if _, err := db.Exec(`CREATE TABLE t (x); PRAGMA user_version = 42`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// A program's database copied while it ran, its last commit still in
+	// the -wal file: a connection that may write would recover it and
+	// check it into the database file when it closed.
+	running := filepath.Join(dir, "running.db")
+	db = rawDB(t, running+"?_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)")
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`CREATE TABLE users (name TEXT); INSERT INTO users VALUES ('ann')`); err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(dir, "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(running + suffix)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := os.WriteFile(crashed+suffix, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	// files reads the database file and its -wal file, if any.
+	files := func(path string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wal, err := os.ReadFile(path + "-wal")
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return append(data, wal...)
+	}
+	for _, c := range []struct {
+		path string
+		want error
+	}{
+		{garbage, sqlite.ErrNotDatabase}, {other, sqlite.ErrNotConsensus}, {versioned, sqlite.ErrNotConsensus},
+		{app, sqlite.ErrNotConsensus}, {crashed, sqlite.ErrNotConsensus},
+	} {
+		before := files(c.path)
 		for _, readOnly := range []bool{false, true} {
 			cons, err := sqlite.Open(t.Context(), c.path, sqlite.Options{ReadOnly: readOnly})
 			if err == nil {
@@ -211,11 +251,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 				t.Errorf("%s (read-only %v): %v is indeterminate", filepath.Base(c.path), readOnly, err)
 			}
 		}
-		after, err := os.ReadFile(c.path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(before, after) {
+		if after := files(c.path); !bytes.Equal(before, after) {
 			t.Errorf("%s: the file changed", filepath.Base(c.path))
 		}
 	}

@@ -132,6 +132,9 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	if opts.ReadOnly {
 		return openReadOnly(ctx, abs, busy)
 	}
+	if err := refuseForeign(ctx, abs, busy); err != nil {
+		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: %w; it was left as it was", abs, err))
+	}
 	// Every connection waits out others' locks and syncs each commit. The
 	// switch to WAL, which is kept in the file, is made once the file is
 	// known to be a consensus log (see openMigrated).
@@ -453,7 +456,7 @@ func notDatabase(err error) error {
 	if !errors.As(err, &se) || se.Code()&0xff != sqlitelib.SQLITE_NOTADB {
 		return err
 	}
-	return fmt.Errorf("%w (or its header is damaged; it was left as it was): %w", ErrNotDatabase, err)
+	return fmt.Errorf("%w (or its header is damaged): %w", ErrNotDatabase, err)
 }
 
 // isReadOnly reports whether err is SQLite's SQLITE_READONLY, in any
