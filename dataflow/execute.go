@@ -35,8 +35,9 @@ type Config struct {
 // panicked, and a *LeakError for capabilities still held when a worker
 // stopped. A panic stops the other workers: they are named in one error
 // wrapping ErrAborted, which stands for theirs (the capabilities they held
-// when stopped are no leak). Before it returns, the
-// values the workers' dataflows share (Shared) are closed, aborted or not.
+// when stopped are no leak), except a worker that stalled (see
+// IdleTimeout), whose error is kept whole. Before it returns, the values
+// the workers' dataflows share (Shared) are closed, aborted or not.
 func Execute(cfg Config, fn func(*Worker)) error {
 	workers := NewWorkers(cfg)
 	var abort atomic.Bool
@@ -91,9 +92,16 @@ func Execute(cfg Config, fn func(*Worker)) error {
 	// A worker that panicked kept its dataflows, and the values they share
 	// with the other workers: nothing will step them again.
 	workers[0].group.closeAll()
-	// A worker that panicked is the cause. The others it stopped are
-	// named in one ErrAborted: their errors (what they held when stopped)
-	// are its consequences.
+	return summarize(errs)
+}
+
+// summarize joins the workers' errors (errs[i] is worker i's). A worker
+// that panicked is the cause. The others it stopped are named in one
+// ErrAborted: their errors (what they held when stopped) are its
+// consequences. Not a worker that stalled, though: it sat idle for
+// IdleTimeout, which an abort, waking every worker, does not explain, so
+// its error is kept whole.
+func summarize(errs []error) error {
 	var panics, others []error
 	var aborted []int
 	for i, err := range errs {
@@ -101,7 +109,7 @@ func Execute(cfg Config, fn func(*Worker)) error {
 		switch {
 		case errors.As(err, &pe):
 			panics = append(panics, err)
-		case errors.Is(err, ErrAborted):
+		case errors.Is(err, ErrAborted) && !errors.Is(err, ErrStalled):
 			aborted = append(aborted, i)
 		case err != nil:
 			others = append(others, err)

@@ -10,6 +10,5 @@ func errorsIs(err, target error) bool     { return errors.Is(err, target) }
 
 // stallTimeout is Config.IdleTimeout for the tests' Execute: a dataflow
 // that stops making progress fails with the capabilities that hold it
-// open, rather than hanging until go test's own timeout. Not for tests of
-// an abort: Execute reports a worker stalled then as aborted.
+// open, rather than hanging until go test's own timeout.
 const stallTimeout = 30 * time.Second

@@ -112,9 +112,7 @@ func TestSharedForgottenWhenAllRetire(t *testing.T) {
 // owns stop however the dataflow ended.
 func TestSharedClosedWhenExecuteAborts(t *testing.T) {
 	c := new(closer)
-	// No IdleTimeout: a worker stalled during an abort is reported as
-	// aborted, so a lost abort wake-up would pass as the abort itself.
-	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		var input *dataflow.InputHandle[T, int]
 		dataflow.Dataflow(w, "df", func(s *dataflow.Scope[T]) {
 			dataflow.Shared(s, "k", func() *closer { return c })
@@ -125,6 +123,9 @@ func TestSharedClosedWhenExecuteAborts(t *testing.T) {
 		}
 		input.Close()
 	})
+	if errors.Is(err, dataflow.ErrStalled) {
+		t.Fatalf("a worker stalled during the abort, its wake-up lost: %v", err)
+	}
 	var pe *dataflow.PanicError
 	if !errors.As(err, &pe) || pe.Worker != 1 {
 		t.Fatalf("Execute returned %v, want worker 1's panic", err)

@@ -114,6 +114,5 @@ func settle(t testing.TB, w *dataflow.Worker) {
 
 // stallTimeout is Config.IdleTimeout for the tests' Execute: a dataflow
 // that stops making progress fails with the capabilities that hold it
-// open, rather than hanging until go test's own timeout. Not for tests of
-// an abort: Execute reports a worker stalled then as aborted.
+// open, rather than hanging until go test's own timeout.
 const stallTimeout = 30 * time.Second

@@ -234,9 +234,7 @@ func TestHaltOnOtherWorkerStopsEveryWorkersGoroutines(t *testing.T) {
 	e.deleteBlobsAt(1)
 	const workers = 2
 	asOf := frontier.From[frontier.Time](0)
-	// No IdleTimeout: a worker stalled during an abort is reported as
-	// aborted, so a lost abort wake-up would pass as the abort itself.
-	err := dataflow.Execute(dataflow.Config{Workers: workers}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: workers, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
 			parts, _ := Source(s, "test_source", e.clientFn(), testShard, stringOpts(Options[string, string]{
 				AsOf: &asOf, DescTransformer: gatedAway(gated, workers),
@@ -244,6 +242,9 @@ func TestHaltOnOtherWorkerStopsEveryWorkersGoroutines(t *testing.T) {
 			collect(s, parts, dataflow.NewProbeHandle[frontier.Time]())
 		})
 	})
+	if errors.Is(err, dataflow.ErrStalled) {
+		t.Fatalf("a worker stalled during the abort, its wake-up lost: %v", err)
+	}
 	var pe *dataflow.PanicError
 	if !errors.As(err, &pe) || pe.Worker == ChosenWorker("test_source", workers) || !errors.Is(pe.Value.(error), persist.ErrBlobMissing) {
 		t.Fatalf("Execute returned %v, want the missing blob's panic on the worker that does not list", err)
@@ -272,9 +273,7 @@ func TestAbortElsewhereStopsTheSource(t *testing.T) {
 	e.appendAt(0, 1, row("a", 0, 1))
 	e.appendAt(1, 2, row("b", 1, 1))
 	asOf := frontier.From[frontier.Time](0)
-	// No IdleTimeout: a worker stalled during an abort is reported as
-	// aborted, so a lost abort wake-up would pass as the abort itself.
-	err := dataflow.Execute(dataflow.Config{Workers: 2}, func(w *dataflow.Worker) {
+	err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
 		dataflow.Dataflow(w, "test", func(s *dataflow.Scope[frontier.Time]) {
 			// No Until: the source follows the shard, so its listen
 			// goroutine never ends by itself.
@@ -290,6 +289,9 @@ func TestAbortElsewhereStopsTheSource(t *testing.T) {
 			})
 		})
 	})
+	if errors.Is(err, dataflow.ErrStalled) {
+		t.Fatalf("a worker stalled during the abort, its wake-up lost: %v", err)
+	}
 	var pe *dataflow.PanicError
 	if !errors.As(err, &pe) || pe.Value != "downstream boom" {
 		t.Fatalf("Execute returned %v, want the downstream panic", err)
