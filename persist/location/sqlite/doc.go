@@ -55,8 +55,11 @@
 // ErrSchemaTooNew. It makes a consensus log only of a new, empty database:
 // a file that is not an SQLite database (ErrNotDatabase), and another
 // program's database (ErrNotConsensus, whatever its user_version), are
-// refused and left as they were: a read-only connection looks before one
-// that may write opens it, which could check a leftover WAL into it.
+// refused and left as they were: the file is looked at as immutable (no
+// lock, no file created) before a connection that may write opens it,
+// which could roll back a hot journal or check a leftover WAL into it.
+// (Where another program's database has a -wal file, the look reads
+// through it, and SQLite may create its -shm index beside it.)
 //
 // # Watch
 //

@@ -140,24 +140,53 @@ func checkLayout(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
-// refuseForeign refuses an existing file that readLayout, through a
-// read-only connection, finds is no database or not one this package can
-// use, before anything opens it for writing: a connection that may write
-// recovers another program's leftover WAL and, closing, checkpoints it
-// into the file. Where the read-only connection cannot tell (the file is
-// being created, say), migrate decides under the write lock.
+// refuseForeign refuses an existing file that is no database, or not one
+// this package can use (readLayout), before anything opens it for
+// writing: a connection that may write would recover another program's
+// leftover WAL or hot journal into it. The look reads the file as
+// immutable, which creates no -wal or -shm file and takes no lock, so a
+// refusal from it stands only if the file stood still meanwhile. Where
+// the file has a -wal, what the WAL holds may differ from the file's own
+// pages, and a refusal, or a file that looks empty, is looked at again
+// through the WAL. Where the looks cannot tell (the file is being
+// created, say), migrate decides under the write lock.
 func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
-	if fi, err := os.Stat(abs); err != nil || fi.Size() == 0 {
+	before, err := os.Stat(abs)
+	if err != nil || before.Size() == 0 {
 		return nil // nothing there yet
 	}
-	db, err := openDB(readOnlyDSN(abs, busy, false))
-	if err != nil {
-		return nil
-	}
-	defer db.Close()
-	_, err = readLayout(ctx, db)
-	if err = notDatabase(err); errors.Is(err, ErrNotDatabase) || errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrSchemaTooNew) {
+	hasWAL := func() bool { _, err := os.Stat(abs + "-wal"); return err == nil }
+	walBefore := hasWAL()
+	l, err := lookAt(ctx, abs, busy, true)
+	switch {
+	case refused(err) && !walBefore:
+		after, serr := os.Stat(abs)
+		if serr != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || hasWAL() {
+			return nil // written meanwhile: migrate decides
+		}
 		return err
+	case walBefore && (refused(err) || (err == nil && l.objects == 0)):
+		if _, err := lookAt(ctx, abs, busy, false); refused(err) {
+			return err
+		}
 	}
 	return nil
+}
+
+// lookAt reads the layout of the database at abs through a read-only
+// connection, as an immutable file or not.
+func lookAt(ctx context.Context, abs string, busy time.Duration, immutable bool) (layout, error) {
+	db, err := openDB(readOnlyDSN(abs, busy, immutable))
+	if err != nil {
+		return layout{}, err
+	}
+	defer db.Close()
+	l, err := readLayout(ctx, db)
+	return l, notDatabase(err)
+}
+
+// refused reports whether err is a refusal of the file by readLayout or
+// SQLite, rather than a failure to read it.
+func refused(err error) bool {
+	return errors.Is(err, ErrNotDatabase) || errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrSchemaTooNew)
 }
