@@ -69,7 +69,9 @@
 // listener in another process wakes about a millisecond after a commit
 // instead of at its next poll. A commit is visible before its event is
 // sent, since SQLite has no event of its own for that moment. The hint is
-// not per key, and polling remains the fallback.
+// not per key, and polling remains the fallback. A commit whose byte
+// cannot be written (the file cannot be opened, say) still commits; the
+// first such failure of a handle is logged on Options.Logger.
 //
 // # Errors
 //

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -43,6 +44,10 @@ type Options struct {
 	// and the database may sit where this process cannot write (see the
 	// package documentation).
 	ReadOnly bool
+	// Logger receives what fails without failing an operation: a commit
+	// whose notification to other processes' watchers could not be
+	// written (default slog.Default()).
+	Logger *slog.Logger
 }
 
 const defaultBusyTimeout = 10 * time.Second
@@ -132,6 +137,10 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 	if opts.ReadOnly {
 		return openReadOnly(ctx, abs, busy)
 	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
 	if err := refuseForeign(ctx, abs, busy); err != nil {
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: %w; it was left as it was", abs, err))
 	}
@@ -149,7 +158,12 @@ func Open(ctx context.Context, path string, opts Options) (*Consensus, error) {
 		}
 		return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: open: %w", abs, notDatabase(err)))
 	}
-	return newConsensus(ctx, db, abs, false, busy)
+	c, err := newConsensus(ctx, db, abs, false, busy)
+	if err != nil {
+		return nil, err
+	}
+	c.notify.logger = logger
+	return c, nil
 }
 
 // openMigrated opens dsn, migrates its layout and puts the database in

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -26,6 +27,8 @@ type notifier struct {
 	mu      sync.Mutex
 	poke    *os.File // opened by the first commit
 	pokeErr error    // why poke could not be opened; not retried
+	logger  *slog.Logger
+	warned  bool // a failed poke was logged: later ones are not
 	watcher *fsnotify.Watcher
 	done    chan struct{} // closed when the event loop returns
 	subs    map[*chan struct{}]struct{}
@@ -40,7 +43,9 @@ func (c *Consensus) openNotify() (*os.File, error) {
 }
 
 // poke tells watchers in every process that a version was committed.
-// Failing to is harmless (they poll), so errors are dropped.
+// Failing to fails no commit (watchers poll, so they see it later), but the
+// first failure is logged: until it is fixed, listeners in other processes
+// see commits a poll interval late.
 func (c *Consensus) poke() {
 	n := &c.notify
 	n.mu.Lock()
@@ -51,8 +56,14 @@ func (c *Consensus) poke() {
 	if n.poke == nil && n.pokeErr == nil {
 		n.poke, n.pokeErr = c.openNotify()
 	}
+	err := n.pokeErr
 	if n.poke != nil {
-		_, _ = n.poke.WriteAt([]byte{1}, 0)
+		_, err = n.poke.WriteAt([]byte{1}, 0)
+	}
+	if err != nil && !n.warned && n.logger != nil {
+		n.warned = true
+		n.logger.Warn("sqlite: cannot notify watchers of commits; listeners in other processes will see them only when they poll (further failures are not logged)",
+			"path", c.notifyPath(), "err", err)
 	}
 }
 

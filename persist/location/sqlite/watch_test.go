@@ -1,11 +1,15 @@
 package sqlite_test
 
 import (
+	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/sqlite"
 )
 
 // TestWatchSeesOtherHandlesCommits: a commit through one handle (another
@@ -60,5 +64,38 @@ func TestWatchAfterClose(t *testing.T) {
 	}
 	if _, _, err := c.Watch(t.Context(), "k"); err == nil {
 		t.Fatal("watch on a closed handle succeeded")
+	}
+}
+
+// TestFailedPokeIsLogged: a commit whose notification cannot be written
+// still commits, and the failure is logged once on the handle's Logger, not
+// dropped (watchers in other processes would fall back to polling without
+// a word). Here the notify file cannot be opened: a directory has its name.
+func TestFailedPokeIsLogged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	if err := os.Mkdir(path+"-notify", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	c, err := sqlite.Open(t.Context(), path, sqlite.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var expected *location.SeqNo
+	for i := range 3 {
+		seq := location.SeqNo(i + 1)
+		res, err := c.CompareAndSet(t.Context(), "k", expected, location.VersionedData{SeqNo: seq, Data: []byte("v")})
+		if err != nil || res != location.Committed {
+			t.Fatalf("commit %d: %v, %v", seq, res, err)
+		}
+		expected = &seq
+	}
+	got := logged.String()
+	if n := strings.Count(got, "level=WARN"); n != 1 {
+		t.Fatalf("want one warning for three failed pokes, got %d:\n%s", n, got)
+	}
+	if !strings.Contains(got, "cannot notify watchers") || !strings.Contains(got, path+"-notify") || !strings.Contains(got, "is a directory") {
+		t.Fatalf("the warning lacks the cause or the path:\n%s", got)
 	}
 }
