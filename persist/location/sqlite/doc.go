@@ -59,7 +59,11 @@
 // lock, no file created) before a connection that may write opens it,
 // which could roll back a hot journal or check a leftover WAL into it.
 // (Where another program's database has a -wal file, the look reads
-// through it, and SQLite may create its -shm index beside it.)
+// through it, and SQLite may create its -shm index beside it. Where the
+// file is torn by a commit that died and has a hot journal, the look rolls
+// back a private copy of both, in the temporary directory.) A read-only
+// Open cannot roll a hot journal back: it fails on such a file, whoever
+// wrote it, until a writer recovers it.
 //
 // # Watch
 //

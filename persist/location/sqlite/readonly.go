@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/shardflow/shardflow/persist/location"
@@ -59,7 +61,9 @@ func (c *Consensus) checkUnchanged(op string) error {
 // file is then opened as immutable, which SQLite reads without locks or
 // WAL. Immutable is only right while nothing writes, so it is the fallback
 // when a plain read-only open fails and there is no -wal file: a process
-// that could write here would have left one while it ran. Should a writer
+// that could write here would have left one while it ran, and no hot
+// rollback journal, which says the file holds uncommitted pages of a
+// writer that died (or is writing in rollback-journal mode). Should a writer
 // come later, a read of the handle opens the database again rather than
 // serve stale or torn pages (see Consensus.read).
 func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consensus, error) {
@@ -69,6 +73,11 @@ func openReadOnly(ctx context.Context, abs string, busy time.Duration) (*Consens
 	db, err := openChecked(ctx, abs, busy, false)
 	if err != nil {
 		err = notDatabase(err)
+		if hotJournal(abs) {
+			// The file is mid-transaction: as immutable, its uncommitted
+			// pages would be read as if committed.
+			return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: read-only open: %w (a hot rollback journal is beside it, which only a connection that may write can roll back)", abs, err))
+		}
 		if _, werr := os.Stat(abs + "-wal"); !errors.Is(werr, fs.ErrNotExist) || errors.Is(err, ErrSchemaTooNew) || errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrNotDatabase) {
 			return nil, location.Determinate("consensus open", fmt.Errorf("sqlite: %s: read-only open: %w", abs, err))
 		}
@@ -143,13 +152,20 @@ func checkLayout(ctx context.Context, db *sql.DB) error {
 // refuseForeign refuses an existing file that is no database, or not one
 // this package can use (readLayout), before anything opens it for
 // writing: a connection that may write would recover another program's
-// leftover WAL or hot journal into it. The look reads the file as
-// immutable, which creates no -wal or -shm file and takes no lock, so a
-// refusal from it stands only if the file stood still meanwhile. Where
-// the file has a -wal, what the WAL holds may differ from the file's own
-// pages, and a refusal, or a file that looks empty, is looked at again
-// through the WAL. Where the looks cannot tell (the file is being
-// created, say), migrate decides under the write lock.
+// leftover WAL or hot journal into it, or check a live program's WAL into
+// its file. The look reads the file as immutable, which creates no -wal or
+// -shm file and takes no lock, so a refusal from it stands only if the
+// file stood still meanwhile and has no WAL. Otherwise:
+//   - where a -wal exists (before or after), what it holds may differ from
+//     the file's own pages, which a checkpoint may be tearing: unless the
+//     file's own pages already show a log, it is looked at again through
+//     the WAL;
+//   - where the file cannot be read as it is and has a hot rollback
+//     journal (a program died mid-commit), it is looked at as SQLite would
+//     see it rolled back, on a private copy (lookAtCopy);
+//   - where the file changed without a WAL (a writer in rollback-journal
+//     mode, which holds its lock), migrate decides under the write lock,
+//     as it does where the looks cannot tell (a file being created, say).
 func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 	before, err := os.Stat(abs)
 	if err != nil || before.Size() == 0 {
@@ -158,19 +174,84 @@ func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 	hasWAL := func() bool { _, err := os.Stat(abs + "-wal"); return err == nil }
 	walBefore := hasWAL()
 	l, err := lookAt(ctx, abs, busy, true)
-	switch {
-	case refused(err) && !walBefore:
-		after, serr := os.Stat(abs)
-		if serr != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) || hasWAL() {
-			return nil // written meanwhile: migrate decides
-		}
-		return err
-	case walBefore && (refused(err) || (err == nil && l.objects == 0)):
+	if err == nil && l.objects > 0 {
+		return nil // its own pages hold a log this package uses
+	}
+	if walBefore || hasWAL() {
 		if _, err := lookAt(ctx, abs, busy, false); refused(err) {
 			return err
 		}
+		return nil
+	}
+	after, serr := os.Stat(abs)
+	if serr != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return nil // written meanwhile: migrate decides
+	}
+	switch {
+	case refused(err):
+		return err
+	case err != nil && hotJournal(abs):
+		if _, err := lookAtCopy(ctx, abs); refused(err) {
+			return fmt.Errorf("%w (as it is once its hot journal is rolled back)", err)
+		}
 	}
 	return nil
+}
+
+// hotJournal reports whether abs has a rollback journal that a connection
+// that may write would play back: one whose header is not zeroed. (Whether
+// its writer is alive only its lock tells; lookAtCopy needs no answer.)
+func hotJournal(abs string) bool {
+	f, err := os.Open(abs + "-journal")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [8]byte
+	_, err = io.ReadFull(f, magic[:])
+	return err == nil && magic != [8]byte{}
+}
+
+// lookAtCopy reads the layout of the database at abs as a connection that
+// may write would find it after rolling back its journal: on a private
+// copy of the file and journal, rolled back there, so that neither
+// original changes. The copy is as large as the database; it is made only
+// for a file that cannot be read as it is and has a hot journal.
+func lookAtCopy(ctx context.Context, abs string) (layout, error) {
+	dir, err := os.MkdirTemp("", "shardflow-sqlite-look-")
+	if err != nil {
+		return layout{}, err
+	}
+	defer os.RemoveAll(dir)
+	cp := filepath.Join(dir, "look.db")
+	for _, suffix := range []string{"", "-journal"} {
+		if err := copyFile(abs+suffix, cp+suffix); err != nil {
+			return layout{}, err
+		}
+	}
+	db, err := openDB(cp)
+	if err != nil {
+		return layout{}, err
+	}
+	defer db.Close()
+	l, err := readLayout(ctx, db)
+	return l, notDatabase(err)
+}
+
+// copyFile copies the file at src to a new file at dst.
+func copyFile(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, out.Close()) }()
+	_, err = io.Copy(out, in)
+	return err
 }
 
 // lookAt reads the layout of the database at abs through a read-only

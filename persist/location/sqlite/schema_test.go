@@ -239,16 +239,27 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(`UPDATE t SET x = randomblob(200)`); err != nil {
+	// The new table puts page 1 (the schema) in the journal.
+	if _, err := tx.Exec(`UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`); err != nil {
 		t.Fatal(err)
 	}
 	hot := filepath.Join(dir, "hot.db")
+	// The same, as if the program died writing page 1: read as it is, the
+	// file is malformed (SQLITE_CORRUPT, no refusal); rolled back, it is
+	// the program's database again.
+	torn := filepath.Join(dir, "torn.db")
 	for _, suffix := range []string{"", "-journal"} {
 		data, err := os.ReadFile(live + suffix)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(hot+suffix, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if suffix == "" {
+			data[100] = 0xff // the schema page's b-tree page type
+		}
+		if err := os.WriteFile(torn+suffix, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -289,10 +300,14 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 	for _, c := range []struct {
 		path string
 		want error
+		// readOnlyAny: a read-only Open, which cannot roll the journal
+		// back, fails without telling whose database it is (but says
+		// why).
+		readOnlyAny bool
 	}{
-		{garbage, sqlite.ErrNotDatabase}, {other, sqlite.ErrNotConsensus}, {versioned, sqlite.ErrNotConsensus},
-		{app, sqlite.ErrNotConsensus}, {crashed, sqlite.ErrNotConsensus}, {walApp, sqlite.ErrNotConsensus},
-		{hot, sqlite.ErrNotConsensus},
+		{garbage, sqlite.ErrNotDatabase, false}, {other, sqlite.ErrNotConsensus, false}, {versioned, sqlite.ErrNotConsensus, false},
+		{app, sqlite.ErrNotConsensus, false}, {crashed, sqlite.ErrNotConsensus, false}, {walApp, sqlite.ErrNotConsensus, false},
+		{hot, sqlite.ErrNotConsensus, true}, {torn, sqlite.ErrNotConsensus, true},
 	} {
 		name := filepath.Base(c.path)
 		for _, readOnly := range []bool{false, true} {
@@ -302,7 +317,11 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 				cons.Close()
 				t.Fatalf("%s (read-only %v): opened", name, readOnly)
 			}
-			if !errors.Is(err, c.want) {
+			if readOnly && c.readOnlyAny {
+				if !strings.Contains(err.Error(), "hot rollback journal") {
+					t.Errorf("%s (read-only): %v does not name the hot journal", name, err)
+				}
+			} else if !errors.Is(err, c.want) {
 				t.Errorf("%s (read-only %v): %v, want %v", name, readOnly, err, c.want)
 			}
 			if location.IsIndeterminate(err) {
@@ -343,6 +362,86 @@ func TestOpenPutsTheFileInWAL(t *testing.T) {
 		}
 		if mode != "wal" {
 			t.Errorf("%s: journal mode %q after Open, want wal", filepath.Base(path), mode)
+		}
+	}
+}
+
+// TestOpenRecoversItsOwnHotJournal: a log of the first layout, still in
+// rollback-journal mode, whose writer died mid-commit with page 1 half
+// written, is this package's own: the look before a writable open sees it
+// as rolled back, on a copy, and lets the open roll it back and migrate
+// it, with every committed version intact. (A look that refused any file
+// with a hot journal would leave such a log unopenable.)
+func TestOpenRecoversItsOwnHotJournal(t *testing.T) {
+	dir := t.TempDir()
+	live := filepath.Join(dir, "live.db")
+	db := rawDB(t, live+"?_pragma=journal_mode(DELETE)&_pragma=cache_size(1)")
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(layout0); err != nil {
+		t.Fatal(err)
+	}
+	for s := 1; s <= 200; s++ {
+		if _, err := db.Exec(`INSERT INTO consensus VALUES ('k', ?, randomblob(500))`, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`UPDATE consensus SET data = randomblob(600); CREATE TABLE u (y)`); err != nil {
+		t.Fatal(err)
+	}
+	own := filepath.Join(dir, "own.db")
+	for _, suffix := range []string{"", "-journal"} {
+		data, err := os.ReadFile(live + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if suffix == "" {
+			if bytes.Equal(data, want) {
+				t.Fatal("no page of the transaction reached the file: the journal is not needed")
+			}
+			data[100] = 0xff
+		}
+		if err := os.WriteFile(own+suffix, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx.Rollback()
+	var committed []location.VersionedData
+	rows, err := db.Query(`SELECT seqno, data FROM consensus ORDER BY seqno`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v location.VersionedData
+		if err := rows.Scan(&v.SeqNo, &v.Data); err != nil {
+			t.Fatal(err)
+		}
+		committed = append(committed, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	c := open(t, own)
+	defer c.Close()
+	got, err := c.Scan(t.Context(), "k", 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(committed) {
+		t.Fatalf("%d versions after recovery, want %d", len(got), len(committed))
+	}
+	for i := range got {
+		if got[i].SeqNo != committed[i].SeqNo || !bytes.Equal(got[i].Data, committed[i].Data) {
+			t.Fatalf("version %d is %d, want %d as committed", i, got[i].SeqNo, committed[i].SeqNo)
 		}
 	}
 }
