@@ -49,8 +49,8 @@ func (c *Consensus) openNotify() (*os.File, error) {
 func (c *Consensus) poke() {
 	n := &c.notify
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed {
+		n.mu.Unlock()
 		return
 	}
 	if n.poke == nil && n.pokeErr == nil {
@@ -60,8 +60,10 @@ func (c *Consensus) poke() {
 	if n.poke != nil {
 		_, err = n.poke.WriteAt([]byte{1}, 0)
 	}
-	if err != nil && !n.warned && n.logger != nil {
-		n.warned = true
+	warn := err != nil && !n.warned && n.logger != nil
+	n.warned = n.warned || warn
+	n.mu.Unlock()
+	if warn { // outside n.mu: the logger's handler may use this handle
 		n.logger.Warn("sqlite: cannot notify watchers of commits; listeners in other processes will see them only when they poll (further failures are not logged)",
 			"path", c.notifyPath(), "err", err)
 	}

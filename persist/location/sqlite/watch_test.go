@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -97,5 +98,55 @@ func TestFailedPokeIsLogged(t *testing.T) {
 	}
 	if !strings.Contains(got, "cannot notify watchers") || !strings.Contains(got, path+"-notify") || !strings.Contains(got, "is a directory") {
 		t.Fatalf("the warning lacks the cause or the path:\n%s", got)
+	}
+}
+
+// handlerFunc is a slog.Handler that calls fn for each record.
+type handlerFunc func(slog.Record)
+
+func (h handlerFunc) Enabled(context.Context, slog.Level) bool      { return true }
+func (h handlerFunc) Handle(_ context.Context, r slog.Record) error { h(r); return nil }
+func (h handlerFunc) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h handlerFunc) WithGroup(string) slog.Handler                 { return h }
+
+// TestFailedPokeLogsOutsideItsLock: the warning of a failed poke is
+// logged with no lock of the handle held, so a handler that uses the
+// handle (here: Watch) does not hang the commit. It hung when the warning
+// was logged under the notifier's mutex.
+func TestFailedPokeLogsOutsideItsLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "consensus.db")
+	if err := os.Mkdir(path+"-notify", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var c *sqlite.Consensus
+	watched := make(chan error, 1)
+	logger := slog.New(handlerFunc(func(slog.Record) {
+		_, cancel, err := c.Watch(context.Background(), "k")
+		if err == nil {
+			cancel()
+		}
+		watched <- err
+	}))
+	c, err := sqlite.Open(t.Context(), path, sqlite.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closed only once the commit returned: Close would wait for it.
+	committed := make(chan error, 1)
+	go func() {
+		_, err := c.CompareAndSet(context.Background(), "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("v")})
+		committed <- err
+	}()
+	select {
+	case err := <-committed:
+		if cerr := c.Close(); err != nil || cerr != nil {
+			t.Fatal(err, cerr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the commit whose poke failed has not returned in 10s: its warning's handler is blocked on the handle")
+	}
+	// Watch fails (the notify path is a directory), but it returned.
+	if err := <-watched; err == nil {
+		t.Fatal("Watch of a directory named <path>-notify succeeded")
 	}
 }
