@@ -60,8 +60,10 @@
 // which could roll back a hot journal or check a leftover WAL into it.
 // (Where another program's database has a -wal file, the look reads
 // through it, and SQLite may create its -shm index beside it. Where the
-// file is torn by a commit that died and has a hot journal, the look rolls
-// back a private copy of both, in the temporary directory.) A read-only
+// file has a hot journal, left by a commit that died, the look reads a
+// private copy of both, rolled back, in the temporary directory; if that
+// copy cannot be made or read, Open fails rather than roll back the
+// journal of a file it cannot tell is a log.) A read-only
 // Open cannot roll a hot journal back: it fails on such a file, whoever
 // wrote it, until a writer recovers it.
 //

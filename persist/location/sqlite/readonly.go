@@ -154,18 +154,26 @@ func checkLayout(ctx context.Context, db *sql.DB) error {
 // writing: a connection that may write would recover another program's
 // leftover WAL or hot journal into it, or check a live program's WAL into
 // its file. The look reads the file as immutable, which creates no -wal or
-// -shm file and takes no lock, so a refusal from it stands only if the
-// file stood still meanwhile and has no WAL. Otherwise:
+// -shm file and takes no lock, so what it finds decides only if the file
+// stood still meanwhile and has no WAL. Otherwise:
 //   - where a -wal exists (before or after), what it holds may differ from
 //     the file's own pages, which a checkpoint may be tearing: unless the
 //     file's own pages already show a log, it is looked at again through
 //     the WAL;
-//   - where the file cannot be read as it is and has a hot rollback
-//     journal (a program died mid-commit), it is looked at as SQLite would
-//     see it rolled back, on a private copy (lookAtCopy);
 //   - where the file changed without a WAL (a writer in rollback-journal
-//     mode, which holds its lock), migrate decides under the write lock,
-//     as it does where the looks cannot tell (a file being created, say).
+//     mode, whose lock keeps a writable open from touching its journal),
+//     migrate decides under the write lock, as it does where the looks
+//     cannot tell (a file being created, say);
+//   - where the file has a hot rollback journal (a writer died
+//     mid-commit), its pages as they are may be torn, so only the file as
+//     the journal would leave it decides: a private copy of both, rolled
+//     back (lookAtCopy). A copy that cannot be made or read while neither
+//     file moved fails the open: a writable open would roll back the
+//     journal of a file nobody can say is a log.
+//
+// Only a page 1 that reads, and is no log's, is refused as it is: a commit
+// that died writes page 1 whole or not at all as far as the layout goes,
+// and this package's own commits never leave another program's layout.
 func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 	before, err := os.Stat(abs)
 	if err != nil || before.Size() == 0 {
@@ -183,40 +191,59 @@ func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 		}
 		return nil
 	}
-	after, serr := os.Stat(abs)
-	if serr != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+	if !unchanged(abs, before) {
 		return nil // written meanwhile: migrate decides
 	}
-	switch {
-	case refused(err):
-		return err
-	case err != nil && hotJournal(abs):
-		if _, err := lookAtCopy(ctx, abs); refused(err) {
-			return fmt.Errorf("%w (as it is once its hot journal is rolled back)", err)
+	if errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrSchemaTooNew) {
+		return err // page 1 reads, and is no log's
+	}
+	if hotJournal(abs) {
+		jBefore, jerr := os.Stat(abs + "-journal")
+		_, cerr := lookAtCopy(ctx, abs)
+		switch {
+		case refused(cerr):
+			return fmt.Errorf("%w (as it is once its hot journal is rolled back)", cerr)
+		case cerr != nil && jerr == nil && unchanged(abs, before) && unchanged(abs+"-journal", jBefore):
+			return fmt.Errorf("sqlite: it has a hot rollback journal, and it could not be looked at as the journal would leave it: %w", cerr)
 		}
+		return nil
+	}
+	if refused(err) {
+		return err
 	}
 	return nil
 }
 
-// hotJournal reports whether abs has a rollback journal that a connection
-// that may write would play back: one whose header is not zeroed. (Whether
-// its writer is alive only its lock tells; lookAtCopy needs no answer.)
+// unchanged reports whether the file at path still has fi's size and
+// modification time.
+func unchanged(path string, fi fs.FileInfo) bool {
+	now, err := os.Stat(path)
+	return err == nil && now.Size() == fi.Size() && now.ModTime().Equal(fi.ModTime())
+}
+
+// hotJournal reports whether abs may have a rollback journal that a
+// connection that may write would play back: one whose header is not
+// zeroed, or one that exists but cannot be read. (Whether its writer is
+// alive only its lock tells; lookAtCopy needs no answer.)
 func hotJournal(abs string) bool {
 	f, err := os.Open(abs + "-journal")
 	if err != nil {
-		return false
+		return !errors.Is(err, fs.ErrNotExist)
 	}
 	defer f.Close()
 	var magic [8]byte
-	_, err = io.ReadFull(f, magic[:])
-	return err == nil && magic != [8]byte{}
+	n, err := io.ReadFull(f, magic[:])
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	return n > 0 && magic != [8]byte{}
 }
 
 // lookAtCopy reads the layout of the database at abs as a connection that
 // may write would find it after rolling back its journal: on a private
 // copy of the file and journal, rolled back there, so that neither
-// original changes. The copy is as large as the database; it is made only
-// for a file that cannot be read as it is and has a hot journal.
+// original changes. The copy, in the temporary directory, is as large as
+// the database; it is made only for a file with a hot journal.
 func lookAtCopy(ctx context.Context, abs string) (layout, error) {
 	dir, err := os.MkdirTemp("", "shardflow-sqlite-look-")
 	if err != nil {
@@ -225,7 +252,7 @@ func lookAtCopy(ctx context.Context, abs string) (layout, error) {
 	defer os.RemoveAll(dir)
 	cp := filepath.Join(dir, "look.db")
 	for _, suffix := range []string{"", "-journal"} {
-		if err := copyFile(abs+suffix, cp+suffix); err != nil {
+		if err := copyFile(ctx, abs+suffix, cp+suffix); err != nil {
 			return layout{}, err
 		}
 	}
@@ -238,8 +265,9 @@ func lookAtCopy(ctx context.Context, abs string) (layout, error) {
 	return l, notDatabase(err)
 }
 
-// copyFile copies the file at src to a new file at dst.
-func copyFile(src, dst string) (err error) {
+// copyFile copies the file at src to a new file at dst, checking ctx
+// between chunks.
+func copyFile(ctx context.Context, src, dst string) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -250,8 +278,22 @@ func copyFile(src, dst string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, out.Close()) }()
-	_, err = io.Copy(out, in)
-	return err
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, rerr := in.Read(buf)
+		if _, err := out.Write(buf[:n]); err != nil {
+			return err
+		}
+		if errors.Is(rerr, io.EOF) {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
 }
 
 // lookAt reads the layout of the database at abs through a read-only

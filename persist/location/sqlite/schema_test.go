@@ -224,47 +224,38 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	// A program's rollback-journal database copied in the middle of a
+	// A program's rollback-journal database left in the middle of a
 	// transaction whose pages spilled into the file: the journal is hot,
 	// and a connection that may write would roll it back.
-	live := filepath.Join(dir, "live.db")
-	db = rawDB(t, live+"?_pragma=journal_mode(DELETE)&_pragma=cache_size(1)")
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE t (x);
+	const foreign = `CREATE TABLE t (x);
 		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000)
-		INSERT INTO t SELECT randomblob(200) FROM n`); err != nil {
+		INSERT INTO t SELECT randomblob(200) FROM n`
+	hot := filepath.Join(dir, "hot.db")
+	midCommit(t, hot, foreign, `UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`, nil)
+	// The same, as if the program died writing page 1: read as it is, the
+	// file is malformed (SQLITE_CORRUPT, no refusal); rolled back, it is
+	// the program's database again. (The new table puts page 1, the
+	// schema, in the journal.)
+	torn := filepath.Join(dir, "torn.db")
+	midCommit(t, torn, foreign, `UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`, func(page1 []byte) {
+		page1[100] = 0xff // the schema page's b-tree page type
+	})
+	// A program dropping its only table, dead after writing page 1 of the
+	// commit: as it is, the file looks like an empty database, which Open
+	// would make a log of.
+	dropped := filepath.Join(dir, "dropped.db")
+	empty := rawDB(t, filepath.Join(dir, "empty.db"))
+	if _, err := empty.Exec(`CREATE TABLE t (x); DROP TABLE t`); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.Begin()
+	empty.Close()
+	emptyPage1, err := os.ReadFile(filepath.Join(dir, "empty.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The new table puts page 1 (the schema) in the journal.
-	if _, err := tx.Exec(`UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`); err != nil {
-		t.Fatal(err)
-	}
-	hot := filepath.Join(dir, "hot.db")
-	// The same, as if the program died writing page 1: read as it is, the
-	// file is malformed (SQLITE_CORRUPT, no refusal); rolled back, it is
-	// the program's database again.
-	torn := filepath.Join(dir, "torn.db")
-	for _, suffix := range []string{"", "-journal"} {
-		data, err := os.ReadFile(live + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(hot+suffix, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if suffix == "" {
-			data[100] = 0xff // the schema page's b-tree page type
-		}
-		if err := os.WriteFile(torn+suffix, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tx.Rollback()
-	db.Close()
+	midCommit(t, dropped, foreign, `DROP TABLE t`, func(page1 []byte) {
+		copy(page1, emptyPage1[:4096])
+	})
 
 	// files reads the database file and the files SQLite keeps beside it.
 	files := func(path string) map[string]string {
@@ -307,7 +298,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 	}{
 		{garbage, sqlite.ErrNotDatabase, false}, {other, sqlite.ErrNotConsensus, false}, {versioned, sqlite.ErrNotConsensus, false},
 		{app, sqlite.ErrNotConsensus, false}, {crashed, sqlite.ErrNotConsensus, false}, {walApp, sqlite.ErrNotConsensus, false},
-		{hot, sqlite.ErrNotConsensus, true}, {torn, sqlite.ErrNotConsensus, true},
+		{hot, sqlite.ErrNotConsensus, true}, {torn, sqlite.ErrNotConsensus, true}, {dropped, sqlite.ErrNotConsensus, true},
 	} {
 		name := filepath.Base(c.path)
 		for _, readOnly := range []bool{false, true} {
@@ -366,82 +357,128 @@ func TestOpenPutsTheFileInWAL(t *testing.T) {
 	}
 }
 
-// TestOpenRecoversItsOwnHotJournal: a log of the first layout, still in
-// rollback-journal mode, whose writer died mid-commit with page 1 half
-// written, is this package's own: the look before a writable open sees it
-// as rolled back, on a copy, and lets the open roll it back and migrate
-// it, with every committed version intact. (A look that refused any file
-// with a hot journal would leave such a log unopenable.)
-func TestOpenRecoversItsOwnHotJournal(t *testing.T) {
-	dir := t.TempDir()
-	live := filepath.Join(dir, "live.db")
+// midCommit makes dst, and dst-journal, what a program leaves that dies
+// in the middle of transaction tx, run after setup on a database in
+// rollback-journal mode (setup may be empty: a new file), once tx's pages
+// have spilled into the file and its journal is hot. damage, if given, changes page 1 of dst as a torn
+// write would.
+func midCommit(t *testing.T, dst, setup, tx string, damage func(page1 []byte)) {
+	t.Helper()
+	live := filepath.Join(t.TempDir(), "live.db")
 	db := rawDB(t, live+"?_pragma=journal_mode(DELETE)&_pragma=cache_size(1)")
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(layout0); err != nil {
-		t.Fatal(err)
-	}
-	for s := 1; s <= 200; s++ {
-		if _, err := db.Exec(`INSERT INTO consensus VALUES ('k', ?, randomblob(500))`, s); err != nil {
+	if setup != "" {
+		if _, err := db.Exec(setup); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(live)
+	committed, err := os.ReadFile(live)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	txn, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.Begin()
-	if err != nil {
+	defer txn.Rollback()
+	if _, err := txn.Exec(tx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(`UPDATE consensus SET data = randomblob(600); CREATE TABLE u (y)`); err != nil {
-		t.Fatal(err)
-	}
-	own := filepath.Join(dir, "own.db")
 	for _, suffix := range []string{"", "-journal"} {
 		data, err := os.ReadFile(live + suffix)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if suffix == "" {
-			if bytes.Equal(data, want) {
-				t.Fatal("no page of the transaction reached the file: the journal is not needed")
+			if bytes.Equal(data, committed) {
+				t.Fatal("no page of the transaction reached the file: its journal is not needed")
 			}
-			data[100] = 0xff
+			if damage != nil {
+				damage(data[:4096])
+			}
 		}
-		if err := os.WriteFile(own+suffix, data, 0o644); err != nil {
+		if err := os.WriteFile(dst+suffix, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	tx.Rollback()
-	var committed []location.VersionedData
-	rows, err := db.Query(`SELECT seqno, data FROM consensus ORDER BY seqno`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var v location.VersionedData
-		if err := rows.Scan(&v.SeqNo, &v.Data); err != nil {
-			t.Fatal(err)
-		}
-		committed = append(committed, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+}
 
-	c := open(t, own)
-	defer c.Close()
-	got, err := c.Scan(t.Context(), "k", 0, 1000)
-	if err != nil {
-		t.Fatal(err)
+// TestOpenRecoversItsOwnHotJournal: a log this package left mid-commit in
+// rollback-journal mode (a layout-0 log being migrated, or a new log being
+// created), page 1 torn or its header lost, is its own: the look before a
+// writable open sees it rolled back, on a copy, and lets the open roll it
+// back, with every committed version intact. (A look that refused any
+// file with a hot journal, or any file whose header does not read, would
+// leave such a log unopenable.)
+func TestOpenRecoversItsOwnHotJournal(t *testing.T) {
+	const versions = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200)
+		INSERT INTO consensus SELECT 'k', i, randomblob(500) FROM n`
+	for _, c := range []struct {
+		name, setup, tx string
+		want            int // versions committed
+	}{
+		{"migrating", layout0 + ";" + versions, `UPDATE consensus SET data = randomblob(600); CREATE TABLE u (y)`, 200},
+		{"creating", "", layout0 + ";" + versions, 0},
+	} {
+		for _, damage := range []struct {
+			name string
+			fn   func([]byte)
+		}{
+			{"page type", func(p []byte) { p[100] = 0xff }},
+			{"header zeroed", func(p []byte) { clear(p[:100]) }},
+		} {
+			t.Run(c.name+"/"+damage.name, func(t *testing.T) {
+				own := filepath.Join(t.TempDir(), "own.db")
+				midCommit(t, own, c.setup, c.tx, damage.fn)
+				cons := open(t, own)
+				defer cons.Close()
+				got, err := cons.Scan(t.Context(), "k", 0, 1000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != c.want {
+					t.Fatalf("%d versions after recovery, want %d", len(got), c.want)
+				}
+				for i, v := range got {
+					if v.SeqNo != location.SeqNo(i+1) || len(v.Data) != 500 {
+						t.Fatalf("version %d is (%d, %d bytes), want (%d, 500 bytes) as committed", i, v.SeqNo, len(v.Data), i+1)
+					}
+				}
+			})
+		}
 	}
-	if len(got) != len(committed) {
-		t.Fatalf("%d versions after recovery, want %d", len(got), len(committed))
+}
+
+// TestOpenFailsWithoutALook: where the look at a file as its hot journal
+// would leave it cannot be made (the temporary directory is gone), a
+// writable Open fails and leaves the file and journal as they were: it
+// does not roll back the journal of a file nobody could say is a log.
+func TestOpenFailsWithoutALook(t *testing.T) {
+	dir := t.TempDir()
+	torn := filepath.Join(dir, "torn.db")
+	midCommit(t, torn, `CREATE TABLE t (x); INSERT INTO t VALUES (randomblob(100000))`,
+		`UPDATE t SET x = randomblob(100000); CREATE TABLE u (y)`, func(p []byte) { p[100] = 0xff })
+	before := map[string][]byte{}
+	for _, suffix := range []string{"", "-journal"} {
+		data, err := os.ReadFile(torn + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[suffix] = data
 	}
-	for i := range got {
-		if got[i].SeqNo != committed[i].SeqNo || !bytes.Equal(got[i].Data, committed[i].Data) {
-			t.Fatalf("version %d is %d, want %d as committed", i, got[i].SeqNo, committed[i].SeqNo)
+	t.Setenv("TMPDIR", filepath.Join(dir, "gone"))
+	c, err := sqlite.Open(t.Context(), torn, sqlite.Options{})
+	if err == nil {
+		c.Close()
+		t.Fatal("opened")
+	}
+	if !strings.Contains(err.Error(), "hot rollback journal") {
+		t.Errorf("%v does not name the hot journal", err)
+	}
+	for suffix, data := range before {
+		now, err := os.ReadFile(torn + suffix)
+		if err != nil || !bytes.Equal(now, data) {
+			t.Errorf("torn.db%s changed (%v)", suffix, err)
 		}
 	}
 }
