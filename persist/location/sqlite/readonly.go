@@ -153,27 +153,26 @@ func checkLayout(ctx context.Context, db *sql.DB) error {
 // this package can use (readLayout), before anything opens it for
 // writing: a connection that may write would recover another program's
 // leftover WAL or hot journal into it, or check a live program's WAL into
-// its file. The look reads the file as immutable, which creates no -wal or
-// -shm file and takes no lock, so what it finds decides only if the file
-// stood still meanwhile and has no WAL. Otherwise:
-//   - where a -wal exists (before or after), what it holds may differ from
-//     the file's own pages, which a checkpoint may be tearing: unless the
-//     file's own pages already show a log, it is looked at again through
-//     the WAL;
-//   - where the file changed without a WAL (a writer in rollback-journal
-//     mode, whose lock keeps a writable open from touching its journal),
-//     migrate decides under the write lock, as it does where the looks
-//     cannot tell (a file being created, say);
-//   - where the file has a hot rollback journal (a writer died
-//     mid-commit), its pages as they are may be torn, so only the file as
-//     the journal would leave it decides: a private copy of both, rolled
-//     back (lookAtCopy). A copy that cannot be made or read while neither
-//     file moved fails the open: a writable open would roll back the
-//     journal of a file nobody can say is a log.
-//
-// Only a page 1 that reads, and is no log's, is refused as it is: a commit
-// that died writes page 1 whole or not at all as far as the layout goes,
-// and this package's own commits never leave another program's layout.
+// its file. It decides, in this order:
+//  1. a file whose own pages, read as immutable (no lock taken, no file
+//     created), show a log this package uses is accepted;
+//  2. a file with a -wal, seen before or after that look, is looked at
+//     again through the WAL (its own pages may be stale, or torn by a
+//     checkpoint): refused if that look refuses it, and failed if that
+//     look fails beside a hot rollback journal (no log of this package
+//     has both; a connection that may write would play the journal back);
+//  3. a file that changed meanwhile, without a WAL, is left to migrate,
+//     under the write lock (a live writer in rollback-journal mode holds
+//     its lock, which keeps a writable open from touching its journal);
+//  4. a file whose page 1 reads, and is no log's (ErrNotConsensus,
+//     ErrSchemaTooNew), is refused;
+//  5. a file with a hot rollback journal (a writer died mid-commit, and
+//     its pages as they are may be torn or uncommitted) is decided by a
+//     private copy of both, rolled back (lookAtCopy): refused if the copy
+//     is refused, and failed if the copy cannot be made or read while
+//     neither file moved;
+//  6. any other refusal of the look stands (ErrNotDatabase); what the
+//     looks cannot tell (a file being created, say) is left to migrate.
 func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 	before, err := os.Stat(abs)
 	if err != nil || before.Size() == 0 {
@@ -186,8 +185,12 @@ func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 		return nil // its own pages hold a log this package uses
 	}
 	if walBefore || hasWAL() {
-		if _, err := lookAt(ctx, abs, busy, false); refused(err) {
+		_, err := lookAt(ctx, abs, busy, false)
+		switch {
+		case refused(err):
 			return err
+		case err != nil && hotJournal(abs):
+			return fmt.Errorf("sqlite: it has a hot rollback journal and a WAL beside it, and cannot be read: %w", err)
 		}
 		return nil
 	}
@@ -195,7 +198,10 @@ func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 		return nil // written meanwhile: migrate decides
 	}
 	if errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrSchemaTooNew) {
-		return err // page 1 reads, and is no log's
+		// Page 1 reads, and is no log's. No commit of this package leaves
+		// one such: migrate changes the layout in one transaction, and
+		// SQLite writes page 1 only as it commits.
+		return err
 	}
 	if hotJournal(abs) {
 		jBefore, jerr := os.Stat(abs + "-journal")
@@ -256,7 +262,9 @@ func lookAtCopy(ctx context.Context, abs string) (layout, error) {
 			return layout{}, err
 		}
 	}
-	db, err := openDB(cp)
+	// A URI, as in readOnlyDSN: a plain path is cut at a '?', which the
+	// temporary directory's name may hold.
+	db, err := openDB("file:" + (&url.URL{Path: cp}).EscapedPath())
 	if err != nil {
 		return layout{}, err
 	}

@@ -227,19 +227,33 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 	// A program's rollback-journal database left in the middle of a
 	// transaction whose pages spilled into the file: the journal is hot,
 	// and a connection that may write would roll it back.
-	const foreign = `CREATE TABLE t (x);
-		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000)
-		INSERT INTO t SELECT randomblob(200) FROM n`
 	hot := filepath.Join(dir, "hot.db")
-	midCommit(t, hot, foreign, `UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`, nil)
+	midCommit(t, hot, foreign, foreignTx, nil)
 	// The same, as if the program died writing page 1: read as it is, the
 	// file is malformed (SQLITE_CORRUPT, no refusal); rolled back, it is
 	// the program's database again. (The new table puts page 1, the
 	// schema, in the journal.)
 	torn := filepath.Join(dir, "torn.db")
-	midCommit(t, torn, foreign, `UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`, func(page1 []byte) {
+	midCommit(t, torn, foreign, foreignTx, func(page1 []byte) {
 		page1[100] = 0xff // the schema page's b-tree page type
 	})
+	// hot.db with an empty -wal beside it, as a program that kept its WAL
+	// file and died switching to a rollback journal leaves it: the look
+	// through the WAL cannot read it (the journal must be played back
+	// first), which is no refusal.
+	hotWAL := filepath.Join(dir, "hotwal.db")
+	for _, suffix := range []string{"", "-journal"} {
+		data, err := os.ReadFile(hot + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(hotWAL+suffix, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(hotWAL+"-wal", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// A program dropping its only table, dead after writing page 1 of the
 	// commit: as it is, the file looks like an empty database, which Open
 	// would make a log of.
@@ -299,6 +313,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 		{garbage, sqlite.ErrNotDatabase, false}, {other, sqlite.ErrNotConsensus, false}, {versioned, sqlite.ErrNotConsensus, false},
 		{app, sqlite.ErrNotConsensus, false}, {crashed, sqlite.ErrNotConsensus, false}, {walApp, sqlite.ErrNotConsensus, false},
 		{hot, sqlite.ErrNotConsensus, true}, {torn, sqlite.ErrNotConsensus, true}, {dropped, sqlite.ErrNotConsensus, true},
+		{hotWAL, errHotJournal, true},
 	} {
 		name := filepath.Base(c.path)
 		for _, readOnly := range []bool{false, true} {
@@ -308,9 +323,9 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 				cons.Close()
 				t.Fatalf("%s (read-only %v): opened", name, readOnly)
 			}
-			if readOnly && c.readOnlyAny {
+			if (readOnly && c.readOnlyAny) || c.want == errHotJournal {
 				if !strings.Contains(err.Error(), "hot rollback journal") {
-					t.Errorf("%s (read-only): %v does not name the hot journal", name, err)
+					t.Errorf("%s (read-only %v): %v does not name the hot journal", name, readOnly, err)
 				}
 			} else if !errors.Is(err, c.want) {
 				t.Errorf("%s (read-only %v): %v, want %v", name, readOnly, err, c.want)
@@ -356,6 +371,20 @@ func TestOpenPutsTheFileInWAL(t *testing.T) {
 		}
 	}
 }
+
+// foreign is another program's database; foreignTx, a transaction of it
+// whose pages spill into the file before it ends, and which puts page 1
+// (the schema) in its journal.
+const (
+	foreign = `CREATE TABLE t (x);
+		WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000)
+		INSERT INTO t SELECT randomblob(200) FROM n`
+	foreignTx = `UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`
+)
+
+// errHotJournal, as the error TestOpenRefusesOtherFiles wants, stands for
+// any error that names the hot rollback journal.
+var errHotJournal = errors.New("an error naming the hot rollback journal")
 
 // midCommit makes dst, and dst-journal, what a program leaves that dies
 // in the middle of transaction tx, run after setup on a database in
@@ -430,6 +459,14 @@ func TestOpenRecoversItsOwnHotJournal(t *testing.T) {
 			t.Run(c.name+"/"+damage.name, func(t *testing.T) {
 				own := filepath.Join(t.TempDir(), "own.db")
 				midCommit(t, own, c.setup, c.tx, damage.fn)
+				// A read-only Open cannot play the journal back, and must
+				// not read the file's uncommitted pages as they are.
+				if ro, err := sqlite.Open(t.Context(), own, sqlite.Options{ReadOnly: true}); err == nil {
+					ro.Close()
+					t.Fatal("a read-only Open read a log with a hot journal")
+				} else if !strings.Contains(err.Error(), "hot rollback journal") {
+					t.Fatalf("read-only: %v does not name the hot journal", err)
+				}
 				cons := open(t, own)
 				defer cons.Close()
 				got, err := cons.Scan(t.Context(), "k", 0, 1000)
@@ -456,8 +493,7 @@ func TestOpenRecoversItsOwnHotJournal(t *testing.T) {
 func TestOpenFailsWithoutALook(t *testing.T) {
 	dir := t.TempDir()
 	torn := filepath.Join(dir, "torn.db")
-	midCommit(t, torn, `CREATE TABLE t (x); INSERT INTO t VALUES (randomblob(100000))`,
-		`UPDATE t SET x = randomblob(100000); CREATE TABLE u (y)`, func(p []byte) { p[100] = 0xff })
+	midCommit(t, torn, foreign, foreignTx, func(p []byte) { p[100] = 0xff })
 	before := map[string][]byte{}
 	for _, suffix := range []string{"", "-journal"} {
 		data, err := os.ReadFile(torn + suffix)
@@ -480,5 +516,40 @@ func TestOpenFailsWithoutALook(t *testing.T) {
 		if err != nil || !bytes.Equal(now, data) {
 			t.Errorf("torn.db%s changed (%v)", suffix, err)
 		}
+	}
+}
+
+// TestOpenLooksInAnyTempDir: the private copy of a file with a hot journal
+// is opened as a URI, so a temporary directory whose name holds a '?' is
+// no query: the copy is the one looked at, and the foreign file is
+// refused and left alone. (Opened by plain path, the name was cut at the
+// '?', an empty database made there passed the look, and the writable
+// open rolled the foreign journal back.)
+func TestOpenLooksInAnyTempDir(t *testing.T) {
+	dir := t.TempDir()
+	torn := filepath.Join(dir, "torn.db")
+	midCommit(t, torn, foreign, foreignTx, func(p []byte) { p[100] = 0xff })
+	journal, err := os.ReadFile(torn + "-journal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "a?mode=memory")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	c, err := sqlite.Open(t.Context(), torn, sqlite.Options{})
+	if err == nil {
+		c.Close()
+		t.Fatal("opened")
+	}
+	if !errors.Is(err, sqlite.ErrNotConsensus) {
+		t.Errorf("%v, want %v", err, sqlite.ErrNotConsensus)
+	}
+	if now, err := os.ReadFile(torn + "-journal"); err != nil || !bytes.Equal(now, journal) {
+		t.Errorf("the journal changed (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file was made where the temporary directory's name is cut at '?' (%v)", err)
 	}
 }
