@@ -160,7 +160,8 @@ func checkLayout(ctx context.Context, db *sql.DB) error {
 //     again through the WAL (its own pages may be stale, or torn by a
 //     checkpoint): refused if that look refuses it, and failed if that
 //     look fails beside a hot rollback journal (no log of this package
-//     has both; a connection that may write would play the journal back);
+//     has both; a connection that may write would play the journal back),
+//     and otherwise left to migrate;
 //  3. a file that changed meanwhile, without a WAL, is left to migrate,
 //     under the write lock (a live writer in rollback-journal mode holds
 //     its lock, which keeps a writable open from touching its journal);
@@ -198,9 +199,11 @@ func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 		return nil // written meanwhile: migrate decides
 	}
 	if errors.Is(err, ErrNotConsensus) || errors.Is(err, ErrSchemaTooNew) {
-		// Page 1 reads, and is no log's. No commit of this package leaves
-		// one such: migrate changes the layout in one transaction, and
-		// SQLite writes page 1 only as it commits.
+		// Page 1 reads, and is no log's. No crash of this package leaves
+		// one such: migrate changes the layout in one transaction, whose
+		// pages reach the file before it commits only when the cache
+		// spills, in its INSERT, by which time page 1 holds the new
+		// consensus table (the rename before it spills nothing).
 		return err
 	}
 	if hotJournal(abs) {
@@ -229,8 +232,10 @@ func unchanged(path string, fi fs.FileInfo) bool {
 
 // hotJournal reports whether abs may have a rollback journal that a
 // connection that may write would play back: one whose header is not
-// zeroed, or one that exists but cannot be read. (Whether its writer is
-// alive only its lock tells; lookAtCopy needs no answer.)
+// zeroed, or one that exists but cannot be read. It errs towards hot:
+// SQLite also asks that no writer hold the database's RESERVED lock, so
+// a live writer's journal counts here (lookAtCopy needs no answer), and
+// it reads the first byte only.
 func hotJournal(abs string) bool {
 	f, err := os.Open(abs + "-journal")
 	if err != nil {
