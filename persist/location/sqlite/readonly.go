@@ -135,8 +135,12 @@ func readOnlyDSN(abs string, busy time.Duration, immutable bool) string {
 	if immutable {
 		q += "&immutable=1"
 	}
-	return "file:" + (&url.URL{Path: abs}).EscapedPath() + "?" + q
+	return fileURI(abs) + "?" + q
 }
+
+// fileURI is the file: URI of the path abs, which SQLite reads whatever
+// characters the path holds (a plain path is cut at a '?').
+func fileURI(abs string) string { return "file:" + (&url.URL{Path: abs}).EscapedPath() }
 
 // checkLayout refuses a database without a consensus table (a new one
 // too: nothing was ever written there) or one readLayout refuses. Every
@@ -181,12 +185,12 @@ func refuseForeign(ctx context.Context, abs string, busy time.Duration) error {
 	}
 	hasWAL := func() bool { _, err := os.Stat(abs + "-wal"); return err == nil }
 	walBefore := hasWAL()
-	l, err := lookAt(ctx, abs, busy, true)
+	l, err := lookAt(ctx, readOnlyDSN(abs, busy, true))
 	if err == nil && l.objects > 0 {
 		return nil // its own pages hold a log this package uses
 	}
 	if walBefore || hasWAL() {
-		_, err := lookAt(ctx, abs, busy, false)
+		_, err := lookAt(ctx, readOnlyDSN(abs, busy, false))
 		switch {
 		case refused(err):
 			return err
@@ -267,15 +271,9 @@ func lookAtCopy(ctx context.Context, abs string) (layout, error) {
 			return layout{}, err
 		}
 	}
-	// A URI, as in readOnlyDSN: a plain path is cut at a '?', which the
-	// temporary directory's name may hold.
-	db, err := openDB("file:" + (&url.URL{Path: cp}).EscapedPath())
-	if err != nil {
-		return layout{}, err
-	}
-	defer db.Close()
-	l, err := readLayout(ctx, db)
-	return l, notDatabase(err)
+	// A URI: a plain path is cut at a '?', which the temporary
+	// directory's name may hold.
+	return lookAt(ctx, fileURI(cp))
 }
 
 // copyFile copies the file at src to a new file at dst, checking ctx
@@ -309,10 +307,9 @@ func copyFile(ctx context.Context, src, dst string) (err error) {
 	}
 }
 
-// lookAt reads the layout of the database at abs through a read-only
-// connection, as an immutable file or not.
-func lookAt(ctx context.Context, abs string, busy time.Duration, immutable bool) (layout, error) {
-	db, err := openDB(readOnlyDSN(abs, busy, immutable))
+// lookAt reads the layout of the database dsn names.
+func lookAt(ctx context.Context, dsn string) (layout, error) {
+	db, err := openDB(dsn)
 	if err != nil {
 		return layout{}, err
 	}
