@@ -208,15 +208,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	crashed := filepath.Join(dir, "crashed.db")
-	for _, suffix := range []string{"", "-wal"} {
-		data, err := os.ReadFile(running + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(crashed+suffix, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyFiles(t, running, crashed, "", "-wal")
 	db.Close()
 	walApp := filepath.Join(dir, "walapp.db") // in WAL mode, closed cleanly
 	db = rawDB(t, walApp+"?_pragma=journal_mode(WAL)")
@@ -242,15 +234,7 @@ func TestOpenRefusesOtherFiles(t *testing.T) {
 	// through the WAL cannot read it (the journal must be played back
 	// first), which is no refusal.
 	hotWAL := filepath.Join(dir, "hotwal.db")
-	for _, suffix := range []string{"", "-journal"} {
-		data, err := os.ReadFile(hot + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(hotWAL+suffix, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	copyFiles(t, hot, hotWAL, "", "-journal")
 	if err := os.WriteFile(hotWAL+"-wal", nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +365,21 @@ const (
 		INSERT INTO t SELECT randomblob(200) FROM n`
 	foreignTx = `UPDATE t SET x = randomblob(200); CREATE TABLE u (y)`
 )
+
+// copyFiles copies from+suffix to to+suffix for each suffix ("" is the
+// file itself).
+func copyFiles(t *testing.T, from, to string, suffixes ...string) {
+	t.Helper()
+	for _, suffix := range suffixes {
+		data, err := os.ReadFile(from + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to+suffix, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 // errHotJournal, as the error TestOpenRefusesOtherFiles wants, stands for
 // any error that names the hot rollback journal.
