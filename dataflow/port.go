@@ -26,8 +26,17 @@ type InPort[T frontier.Timestamp[T], D any] struct {
 
 // Next pops the next message. The data slice becomes the caller's; the
 // CapabilityRef is valid until the next read from this input or the end of
-// the invocation. It returns false when the queue is empty.
+// the invocation. It returns false when the queue is empty. Only the
+// input's own operator may read it, from its logic; Next panics otherwise.
 func (in *InPort[T, D]) Next() (CapabilityRef[T], []D, bool) {
+	if op := &in.meta.op.operator; op.w.current != op {
+		// Read elsewhere, the message's time would be released at once,
+		// while a ref minted here would outlive the step (it expires when
+		// its operator's logic ends) and what a session at it buffered
+		// would wait for the operator's next run: the frontier would pass
+		// times still to be sent at.
+		panic("dataflow: an input of " + op.name + " read outside its logic")
+	}
 	if in.head == len(in.queue) {
 		in.queue, in.head = in.queue[:0], 0
 		return CapabilityRef[T]{}, nil, false

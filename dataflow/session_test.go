@@ -125,3 +125,107 @@ func mustPanicWith(t *testing.T, what string, target error, f func()) {
 	}()
 	f()
 }
+
+// An input is read only by its own operator, from its logic. Read from a
+// later operator's logic in the same step, or from driving code between
+// steps, the message's time was released at once while the CapabilityRef
+// stayed valid until the owner next ran: a session at it buffered records
+// the owner sent only then, after the frontier had passed their time, and
+// Retain minted a capability the frontier had passed (it moved back).
+// Next now panics there. (Both cases fail without the check in Next.)
+func TestInputReadOutsideItsLogicPanics(t *testing.T) {
+	for _, where := range []string{"another operator", "driving code"} {
+		t.Run(where, func(t *testing.T) {
+			w := dataflow.NewWorker()
+			probe := dataflow.NewProbeHandle[T]()
+			var input *dataflow.InputHandle[T, int]
+			var bin *dataflow.InPort[T, int]
+			var bout *dataflow.OutPort[T, int]
+			var actB, actOther *dataflow.Activator
+			var otherRead func()
+			drain := false
+			received, late := 0, 0
+			dataflow.Dataflow(w, "outside", func(s *dataflow.Scope[T]) {
+				h, st := dataflow.NewInput[int](s)
+				input = h
+				b := dataflow.NewBuilder(s, "owner")
+				bin = dataflow.AddInput(b, st, dataflow.Pipeline[int]())
+				var out *dataflow.Stream[T, int]
+				bout, out = dataflow.AddOutput[int](b)
+				b.SetNotify(0, false)
+				actB = b.Activator()
+				b.Build(func(caps []*dataflow.Capability[T]) func() {
+					caps[0].Drop()
+					return func() {
+						if drain { // until then it leaves its messages queued
+							bin.ForEach(func(ref dataflow.CapabilityRef[T], data []int) {
+								bout.SessionAt(ref).GiveSlice(data)
+							})
+						}
+					}
+				})
+				// Built after owner, so it runs after owner in a step.
+				o := dataflow.NewBuilder(s, "other")
+				actOther = o.Activator()
+				o.Build(func([]*dataflow.Capability[T]) func() {
+					return func() {
+						if otherRead != nil {
+							otherRead()
+						}
+					}
+				})
+				collect(t, dataflow.ProbeWith(out, probe), dataflow.Pipeline[int](), func(tm T, _ int) {
+					received++
+					if !probe.LessEqual(tm) {
+						late++
+					}
+				})
+			})
+			input.Send(7)
+			input.AdvanceTo(1)
+			for range 3 {
+				w.Step()
+			}
+			read := func() {
+				ref, data, ok := bin.Next()
+				if ok {
+					bout.SessionAt(ref).GiveSlice(data)
+				}
+			}
+			if where == "driving code" {
+				mustPanic(t, "Next from driving code", read)
+			} else {
+				panicked := false
+				otherRead = func() {
+					defer func() { panicked = recover() != nil }()
+					read()
+				}
+				actB.Activate()
+				actOther.Activate()
+				w.Step()
+				if !panicked {
+					t.Fatal("Next from another operator's logic did not panic")
+				}
+			}
+			// The message is still queued, and its time still held.
+			if !bin.Pending() || !probe.LessEqual(0) {
+				t.Fatalf("after the refused read: pending %v, probe at %v", bin.Pending(), probe.Frontier())
+			}
+			// The owner reads it and sends it on, before the frontier passes 0.
+			drain = true
+			actB.Activate()
+			input.Close()
+			for steps := 0; w.Step(); steps++ {
+				if steps == 1000 {
+					t.Fatal("the dataflow did not finish in 1000 steps")
+				}
+			}
+			if received != 1 || late != 0 {
+				t.Fatalf("received %d records (%d after the probe passed their time), want 1 (0)", received, late)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
