@@ -63,15 +63,12 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 	shard := m.shard
 	var replaced []string
 	runs := make([]run, len(batches))
+	if err := refuseUnknown(batches); err != nil {
+		return rep, fmt.Errorf("persist: compact %s: %w", shard, err)
+	}
 	for i, b := range batches {
-		if b.HasUnknown() {
-			return rep, fmt.Errorf("persist: compact %s: %w: batch [%v, %v)", shard, ErrUnknownFields, b.Lower, b.Upper)
-		}
 		for _, p := range b.Parts {
 			replaced = append(replaced, p.Key)
-			if !p.Format.Known() {
-				return rep, fmt.Errorf("persist: compact %s: %w: part %s has format %d", shard, ErrUnknownPartFormat, p.Key, p.Format)
-			}
 		}
 		// A batch's parts are one sorted run, as writeParts cut them.
 		runs[i] = run{parts: b.Parts}
@@ -105,6 +102,13 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 	}
 	applied := false
 	head, maybeCommitted, err := m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
+		// Newer code may have added fields to the run while it was merged:
+		// the refusal above rests on the state the merge began from.
+		if run, ok := s.CompactionRun(replaced, merged.Lower, merged.Upper); ok {
+			if err := refuseUnknown(run); err != nil {
+				return s, false, err
+			}
+		}
 		n, ok := s.ApplyCompaction(replaced, merged)
 		applied = ok
 		return n, ok, nil
@@ -135,6 +139,23 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 	}
 	rep.BatchesMerged, rep.PartsIn, rep.PartsOut, rep.RowsOut = len(batches), len(replaced), len(parts), res.rowsOut
 	return rep, nil
+}
+
+// refuseUnknown returns an error if a batch of the run, or one of its
+// parts, carries what this code does not know: fields newer code wrote,
+// which a merged batch could not keep, or a part format it cannot read.
+func refuseUnknown(batches []state.Batch) error {
+	for _, b := range batches {
+		if b.HasUnknown() {
+			return fmt.Errorf("%w: batch [%v, %v)", ErrUnknownFields, b.Lower, b.Upper)
+		}
+		for _, p := range b.Parts {
+			if !p.Format.Known() {
+				return fmt.Errorf("%w: part %s has format %d", ErrUnknownPartFormat, p.Key, p.Format)
+			}
+		}
+	}
+	return nil
 }
 
 // mergesAtSince reports whether a run of one batch of one part is worth

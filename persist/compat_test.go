@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,6 +146,107 @@ func TestCompactionKeepsNewerFields(t *testing.T) {
 	if len(msg.Batches) != 2 || !bytes.Equal(msg.Batches[1].Parts[0].ProtoReflect().GetUnknown(), futureField()) {
 		t.Fatalf("newer part field lost: %d batches", len(msg.Batches))
 	}
+}
+
+// Newer code adds a field to a part of a run while this code's compaction
+// of the run, or a writer's automatic merge of it, reads the run's parts.
+// The refusal must be made again on the state the merge commits onto:
+// made only on the state it began from, the merged batch replaced the
+// annotated one and the field was lost, with the compaction reporting 2
+// batches merged and no error. (Both cases fail so without the check in
+// compactRun's transition.)
+func TestCompactionKeepsFieldsAddedWhileMerging(t *testing.T) {
+	for _, via := range []string{"compact", "merge"} {
+		t.Run(via, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv()
+			// The first part read, once armed, lets newer code annotate
+			// the batch that part belongs to.
+			armed := false
+			var once sync.Once
+			blob := getHookBlob{Blob: e.blob, hook: func(key string) {
+				if !armed {
+					return
+				}
+				once.Do(func() {
+					commitEdited(t, e, func(msg *statepb.ShardState) {
+						for _, b := range msg.Batches {
+							for _, p := range b.Parts {
+								if p.Key == key {
+									p.ProtoReflect().SetUnknown(futureField())
+								}
+							}
+						}
+					})
+				})
+			}}
+			opts := ClientOptions{Clock: e.clock, BlobClock: e.clock, InlineWriteMaxBytes: -1, MergeFanIn: -1}
+			if via == "merge" {
+				opts.MergeFanIn = 2
+			}
+			c := NewClient(Location{Blob: blob, Consensus: e.cons}, opts)
+			w, err := c.OpenWriter(ctx, "s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeBatches(t, w, 0, 1)
+			var compactErr error
+			if via == "merge" {
+				armed = true
+				writeBatches(t, w, 1, 1) // a run of 2: merged after this append
+				compactErr = w.MergeErr()
+			} else {
+				writeBatches(t, w, 1, 1)
+				r, err := c.OpenReader(ctx, "s", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := r.DowngradeSince(ctx, ts(2)); err != nil {
+					t.Fatal(err)
+				}
+				armed = true
+				var rep CompactReport
+				rep, compactErr = c.Compact(ctx, "s")
+				if rep.BatchesMerged != 0 {
+					t.Errorf("compaction reported %+v", rep)
+				}
+			}
+			if !errors.Is(compactErr, ErrUnknownFields) {
+				t.Errorf("merge error %v, want ErrUnknownFields", compactErr)
+			}
+			head, _, _ := e.cons.Head(ctx, "s")
+			var msg statepb.ShardState
+			if err := proto.Unmarshal(head.Data, &msg); err != nil {
+				t.Fatal(err)
+			}
+			annotated := 0
+			for _, b := range msg.Batches {
+				for _, p := range b.Parts {
+					if bytes.Equal(p.ProtoReflect().GetUnknown(), futureField()) {
+						annotated++
+					}
+				}
+			}
+			if len(msg.Batches) != 2 || annotated != 1 {
+				t.Fatalf("head has %d batches, %d with the newer field; want 2, 1", len(msg.Batches), annotated)
+			}
+			// The merged part was deleted: only the two batches' parts are left.
+			if n := blobCount(t, e.blob, "s/"); n != 2 {
+				t.Fatalf("%d blobs, want 2", n)
+			}
+		})
+	}
+}
+
+// getHookBlob calls hook with the key of each Get before reading it.
+type getHookBlob struct {
+	location.Blob
+	hook func(key string)
+}
+
+func (b getHookBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	b.hook(key)
+	return b.Blob.Get(ctx, key)
 }
 
 func TestStateRequiringNewerReaderIsRefused(t *testing.T) {

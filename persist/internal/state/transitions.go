@@ -200,28 +200,49 @@ func (s State) ExpireStale(nowMs int64) (State, []string) {
 // and nothing changes, if that run is no longer in state (another
 // compaction won).
 func (s State) ApplyCompaction(replaced []string, c Batch) (State, bool) {
-	first := slices.IndexFunc(s.Batches, func(b Batch) bool { return b.Lower.Equal(c.Lower) })
-	if first < 0 {
-		return s, false
-	}
-	var keys []string
-	last := -1
-	for i := first; i < len(s.Batches); i++ {
-		for _, p := range s.Batches[i].Parts {
-			keys = append(keys, p.Key)
-		}
-		if s.Batches[i].Upper.Equal(c.Upper) {
-			last = i
-			break
-		}
-	}
-	if last < 0 || !slices.Equal(keys, replaced) {
+	first, last, ok := s.compactionRun(replaced, c.Lower, c.Upper)
+	if !ok {
 		return s, false
 	}
 	n := s.clone()
 	n.Batches = slices.Replace(n.Batches, first, last+1, c)
 	n.Transitions++
 	return n, true
+}
+
+// CompactionRun returns the batches that ApplyCompaction(replaced, c)
+// would replace, for a c spanning [lower, upper), or ok=false if that run
+// is no longer in state. The slice is s's own: it must not be modified.
+func (s State) CompactionRun(replaced []string, lower, upper frontier.Antichain[frontier.Time]) (run []Batch, ok bool) {
+	first, last, ok := s.compactionRun(replaced, lower, upper)
+	if !ok {
+		return nil, false
+	}
+	return s.Batches[first : last+1], true
+}
+
+// compactionRun finds the run of batches spanning exactly [lower, upper)
+// whose parts are exactly the keys in replaced.
+func (s State) compactionRun(replaced []string, lower, upper frontier.Antichain[frontier.Time]) (first, last int, ok bool) {
+	first = slices.IndexFunc(s.Batches, func(b Batch) bool { return b.Lower.Equal(lower) })
+	if first < 0 {
+		return 0, 0, false
+	}
+	var keys []string
+	last = -1
+	for i := first; i < len(s.Batches); i++ {
+		for _, p := range s.Batches[i].Parts {
+			keys = append(keys, p.Key)
+		}
+		if s.Batches[i].Upper.Equal(upper) {
+			last = i
+			break
+		}
+	}
+	if last < 0 || !slices.Equal(keys, replaced) {
+		return 0, 0, false
+	}
+	return first, last, true
 }
 
 // advanceSince sets the shard since to the meet of the readers' sinces if
