@@ -9,7 +9,7 @@ import (
 
 // A CapabilitySet keeps the minimal times of one output, drops what it
 // replaces, and refuses another output's capability instead of letting it
-// silently replace one of its own.
+// silently replace one of its own, and a capability it holds already.
 func TestCapabilitySet(t *testing.T) {
 	w := dataflow.NewWorker()
 	var caps []*dataflow.Capability[T]
@@ -25,6 +25,12 @@ func TestCapabilitySet(t *testing.T) {
 	set.Insert(late) // dominated by the one at 0: dropped
 	if late.Valid() || set.Frontier().String() != "[0]" {
 		t.Fatalf("after inserting 4: %v, inserted valid %v", set.Frontier(), late.Valid())
+	}
+	// Inserting a capability it holds would drop it as covered by itself,
+	// leaving it dropped in the set.
+	mustPanic(t, "inserting a held capability", func() { set.Insert(caps[0]) })
+	if !caps[0].Valid() || set.Frontier().String() != "[0]" {
+		t.Fatalf("after the refused Insert: %v, held valid %v", set.Frontier(), caps[0].Valid())
 	}
 	set.Downgrade(frontier.NewAntichain[T](3))
 	if got := set.Frontier().String(); got != "[3]" || caps[0].Valid() {
