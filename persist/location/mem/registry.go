@@ -40,7 +40,11 @@ var named struct {
 
 // nameOf returns NAME of mem://NAME (or mem:NAME).
 func nameOf(u *url.URL) (string, error) {
-	name := u.Host + strings.TrimPrefix(u.Path, "/")
+	// mem://a/b and mem://ab are two stores; mem:///ab is mem://ab.
+	name := u.Host + u.Path
+	if u.Host == "" {
+		name = strings.TrimPrefix(u.Path, "/")
+	}
 	if u.Opaque != "" {
 		name = u.Opaque
 	}
