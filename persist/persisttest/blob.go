@@ -171,6 +171,26 @@ func blobDeleteMissing(t *testing.T, b location.Blob) {
 			t.Fatalf("Delete(%q) = %v, %v; want false, nil", k, existed, err)
 		}
 	}
+	// A key that only prefixes others ("d" of "d/x", a directory to a
+	// store of files) is missing too, before and after they go, and
+	// deleting it leaves them.
+	mustSet(t, b, "d/x", []byte("v"))
+	for range 2 {
+		existed, err := b.Delete(t.Context(), "d")
+		if err != nil || existed {
+			t.Fatalf("Delete(\"d\") with d/x stored = %v, %v; want false, nil", existed, err)
+		}
+		wantGet(t, b, "d/x", []byte("v"))
+	}
+	if existed, err := b.Delete(t.Context(), "d/x"); err != nil || !existed {
+		t.Fatalf("Delete(\"d/x\") = %v, %v; want true, nil", existed, err)
+	}
+	existed, err := b.Delete(t.Context(), "d")
+	if err != nil || existed {
+		t.Fatalf("Delete(\"d\") after d/x went = %v, %v; want false, nil", existed, err)
+	}
+	mustSet(t, b, "d/y", []byte("w"))
+	wantGet(t, b, "d/y", []byte("w"))
 }
 
 func blobList(t *testing.T, b location.Blob) {

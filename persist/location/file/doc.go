@@ -19,15 +19,18 @@
 // directory reads as an empty store until something creates it. Otherwise the directory is created if
 // missing. Keys map to paths below it ("a/b"
 // is the file a/b), so a key cannot also be a directory of another key:
-// with "a/b" stored, Set("a") fails. Deletes are not synced: after a crash
-// a deleted blob may reappear, and is then an orphan like any other.
+// with "a/b" stored, Set("a") fails (indeterminately, as gocloud reports
+// it, though nothing was written), while Get, Exists and Delete find no
+// key "a". Deletes are not synced: after a crash a deleted blob may
+// reappear, and is then an orphan like any other.
 //
 // # Durability
 //
 // Set writes the value to a temporary file next to its final path (so the
 // rename never crosses filesystems), fsyncs it, renames it into place, and
 // then fsyncs the directory that holds it, plus every directory the write
-// created, up to the root. When Set returns nil the value survives a crash
+// created, up to the root (a directory removed from outside the process
+// and made again by a later Set counts as created). When Set returns nil the value survives a crash
 // or power failure; a reader sees either the old value or all of the new
 // one. A failure before the rename is determinate; a failure to sync the
 // directory after it is indeterminate (the value is visible, but may not
@@ -40,4 +43,11 @@
 // mid-Set leaves its temporary file, named <key>.<hex>.tmp; List shows it
 // with its real size and modification time, so an age-based janitor can
 // delete it like any other orphan.
+//
+// List reads every key with the prefix into memory before calling fn:
+// fileblob's pages follow its directory walk, not key order (the file
+// "c-z" is walked after the directory "c", though its key sorts before
+// "c/..."), so a second page, which starts after the first one's last
+// key, could skip keys. fileblob skips a directory it cannot read without
+// an error, so List can miss the keys in one.
 package file

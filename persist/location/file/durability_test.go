@@ -112,3 +112,55 @@ func TestSyncFailures(t *testing.T) {
 		t.Fatal("the value is not visible after the rename")
 	}
 }
+
+// A directory removed (from outside, say) and made again by a later Set is
+// a new entry in its parent: its parent is synced again, though the path
+// was known durable. (Fails without the identity check in syncParents.)
+func TestSetSyncsADirectoryMadeAgain(t *testing.T) {
+	b, r := openTest(t)
+	if err := b.Set(t.Context(), "a/x", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(b.root, "a")); err != nil {
+		t.Fatal(err)
+	}
+	r.events, r.final = nil, filepath.Join(b.root, "a/y")
+	if err := b.Set(t.Context(), "a/y", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(r.events, "dir root final-exists=true") {
+		t.Fatalf("Set(a/y) made directory a again but did not sync the root: events %q", r.events)
+	}
+}
+
+// List calls fn for every key however many there are. fileblob pages in
+// key order but walks directories in file-name order: the file "c-z" comes
+// after the directory "c", though its key sorts before "c/...". Resuming a
+// second page after the first's last key skipped it. (Fails without
+// ListInOnePage: "c-z" listed 0 times.)
+func TestListPastAPage(t *testing.T) {
+	b, _ := openTest(t) // syncs recorded, not made: 1002 writes stay fast
+	want := map[string]bool{"c-z": true}
+	for i := range 1001 {
+		want[fmt.Sprintf("c/%04d", i)] = true
+	}
+	for k := range want {
+		if err := b.Set(t.Context(), k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, prefix := range []string{"", "c"} {
+		got := map[string]int{}
+		if err := b.List(t.Context(), prefix, func(m location.BlobMeta) error { got[m.Key]++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("List(%q) listed %d keys, want %d", prefix, len(got), len(want))
+		}
+		for k := range want {
+			if got[k] != 1 {
+				t.Errorf("List(%q): %q listed %d times, want once", prefix, k, got[k])
+			}
+		}
+	}
+}

@@ -126,7 +126,7 @@ func openBucket(root string, create bool) (*Blob, error) {
 		return nil, fmt.Errorf("file: open %s: %w", root, err)
 	}
 	b := &Blob{
-		gc:       gcblob.New(bucket, root),
+		gc:       gcblob.NewWithOptions(bucket, root, gcblob.Options{ListInOnePage: true}),
 		root:     root,
 		syncFile: (*os.File).Sync,
 		syncDir:  syncDirPath,
@@ -136,8 +136,14 @@ func openBucket(root string, create bool) (*Blob, error) {
 }
 
 // Delete implements location.Blob. The removal is not synced (see the
-// package documentation).
+// package documentation). A key that names a directory (of other keys) is
+// missing, as Get and Exists have it: fileblob would remove the directory,
+// or fail on one that is not empty.
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
+	ok, err := b.Exists(ctx, key)
+	if err != nil || !ok {
+		return false, err
+	}
 	return b.gc.Delete(ctx, key)
 }
 
@@ -157,6 +163,7 @@ var errNotAFile = errors.New("file: driver did not expose its temporary file")
 // Set implements location.Blob: the value is durable when it returns nil.
 func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 	const op = "blob set"
+	b.forgetMissing(key)
 	var tmp string
 	err := b.gc.SetWith(ctx, key, value, func(file any) error {
 		f, ok := file.(*os.File)
@@ -206,6 +213,30 @@ func (b *Blob) syncParents(dir string) error {
 		dir = parent
 	}
 	return nil
+}
+
+// forgetMissing forgets that the directories the write of key will be
+// renamed into, and their parents, were synced, for each that is missing
+// now: removed since (from outside this process, say), the write makes it
+// anew, and its entry in its parent is not durable yet. A key whose path
+// fileblob escapes forgets them all.
+func (b *Blob) forgetMissing(key string) {
+	path, ok := b.plainPath(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !ok {
+		clear(b.mu.durable)
+		return
+	}
+	for dir := filepath.Dir(path); dir != b.root && strings.HasPrefix(dir, b.root); dir = filepath.Dir(dir) {
+		if !b.mu.durable[dir] {
+			continue
+		}
+		if _, err := os.Stat(dir); err == nil {
+			return // it and its parents stand
+		}
+		delete(b.mu.durable, dir)
+	}
 }
 
 func syncDirPath(dir string) error {
