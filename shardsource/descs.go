@@ -194,6 +194,7 @@ func (op *descsOp) emit(ev evParts[listedPart]) {
 		d.Part = a.part.leased.Desc
 		d.Filter = a.part.leased.Filter
 		d.Replacement = a.part.replacement
+		d.listed = ev.ts
 		session.Give(d)
 	}
 }

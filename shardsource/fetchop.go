@@ -178,6 +178,13 @@ func (op *fetchOp[K, V]) run() {
 			if op.frozen && t >= op.failedAt {
 				continue // held, never fetched: the source is frozen here
 			}
+			if d.listed != t {
+				// Its lease went when the fetches at d.listed were done,
+				// and GC may have taken its blob since: it is not fetched,
+				// and its time is held like a failed fetch's.
+				op.freeze(t, fmt.Errorf("%w: part %s listed at %d arrived at %d", ErrDescRetimed, d.Part.Key, d.listed, t))
+				continue
+			}
 			if d.Replacement != nil {
 				op.emit(t, op.parts.replace(d.Replacement))
 				continue
@@ -237,7 +244,9 @@ func (op *fetchOp[K, V]) emit(t frontier.Time, p *Part[K, V]) {
 func (op *fetchOp[K, V]) freeze(t frontier.Time, err error) {
 	if !op.frozen || t < op.failedAt {
 		op.frozen, op.failedAt = true, t
-		op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= t })
+		if op.fetcher != nil { // nil when a desc failed before any fetch
+			op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= t })
+		}
 	}
 	op.inst.report("fetch", t, err)
 }

@@ -2,6 +2,7 @@ package shardsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -99,7 +100,12 @@ type Options[K, V any] struct {
 	Until frontier.Antichain[frontier.Time]
 	// DescTransformer, if not nil, is interposed between the descs and the
 	// fetch operator (flow control, say). It receives the chosen worker's
-	// index.
+	// index. It may hold descs back and change where they go (Worker), but
+	// must send each at the time it received it: a part's lease is
+	// released once the fetches at that time are done, so a desc sent on
+	// at a later time could be fetched after GC took its blob. A desc that
+	// reaches the fetch operator at another time is not fetched: the
+	// source fails there with ErrDescRetimed (see ErrorHandler).
 	DescTransformer func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc]
 	// KeyCodec and ValCodec decode the rows of fetched parts (Part.Decode).
 	KeyCodec codec.Codec[K]
@@ -228,3 +234,7 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrDescRetimed is the cause of the Error a source fails with when its
+// DescTransformer sent a desc on at another time than it received it at.
+var ErrDescRetimed = errors.New("shardsource: a DescTransformer sent a desc at another time than it was listed at")

@@ -191,6 +191,58 @@ func TestDescTransformer(t *testing.T) {
 	}
 }
 
+// A DescTransformer must send each desc on at the time it received it.
+// One that sent them 10 later let the completed-fetches frontier pass the
+// listing time, and so release the part's lease, while the fetch was still
+// queued or running: compaction and GC then took the blob under it. (Fails
+// without the listed-time check: no error, the parts fetched at 10 and 11.)
+// The desc is not fetched: the source fails at the time it arrived at and
+// holds its frontier there.
+func TestDescTransformerMustKeepTimes(t *testing.T) {
+	e := newEnv(t)
+	e.appendAt(0, 1, row("a", 0, 1))
+	e.appendAt(1, 2, row("b", 1, 1))
+	var errs []error
+	asOf := frontier.From[frontier.Time](0)
+	r := runSingle(t, e, Options[string, string]{
+		AsOf: &asOf, Until: frontier.From[frontier.Time](2),
+		DescTransformer: retimeDescs(10),
+		ErrorHandler:    Signal(func(err error) { errs = append(errs, err) }),
+	})
+	r.stepUntil("an error", func() bool { return len(errs) > 0 })
+	var se *Error
+	if !errors.As(errs[0], &se) || !errors.Is(errs[0], ErrDescRetimed) || se.Stage != "fetch" || se.Time != 10 {
+		t.Fatalf("error %v, want ErrDescRetimed at fetch, time 10", errs[0])
+	}
+	for range 20 {
+		r.w.StepOrPark(time.Millisecond)
+	}
+	if len(r.out.rows) != 0 || !r.frontier().LessEqual(10) {
+		t.Fatalf("after the error: rows %v, frontier %v; want none, and the frontier at or before 10", r.out.rows, r.frontier())
+	}
+}
+
+// retimeDescs is a DescTransformer that sends each desc on by later than
+// it received it: what a DescTransformer must not do.
+func retimeDescs(by frontier.Time) func(*dataflow.Scope[frontier.Time], *dataflow.Stream[frontier.Time, Desc], int) *dataflow.Stream[frontier.Time, Desc] {
+	return func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], _ int) *dataflow.Stream[frontier.Time, Desc] {
+		b := dataflow.NewBuilder(s, "retime_descs")
+		in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
+		out, stream := dataflow.AddOutput[Desc](b)
+		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
+			caps[0].Drop()
+			return func() {
+				in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
+					c := ref.DelayedFor(0, ref.Time()+by)
+					out.Session(c).GiveSlice(ds)
+					c.Drop()
+				})
+			}
+		})
+		return stream
+	}
+}
+
 // Halt panics on the worker with the error, after stopping the source's
 // goroutines (goleak checks none is left).
 func TestHalt(t *testing.T) {

@@ -18,6 +18,9 @@ type Desc struct {
 	// Replacement, when not nil, stands in for the part (Filter returned
 	// ReplaceWith): nothing is fetched.
 	Replacement *Row
+	// listed is the time the descs operator sent the desc at, which a
+	// DescTransformer must keep (see Options.DescTransformer).
+	listed frontier.Time
 }
 
 // Row is one update of a shard, as bytes.
