@@ -23,10 +23,7 @@ type csvCols struct{ key, val, time, diff int }
 func csvColumns(header []string) (csvCols, error) {
 	c := csvCols{-1, -1, -1, -1}
 	for i, h := range header {
-		name := strings.TrimSpace(h)
-		if i == 0 {
-			name = strings.TrimPrefix(name, "\ufeff") // a byte order mark
-		}
+		name := strings.TrimSpace(h) // a byte order mark went before (csvRecords)
 		var slot *int
 		switch name {
 		case "key":

@@ -116,6 +116,23 @@ func TestReadCSV(t *testing.T) {
 	}
 }
 
+// A CSV file with a byte order mark reads like one without, its header
+// quoted or not, as spreadsheet programs and PowerShell's Export-Csv write
+// it. (The quoted header failed, "bare \" in non-quoted-field", when the
+// mark was trimmed from the parsed header rather than the input.)
+func TestReadCSVBOM(t *testing.T) {
+	for _, header := range []string{"key,val,time", `"key","val","time"`} {
+		in := "\ufeff" + header + "\r\n\"apple\",\"3\",\"0\"\r\n"
+		recs, err := ReadCSV(strings.NewReader(in), "bom.csv")
+		if err != nil {
+			t.Fatalf("%s: %v", header, err)
+		}
+		if len(recs) != 1 || string(recs[0].Key) != `"apple"` || string(recs[0].Val) != `3` || recs[0].Line != 2 {
+			t.Fatalf("%s: got %+v", header, recs)
+		}
+	}
+}
+
 // A time and a diff read alike: a + sign, leading zeros and spaces around
 // are all allowed on both, and only one sign.
 func TestReadCSVIntegers(t *testing.T) {

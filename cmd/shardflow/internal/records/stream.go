@@ -90,13 +90,24 @@ func jsonlRecords(r io.Reader, name string) func() (Record, error) {
 	}
 }
 
+// bom is UTF-8's byte order mark.
+var bom = []byte("\ufeff")
+
 // csvRecords returns the next-record function of a CSV input.
 func csvRecords(r io.Reader, name string) func() (Record, error) {
-	cr := csv.NewReader(r)
+	br := bufio.NewReader(r)
+	cr := csv.NewReader(br)
 	cr.ReuseRecord = true
 	var cols *csvCols
 	return func() (Record, error) {
 		if cols == nil {
+			// A byte order mark goes before encoding/csv reads the header:
+			// after a BOM, a quoted first field ("\ufeff\"key\",...", as
+			// spreadsheet exports write it) is a bare quote to it. (Not at
+			// construction: a stream may have nothing to read yet.)
+			if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
+				br.Discard(len(bom))
+			}
 			header, err := cr.Read()
 			if err == io.EOF {
 				return Record{}, &LineError{Name: name, Line: 1, Err: errors.New("empty input: want a header naming key, val, time (and optionally diff)")}
