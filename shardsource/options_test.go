@@ -224,23 +224,12 @@ func TestDescTransformerMustKeepTimes(t *testing.T) {
 
 // retimeDescs is a DescTransformer that sends each desc on by later than
 // it received it: what a DescTransformer must not do.
-func retimeDescs(by frontier.Time) func(*dataflow.Scope[frontier.Time], *dataflow.Stream[frontier.Time, Desc], int) *dataflow.Stream[frontier.Time, Desc] {
-	return func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], _ int) *dataflow.Stream[frontier.Time, Desc] {
-		b := dataflow.NewBuilder(s, "retime_descs")
-		in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
-		out, stream := dataflow.AddOutput[Desc](b)
-		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
-			caps[0].Drop()
-			return func() {
-				in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
-					c := ref.DelayedFor(0, ref.Time()+by)
-					out.Session(c).GiveSlice(ds)
-					c.Drop()
-				})
-			}
-		})
-		return stream
-	}
+func retimeDescs(by frontier.Time) descTransformer {
+	return eachDescs("retime_descs", func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc, out *dataflow.OutPort[frontier.Time, Desc], _ int) {
+		c := ref.DelayedFor(0, ref.Time()+by)
+		out.Session(c).GiveSlice(ds)
+		c.Drop()
+	})
 }
 
 // Halt panics on the worker with the error, after stopping the source's
@@ -409,20 +398,29 @@ func TestShutdownBeforeStart(t *testing.T) {
 
 // mapDescs is a DescTransformer that rewrites each desc on its way to the
 // fetch operator (chosen is the listing worker).
-func mapDescs(fn func(d Desc, chosen int) Desc) func(*dataflow.Scope[frontier.Time], *dataflow.Stream[frontier.Time, Desc], int) *dataflow.Stream[frontier.Time, Desc] {
+func mapDescs(fn func(d Desc, chosen int) Desc) descTransformer {
+	return eachDescs("map_descs", func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc, out *dataflow.OutPort[frontier.Time, Desc], chosen int) {
+		session := out.Session(ref)
+		for _, d := range ds {
+			session.Give(fn(d, chosen))
+		}
+	})
+}
+
+type descTransformer = func(*dataflow.Scope[frontier.Time], *dataflow.Stream[frontier.Time, Desc], int) *dataflow.Stream[frontier.Time, Desc]
+
+// eachDescs is a DescTransformer of one operator, named name, that calls
+// each with every message of descs, its output port and the listing
+// worker.
+func eachDescs(name string, each func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc, out *dataflow.OutPort[frontier.Time, Desc], chosen int)) descTransformer {
 	return func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc] {
-		b := dataflow.NewBuilder(s, "map_descs")
+		b := dataflow.NewBuilder(s, name)
 		in := dataflow.AddInput(b, descs, dataflow.Pipeline[Desc]())
 		out, stream := dataflow.AddOutput[Desc](b)
 		b.Build(func(caps []*dataflow.Capability[frontier.Time]) func() {
 			caps[0].Drop()
 			return func() {
-				in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) {
-					session := out.Session(ref)
-					for _, d := range ds {
-						session.Give(fn(d, chosen))
-					}
-				})
+				in.ForEach(func(ref dataflow.CapabilityRef[frontier.Time], ds []Desc) { each(ref, ds, out, chosen) })
 			}
 		})
 		return stream
