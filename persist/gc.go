@@ -223,16 +223,21 @@ func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duratio
 // VerifyReport lists what the shard's current state references but the
 // blob store does not hold intact.
 type VerifyReport struct {
-	SeqNo    location.SeqNo
-	Parts    int
-	Missing  []string // keys of parts whose blob does not exist
-	Corrupt  []string // keys whose bytes do not match size or checksum
-	Unknown  []string // keys of parts in formats this version cannot check
-	Problems []string // one line per problem, for people
+	SeqNo   location.SeqNo
+	Parts   int
+	Missing []string // keys of parts whose blob does not exist
+	Corrupt []string // keys whose bytes do not match size or checksum
+	// Unreadable lists the keys whose blob could not be read (permission
+	// denied, say): Verify goes on past them to check the other parts.
+	Unreadable []string
+	Unknown    []string // keys of parts in formats this version cannot check
+	Problems   []string // one line per problem, for people
 }
 
-// OK reports whether every part is present and intact.
-func (r VerifyReport) OK() bool { return len(r.Missing) == 0 && len(r.Corrupt) == 0 }
+// OK reports whether every part is present, readable and intact.
+func (r VerifyReport) OK() bool {
+	return len(r.Missing) == 0 && len(r.Corrupt) == 0 && len(r.Unreadable) == 0
+}
 
 // Verify reads every part the shard's current state references and checks
 // it exists and matches its recorded size and checksum.
@@ -255,8 +260,11 @@ func (c *Client) Verify(ctx context.Context, shard ShardID) (VerifyReport, error
 				data, ok, err = c.loc.Blob.Get(ctx, p.Key)
 			}
 			switch {
-			case err != nil:
+			case err != nil && ctx.Err() != nil:
 				return rep, fmt.Errorf("persist: verify %s: %w", p.Key, err)
+			case err != nil:
+				rep.Unreadable = append(rep.Unreadable, p.Key)
+				rep.Problems = append(rep.Problems, fmt.Sprintf("unreadable: %s: %v", p.Key, err))
 			case !ok:
 				rep.Missing = append(rep.Missing, p.Key)
 			case int64(len(data)) != p.Bytes:

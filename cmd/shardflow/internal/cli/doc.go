@@ -11,5 +11,5 @@
 //	3  replay froze where it could not read the shard (a blob missing,
 //	   corrupt or unreadable, the state unreadable, as-of not beyond
 //	   since); the error line says where
-//	4  inspect --verify found missing or corrupt blobs
+//	4  inspect --verify found missing, corrupt or unreadable blobs
 package cli

@@ -37,11 +37,13 @@ JSON form gives it as "path". A small part kept in the state itself rather
 than in a blob is marked inline.
 
 --verify also reads every part the state references and checks that its blob
-exists with the recorded size and checksum; if any does not, it lists them and
-exits with status 4.
+exists, can be read, and has the recorded size and checksum; it lists every
+part that does not (missing, unreadable or corrupt) and exits with status 4.
 
-inspect (like shards) writes nothing: a location on a read-only file system,
-or another user's, is opened read-only.`,
+inspect (like shards) writes nothing: the location is opened read-only, so an
+older log is read as it is rather than migrated. A log with a hot rollback
+journal (left by a writer that died mid-commit) cannot be read until a writer
+opens it.`,
 		Example: `  shardflow inspect --shard fruit
   shardflow inspect --shard fruit --output json --verify`,
 		Args: noArgs,
@@ -51,7 +53,7 @@ or another user's, is opened read-only.`,
 	}
 	addShardFlag(cmd, &f.shard)
 	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: json or table")
-	cmd.Flags().BoolVar(&f.verify, "verify", false, "check every referenced blob exists with the right checksum (exit 4 if not)")
+	cmd.Flags().BoolVar(&f.verify, "verify", false, "check every referenced blob exists, can be read and has the right checksum (exit 4 if not)")
 	return cmd
 }
 
@@ -103,6 +105,9 @@ type verifyJSON struct {
 	OK      bool     `json:"ok"`
 	Missing []string `json:"missing"`
 	Corrupt []string `json:"corrupt"`
+	// Unreadable lists the parts whose blob could not be read (its error
+	// is in Problems).
+	Unreadable []string `json:"unreadable"`
 	// Unknown lists the parts, intact by size and checksum, in a format
 	// newer than this shardflow reads.
 	Unknown  []string `json:"unknown"`
@@ -119,7 +124,7 @@ func runInspect(ctx context.Context, g *globals, f inspectFlags) error {
 	if f.output != "json" && f.output != "table" {
 		return usageErrorf("--output: unknown format %q (want json or table)", f.output)
 	}
-	st, err := g.openForReading(ctx)
+	st, err := g.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}
@@ -157,7 +162,8 @@ func runInspect(ctx context.Context, g *globals, f inspectFlags) error {
 // verifyView is the JSON form of a verify report.
 func verifyView(rep verifyReport) *verifyJSON {
 	return &verifyJSON{Parts: rep.Parts, OK: rep.OK(),
-		Missing: nonNil(rep.Missing), Corrupt: nonNil(rep.Corrupt), Unknown: nonNil(rep.Unknown), Problems: nonNil(rep.Problems)}
+		Missing: nonNil(rep.Missing), Corrupt: nonNil(rep.Corrupt), Unreadable: nonNil(rep.Unreadable),
+		Unknown: nonNil(rep.Unknown), Problems: nonNil(rep.Problems)}
 }
 
 func nonNil(s []string) []string {

@@ -38,7 +38,7 @@ func runShards(ctx context.Context, g *globals, output string) error {
 	if output != "json" && output != "table" {
 		return usageErrorf("--output: unknown format %q (want json or table)", output)
 	}
-	st, err := g.openForReading(ctx)
+	st, err := g.openReadOnly(ctx)
 	if err != nil {
 		return err
 	}

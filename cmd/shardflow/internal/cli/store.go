@@ -72,6 +72,14 @@ func (g *globals) openForReading(ctx context.Context) (*store, error) {
 	return st, nil
 }
 
+// openReadOnly opens an existing location for the commands that read
+// state and blobs and register nothing (shards, inspect): read-only
+// altogether, so that they write nothing, not even a migration of an
+// older log or a new log's layout into an empty file.
+func (g *globals) openReadOnly(ctx context.Context) (*store, error) {
+	return g.openAs(ctx, readOnly, clientOptions)
+}
+
 // mayBeReadOnly reports whether opening the location read-only may succeed
 // where opening it as usual failed with err: not if the store could not be
 // reached, nor for a URL that names no store, nor once ctx is done.
