@@ -94,7 +94,7 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	if err := st.mustExist(ctx, id); err != nil {
 		return err
 	}
-	w := g.env.Stdout
+	w := &reportWriter{w: g.env.Stdout}
 	if since != nil {
 		if err := advanceSince(ctx, g, st.client, id, frontier.Time(*since), w); err != nil {
 			return err
@@ -130,7 +130,26 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		return failure(errors.Join(compactErr, err))
 	}
 	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, f.minAge, jr.OrphansReaped, jr.TempReaped)
+	if w.err != nil {
+		return failure(errors.Join(compactErr, fmt.Errorf("gc ran, but its report could not be written: %w", w.err)))
+	}
 	return failure(compactErr)
+}
+
+// reportWriter keeps the first error of the writes made through it, so a
+// report printed line by line can be checked once at its end.
+type reportWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (r *reportWriter) Write(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.w.Write(p)
+	r.err = err
+	return n, err
 }
 
 // advanceSince moves the shard's since to t as far as its readers allow: it

@@ -306,6 +306,22 @@ func TestReplayOutputFails(t *testing.T) {
 	}
 }
 
+// gc whose report cannot be written (a full disk) still collects, and
+// says so, with status 1. (It exited 0.)
+func TestGCReportFails(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`+"\n", "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	var stderr bytes.Buffer
+	code := Main(ctx, []string{"--location", dir + "/data", "gc", "--shard", "s"},
+		Env{Stdin: strings.NewReader(""), Stdout: failingWriter{}, Stderr: &stderr})
+	if code != ExitFailure || !strings.Contains(stderr.String(), "report could not be written: "+errDiskFull.Error()) {
+		t.Fatalf("gc to a full disk: %d %q, want status 1 and the write's error", code, stderr.String())
+	}
+}
+
 var errDiskFull = errors.New("no space left on device")
 
 // failingWriter fails every write, as a full disk does.
