@@ -18,6 +18,7 @@ import (
 
 	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/location"
+	"github.com/shardflow/shardflow/persist/location/file"
 	"github.com/shardflow/shardflow/persist/location/sqlite"
 )
 
@@ -134,6 +135,13 @@ func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptio
 				return nil, err
 			}
 		}
+		if a == existing {
+			// It writes, so fileblob would make a missing directory: a
+			// mistyped --blob would then be an empty store found at once.
+			if err := fileBlobMustExist(g.blob); err != nil {
+				return nil, err
+			}
+		}
 		blob, consensus := g.blob, g.consensus
 		if a >= readBlobs {
 			blob = readOnlyURL(blob)
@@ -212,6 +220,22 @@ func sqliteMustExist(consensus string) error {
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return failure(fmt.Errorf("no shards at --consensus %s: %s does not exist (write one first)", consensus, path))
+	}
+	return nil
+}
+
+// fileBlobMustExist refuses a file blob URL whose directory does not exist.
+func fileBlobMustExist(blob string) error {
+	u, err := url.Parse(blob)
+	if err != nil || u.Scheme != "file" {
+		return nil // not file, or left for OpenLocation to refuse
+	}
+	dir, err := file.ParseURL(u)
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return failure(fmt.Errorf("no blobs at --blob %s: %s does not exist", blob, dir))
 	}
 	return nil
 }
