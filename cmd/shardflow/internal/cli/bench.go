@@ -47,6 +47,11 @@ Figures from a loaded machine are not comparable with an idle one's.`,
   shardflow bench --json > bench.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if g.blob != "" {
+				// Accepted and ignored, they would read as if the bench
+				// measured that storage.
+				return usageErrorf("--blob and --consensus: bench makes its own storage in a temporary directory (--postgres adds PostgreSQL to P5)")
+			}
 			for _, id := range strings.Split(only, ",") {
 				if id = strings.TrimSpace(strings.ToUpper(id)); id != "" {
 					if len(id) != 2 || id[0] != 'P' || id[1] < '1' || id[1] > '6' {
