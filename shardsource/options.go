@@ -103,7 +103,9 @@ type Options[K, V any] struct {
 	// index. It may hold descs back and change where they go (Worker), but
 	// must send each at the time it received it: a part's lease is
 	// released once the fetches at that time are done, so a desc sent on
-	// at a later time could be fetched after GC took its blob. A desc that
+	// at a later time could be fetched after GC took its blob. A desc
+	// carries that time unexported, so one sent on must be the one
+	// received (a copy, changed or not), not a Desc built anew. A desc that
 	// reaches the fetch operator at another time is not fetched: the
 	// source fails there with ErrDescRetimed (see ErrorHandler).
 	DescTransformer func(s *dataflow.Scope[frontier.Time], descs *dataflow.Stream[frontier.Time, Desc], chosen int) *dataflow.Stream[frontier.Time, Desc]
