@@ -102,14 +102,12 @@ func (c *Client) compactRun(ctx context.Context, m *machine, batches []state.Bat
 	}
 	applied := false
 	head, maybeCommitted, err := m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
+		n, run, ok := s.ApplyCompaction(replaced, merged)
 		// Newer code may have added fields to the run while it was merged:
 		// the refusal above rests on the state the merge began from.
-		if run, ok := s.CompactionRun(replaced, merged.Lower, merged.Upper); ok {
-			if err := refuseUnknown(run); err != nil {
-				return s, false, err
-			}
+		if err := refuseUnknown(run); err != nil {
+			return s, false, err
 		}
-		n, ok := s.ApplyCompaction(replaced, merged)
 		applied = ok
 		return n, ok, nil
 	})
@@ -183,7 +181,7 @@ func runReplaced(ctx context.Context, m *machine, replaced []string, run []state
 	if err != nil {
 		return false, err
 	}
-	_, present := s.ApplyCompaction(replaced, state.Batch{Lower: run[0].Lower, Upper: run[len(run)-1].Upper})
+	_, _, present := s.ApplyCompaction(replaced, state.Batch{Lower: run[0].Lower, Upper: run[len(run)-1].Upper})
 	return !present, nil
 }
 

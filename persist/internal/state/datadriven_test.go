@@ -81,7 +81,7 @@ func TestScenarios(t *testing.T) {
 				if r := str("replaced", ""); r != "" {
 					replaced = strings.Split(r, ",")
 				}
-				n, ok := s.ApplyCompaction(replaced, c)
+				n, _, ok := s.ApplyCompaction(replaced, c)
 				commit(n, ok)
 				fmt.Fprintf(&out, "ok: %v\n", ok)
 			case "snapshot":

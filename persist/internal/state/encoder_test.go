@@ -50,7 +50,7 @@ func TestEncoderMatchesEncode(t *testing.T) {
 			}
 			first, second := s.Batches[0], s.Batches[1]
 			c := batch(frontierMin(first.Lower), frontierMin(second.Upper), fmt.Sprintf("c%d", i))
-			s, _ = s.ApplyCompaction(replaced, c)
+			s, _, _ = s.ApplyCompaction(replaced, c)
 		default:
 			s = s.RegisterWriter(fmt.Sprintf("w%d", rng.IntN(3)), int64(i), 1000)
 		}

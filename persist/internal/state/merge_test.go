@@ -113,7 +113,7 @@ func TestMergingKeepsBatchesLogarithmic(t *testing.T) {
 			}
 			merged := Batch{Lower: run[0].Lower, Upper: run[len(run)-1].Upper,
 				Parts: []Part{{Key: fmt.Sprintf("m%d-%d", i, first), Format: FormatParquetV1, Bytes: bytes, Rows: 1}}}
-			s, ok = s.ApplyCompaction(replaced, merged)
+			s, _, ok = s.ApplyCompaction(replaced, merged)
 			if !ok {
 				t.Fatal("compaction of the chosen run not applied")
 			}

@@ -196,29 +196,19 @@ func (s State) ExpireStale(nowMs int64) (State, []string) {
 }
 
 // ApplyCompaction replaces the run of batches spanning exactly [lower,
-// upper) whose parts are exactly the keys in replaced with c. ok is false,
+// upper) whose parts are exactly the keys in replaced with c, and returns
+// that run as it was (s's own batches: not to be modified). ok is false,
 // and nothing changes, if that run is no longer in state (another
 // compaction won).
-func (s State) ApplyCompaction(replaced []string, c Batch) (State, bool) {
+func (s State) ApplyCompaction(replaced []string, c Batch) (next State, run []Batch, ok bool) {
 	first, last, ok := s.compactionRun(replaced, c.Lower, c.Upper)
 	if !ok {
-		return s, false
+		return s, nil, false
 	}
 	n := s.clone()
 	n.Batches = slices.Replace(n.Batches, first, last+1, c)
 	n.Transitions++
-	return n, true
-}
-
-// CompactionRun returns the batches that ApplyCompaction(replaced, c)
-// would replace, for a c spanning [lower, upper), or ok=false if that run
-// is no longer in state. The slice is s's own: it must not be modified.
-func (s State) CompactionRun(replaced []string, lower, upper frontier.Antichain[frontier.Time]) (run []Batch, ok bool) {
-	first, last, ok := s.compactionRun(replaced, lower, upper)
-	if !ok {
-		return nil, false
-	}
-	return s.Batches[first : last+1], true
+	return n, s.Batches[first : last+1], true
 }
 
 // compactionRun finds the run of batches spanning exactly [lower, upper)

@@ -135,15 +135,19 @@ func TestApplyCompaction(t *testing.T) {
 	s, _ = s.CompareAndAppend(batch(1, 2, "b", "c"), 1, 0)
 	s, _ = s.CompareAndAppend(batch(2, 3, "d"), 1, 0)
 	c := batch(0, 2, "m")
-	n, ok := s.ApplyCompaction([]string{"a", "b", "c"}, c)
+	n, run, ok := s.ApplyCompaction([]string{"a", "b", "c"}, c)
 	if !ok || len(n.Batches) != 2 || n.Batches[0].Parts[0].Key != "m" {
 		t.Fatalf("compaction not applied: %+v", n.Batches)
 	}
 	n.CheckInvariants()
-	if _, ok := n.ApplyCompaction([]string{"a", "b", "c"}, c); ok {
+	// The run replaced, as it was, and s left as it was.
+	if len(run) != 2 || run[0].Parts[0].Key != "a" || run[1].Parts[1].Key != "c" || len(s.Batches) != 3 || s.Batches[0].Parts[0].Key != "a" {
+		t.Fatalf("run %+v, state after %+v", run, s.Batches)
+	}
+	if _, _, ok := n.ApplyCompaction([]string{"a", "b", "c"}, c); ok {
 		t.Fatal("second compaction of the same run applied")
 	}
-	if _, ok := s.ApplyCompaction([]string{"a", "b"}, c); ok {
+	if _, _, ok := s.ApplyCompaction([]string{"a", "b"}, c); ok {
 		t.Fatal("compaction with different parts applied")
 	}
 }
