@@ -33,12 +33,10 @@ func (s *CapabilitySet[T]) Insert(c *Capability[T]) {
 		panic("dataflow: CapabilitySet.Insert of a capability of " + c.op.name +
 			" for another output than the set's")
 	}
-	for _, h := range s.caps {
-		if h == c {
-			// Dropping it as covered by itself would leave a dropped
-			// capability in the set.
-			panic("dataflow: CapabilitySet.Insert of a capability of " + c.op.name + " the set holds already")
-		}
+	if slices.Contains(s.caps, c) {
+		// Dropping it as covered by itself would leave a dropped
+		// capability in the set.
+		panic("dataflow: CapabilitySet.Insert of a capability of " + c.op.name + " the set holds already")
 	}
 	for _, h := range s.caps {
 		if h.time.LessEqual(c.time) {
