@@ -64,14 +64,12 @@ func jsonlRecords(r io.Reader, name string) func() (Record, error) {
 	return func() (Record, error) {
 		for {
 			line++
+			if line == 1 {
+				skipBOM(br)
+			}
 			text, err := br.ReadBytes('\n')
 			if err != nil && err != io.EOF {
 				return Record{}, fmt.Errorf("records: reading %s: %w", name, err)
-			}
-			if line == 1 {
-				// A byte order mark, as some Windows editors write: CSV
-				// input skips it too.
-				text = bytes.TrimPrefix(text, []byte("\ufeff"))
 			}
 			// Blank: JSON whitespace only (bytes.TrimSpace would also take
 			// \v, \f, NBSP, which JSON does not).
@@ -93,6 +91,16 @@ func jsonlRecords(r io.Reader, name string) func() (Record, error) {
 // bom is UTF-8's byte order mark.
 var bom = []byte("\ufeff")
 
+// skipBOM skips a byte order mark at the start of an input, as some
+// Windows editors and spreadsheet exports write one. Called at the first
+// read, not when the reader is made: a stream may have nothing to read
+// yet.
+func skipBOM(br *bufio.Reader) {
+	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
+		br.Discard(len(bom))
+	}
+}
+
 // csvRecords returns the next-record function of a CSV input.
 func csvRecords(r io.Reader, name string) func() (Record, error) {
 	br := bufio.NewReader(r)
@@ -101,13 +109,10 @@ func csvRecords(r io.Reader, name string) func() (Record, error) {
 	var cols *csvCols
 	return func() (Record, error) {
 		if cols == nil {
-			// A byte order mark goes before encoding/csv reads the header:
-			// after a BOM, a quoted first field ("\ufeff\"key\",...", as
-			// spreadsheet exports write it) is a bare quote to it. (Not at
-			// construction: a stream may have nothing to read yet.)
-			if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
-				br.Discard(len(bom))
-			}
+			// Before encoding/csv reads the header: after a byte order
+			// mark, a quoted first field ("\ufeff\"key\",...") is a bare
+			// quote to it.
+			skipBOM(br)
 			header, err := cr.Read()
 			if err == io.EOF {
 				return Record{}, &LineError{Name: name, Line: 1, Err: errors.New("empty input: want a header naming key, val, time (and optionally diff)")}
