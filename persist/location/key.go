@@ -2,6 +2,7 @@ package location
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -29,4 +30,25 @@ func CheckKey(op, key string) error {
 		return nil
 	}
 	return Determinate(op, fmt.Errorf("%w: %s", ErrInvalidKey, why))
+}
+
+// CheckNextSeqNo returns nil if a CompareAndSet may make next the head
+// after expected: next must be greater. Otherwise it returns op's
+// determinate error wrapping ErrSeqNoNotIncreasing, which every backend
+// returns for such a call.
+func CheckNextSeqNo(op string, expected *SeqNo, next SeqNo) error {
+	if expected != nil && next <= *expected {
+		return Determinate(op, fmt.Errorf("%w: next %d, expected %d", ErrSeqNoNotIncreasing, next, *expected))
+	}
+	return nil
+}
+
+// SQLSeqNo returns s as the signed 64-bit integer a SQL backend stores,
+// and false if s is beyond it (such a backend returns ErrSeqNoTooLarge for
+// a version it is asked to store, and holds nothing at such a seqno).
+func SQLSeqNo(s SeqNo) (int64, bool) {
+	if s > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(s), true
 }

@@ -92,8 +92,8 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 	if err := c.check(ctx, op); err != nil {
 		return 0, err
 	}
-	if expected != nil && next.SeqNo <= *expected {
-		return 0, location.Determinate(op, fmt.Errorf("%w: next %d, expected %d", location.ErrSeqNoNotIncreasing, next.SeqNo, *expected))
+	if err := location.CheckNextSeqNo(op, expected, next.SeqNo); err != nil {
+		return 0, err
 	}
 	next = cloneVersion(next)
 	s := c.store

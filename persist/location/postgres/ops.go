@@ -52,16 +52,16 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
-	if expected != nil && next.SeqNo <= *expected {
-		return 0, location.Determinate(op, fmt.Errorf("%w: next %d, expected %d", location.ErrSeqNoNotIncreasing, next.SeqNo, *expected))
+	if err := location.CheckNextSeqNo(op, expected, next.SeqNo); err != nil {
+		return 0, err
 	}
-	nextSeq, ok := toInt64(next.SeqNo)
+	nextSeq, ok := location.SQLSeqNo(next.SeqNo)
 	if !ok {
 		return 0, location.Determinate(op, fmt.Errorf("%w: %d", location.ErrSeqNoTooLarge, next.SeqNo))
 	}
 	var want *int64 // nil: the key has no versions
 	if expected != nil {
-		e, ok := toInt64(*expected)
+		e, ok := location.SQLSeqNo(*expected)
 		if !ok {
 			return location.ExpectationMismatch, nil // cannot be the head
 		}
@@ -113,7 +113,7 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 	if err := c.begin(ctx, op); err != nil {
 		return nil, err
 	}
-	fromSeq, ok := toInt64(from)
+	fromSeq, ok := location.SQLSeqNo(from)
 	if limit <= 0 || !ok {
 		return nil, nil
 	}
@@ -162,7 +162,7 @@ func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.Seq
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
-	s, ok := toInt64(seqno)
+	s, ok := location.SQLSeqNo(seqno)
 	if !ok {
 		return 0, location.Determinate(op, fmt.Errorf("%w: seqno %d beyond any storable head", location.ErrTruncateBeyondHead, seqno))
 	}

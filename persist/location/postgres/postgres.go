@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -244,13 +243,6 @@ func classifyWrite(op string, err error) error {
 		return location.Determinate(op, err)
 	}
 	return location.Indeterminate(op, err)
-}
-
-func toInt64(s location.SeqNo) (int64, bool) {
-	if s > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(s), true
 }
 
 func nonNil(b []byte) []byte {

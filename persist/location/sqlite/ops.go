@@ -46,17 +46,17 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 	if err := c.beginWrite(ctx, op); err != nil {
 		return 0, err
 	}
-	if expected != nil && next.SeqNo <= *expected {
-		return 0, location.Determinate(op, fmt.Errorf("%w: next %d, expected %d", location.ErrSeqNoNotIncreasing, next.SeqNo, *expected))
+	if err := location.CheckNextSeqNo(op, expected, next.SeqNo); err != nil {
+		return 0, err
 	}
-	nextSeq, ok := toInt64(next.SeqNo)
+	nextSeq, ok := location.SQLSeqNo(next.SeqNo)
 	if !ok {
 		return 0, location.Determinate(op, fmt.Errorf("%w: %d", location.ErrSeqNoTooLarge, next.SeqNo))
 	}
 	var want any // NULL: the key has no versions
 	if expected != nil {
 		// An expected seqno beyond int64 cannot be the head: it mismatches.
-		e, ok := toInt64(*expected)
+		e, ok := location.SQLSeqNo(*expected)
 		if !ok {
 			return location.ExpectationMismatch, nil
 		}
@@ -101,7 +101,7 @@ func (c *Consensus) Scan(ctx context.Context, key string, from location.SeqNo, l
 		return nil, err
 	}
 	const op = "consensus scan"
-	fromSeq, ok := toInt64(from)
+	fromSeq, ok := location.SQLSeqNo(from)
 	var out []location.VersionedData
 	err := c.read(ctx, op, func() error {
 		if limit <= 0 || !ok {
@@ -160,7 +160,7 @@ func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.Seq
 	if !head.Valid {
 		return 0, location.Determinate(op, fmt.Errorf("%w: key %q has no versions", location.ErrTruncateBeyondHead, key))
 	}
-	if s, ok := toInt64(seqno); !ok || s > head.Int64 {
+	if s, ok := location.SQLSeqNo(seqno); !ok || s > head.Int64 {
 		return 0, location.Determinate(op, fmt.Errorf("%w: seqno %d, head %d", location.ErrTruncateBeyondHead, seqno, head.Int64))
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM consensus WHERE key = ? AND seqno < ?`, key, int64(seqno))

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -478,13 +477,6 @@ func notDatabase(err error) error {
 func isReadOnly(err error) bool {
 	var se *sqlite3.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlitelib.SQLITE_READONLY
-}
-
-func toInt64(s location.SeqNo) (int64, bool) {
-	if s > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(s), true
 }
 
 func nonNil(b []byte) []byte {
