@@ -24,11 +24,17 @@ func NewCapabilitySet[T frontier.Timestamp[T]](caps ...*Capability[T]) *Capabili
 
 // Insert adds c to the set, which takes ownership of it. If a held
 // capability is already at or before c's time, c is dropped; held
-// capabilities at or after c's time are dropped. c must be for the same
-// output of the same operator as those held, and not one the set holds
-// already; Insert panics otherwise (one output's capability would silently
-// replace another's, or a held one be dropped while still in the set).
+// capabilities at or after c's time are dropped. c must be valid, for the
+// same output of the same operator as those held, and not one the set
+// holds already; Insert panics otherwise (a dropped capability would
+// replace held ones, one output's capability silently replace another's,
+// or a held one be dropped while still in the set).
 func (s *CapabilitySet[T]) Insert(c *Capability[T]) {
+	if !c.Valid() {
+		// Taken in, it would drop the held capabilities it covers while
+		// the set went on reporting its time.
+		panic(&CapabilityError{Op: "Insert", Operator: c.op.name, Time: c.time, Request: c.time, Reason: ErrDropped})
+	}
 	if len(s.caps) > 0 && (s.caps[0].op != c.op || s.caps[0].output != c.output) {
 		panic("dataflow: CapabilitySet.Insert of a capability of " + c.op.name +
 			" for another output than the set's")

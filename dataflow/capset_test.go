@@ -52,6 +52,42 @@ func TestCapabilitySet(t *testing.T) {
 	}
 }
 
+// Inserting a dropped capability panics at once with ErrDropped. Taken in,
+// it would drop the held capabilities it covers, so the output's frontier
+// moved on while the set still reported a time before it, and an empty
+// set would report a frontier it does not hold until some later use.
+func TestCapabilitySetRefusesDropped(t *testing.T) {
+	w := dataflow.NewWorker()
+	var root *dataflow.Capability[T]
+	dataflow.Dataflow(w, "set", func(s *dataflow.Scope[T]) {
+		b := dataflow.NewBuilder(s, "one-output")
+		dataflow.AddOutput[int](b)
+		b.Build(func(c []*dataflow.Capability[T]) func() { root = c[0]; return nil })
+	})
+	set := dataflow.NewCapabilitySet(root.Delayed(5))
+	early := root.Delayed(3)
+	early.Drop()
+	mustPanicWith(t, "inserting a dropped capability", dataflow.ErrDropped, func() { set.Insert(early) })
+	if got := set.Frontier().String(); got != "[5]" {
+		t.Fatalf("after the refused Insert the set is at %v, want [5]", got)
+	}
+	if held, ok := set.Get(5); !ok || !held.Valid() {
+		t.Fatalf("the held capability at 5: found %v, valid %v", ok, ok && held.Valid())
+	}
+	var empty dataflow.CapabilitySet[T]
+	mustPanicWith(t, "inserting a dropped capability into an empty set", dataflow.ErrDropped, func() { empty.Insert(early) })
+	if !empty.IsEmpty() {
+		t.Fatalf("the empty set took a dropped capability: %v", empty.Frontier())
+	}
+	set.Drop()
+	root.Drop()
+	for w.Step() {
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A Downgrade refused because one element of the frontier is not at or
 // after any held capability mints nothing and leaves the set as it was:
 // the capabilities it would have minted for the elements before that one
