@@ -17,11 +17,12 @@ import (
 // operator that stops must call Drop.
 type Notificator[T frontier.Timestamp[T]] struct {
 	frontiers []func() frontier.Antichain[T]
-	// pending holds one capability per requested time. byTime holds the
-	// times of pending and of ready capabilities not yet handed to ForEach's
-	// f, so that a request for any of them is merged.
-	pending []*dataflow.Capability[T]
-	byTime  map[T]struct{}
+	// pending holds one capability per requested time and output.
+	// requested holds the times and outputs of pending and of ready
+	// capabilities not yet handed to ForEach's f, so that a request for
+	// any of them is merged.
+	pending   []*dataflow.Capability[T]
+	requested map[request[T]]struct{}
 	// checked counts the leading pending entries found not ready against
 	// the frontiers in seen; while the frontiers stay equal to seen, only
 	// later entries need checking.
@@ -33,27 +34,39 @@ type Notificator[T frontier.Timestamp[T]] struct {
 // NewNotificator returns a notificator that fires a time once every one of
 // frontiers (typically InPort.Frontier of each input) has passed it.
 func NewNotificator[T frontier.Timestamp[T]](frontiers ...func() frontier.Antichain[T]) *Notificator[T] {
-	return &Notificator[T]{frontiers: frontiers, byTime: map[T]struct{}{}, seen: make([]frontier.Antichain[T], len(frontiers))}
+	return &Notificator[T]{frontiers: frontiers, requested: map[request[T]]struct{}{}, seen: make([]frontier.Antichain[T], len(frontiers))}
+}
+
+// request names a notification: a time, for one output's capability.
+type request[T frontier.Timestamp[T]] struct {
+	time   T
+	output int
+}
+
+func requestOf[T frontier.Timestamp[T]](c *dataflow.Capability[T]) request[T] {
+	return request[T]{c.Time(), c.Output()}
 }
 
 // NotifyAt asks to be notified at c's time, taking ownership of c. A
 // second request for a time already pending, or ready and not yet handed
-// to ForEach's f, is merged into the first (its capability is dropped):
-// each time fires once. A request from f for the time f is handling is a
+// to ForEach's f, with a capability for the same output, is merged into
+// the first (its capability is dropped): each time fires once per output
+// requested, with that output's capability. A request from f for the time f is handling is a
 // new one; make it with c.Delayed(c.Time()), not with the capability f was
 // handed, which ForEach drops when f returns.
 func (n *Notificator[T]) NotifyAt(c *dataflow.Capability[T]) {
-	if _, ok := n.byTime[c.Time()]; ok {
+	if _, ok := n.requested[requestOf(c)]; ok {
 		c.Drop()
 		return
 	}
-	n.byTime[c.Time()] = struct{}{}
+	n.requested[requestOf(c)] = struct{}{}
 	n.pending = append(n.pending, c)
 }
 
-// Pending returns the number of times requested and not yet fired: within
-// ForEach's f, that counts the ready times f has not been handed yet.
-func (n *Notificator[T]) Pending() int { return len(n.byTime) }
+// Pending returns the number of notifications (times, per output)
+// requested and not yet fired: within ForEach's f, that counts the ready
+// ones f has not been handed yet.
+func (n *Notificator[T]) Pending() int { return len(n.requested) }
 
 // isReady reports whether no watched frontier is at or before t.
 func (n *Notificator[T]) isReady(t T) bool {
@@ -66,8 +79,8 @@ func (n *Notificator[T]) isReady(t T) bool {
 }
 
 // ForEach calls f with a capability at each requested time that every
-// watched frontier has passed, in time order (Timestamp.Compare), then
-// drops it: f uses it to send at that time, or keeps a later one with
+// watched frontier has passed, in time order (Timestamp.Compare; the
+// requests of one time by output), then drops it: f uses it to send at that time, or keeps a later one with
 // Delayed. Times requested from within f are considered after the ones
 // already ready.
 func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
@@ -82,7 +95,7 @@ func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 				continue // dropped: f called Drop
 			}
 			n.ready[i] = nil
-			delete(n.byTime, c.Time())
+			delete(n.requested, requestOf(c))
 			f(c)
 			c.Drop()
 		}
@@ -116,7 +129,7 @@ func (n *Notificator[T]) takeReady() {
 	kept := n.pending[:start]
 	for _, c := range n.pending[start:] {
 		if n.isReady(c.Time()) {
-			n.ready = append(n.ready, c) // its time stays in byTime until it fires
+			n.ready = append(n.ready, c) // its request stays until it fires
 			continue
 		}
 		kept = append(kept, c)
@@ -124,7 +137,12 @@ func (n *Notificator[T]) takeReady() {
 	clear(n.pending[len(kept):])
 	n.pending = kept
 	n.checked = len(kept)
-	slices.SortFunc(n.ready, func(a, b *dataflow.Capability[T]) int { return a.Time().Compare(b.Time()) })
+	slices.SortFunc(n.ready, func(a, b *dataflow.Capability[T]) int {
+		if c := a.Time().Compare(b.Time()); c != 0 {
+			return c
+		}
+		return a.Output() - b.Output()
+	})
 }
 
 // Drop drops every pending capability, for an operator that shuts down.
@@ -143,5 +161,5 @@ func (n *Notificator[T]) Drop() {
 	clear(n.pending)
 	n.pending = n.pending[:0]
 	n.checked = 0
-	clear(n.byTime)
+	clear(n.requested)
 }

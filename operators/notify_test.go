@@ -312,3 +312,48 @@ func TestNotificatorDropsRequestsNotReady(t *testing.T) {
 	in.Close()
 	runSingle(t, w)
 }
+
+// An operator with two outputs requests a notification at one time for
+// each: both fire, each with its own output's capability. (Before, the
+// second request was merged into the first by time alone and its
+// capability dropped, so the operator could not send on that output at the
+// time and its frontier passed the time early.)
+func TestNotificatorKeepsEachOutputsRequest(t *testing.T) {
+	w := dataflow.NewWorker()
+	var in *dataflow.InputHandle[T, int]
+	type fire struct {
+		time   T
+		output int
+	}
+	var fired []fire
+	dataflow.Dataflow(w, "two-outputs", func(s *dataflow.Scope[T]) {
+		var nums *dataflow.Stream[T, int]
+		in, nums = operators.Input[int](s)
+		b := dataflow.NewBuilder(s, "notify-both")
+		port := dataflow.AddInput(b, nums, dataflow.Pipeline[int]())
+		dataflow.AddOutput[int](b)
+		dataflow.AddOutput[int](b)
+		b.Build(func(caps []*dataflow.Capability[T]) func() {
+			caps[0].Drop()
+			caps[1].Drop()
+			n := operators.NewNotificator(port.Frontier)
+			return func() {
+				port.ForEach(func(ref dataflow.CapabilityRef[T], _ []int) {
+					n.NotifyAt(ref.RetainFor(0))
+					n.NotifyAt(ref.RetainFor(1))
+					n.NotifyAt(ref.RetainFor(1)) // the same output again merges
+				})
+				n.ForEach(func(c *dataflow.Capability[T]) {
+					fired = append(fired, fire{c.Time(), c.Output()})
+				})
+			}
+		})
+	})
+	in.AdvanceTo(1)
+	in.Send(7)
+	in.Close()
+	runSingle(t, w)
+	if want := []fire{{1, 0}, {1, 1}}; !slices.Equal(fired, want) {
+		t.Fatalf("fired %v, want %v", fired, want)
+	}
+}
