@@ -44,10 +44,8 @@
 // with its real size and modification time, so an age-based janitor can
 // delete it like any other orphan.
 //
-// List reads every key with the prefix into memory before calling fn:
-// fileblob's pages follow its directory walk, not key order (the file
-// "c-z" is walked after the directory "c", though its key sorts before
-// "c/..."), so a second page, which starts after the first one's last
-// key, could skip keys. fileblob skips a directory it cannot read without
-// an error, so List can miss the keys in one.
+// List walks the directory itself, calling fn as it goes: an entry that
+// goes away while the walk is under way (a temporary file renamed into
+// place, a blob another process deletes) is not listed, and a directory it
+// cannot read fails the listing rather than being skipped.
 package file

@@ -136,8 +136,8 @@ func TestSetSyncsADirectoryMadeAgain(t *testing.T) {
 // List calls fn for every key however many there are. fileblob pages in
 // key order but walks directories in file-name order: the file "c-z" comes
 // after the directory "c", though its key sorts before "c/...". Resuming a
-// second page after the first's last key skipped it. (Fails without
-// ListInOnePage: "c-z" listed 0 times.)
+// second page after the first's last key skipped it. (Failed when List
+// paged through fileblob: "c-z" listed 0 times.)
 func TestListPastAPage(t *testing.T) {
 	b, _ := openTest(t) // syncs recorded, not made: 1002 writes stay fast
 	want := map[string]bool{"c-z": true}

@@ -126,7 +126,7 @@ func openBucket(root string, create bool) (*Blob, error) {
 		return nil, fmt.Errorf("file: open %s: %w", root, err)
 	}
 	b := &Blob{
-		gc:       gcblob.NewWithOptions(bucket, root, gcblob.Options{ListInOnePage: true}),
+		gc:       gcblob.New(bucket, root),
 		root:     root,
 		syncFile: (*os.File).Sync,
 		syncDir:  syncDirPath,
@@ -145,11 +145,6 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	return b.gc.Delete(ctx, key)
-}
-
-// List implements location.Blob.
-func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
-	return b.gc.List(ctx, prefix, fn)
 }
 
 // Close implements location.Blob.

@@ -18,7 +18,6 @@ import (
 type Blob struct {
 	bucket *blob.Bucket
 	name   string // for error messages: the URL or directory
-	opts   Options
 	mu     struct {
 		sync.Mutex
 		closed bool
@@ -33,27 +32,7 @@ var (
 // New wraps bucket, which the Blob then owns and closes on Close. name
 // identifies the bucket in error messages.
 func New(bucket *blob.Bucket, name string) *Blob {
-	return NewWithOptions(bucket, name, Options{})
-}
-
-// Options adapt a Blob to its bucket's driver.
-type Options struct {
-	// ListInOnePage has List ask the driver for every key in one page,
-	// listing again with a larger page while the driver says there are
-	// more. For a driver whose pages do not come in key order (fileblob
-	// walks directories in file-name order, so the file "c-z" comes after
-	// the directory "c/" though its key sorts before "c/..."): a next page
-	// starts after the last key of the one before, and would skip such
-	// keys. The page is held in memory whole.
-	ListInOnePage bool
-}
-
-// listPageSize is the first page a ListInOnePage List asks for.
-const listPageSize = 1024
-
-// NewWithOptions is New with opts.
-func NewWithOptions(bucket *blob.Bucket, name string, opts Options) *Blob {
-	return &Blob{bucket: bucket, name: name, opts: opts}
+	return &Blob{bucket: bucket, name: name}
 }
 
 // Open opens a bucket by its gocloud URL (its driver must be linked in) and
@@ -247,30 +226,6 @@ func (b *Blob) List(ctx context.Context, prefix string, fn func(location.BlobMet
 		return err
 	}
 	opts := &blob.ListOptions{Prefix: prefix}
-	if b.opts.ListInOnePage {
-		// A page as large as all the keys: ListPage allocates the whole
-		// page up front, so it grows until no next page is left.
-		var objs []*blob.ListObject
-		for size := listPageSize; ; size *= 4 {
-			page, next, err := b.bucket.ListPage(ctx, blob.FirstPageToken, size, opts)
-			if err != nil && !errors.Is(err, io.EOF) {
-				return location.Determinate(op, b.wrap("list", prefix, err))
-			}
-			if len(next) == 0 {
-				objs = page
-				break
-			}
-		}
-		for _, obj := range objs {
-			if obj.IsDir {
-				continue
-			}
-			if err := fn(location.BlobMeta{Key: obj.Key, Size: obj.Size, ModTime: obj.ModTime}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 	it := b.bucket.List(opts)
 	for {
 		obj, err := it.Next(ctx)
