@@ -52,7 +52,11 @@ It then runs the orphan janitor: blobs under the shard that no state version
 references and that are older than --min-age are deleted, such as the parts
 of a writer that died before committing. --min-age must exceed the longest
 time a live writer takes between writing a part and committing it, or an
-in-flight write could lose its parts.`,
+in-flight write could lose its parts.
+
+A shard's first write that died before committing (killed, or on a machine
+that crashed) leaves blobs but no shard: gc of that name then runs the
+janitor alone, and fails as for any unknown shard if there are no blobs.`,
 		Example: `  shardflow gc --shard fruit
   shardflow gc --shard fruit --since 100   # forget the history before time 100
   shardflow gc --shard fruit --min-age 1h`,
@@ -91,10 +95,17 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		return err
 	}
 	defer st.Close()
-	if err := st.mustExist(ctx, id); err != nil {
+	exists, err := st.exists(ctx, id)
+	if err != nil {
 		return err
 	}
 	w := &reportWriter{w: g.env.Stdout}
+	if !exists {
+		if since != nil {
+			return errNoShard(id)
+		}
+		return janitorWithoutState(ctx, st.client, id, f.minAge, w)
+	}
 	if since != nil {
 		if err := advanceSince(ctx, g, st.client, id, frontier.Time(*since), w); err != nil {
 			return err
@@ -129,11 +140,37 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	if err != nil {
 		return failure(errors.Join(compactErr, err))
 	}
-	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, f.minAge, jr.OrphansReaped, jr.TempReaped)
+	printJanitor(w, jr, f.minAge)
 	if w.err != nil {
 		return failure(errors.Join(compactErr, fmt.Errorf("gc ran, but its report could not be written: %w", w.err)))
 	}
 	return failure(compactErr)
+}
+
+// janitorWithoutState runs the janitor alone on a shard with no state,
+// whose blobs, if it has any, are the parts of a first write that died
+// before committing: nothing references them. A shard with neither state
+// nor blobs does not exist.
+func janitorWithoutState(ctx context.Context, client *persist.Client, id persist.ShardID, minAge time.Duration, w *reportWriter) error {
+	jr, err := client.Janitor(ctx, id, minAge)
+	if err != nil {
+		return failure(err)
+	}
+	if jr.Listed == 0 {
+		return errNoShard(id)
+	}
+	fmt.Fprintf(w, "janitor: shard %q has no state, only the blobs of a first write that never committed\n", id)
+	printJanitor(w, jr, minAge)
+	if w.err != nil {
+		return failure(fmt.Errorf("the janitor ran, but its report could not be written: %w", w.err))
+	}
+	return nil
+}
+
+// printJanitor writes the line of gc's report that says what the
+// janitor did.
+func printJanitor(w io.Writer, jr persist.JanitorReport, minAge time.Duration) {
+	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, minAge, jr.OrphansReaped, jr.TempReaped)
 }
 
 // reportWriter keeps the first error of the writes made through it, so a

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -476,5 +478,50 @@ func TestConcurrentDemos(t *testing.T) {
 				t.Errorf("round %d: demo beside others: %s", round, got)
 			}
 		}
+	}
+}
+
+// A shard's first write killed before its commit leaves part blobs and no
+// state. gc of that name runs the janitor alone, which deletes them once
+// old enough; with no blobs either the shard does not exist. (Before, gc
+// refused the name, and nothing could collect the blobs but a later write
+// to the same shard.)
+func TestGCCollectsAFirstWriteThatNeverCommitted(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "other"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	parts := filepath.Join(dir, "data", "blob", "big", "p")
+	if err := os.MkdirAll(parts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, young := filepath.Join(parts, "w-1-a.parquet"), filepath.Join(parts, "w-1-b.parquet")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("PAR1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(old, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, ctx, dir, "", "gc", "--shard", "big", "--since", "1")
+	if code != ExitFailure || !strings.Contains(errOut, `shard "big" does not exist`) {
+		t.Fatalf("gc --since of a shard with no state: %d %q", code, errOut)
+	}
+	code, out, errOut := run(t, ctx, dir, "", "gc", "--shard", "big", "--min-age", "30m")
+	if code != ExitOK || !strings.Contains(out, "listed 2 blobs, 1 orphans older than 30m0s, deleted 1") {
+		t.Fatalf("gc of a shard with only blobs: %d %q %q", code, out, errOut)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the old part is still there: %v", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("the part younger than --min-age went: %v", err)
+	}
+	code, _, errOut = run(t, ctx, dir, "", "gc", "--shard", "nosuch")
+	if code != ExitFailure || !strings.Contains(errOut, `shard "nosuch" does not exist`) {
+		t.Fatalf("gc of a shard with neither state nor blobs: %d %q", code, errOut)
 	}
 }

@@ -337,14 +337,28 @@ func shardID(name string) (persist.ShardID, error) {
 
 // mustExist reports an error if the shard has no state yet.
 func (s *store) mustExist(ctx context.Context, id persist.ShardID) error {
-	ids, err := s.client.ListShards(ctx)
+	ok, err := s.exists(ctx, id)
 	if err != nil {
-		return failure(err)
+		return err
 	}
-	if !slices.Contains(ids, id) {
-		return failure(fmt.Errorf("shard %q does not exist (shardflow shards lists them)", id))
+	if !ok {
+		return errNoShard(id)
 	}
 	return nil
+}
+
+// exists reports whether the shard has state.
+func (s *store) exists(ctx context.Context, id persist.ShardID) (bool, error) {
+	ids, err := s.client.ListShards(ctx)
+	if err != nil {
+		return false, failure(err)
+	}
+	return slices.Contains(ids, id), nil
+}
+
+// errNoShard is the failure of a command given a shard with no state.
+func errNoShard(id persist.ShardID) error {
+	return failure(fmt.Errorf("shard %q does not exist (shardflow shards lists them)", id))
 }
 
 // times returns a frontier's elements.
