@@ -129,6 +129,31 @@ func (cl *cluster) quiesce() {
 	})
 }
 
+// quiesceFetch is quiesce for a source whose listen goroutine goes on
+// listening (a shard still open for writes): the fetch goroutines settled,
+// every worker idle, nothing in flight.
+func (cl *cluster) quiesceFetch() {
+	cl.t.Helper()
+	cl.tickUntil("the fetches' quiescence", func() bool {
+		cl.c.Fabric.DeliverAll(cl.c.Rand)
+		cl.c.StepAll()
+		for _, tk := range cl.tokens {
+			if !tk.FetchSettled() {
+				return false
+			}
+		}
+		if cl.c.Fabric.InFlight() > 0 {
+			return false
+		}
+		for _, w := range cl.c.Workers {
+			if !w.Idle() {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func (cl *cluster) rows() []Row {
 	var all []Row
 	for _, o := range cl.outs {

@@ -173,10 +173,16 @@ func (op *descsOp) follow(f frontier.Antichain[frontier.Time]) {
 }
 
 // emit parks the parts' leases and sends the parts, at the capability's
-// time, which is the frontier the last progress announced.
+// time, which is the frontier the last progress announced. Parts at a time
+// where the source froze are not sent, and their leases go at once: no
+// fetch operator would fetch them.
 func (op *descsOp) emit(ev evParts[listedPart]) {
 	if op.cap == nil || op.cap.Time() != ev.ts {
 		panic("shardsource: listen sent parts at a time the descs operator does not hold")
+	}
+	if ft, ok := op.inst.peers.frozenAt(); ok && ev.ts >= ft {
+		releaseEvent[listedPart](ev)
+		return
 	}
 	session := op.out.Session(op.cap)
 	for _, a := range ev.parts {

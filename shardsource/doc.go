@@ -82,11 +82,12 @@
 // before the since, an expired reader, a consensus failure), is reported as
 // an *Error to the ErrorHandler. Halt (the default) stops the source's
 // goroutines on every worker of the process, expiring its reader, and
-// panics on the worker. Signal calls a function and freezes the source: the
-// failed time and every later one keep their capabilities and nothing more
-// is emitted there, while earlier times still complete, so the output
-// frontier reaches the failed part's time and stays there until the source
-// is shut down. Two failures stop nothing, so they go to Options.Logger
+// panics on the worker. Signal calls a function and freezes the source on
+// every worker of the process: the failed time and every later one keep
+// their capabilities and nothing more is emitted there (parts listed there
+// afterwards are not fetched, and their leases go at once), while earlier
+// times still complete, so the output frontier reaches the failed part's
+// time and stays there until the source is shut down. Two failures stop nothing, so they go to Options.Logger
 // instead: a heartbeat of the reader that failed (tried again at the next),
 // and the reader's expiry at shutdown that failed (the reader then holds
 // the shard's since and blobs until its lease runs out).

@@ -82,9 +82,10 @@ type fetchOp[K, V any] struct {
 	parts    partFuncs[K, V]
 	fetcher  *partFetcher[K, V]
 	start    func() *partFetcher[K, V]
-	// frozen is set once a fetch failed; failedAt is the least time at
-	// which one did. From then on nothing at or after failedAt is emitted
-	// or completed, so those times keep their capabilities and the output
+	// frozen is set once a fetch failed, here or on another worker of the
+	// process (peers.frozenAt); failedAt is the least time at which one
+	// did. From then on nothing at or after failedAt is emitted or
+	// completed, so those times keep their capabilities and the output
 	// frontier stays at failedAt; earlier times still finish, so it gets
 	// there.
 	frozen    bool
@@ -175,7 +176,7 @@ func (op *fetchOp[K, V]) run() {
 		t := ref.Time()
 		for _, d := range descs {
 			op.inflight.add(t, func() (timeCap, timeCap) { return ref.DelayedFor(0, t), ref.DelayedFor(1, t) })
-			if op.frozen && t >= op.failedAt {
+			if op.held(t) {
 				continue // held, never fetched: the source is frozen here
 			}
 			if d.listed != t {
@@ -203,7 +204,7 @@ func (op *fetchOp[K, V]) run() {
 		if !ok {
 			break
 		}
-		if op.frozen && r.time >= op.failedAt {
+		if op.held(r.time) {
 			// Its time keeps its capabilities: neither emitted nor
 			// completed, whatever the result.
 			if r.err == nil {
@@ -238,17 +239,27 @@ func (op *fetchOp[K, V]) emit(t frontier.Time, p *Part[K, V]) {
 	}
 }
 
-// freeze records a failed fetch at t: the capabilities of t (and of every
-// later time) are kept from now on, so the output frontier never passes t.
-// Queued fetches at or after t are dropped; they could not be emitted.
+// freeze records a failed fetch at t, for the fetch operators of every
+// worker of the process: the capabilities of t (and of every later time)
+// are kept from now on, so the output frontier never passes t.
 func (op *fetchOp[K, V]) freeze(t frontier.Time, err error) {
-	if !op.frozen || t < op.failedAt {
-		op.frozen, op.failedAt = true, t
+	op.inst.peers.freeze(t)
+	op.held(t)
+	op.inst.report("fetch", t, err)
+}
+
+// held reports whether the source is frozen at t: a fetch at t or before
+// it failed, on this worker or another. It takes up a failure another
+// worker recorded: queued fetches at or after its time are dropped, as
+// they could not be emitted.
+func (op *fetchOp[K, V]) held(t frontier.Time) bool {
+	if ft, ok := op.inst.peers.frozenAt(); ok && (!op.frozen || ft < op.failedAt) {
+		op.frozen, op.failedAt = true, ft
 		if op.fetcher != nil { // nil when a desc failed before any fetch
-			op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= t })
+			op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= ft })
 		}
 	}
-	op.inst.report("fetch", t, err)
+	return op.frozen && t >= op.failedAt
 }
 
 // discard is the second phase of shutdown: stop the goroutines (no fetch is

@@ -75,8 +75,10 @@ type ErrorHandler struct {
 func Halt() ErrorHandler { return ErrorHandler{} }
 
 // Signal calls fn with the error, on the worker's goroutine, and freezes the
-// source: it keeps every capability and drains nothing more, so its output
-// frontier stays at the failed part's time until the source is shut down.
+// source on every worker of the process: nothing more is emitted at the
+// failed part's time or after it, and those times keep their capabilities,
+// so the output frontier reaches that time and stays there until the
+// source is shut down.
 // fn must not be nil: Signal(nil) panics, as it would otherwise mean Halt.
 func Signal(fn func(error)) ErrorHandler {
 	if fn == nil {

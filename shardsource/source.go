@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/shardflow/shardflow/dataflow"
 	"github.com/shardflow/shardflow/frontier"
@@ -164,6 +165,32 @@ type peers struct {
 		sync.Mutex
 		all []*instance
 	}
+	// frozen is nil until a fetch fails with the handler Signal, then the
+	// least time one failed at, on any worker: every worker's fetch
+	// operator then holds that time and every later one, and the descs
+	// operator sends nothing more there.
+	frozen atomic.Pointer[frontier.Time]
+}
+
+// freeze records a failed fetch at t.
+func (p *peers) freeze(t frontier.Time) {
+	for {
+		cur := p.frozen.Load()
+		if cur != nil && *cur <= t {
+			return
+		}
+		if p.frozen.CompareAndSwap(cur, &t) {
+			return
+		}
+	}
+}
+
+// frozenAt returns the least time a fetch failed at, if one did.
+func (p *peers) frozenAt() (frontier.Time, bool) {
+	if t := p.frozen.Load(); t != nil {
+		return *t, true
+	}
+	return 0, false
 }
 
 // Close halts the source once the workers let go of it (see

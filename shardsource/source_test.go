@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/lease"
 	"github.com/shardflow/shardflow/persist"
 	"github.com/shardflow/shardflow/persist/location/mem"
 )
@@ -296,5 +298,58 @@ func TestFreezeEmitsNothingMoreAtTheFailedTime(t *testing.T) {
 	}
 	if !r.frontier().Equal(frontier.From[frontier.Time](2)) {
 		t.Fatalf("frontier %v, want frozen at [2]", r.frontier())
+	}
+}
+
+// With Signal, a fetch that fails on one worker freezes the source on every
+// worker of the process: batches written afterwards are listed, but no
+// worker emits their rows, their leases go at once, and the frontier stays
+// at the failed time. (Before, only the failing worker's fetch operator
+// froze: the other fetched and emitted the later batches, and the descs
+// operator parked their leases until shutdown.)
+func TestFreezeHoldsEveryWorker(t *testing.T) {
+	e := newEnv(t)
+	for i := range frontier.Time(4) {
+		e.appendAt(i, i+1, row(fmt.Sprintf("k%d", i), i, 1))
+	}
+	e.deleteBlobsAt(1)
+	var errs []error
+	cl := runCluster(t, e, 2, 1, Options[string, string]{
+		AsOf:         ptr(frontier.From[frontier.Time](0)),
+		ErrorHandler: Signal(func(err error) { errs = append(errs, err) }),
+	})
+	cl.tickUntil("the error", func() bool { return len(errs) > 0 })
+	if !errors.Is(errs[0], persist.ErrBlobMissing) {
+		t.Fatal(errs)
+	}
+	cl.quiesceFetch()
+	before := len(cl.rows())
+	var parked []frontier.Time
+	for _, tk := range cl.tokens {
+		tk.inst.onPark = func(ts frontier.Time, _ *lease.Lease) { parked = append(parked, ts) }
+	}
+	for i := frontier.Time(4); i < 10; i++ {
+		e.appendAt(i, i+1, row(fmt.Sprintf("late%d", i), i, 1))
+	}
+	chosen := cl.c.Workers[ChosenWorker("test_source", 2)]
+	cl.tickUntil("the descs operator at 10", func() bool {
+		for _, c := range chosen.LiveCapabilities() {
+			if strings.HasPrefix(c.Operator, "shard_source_descs(") && c.Output == 0 && c.Time == frontier.Time(10) {
+				return true
+			}
+		}
+		return false
+	})
+	cl.quiesceFetch()
+	if rows := cl.rows(); len(rows) != before {
+		t.Fatalf("rows emitted after the failure at 1: %v", rows[before:])
+	}
+	if len(parked) != 0 {
+		t.Fatalf("leases parked after the failure at 1, at %v", parked)
+	}
+	for w, p := range cl.probes {
+		if f := p.Frontier(); !f.Equal(frontier.From[frontier.Time](1)) {
+			t.Fatalf("worker %d's frontier %v, want frozen at [1]", w, f)
+		}
 	}
 }
