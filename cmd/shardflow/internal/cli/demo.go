@@ -85,7 +85,7 @@ func runDemo(ctx context.Context, g *globals) error {
 	default:
 		fmt.Fprintf(g.env.Stderr, "the sample shard %q is already in %s\n", demoShard, g.where())
 	}
-	fmt.Fprintf(g.env.Stderr, "replaying it: shardflow replay --shard %s\n", demoShard)
+	fmt.Fprintf(g.env.Stderr, "replaying it: %s\n", g.commandLine("replay", "--shard", demoShard))
 	cfg := replayConfig{shard: demoShard, snapshot: true, workers: 2, fetchConcurrency: 4, output: render.JSONL}
 	return replayShard(ctx, g, st, cfg)
 }

@@ -102,9 +102,9 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 	w := &reportWriter{w: g.env.Stdout}
 	if !exists {
 		if since != nil {
-			return errNoShard(id)
+			return st.errNoShard(id)
 		}
-		return janitorWithoutState(ctx, st.client, id, f.minAge, w)
+		return janitorWithoutState(ctx, st, id, f.minAge, w)
 	}
 	if since != nil {
 		if err := advanceSince(ctx, g, st.client, id, frontier.Time(*since), w); err != nil {
@@ -122,7 +122,7 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 			compactErr = overflowError(err)
 			fmt.Fprintf(w, "compact: merged nothing: %v\n", compactErr)
 		case errors.Is(err, persist.ErrBlobMissing) || errors.Is(err, persist.ErrBlobCorrupt):
-			compactErr = fmt.Errorf("%w (gc and the janitor ran; 'shardflow inspect --shard %s --verify' lists the parts that cannot be read, and --compact=false skips compaction)", err, id)
+			compactErr = fmt.Errorf("%w (gc and the janitor ran; '%s' lists the parts that cannot be read, and --compact=false skips compaction)", err, g.commandLine("inspect", "--shard", string(id), "--verify"))
 			fmt.Fprintf(w, "compact: merged nothing: %v\n", err)
 		case err != nil:
 			return failure(err)
@@ -151,13 +151,13 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 // whose blobs, if it has any, are the parts of a first write that died
 // before committing: nothing references them. A shard with neither state
 // nor blobs does not exist.
-func janitorWithoutState(ctx context.Context, client *persist.Client, id persist.ShardID, minAge time.Duration, w *reportWriter) error {
-	jr, err := client.Janitor(ctx, id, minAge)
+func janitorWithoutState(ctx context.Context, st *store, id persist.ShardID, minAge time.Duration, w *reportWriter) error {
+	jr, err := st.client.Janitor(ctx, id, minAge)
 	if err != nil {
 		return failure(err)
 	}
 	if jr.Listed == 0 {
-		return errNoShard(id)
+		return st.errNoShard(id)
 	}
 	fmt.Fprintf(w, "janitor: shard %q has no state, only the blobs of a first write that never committed\n", id)
 	printJanitor(w, jr, minAge)

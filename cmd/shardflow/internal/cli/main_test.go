@@ -525,3 +525,49 @@ func TestGCCollectsAFirstWriteThatNeverCommitted(t *testing.T) {
 		t.Fatalf("gc of a shard with neither state nor blobs: %d %q", code, errOut)
 	}
 }
+
+// A write interrupted once it has registered its writer (so the shard) and
+// is about to commit lets the commit finish: it writes the batch, says so,
+// and says it was interrupted. (Before, the commit took the cancelled
+// context: the write failed saying nothing was written and left the shard
+// registered and empty, and over PostgreSQL a commit cut short in flight
+// left the user not knowing whether the batch had landed.)
+func TestWriteInterruptedWhileCommitting(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer func(f func()) { beforeCommit = f }(beforeCommit)
+	beforeCommit = cancel
+	code, out, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s")
+	if code != ExitOK || out != "wrote 1 updates to shard s: upper [0] -> [1]\n" || errOut != "shardflow: interrupted while committing; the commit was let finish\n" {
+		t.Fatalf("interrupted before the commit: status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	beforeCommit = func() {}
+	if code, out, errOut := run(t, context.Background(), dir, "", "shards"); code != ExitOK || !strings.Contains(out, "\ns ") || !strings.HasSuffix(strings.TrimSpace(out), "[1]") {
+		t.Fatalf("shards after the write: %d %q %q", code, out, errOut)
+	}
+}
+
+// The commands a message suggests name the storage the command was given,
+// so that they reach the same shards. (Before, they named none, and so
+// looked in ./shardflow-data.)
+func TestHintsNameTheLocation(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	code, _, errOut := run(t, ctx, dir, "", "demo")
+	if want := "replaying it: shardflow --location " + dir + "/data replay --shard demo\n"; code != ExitOK || !strings.Contains(errOut, want) {
+		t.Fatalf("demo: status %d, stderr %q, want it to hold %q", code, errOut, want)
+	}
+	code, _, errOut = run(t, ctx, dir, "", "inspect", "--shard", "nosuch")
+	if want := "'shardflow --location " + dir + "/data shards' lists them"; code != ExitFailure || !strings.Contains(errOut, want) {
+		t.Fatalf("inspect of no shard: status %d, stderr %q, want it to hold %q", code, errOut, want)
+	}
+	g := &globals{location: "/tmp/my data", blob: "", consensus: ""}
+	if got, want := g.commandLine("replay", "--shard", "it's"), `shardflow --location '/tmp/my data' replay --shard 'it'\''s'`; got != want {
+		t.Fatalf("commandLine = %s, want %s", got, want)
+	}
+	g = &globals{location: defaultLocation, blob: "file:///b", consensus: "postgres://u:secret@h/db"}
+	if got := g.commandLine("shards"); strings.Contains(got, "secret") || !strings.HasPrefix(got, "shardflow --blob file:///b --consensus postgres://u:") {
+		t.Fatalf("commandLine with URLs = %s", got)
+	}
+}

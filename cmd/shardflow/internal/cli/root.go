@@ -191,3 +191,29 @@ func (g *globals) setup(cmd *cobra.Command) error {
 	})
 	return empty
 }
+
+// commandLine spells a shardflow command to run next, with the storage
+// flags this one was given, so that it reaches the same shards. A URL's
+// password is redacted: whoever runs it puts it back.
+func (g *globals) commandLine(args ...string) string {
+	words := []string{"shardflow"}
+	switch {
+	case g.blob != "" || g.consensus != "":
+		words = append(words, "--blob", redactURL(g.blob), "--consensus", redactURL(g.consensus))
+	case g.location != defaultLocation:
+		words = append(words, "--location", g.location)
+	}
+	words = append(words, args...)
+	for i, w := range words {
+		words[i] = shellQuote(w)
+	}
+	return strings.Join(words, " ")
+}
+
+// shellQuote quotes w for a POSIX shell, unless it needs no quoting.
+func shellQuote(w string) string {
+	if w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:=@%+,") == "" {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}

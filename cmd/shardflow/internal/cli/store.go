@@ -42,6 +42,8 @@ type store struct {
 	// blobDir is the directory of the default location's blobs, "" for a
 	// location given by URL.
 	blobDir string
+	// listShards is the command that lists the location's shards.
+	listShards string
 }
 
 func (s *store) Close() error { return s.loc.Close() }
@@ -156,7 +158,7 @@ func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptio
 		if err != nil {
 			return nil, failure(err)
 		}
-		return &store{loc: loc, client: persist.NewClient(loc, opts)}, nil
+		return &store{loc: loc, client: persist.NewClient(loc, opts), listShards: g.commandLine("shards")}, nil
 	}
 	if fi, err := os.Stat(g.location); (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, failure(fmt.Errorf("--location %s: not a directory", g.location))
@@ -184,7 +186,7 @@ func (g *globals) openAs(ctx context.Context, a access, opts persist.ClientOptio
 		return nil, failure(err)
 	}
 	g.log.Debug("opened location", "dir", g.location)
-	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob")}, nil
+	return &store{loc: loc, client: persist.NewClient(loc, opts), blobDir: filepath.Join(g.location, "blob"), listShards: g.commandLine("shards")}, nil
 }
 
 // memBlobDurableState refuses a mem:// blob store beside a consensus that
@@ -342,7 +344,7 @@ func (s *store) mustExist(ctx context.Context, id persist.ShardID) error {
 		return err
 	}
 	if !ok {
-		return errNoShard(id)
+		return s.errNoShard(id)
 	}
 	return nil
 }
@@ -357,8 +359,8 @@ func (s *store) exists(ctx context.Context, id persist.ShardID) (bool, error) {
 }
 
 // errNoShard is the failure of a command given a shard with no state.
-func errNoShard(id persist.ShardID) error {
-	return failure(fmt.Errorf("shard %q does not exist (shardflow shards lists them)", id))
+func (s *store) errNoShard(id persist.ShardID) error {
+	return failure(fmt.Errorf("shard %q does not exist ('%s' lists them)", id, s.listShards))
 }
 
 // times returns a frontier's elements.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -55,7 +56,9 @@ upper, closing the times before it.
 The input is read as a stream: at most about --buffer-bytes of updates are
 held in memory, and a larger input is written out as sorted runs that are
 merged into the batch before it is committed. A failed or interrupted write
-deletes them.
+deletes them. Once the batch is sealed, an interrupt no longer stops the
+write: its commit, which takes milliseconds, finishes (a second interrupt
+kills the process).
 
 A batch that encodes to at most --inline-max-bytes is kept in the shard's
 state rather than written as a blob file: one commit instead of a file write
@@ -161,15 +164,26 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		// A part write that may have landed: the batch was not appended.
 		appendErr = location.Determinate("write", appendErr)
 	}
+	if appendErr == nil && ctx.Err() != nil {
+		appendErr = ctx.Err()
+	}
 	var closeErr error
 	if appendErr == nil {
-		w, err := st.client.OpenWriter(ctx, id)
+		// From here on an interrupt does not stop the write: registering
+		// the shard and committing the batch take milliseconds, and cut
+		// short they would leave an empty shard, or no way to tell
+		// whether the batch landed. A second interrupt kills the process.
+		// The merges that follow some commits run within the same bound.
+		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		w, err := st.client.OpenWriter(commitCtx, id)
 		if err != nil {
 			b.Abort()
-			return interruptedOr(ctx, err)
+			return failure(err)
 		}
-		appendErr = w.AppendBatch(ctx, b, frontier.From(frontier.Time(upper)))
-		closeErr = w.Close(context.WithoutCancel(ctx))
+		beforeCommit()
+		appendErr = w.AppendBatch(commitCtx, b, frontier.From(frontier.Time(upper)))
+		closeErr = w.Close(commitCtx)
 	} else {
 		b.Abort()
 	}
@@ -182,11 +196,8 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	case errors.As(appendErr, &mismatch):
 		return failure(fmt.Errorf("shard %q: another writer moved the upper to %v while this batch was prepared for %v; nothing was written", id, mismatch.Current, mismatch.Expected))
 	case appendErr != nil && location.IsIndeterminate(appendErr):
-		why := appendErr
-		if ctx.Err() != nil {
-			why = errors.New("interrupted while writing")
-		}
-		return failure(fmt.Errorf("write: %v: the batch may or may not have been written; 'shardflow inspect --shard %s' shows whether the upper is [%d]", why, id, upper))
+		return failure(fmt.Errorf("write: %v: the batch may or may not have been written; '%s' shows whether the upper is [%d]",
+			appendErr, g.commandLine("inspect", "--shard", string(id)), upper))
 	case appendErr != nil && ctx.Err() != nil:
 		return failure(errInterrupted)
 	case appendErr != nil:
@@ -195,10 +206,20 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	if closeErr != nil {
 		g.log.Warn("closing writer", "err", closeErr)
 	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(g.env.Stderr, "shardflow: interrupted while committing; the commit was let finish")
+	}
 	g.log.Info("appended batch", "shard", id, "updates", n, "lower", lower, "upper", upper)
 	fmt.Fprintf(g.env.Stdout, "wrote %d updates to shard %s: upper [%d] -> [%d]\n", n, id, lower, upper)
 	return nil
 }
+
+// commitTimeout bounds a write's commit, which an interrupt does not stop.
+const commitTimeout = 2 * time.Minute
+
+// beforeCommit runs between the writer's registration and the commit (a
+// variable, so tests can interrupt a write there).
+var beforeCommit = func() {}
 
 // sortingDesc says what a write does between reading its input and merging
 // its runs, if it has any: it sorts the updates still in the buffer and
