@@ -57,8 +57,8 @@ func (g *globals) openInput(ctx context.Context, name string, format records.For
 	var file *os.File
 	if name != "-" {
 		var err error
-		if file, err = os.Open(name); err != nil {
-			return nil, fmt.Errorf("--input: %w", err)
+		if file, err = openFile(ctx, name); err != nil {
+			return nil, err
 		}
 		fi, err := file.Stat()
 		switch {
@@ -91,13 +91,44 @@ func (g *globals) openInput(ctx context.Context, name string, format records.For
 		cancel()
 		bar.Done()
 		if file != nil {
-			// A read from a file does not block; one from standard input
-			// may, and the goroutine then ends with the process.
-			<-done
+			// Closing it ends a read that waits on a named pipe. One from
+			// standard input may wait on, and the goroutine then ends with
+			// the process.
 			file.Close()
+			<-done
 		}
 	})
 	return &input{label: label, chunks: chunks, stop: stop}, nil
+}
+
+// openFile opens the named input. Opening a named pipe waits for a writer:
+// an interrupt ends the wait (the open goes on in the background, and
+// closes what it opens).
+func openFile(ctx context.Context, name string) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan opened)
+	go func() {
+		f, err := os.Open(name)
+		select {
+		case ch <- opened{f, err}:
+		case <-ctx.Done():
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return nil, fmt.Errorf("--input: %w", o.err)
+		}
+		return o.f, nil
+	case <-ctx.Done():
+		return nil, errInterrupted
+	}
 }
 
 // sendChunks sends rd's records in chunks, then the error that ended them
