@@ -132,6 +132,7 @@ type Options[K, V any] struct {
 	// of them, less the fetched parts waiting for the worker: a worker that
 	// does not take its results (busy, or shutting down while others are
 	// not) can hold back no more than its own goroutines.
+	// At most MaxFetchConcurrency.
 	FetchConcurrency int
 	// ResultBuffer is the capacity of the channel fetched parts wait in for
 	// each worker's fetch operator (default FetchConcurrency), as the bytes
@@ -142,6 +143,7 @@ type Options[K, V any] struct {
 	// (ResultBuffer+FetchConcurrency) times the process's workers fetched
 	// parts exist in the process, besides those the operators are
 	// decoding and emitting.
+	// At most MaxFetchConcurrency.
 	ResultBuffer int
 	// ListenRetry bounds the backoff with which the listen goroutine polls
 	// for new batches when nothing wakes it (a write through the same
@@ -181,6 +183,11 @@ type ListenRetry struct {
 	Initial, Max time.Duration
 }
 
+// MaxFetchConcurrency bounds Options.FetchConcurrency and ResultBuffer:
+// each worker starts that many goroutines, and makes a channel that many
+// parts long, when its source starts.
+const MaxFetchConcurrency = 1 << 14
+
 // withDefaults fills in the zero fields. It panics on a value no default
 // can stand for, which is a programming error like a nil Scope.
 func (o Options[K, V]) withDefaults() Options[K, V] {
@@ -192,6 +199,12 @@ func (o Options[K, V]) withDefaults() Options[K, V] {
 	}
 	if o.ResultBuffer <= 0 {
 		o.ResultBuffer = o.FetchConcurrency
+	}
+	if o.FetchConcurrency > MaxFetchConcurrency || o.ResultBuffer > MaxFetchConcurrency {
+		// Each worker starts its goroutines and makes its channel up
+		// front: far beyond this they exhaust memory, or fail in make.
+		panic(fmt.Sprintf("shardsource: Options.FetchConcurrency %d and ResultBuffer %d: each must be at most %d",
+			o.FetchConcurrency, o.ResultBuffer, MaxFetchConcurrency))
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = time.Minute

@@ -475,4 +475,14 @@ func TestOptionsOutOfDomainRefused(t *testing.T) {
 	}
 	for w.Step() {
 	}
+	// Beyond the bound each worker would start that many goroutines, or
+	// fail in make with "makechan: size out of range".
+	for _, o := range []Options[string, string]{{FetchConcurrency: math.MaxInt}, {ResultBuffer: MaxFetchConcurrency + 1}} {
+		if msg := panics(func() { o.withDefaults() }); !strings.Contains(msg, "must be at most 16384") {
+			t.Errorf("FetchConcurrency %d, ResultBuffer %d: panic %q", o.FetchConcurrency, o.ResultBuffer, msg)
+		}
+	}
+	if msg := panics(func() { Options[string, string]{FetchConcurrency: MaxFetchConcurrency}.withDefaults() }); msg != "" {
+		t.Errorf("FetchConcurrency at the bound: panic %q", msg)
+	}
 }
