@@ -68,7 +68,7 @@ janitor alone, and fails as for any unknown shard if there are no blobs.`,
 				// Each step commits on its own: what is done is kept.
 				return failure(errGCInterrupted)
 			}
-			return err
+			return readOnlyRefused("gc", "nothing was changed", err)
 		},
 	}
 	addShardFlag(cmd, &f.shard)

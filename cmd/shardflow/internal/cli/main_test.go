@@ -571,3 +571,32 @@ func TestHintsNameTheLocation(t *testing.T) {
 		t.Fatalf("commandLine with URLs = %s", got)
 	}
 }
+
+// write and gc on storage opened read-only say that they need storage they
+// can write to and what became of their work, not just a backend's
+// "store opened read-only".
+func TestReadOnlyStorageRefusedPlainly(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	if code, _, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s"); code != ExitOK {
+		t.Fatal(errOut)
+	}
+	blob, cons := "file://"+dir+"/data/blob", "sqlite://"+dir+"/data/consensus.db"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--blob", blob, "--consensus", cons + "?mode=ro", "write", "--shard", "s"}, "write needs storage it can write to, and this is read-only (drop mode=ro from a URL that has it); nothing was written: "},
+		{[]string{"--blob", blob + "?mode=ro", "--consensus", cons, "write", "--shard", "s", "--inline-max-bytes", "0"}, "write needs storage it can write to, and this is read-only (drop mode=ro from a URL that has it); nothing was written: "},
+		{[]string{"--blob", blob + "?mode=ro", "--consensus", cons + "?mode=ro", "gc", "--shard", "s"}, "gc needs storage it can write to, and this is read-only (drop mode=ro from a URL that has it); nothing was changed: "},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Main(ctx, c.args, Env{Stdin: strings.NewReader(`{"key":"a","val":1,"time":3}`), Stdout: &stdout, Stderr: &stderr})
+		if code != ExitFailure || !strings.HasPrefix(stderr.String(), "shardflow: "+c.want) {
+			t.Errorf("%v: status %d, stderr %q, want it to begin %q", c.args, code, stderr.String(), c.want)
+		}
+	}
+	if code, out, _ := run(t, ctx, dir, "", "shards"); code != ExitOK || !strings.HasSuffix(strings.TrimSpace(out), "[1]") {
+		t.Fatalf("shards after the refused writes: %d %q", code, out)
+	}
+}

@@ -358,6 +358,16 @@ func (s *store) exists(ctx context.Context, id persist.ShardID) (bool, error) {
 	return slices.Contains(ids, id), nil
 }
 
+// readOnlyRefused says, of a failure to write to storage opened read-only (a URL
+// with mode=ro, a read-only mount), that cmd needs storage it can write to
+// and what became of its work; other errors are returned as they are.
+func readOnlyRefused(cmd, outcome string, err error) error {
+	if !errors.Is(err, location.ErrReadOnly) {
+		return err
+	}
+	return failure(fmt.Errorf("%s needs storage it can write to, and this is read-only (drop mode=ro from a URL that has it); %s: %w", cmd, outcome, err))
+}
+
 // errNoShard is the failure of a command given a shard with no state.
 func (s *store) errNoShard(id persist.ShardID) error {
 	return failure(fmt.Errorf("shard %q does not exist ('%s' lists them)", id, s.listShards))

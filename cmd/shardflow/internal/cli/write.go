@@ -179,7 +179,7 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		w, err := st.client.OpenWriter(commitCtx, id)
 		if err != nil {
 			b.Abort()
-			return failure(err)
+			return failure(readOnlyRefused("write", "nothing was written", err))
 		}
 		beforeCommit()
 		appendErr = w.AppendBatch(commitCtx, b, frontier.From(frontier.Time(upper)))
@@ -201,7 +201,7 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	case appendErr != nil && ctx.Err() != nil:
 		return failure(errInterrupted)
 	case appendErr != nil:
-		return failure(appendErr)
+		return failure(readOnlyRefused("write", "nothing was written", appendErr))
 	}
 	if closeErr != nil {
 		g.log.Warn("closing writer", "err", closeErr)
