@@ -242,3 +242,42 @@ func TestPeerMessageWakesParkedWorker(t *testing.T) {
 	}
 	eachOnce(t, "parked workers", seen, 300)
 }
+
+// Workers that build one dataflow with different graphs fail with a panic
+// that says so, on the first envelope between them: progress about an
+// operator or port the receiver does not have, or a different one at the
+// same index. (Before, worker 0 applied worker 1's progress to its own
+// graph: an index out of range in the tracker, or, with as many operators
+// wired otherwise, counts at the wrong ports.)
+func TestWorkersBuildingDifferentGraphsFail(t *testing.T) {
+	for _, extra := range []string{"another operator", "another edge"} {
+		err := dataflow.Execute(dataflow.Config{Workers: 2, IdleTimeout: stallTimeout}, func(w *dataflow.Worker) {
+			probe := dataflow.NewProbeHandle[T]()
+			var inputs []*dataflow.InputHandle[T, int]
+			dataflow.Dataflow(w, "mismatched", func(s *dataflow.Scope[T]) {
+				a, sa := dataflow.NewInput[int](s)
+				b, sb := dataflow.NewInput[int](s)
+				inputs = append(inputs, a, b)
+				from := sa
+				if w.Index() == 1 && extra == "another edge" {
+					from = sb
+				}
+				dataflow.ProbeWith(from, probe)
+				if w.Index() == 1 && extra == "another operator" {
+					c, _ := dataflow.NewInput[int](s)
+					inputs = append(inputs, c)
+				}
+			})
+			for _, in := range inputs {
+				in.Close()
+			}
+			for !probe.Done() {
+				w.StepOrPark(dataflow.Forever)
+			}
+		})
+		var pe *dataflow.PanicError
+		if !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "built it with another graph") {
+			t.Fatalf("%s on worker 1: Execute = %v, want a panic saying the graphs differ", extra, err)
+		}
+	}
+}

@@ -37,8 +37,11 @@ type Envelope struct {
 	Kind     EnvelopeKind
 
 	dataflow int
-	channel  int // data: the exchange channel; control: the operator index
-	payload  any
+	// shape is the sender's shape of the dataflow (see Scope.shape), which
+	// the receiver's must equal.
+	shape   uint64
+	channel int // data: the exchange channel; control: the operator index
+	payload any
 }
 
 // Fabric moves envelopes between the workers of one Execute (or one

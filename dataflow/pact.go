@@ -158,6 +158,6 @@ func (x *exchangeConsumer[T, D]) send(p int, t T, data []D) {
 	op := x.in.meta.op
 	w, scope := op.w, op.scope
 	scope.count(&x.in.meta.counts, t, +1)
-	w.fabric.Send(Envelope{From: w.index, To: p, Kind: DataEnvelope, dataflow: scope.index, channel: x.channel,
+	w.fabric.Send(Envelope{From: w.index, To: p, Kind: DataEnvelope, dataflow: scope.index, shape: scope.shape, channel: x.channel,
 		payload: Message[T, D]{Time: t, Data: data}})
 }

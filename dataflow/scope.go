@@ -1,7 +1,10 @@
 package dataflow
 
 import (
+	"encoding/binary"
 	"errors"
+	"fmt"
+	"hash/fnv"
 
 	"github.com/shardflow/shardflow/frontier"
 )
@@ -30,6 +33,11 @@ type Scope[T frontier.Timestamp[T]] struct {
 	deferred []func()
 
 	tracker *tracker[T] // nil until the dataflow is finalized
+	// shape hashes the graph (its operators' ports and the edges between
+	// them), set when the dataflow is finalized: every worker must build
+	// the same, and what a worker receives from one whose shape differs
+	// would name operators and ports it does not have, or other ones.
+	shape uint64
 	// pending accumulates this worker's progress since the last flush:
 	// consumed and produced messages and capability changes. It is
 	// reported as one atomic batch.
@@ -118,8 +126,9 @@ func (s *Scope[T]) Index() int { return s.w.index }
 // Peers returns the number of workers.
 func (s *Scope[T]) Peers() int { return s.w.peers }
 
-func (s *Scope[T]) dataflowName() string { return s.name }
-func (s *Scope[T]) dataflowIndex() int   { return s.index }
+func (s *Scope[T]) dataflowName() string  { return s.name }
+func (s *Scope[T]) dataflowIndex() int    { return s.index }
+func (s *Scope[T]) dataflowShape() uint64 { return s.shape }
 
 func (s *Scope[T]) finalize() error {
 	for _, l := range s.loops {
@@ -154,6 +163,7 @@ func (s *Scope[T]) finalize() error {
 		return &GraphError{Dataflow: s.name, Reason: ErrCycle, Path: names}
 	}
 	s.tracker = newTracker(g)
+	s.shape = graphShape(g)
 	var zero T
 	for i, op := range s.ops {
 		for o := range op.outputs {
@@ -167,6 +177,27 @@ func (s *Scope[T]) finalize() error {
 	}
 	s.deferred = nil
 	return nil
+}
+
+// graphShape hashes g's operators, their ports and the edges between them.
+func graphShape[T frontier.Timestamp[T]](g graph[T]) uint64 {
+	h := fnv.New64a()
+	var buf []byte
+	put := func(v int) { buf = binary.AppendUvarint(buf, uint64(v)) }
+	put(len(g.outputs))
+	for op := range g.outputs {
+		put(len(g.internal[op]))
+		put(g.outputs[op])
+		for _, targets := range g.edges[op] {
+			put(len(targets))
+			for _, l := range targets {
+				put(int(l.op))
+				put(int(l.port))
+			}
+		}
+	}
+	h.Write(buf)
+	return h.Sum64()
 }
 
 // findCycle returns the operators along a cycle of the graph that passes
@@ -254,6 +285,11 @@ func (s *Scope[T]) receive(e Envelope) {
 	if s.retired {
 		return
 	}
+	if e.shape != s.shape {
+		panic(fmt.Sprintf("dataflow %q: worker %d built it with another graph than worker %d did "+
+			"(operators, ports or edges differ): every worker must build the same dataflows, in the same order",
+			s.name, e.From, s.w.index))
+	}
 	switch e.Kind {
 	case ProgressEnvelope:
 		s.tracker.apply(e.payload.(*progressMsg[T]).batch)
@@ -286,7 +322,7 @@ func (s *Scope[T]) flush() {
 	s.dirty = true
 	for p := range s.w.peers {
 		if p != s.w.index {
-			s.w.fabric.Send(Envelope{From: s.w.index, To: p, Kind: ProgressEnvelope, dataflow: s.index, payload: msg})
+			s.w.fabric.Send(Envelope{From: s.w.index, To: p, Kind: ProgressEnvelope, dataflow: s.index, shape: s.shape, payload: msg})
 		}
 	}
 }

@@ -42,7 +42,7 @@ func (b *Button) Press() {
 		for p := range w.peers {
 			if p != w.index {
 				w.fabric.Send(Envelope{From: w.index, To: p, Kind: ControlEnvelope,
-					dataflow: b.op.df.dataflowIndex(), channel: b.op.index})
+					dataflow: b.op.df.dataflowIndex(), shape: b.op.df.dataflowShape(), channel: b.op.index})
 			}
 		}
 	}

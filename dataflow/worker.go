@@ -105,6 +105,7 @@ type operator struct {
 type dataflowRuntime interface {
 	dataflowName() string
 	dataflowIndex() int
+	dataflowShape() uint64
 	receive(e Envelope)
 	propagate()
 	flush()
