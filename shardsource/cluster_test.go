@@ -100,12 +100,13 @@ func dumpGoroutines() string {
 	return f.Name()
 }
 
-// quiescent reports whether nothing can happen without outside input: every
-// source settled (checked first: a goroutine's last activation is then
-// already visible), every worker idle, nothing in flight.
-func (cl *cluster) quiescent() bool {
+// quiescent reports whether nothing can happen without outside input:
+// every source settled (checked first: a goroutine's last activation is
+// then already visible), every worker idle, nothing in flight. settled
+// says whether one source has settled.
+func (cl *cluster) quiescent(settled func(*Tokens) bool) bool {
 	for _, tk := range cl.tokens {
-		if !tk.Settled() {
+		if !settled(tk) {
 			return false
 		}
 	}
@@ -120,37 +121,26 @@ func (cl *cluster) quiescent() bool {
 	return true
 }
 
+// quiesce ticks until the cluster is quiescent.
 func (cl *cluster) quiesce() {
 	cl.t.Helper()
-	cl.tickUntil("quiescence", func() bool {
-		cl.c.Fabric.DeliverAll(cl.c.Rand)
-		cl.c.StepAll()
-		return cl.quiescent()
-	})
+	cl.settle("quiescence", (*Tokens).Settled)
 }
 
 // quiesceFetch is quiesce for a source whose listen goroutine goes on
-// listening (a shard still open for writes): the fetch goroutines settled,
-// every worker idle, nothing in flight.
+// listening (a shard still open for writes): it waits for the fetch
+// goroutines to settle, not for the listen.
 func (cl *cluster) quiesceFetch() {
 	cl.t.Helper()
-	cl.tickUntil("the fetches' quiescence", func() bool {
+	cl.settle("the fetches' quiescence", (*Tokens).FetchSettled)
+}
+
+func (cl *cluster) settle(what string, settled func(*Tokens) bool) {
+	cl.t.Helper()
+	cl.tickUntil(what, func() bool {
 		cl.c.Fabric.DeliverAll(cl.c.Rand)
 		cl.c.StepAll()
-		for _, tk := range cl.tokens {
-			if !tk.FetchSettled() {
-				return false
-			}
-		}
-		if cl.c.Fabric.InFlight() > 0 {
-			return false
-		}
-		for _, w := range cl.c.Workers {
-			if !w.Idle() {
-				return false
-			}
-		}
-		return true
+		return cl.quiescent(settled)
 	})
 }
 
