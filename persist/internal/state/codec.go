@@ -141,6 +141,9 @@ func Decode(data []byte) (State, error) {
 	if msg.Version == 0 {
 		return State{}, fmt.Errorf("%w: no version", ErrCorrupt)
 	}
+	if err := checkFrontiers(&msg); err != nil {
+		return State{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
 	s := State{
 		ShardID:          msg.ShardId,
 		Since:            decodeFrontier(msg.Since),
@@ -202,6 +205,32 @@ func Decode(data []byte) (State, error) {
 		return State{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return s, nil
+}
+
+// checkFrontiers refuses a frontier of more than one time: times are
+// totally ordered, so Encode never writes one, and decoding it would keep
+// its least time and hide the damage.
+func checkFrontiers(msg *statepb.ShardState) error {
+	const many = "has more than one time"
+	if len(msg.Since) > 1 || len(msg.Upper) > 1 {
+		return fmt.Errorf("since %v or upper %v %s", msg.Since, msg.Upper, many)
+	}
+	for i, b := range msg.Batches {
+		if len(b.Lower) > 1 || len(b.Upper) > 1 || len(b.Since) > 1 {
+			return fmt.Errorf("batch %d: lower %v, upper %v or since %v %s", i, b.Lower, b.Upper, b.Since, many)
+		}
+	}
+	for _, r := range msg.Readers {
+		if len(r.Since) > 1 {
+			return fmt.Errorf("reader %q: since %v %s", r.Id, r.Since, many)
+		}
+	}
+	for _, w := range msg.Writers {
+		if len(w.MostRecentUpper) > 1 {
+			return fmt.Errorf("writer %q: upper %v %s", w.Id, w.MostRecentUpper, many)
+		}
+	}
+	return nil
 }
 
 func encodeFrontier(f Frontier) []uint64 {

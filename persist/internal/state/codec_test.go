@@ -111,11 +111,14 @@ func TestDecodeCorrupt(t *testing.T) {
 		"garbage":   []byte("\xff\xff\xff\xff"),
 		"truncated": newerEncoding(t, 1)[:20],
 		"empty":     nil,
-		"gap": func() []byte {
-			m := &statepb.ShardState{Version: 1, Upper: []uint64{5}, Batches: []*statepb.Batch{{Lower: []uint64{0}, Upper: []uint64{2}}}}
-			b, _ := proto.Marshal(m)
-			return b
-		}(),
+		"gap":       marshalPB(&statepb.ShardState{Version: 1, Upper: []uint64{5}, Batches: []*statepb.Batch{{Lower: []uint64{0}, Upper: []uint64{2}}}}),
+		// Times are totally ordered: Encode never writes a frontier of two,
+		// and decoding one kept its least time. (Before, these decoded.)
+		"shard upper [5 3]":  marshalPB(&statepb.ShardState{Version: 1, Upper: []uint64{5, 3}}),
+		"shard since [0 9]":  marshalPB(&statepb.ShardState{Version: 1, Since: []uint64{0, 9}}),
+		"batch upper [3 5]":  marshalPB(&statepb.ShardState{Version: 1, Upper: []uint64{3}, Batches: []*statepb.Batch{{Lower: []uint64{0}, Upper: []uint64{3, 5}}}}),
+		"reader since [2 1]": marshalPB(&statepb.ShardState{Version: 1, Readers: []*statepb.Reader{{Id: "r", Since: []uint64{2, 1}}}}),
+		"writer upper [4 4]": marshalPB(&statepb.ShardState{Version: 1, Writers: []*statepb.Writer{{Id: "w", MostRecentUpper: []uint64{4, 4}}}}),
 	} {
 		if _, err := Decode(data); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: got %v, want ErrCorrupt", name, err)
@@ -124,6 +127,14 @@ func TestDecodeCorrupt(t *testing.T) {
 	if _, err := Decode(good); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func marshalPB(m *statepb.ShardState) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func TestEncodeRoundTrip(t *testing.T) {

@@ -11,19 +11,13 @@ import (
 func locationSeqNo(v uint64) location.SeqNo { return location.SeqNo(v) }
 
 // validate checks the structural invariants every decoded state must hold,
-// so that bad bytes are an error here and never a panic later: frontiers of
-// a total order have at most one element, batches are contiguous from some
-// lower up to the shard's upper, readers and writers are sorted and unique.
+// so that bad bytes are an error here and never a panic later: batches are
+// contiguous from some lower up to the shard's upper, readers and writers
+// are sorted and unique. (That each frontier has at most one time is
+// checked on the bytes, by checkFrontiers: a decoded frontier keeps only
+// its least.)
 func (s State) validate() error {
-	for _, f := range []Frontier{s.Since, s.Upper} {
-		if f.Len() > 1 {
-			return fmt.Errorf("frontier %v has more than one element", f)
-		}
-	}
 	for i, b := range s.Batches {
-		if b.Lower.Len() > 1 || b.Upper.Len() > 1 || b.Since.Len() > 1 {
-			return fmt.Errorf("batch %d: frontier with more than one element", i)
-		}
 		if !frontier.LessEqual(b.Lower, b.Upper) {
 			return fmt.Errorf("batch %d: lower %v beyond upper %v", i, b.Lower, b.Upper)
 		}
