@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -41,20 +40,9 @@ func arrowRows(data []byte) (us []Update, err error) {
 			}
 			switch r := cr.(type) {
 			case *file.ByteArrayColumnChunkReader:
-				vals := make([]parquet.ByteArray, n+1)
-				var got int
-				for got < int(n) {
-					_, k, err := r.ReadBatch(n-int64(got), vals[got:], nil, nil)
-					if err != nil {
-						return nil, err
-					}
-					if k == 0 {
-						return nil, fmt.Errorf("col %d: %d of %d values", c, got, n)
-					}
-					got += k
-				}
-				if r.HasNext() {
-					return nil, fmt.Errorf("col %d: more values", c)
+				vals, err := readColumn(c, n, r.ReadBatch, r.HasNext)
+				if err != nil {
+					return nil, err
 				}
 				for i := range rows {
 					v := bytes.Clone(vals[i])
@@ -65,20 +53,9 @@ func arrowRows(data []byte) (us []Update, err error) {
 					}
 				}
 			case *file.Int64ColumnChunkReader:
-				vals := make([]int64, n+1)
-				var got int
-				for got < int(n) {
-					_, k, err := r.ReadBatch(n-int64(got), vals[got:], nil, nil)
-					if err != nil {
-						return nil, err
-					}
-					if k == 0 {
-						return nil, fmt.Errorf("col %d: %d of %d values", c, got, n)
-					}
-					got += k
-				}
-				if r.HasNext() {
-					return nil, fmt.Errorf("col %d: more values", c)
+				vals, err := readColumn(c, n, r.ReadBatch, r.HasNext)
+				if err != nil {
+					return nil, err
 				}
 				for i := range rows {
 					if c == colTime {
@@ -93,6 +70,26 @@ func arrowRows(data []byte) (us []Update, err error) {
 		}
 	}
 	return us, nil
+}
+
+// readColumn reads column c's n values of one row group with an arrow-go
+// typed column reader's ReadBatch, and fails if it has fewer or more.
+func readColumn[V any](c int, n int64, readBatch func(int64, []V, []int16, []int16) (int64, int, error), hasNext func() bool) ([]V, error) {
+	vals := make([]V, n)
+	for got := 0; got < int(n); {
+		_, k, err := readBatch(n-int64(got), vals[got:], nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if k == 0 {
+			return nil, fmt.Errorf("col %d: %d of %d values", c, got, n)
+		}
+		got += k
+	}
+	if hasNext() {
+		return nil, fmt.Errorf("col %d: more values", c)
+	}
+	return vals, nil
 }
 
 // FuzzDecodeArrow holds Decode to arrow-go's reading of the same bytes:
