@@ -22,4 +22,8 @@ var (
 	// ErrInvalidKey: a consensus key that is not valid UTF-8, holds a NUL
 	// or is longer than MaxKeyBytes (see CheckKey). Nothing changed.
 	ErrInvalidKey = errors.New("location: invalid consensus key")
+	// ErrInvalidBlobKey: a blob key the backend cannot keep apart from
+	// other keys (the file backend's: one whose path cleans to another
+	// key's, such as "/x" or "a/./b"). Nothing changed.
+	ErrInvalidBlobKey = errors.New("location: invalid blob key")
 )

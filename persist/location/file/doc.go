@@ -36,6 +36,14 @@
 // directory after it is indeterminate (the value is visible, but may not
 // survive a crash).
 //
+// # Keys
+//
+// A key is a path below the directory, as fileblob escapes it. A key
+// whose path would clean into another key's (a leading slash, a "."
+// segment, a last ".." segment) or into none (the empty key) is refused by
+// every call with location.ErrInvalidBlobKey: "a/./b" and "a/b" would
+// otherwise share one file. persist's keys never have such a form.
+//
 // # What List shows
 //
 // No attribute sidecars are written; any <key>.attrs files an older writer

@@ -135,11 +135,33 @@ func openBucket(root string, create bool) (*Blob, error) {
 	return b, nil
 }
 
+// checkKey refuses, with ErrInvalidBlobKey, a key whose file fileblob
+// would share with another key or put at the root: it cleans the path it
+// makes of a key, so a leading slash, a "." segment or a last ".." segment
+// names the file of another key ("/x" is "x", "a/./b" is "a/b", "a/b/.."
+// is "a"), and "" names none. (fileblob escapes what else a path would
+// lose: a second slash, a last one, the slash after "..".)
+func (b *Blob) checkKey(op, key string) error {
+	aliases := key == "" || key[0] == '/'
+	var last string
+	for seg := range strings.SplitSeq(key, "/") { // allocates nothing: it is on every read
+		aliases = aliases || seg == "."
+		last = seg
+	}
+	if aliases || last == ".." {
+		return location.Determinate(op, fmt.Errorf("file: %s: key %q: %w", b.root, key, location.ErrInvalidBlobKey))
+	}
+	return nil
+}
+
 // Delete implements location.Blob. The removal is not synced (see the
 // package documentation). A key that names a directory (of other keys) is
 // missing, as Get and Exists have it: fileblob would remove the directory,
 // or fail on one that is not empty.
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
+	if err := b.checkKey("blob delete", key); err != nil {
+		return false, err
+	}
 	ok, err := b.Exists(ctx, key)
 	if err != nil || !ok {
 		return false, err
@@ -158,6 +180,9 @@ var errNotAFile = errors.New("file: driver did not expose its temporary file")
 // Set implements location.Blob: the value is durable when it returns nil.
 func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 	const op = "blob set"
+	if err := b.checkKey(op, key); err != nil {
+		return err
+	}
 	b.forgetMissing(key)
 	var tmp string
 	err := b.gc.SetWith(ctx, key, value, func(file any) error {

@@ -24,6 +24,9 @@ func (b *Blob) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // look for an attributes file and build a reader, which cost a third of a
 // part's read. Other keys are read through fileblob.
 func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, bool, error) {
+	if err := b.checkKey("blob get", key); err != nil {
+		return nil, false, err
+	}
 	path, ok := b.plainPath(key)
 	if !ok {
 		return b.gc.GetInto(ctx, key, dst)
@@ -42,6 +45,9 @@ func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, boo
 // Exists implements location.Exister: a stat of the key's file, not the
 // listing of its directory that fileblob would make.
 func (b *Blob) Exists(ctx context.Context, key string) (bool, error) {
+	if err := b.checkKey("blob exists", key); err != nil {
+		return false, err
+	}
 	path, ok := b.plainPath(key)
 	if !ok {
 		return b.gc.Exists(ctx, key)
