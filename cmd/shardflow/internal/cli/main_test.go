@@ -536,13 +536,23 @@ func TestWriteInterruptedWhileCommitting(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	defer func(f func()) { beforeCommit = f }(beforeCommit)
-	beforeCommit = cancel
+	defer func(f func(*store)) { beforeCommit = f }(beforeCommit)
+	beforeCommit = func(*store) { cancel() }
 	code, out, errOut := run(t, ctx, dir, `{"key":"a","val":1,"time":0}`, "write", "--shard", "s")
 	if code != ExitOK || out != "wrote 1 updates to shard s: upper [0] -> [1]\n" || errOut != "shardflow: interrupted while committing; the commit was let finish\n" {
 		t.Fatalf("interrupted before the commit: status %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	beforeCommit = func() {}
+	// A commit that fails while interrupted fails for its own reason,
+	// which says nothing was written; not as if the interrupt had stopped
+	// it. (Before, it said "interrupted; nothing was written".)
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	beforeCommit = func(st *store) { cancel(); st.loc.Consensus.Close() }
+	code, out, errOut = run(t, ctx, dir, `{"key":"b","val":1,"time":1}`, "write", "--shard", "s")
+	if code != ExitFailure || out != "" || !strings.Contains(errOut, location.ErrClosed.Error()) {
+		t.Fatalf("interrupted while a failing commit ran: status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	beforeCommit = func(*store) {}
 	if code, out, errOut := run(t, context.Background(), dir, "", "shards"); code != ExitOK || !strings.Contains(out, "\ns ") || !strings.HasSuffix(strings.TrimSpace(out), "[1]") {
 		t.Fatalf("shards after the write: %d %q %q", code, out, errOut)
 	}

@@ -164,11 +164,16 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 		// A part write that may have landed: the batch was not appended.
 		appendErr = location.Determinate("write", appendErr)
 	}
-	if appendErr == nil && ctx.Err() != nil {
-		appendErr = ctx.Err()
-	}
+	var mismatch *persist.UpperMismatchError
+	var overflow *persist.DiffOverflowError
 	var closeErr error
-	if appendErr == nil {
+	switch {
+	case ctx.Err() != nil && !errors.As(appendErr, &overflow):
+		// Interrupted before the commit, while the batch was sealed or
+		// just after: nothing is committed.
+		b.Abort()
+		return failure(errInterrupted)
+	case appendErr == nil:
 		// From here on an interrupt does not stop the write: registering
 		// the shard and committing the batch take milliseconds, and cut
 		// short they would leave an empty shard, or no way to tell
@@ -181,14 +186,12 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 			b.Abort()
 			return failure(readOnlyRefused("write", "nothing was written", err))
 		}
-		beforeCommit()
+		beforeCommit(st)
 		appendErr = w.AppendBatch(commitCtx, b, frontier.From(frontier.Time(upper)))
 		closeErr = w.Close(commitCtx)
-	} else {
+	default:
 		b.Abort()
 	}
-	var mismatch *persist.UpperMismatchError
-	var overflow *persist.DiffOverflowError
 	switch {
 	case errors.As(appendErr, &overflow):
 		return failure(fmt.Errorf("%s: the diffs of key %s val %s at time %d in this input sum out of the int64 range, which a diff cannot hold; nothing was written",
@@ -198,8 +201,6 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 	case appendErr != nil && location.IsIndeterminate(appendErr):
 		return failure(fmt.Errorf("write: %v: the batch may or may not have been written; '%s' shows whether the upper is [%d]",
 			appendErr, g.commandLine("inspect", "--shard", string(id)), upper))
-	case appendErr != nil && ctx.Err() != nil:
-		return failure(errInterrupted)
 	case appendErr != nil:
 		return failure(readOnlyRefused("write", "nothing was written", appendErr))
 	}
@@ -218,8 +219,8 @@ func runWrite(ctx context.Context, g *globals, f writeFlags) error {
 const commitTimeout = 2 * time.Minute
 
 // beforeCommit runs between the writer's registration and the commit (a
-// variable, so tests can interrupt a write there).
-var beforeCommit = func() {}
+// variable, so tests can interrupt a write there, or break its store).
+var beforeCommit = func(*store) {}
 
 // sortingDesc says what a write does between reading its input and merging
 // its runs, if it has any: it sorts the updates still in the buffer and
