@@ -51,9 +51,9 @@ func requestOf[T frontier.Timestamp[T]](c *dataflow.Capability[T]) request[T] {
 // second request for a time already pending, or ready and not yet handed
 // to ForEach's f, with a capability for the same output, is merged into
 // the first (its capability is dropped): each time fires once per output
-// requested, with that output's capability. A request from f for the time f is handling is a
-// new one; make it with c.Delayed(c.Time()), not with the capability f was
-// handed, which ForEach drops when f returns.
+// requested, with that output's capability. A request from f for the time
+// f is handling is a new one; make it with c.Delayed(c.Time()), not with
+// the capability f was handed, which ForEach drops when f returns.
 func (n *Notificator[T]) NotifyAt(c *dataflow.Capability[T]) {
 	if _, ok := n.requested[requestOf(c)]; ok {
 		c.Drop()
@@ -80,9 +80,9 @@ func (n *Notificator[T]) isReady(t T) bool {
 
 // ForEach calls f with a capability at each requested time that every
 // watched frontier has passed, in time order (Timestamp.Compare; the
-// requests of one time by output), then drops it: f uses it to send at that time, or keeps a later one with
-// Delayed. Times requested from within f are considered after the ones
-// already ready.
+// requests of one time by output), then drops it: f uses it to send at
+// that time, or keeps a later one with Delayed. Times requested from
+// within f are considered after the ones already ready.
 func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 	for {
 		n.takeReady()

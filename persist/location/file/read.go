@@ -103,7 +103,7 @@ func readFile(path string, dst []byte) ([]byte, bool, error) {
 // key.
 func (b *Blob) plainPath(key string) (string, bool) {
 	// fileblob escapes the slash of a "../", wherever it is.
-	if key == "" || strings.Contains(key, "__0x") || strings.HasSuffix(key, ".attrs") || strings.Contains(key, "../") {
+	if key == "" || strings.Contains(key, "__0x") || strings.HasSuffix(key, attrsSuffix) || strings.Contains(key, "../") {
 		return "", false
 	}
 	for seg := range strings.SplitSeq(key, "/") {

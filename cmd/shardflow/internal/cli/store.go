@@ -358,9 +358,10 @@ func (s *store) exists(ctx context.Context, id persist.ShardID) (bool, error) {
 	return slices.Contains(ids, id), nil
 }
 
-// readOnlyRefused says, of a failure to write to storage opened read-only (a URL
-// with mode=ro, a read-only mount), that cmd needs storage it can write to
-// and what became of its work; other errors are returned as they are.
+// readOnlyRefused says, of a failure to write to storage opened read-only
+// (a URL with mode=ro, a read-only mount), that cmd needs storage it can
+// write to and what became of its work; other errors are returned as they
+// are.
 func readOnlyRefused(cmd, outcome string, err error) error {
 	if !errors.Is(err, location.ErrReadOnly) {
 		return err
