@@ -87,18 +87,7 @@ func TestListUnescapesLikeFileblob(t *testing.T) {
 	const alphabet = "ab/._0x\x01 ü"
 	fixed := []string{"s/p/w-1.parquet", "a//b", "x../y", "__0x41__", "a/__0x2f__/b", "end/", "c-z", "c/d", "a.../b", "a\x01b", "__0x__", "__0xzz__", "__0x7fffffff__"}
 	values := map[string]string{}
-	for i := range 300 {
-		var key string
-		if i < len(fixed) {
-			key = fixed[i]
-		} else {
-			runes := []rune(alphabet)
-			k := make([]rune, 1+rng.IntN(10))
-			for j := range k {
-				k[j] = runes[rng.IntN(len(runes))]
-			}
-			key = string(k)
-		}
+	for _, key := range keysToTry(rng, 300, 10, alphabet, fixed) {
 		if err := b.Set(t.Context(), key, []byte(key)); err != nil {
 			continue // a key fileblob refuses, or a directory of another key
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,18 +27,7 @@ func TestPlainPathIsFileblobsPath(t *testing.T) {
 	const alphabet = "abAB09-_./ %ü"
 	fixed := []string{"s/p/w-1.parquet", "a..b", ".hidden", "x.attrs", "__0x41__", "a//b", "a/./b", "a/../b", "end/", "/lead", "ü", "a b", "-/BB../b", "x../y/z..", "a.../b"}
 	plain := 0
-	for i := range 400 {
-		var key string
-		if i < len(fixed) {
-			key = fixed[i]
-		} else {
-			runes := []rune(alphabet)
-			k := make([]rune, 1+rng.IntN(12))
-			for j := range k {
-				k[j] = runes[rng.IntN(len(runes))]
-			}
-			key = string(k)
-		}
+	for _, key := range keysToTry(rng, 400, 12, alphabet, fixed) {
 		value := []byte(key + "!")
 		if err := b.Set(t.Context(), key, value); err != nil {
 			continue // a key fileblob refuses, or a directory of another key
@@ -95,6 +85,21 @@ func TestPlainReadEdges(t *testing.T) {
 	if _, _, err := b.GetInto(t.Context(), "dir/k", nil); !errors.Is(err, location.ErrClosed) || location.IsIndeterminate(err) {
 		t.Errorf("GetInto after Close: %v", err)
 	}
+}
+
+// keysToTry returns the fixed keys, then random ones of 1 to maxRunes
+// runes of alphabet: n keys in all.
+func keysToTry(rng *rand.Rand, n, maxRunes int, alphabet string, fixed []string) []string {
+	keys := slices.Clone(fixed)
+	runes := []rune(alphabet)
+	for len(keys) < n {
+		k := make([]rune, 1+rng.IntN(maxRunes))
+		for j := range k {
+			k[j] = runes[rng.IntN(len(runes))]
+		}
+		keys = append(keys, string(k))
+	}
+	return keys
 }
 
 // FuzzPlainPath: for any key, what Set wrote is what GetInto reads, straight
