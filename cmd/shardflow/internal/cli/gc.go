@@ -104,7 +104,10 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		if since != nil {
 			return st.errNoShard(id)
 		}
-		return janitorWithoutState(ctx, st, id, f.minAge, w)
+		if err := janitorWithoutState(ctx, st, id, f.minAge, w); err != nil {
+			return err
+		}
+		return w.failed(nil)
 	}
 	if since != nil {
 		if err := advanceSince(ctx, g, st.client, id, frontier.Time(*since), w); err != nil {
@@ -141,10 +144,7 @@ func runGC(ctx context.Context, g *globals, f gcFlags) error {
 		return failure(errors.Join(compactErr, err))
 	}
 	printJanitor(w, jr, f.minAge)
-	if w.err != nil {
-		return failure(errors.Join(compactErr, fmt.Errorf("gc ran, but its report could not be written: %w", w.err)))
-	}
-	return failure(compactErr)
+	return w.failed(compactErr)
 }
 
 // janitorWithoutState runs the janitor alone on a shard with no state,
@@ -161,9 +161,6 @@ func janitorWithoutState(ctx context.Context, st *store, id persist.ShardID, min
 	}
 	fmt.Fprintf(w, "janitor: shard %q has no state, only the blobs of a first write that never committed\n", id)
 	printJanitor(w, jr, minAge)
-	if w.err != nil {
-		return failure(fmt.Errorf("the janitor ran, but its report could not be written: %w", w.err))
-	}
 	return nil
 }
 
@@ -178,6 +175,15 @@ func printJanitor(w io.Writer, jr persist.JanitorReport, minAge time.Duration) {
 type reportWriter struct {
 	w   io.Writer
 	err error
+}
+
+// failed is gc's failure: err, and that the report could not be written if
+// one of its writes failed.
+func (r *reportWriter) failed(err error) error {
+	if r.err != nil {
+		err = errors.Join(err, fmt.Errorf("gc ran, but its report could not be written: %w", r.err))
+	}
+	return failure(err)
 }
 
 func (r *reportWriter) Write(p []byte) (int, error) {
