@@ -52,9 +52,10 @@ type ClientOptions struct {
 	// never). A small append then costs one compare-and-set and no blob
 	// write. InlineTotalMaxBytes bounds the inline bytes of one shard's
 	// state (default 256 KiB): beyond it appends write blobs until merging
-	// moves inline parts out. A writer judges it by the state its client
-	// saw last: writers on other clients can each go past it by one part
-	// before they see the total.
+	// moves inline parts out. An append that finds, at its
+	// compare-and-set, that others have filled the room its client's
+	// cached state showed writes its part to blob and tries again, so no
+	// append takes the state past its client's cap.
 	InlineWriteMaxBytes, InlineTotalMaxBytes int64
 	// MergeFanIn is how many consecutive batches of about the same size a
 	// writer lets accumulate before it merges them into one batch, right

@@ -45,9 +45,9 @@
 // ClientOptions.InlineWriteMaxBytes (default 4 KiB) is kept in the state
 // itself rather than written as a blob, while the state's inline bytes stay
 // under InlineTotalMaxBytes: a small append then costs one compare-and-set.
-// (A writer judges that by the state its client saw last, so writers on
-// other clients appending meanwhile can each take the total past the cap by
-// one part, InlineWriteMaxBytes at most, before they see it.)
+// (A writer judges the room by the state its client saw last; if appends
+// on other clients have filled it meanwhile, the compare-and-set finds so,
+// and the part is written to blob before the append tries again.)
 // Since every append rewrites the whole state, the writer keeps the number
 // of batches small: after an append that completes a run of MergeFanIn
 // consecutive batches of about the same size, it merges them into one

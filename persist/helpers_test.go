@@ -62,7 +62,10 @@ func newEnv() *env {
 	return &env{clock: clk, blob: b, cons: c, loc: Location{Blob: b, Consensus: c}}
 }
 
-func (e *env) client(opts ClientOptions) *Client {
+func (e *env) client(opts ClientOptions) *Client { return e.clientOn(e.loc.Blob, opts) }
+
+// clientOn is client with blob in place of e.loc.Blob.
+func (e *env) clientOn(blob location.Blob, opts ClientOptions) *Client {
 	if opts.Clock == nil {
 		opts.Clock = e.clock
 	}
@@ -75,7 +78,7 @@ func (e *env) client(opts ClientOptions) *Client {
 	if opts.ListenPollMin == 0 {
 		opts.ListenPollMin, opts.ListenPollMax = time.Millisecond, 5*time.Millisecond
 	}
-	return NewClient(e.loc, opts)
+	return NewClient(Location{Blob: blob, Consensus: e.loc.Consensus}, opts)
 }
 
 func ts(t frontier.Time) Frontier { return frontier.From(t) }

@@ -3,12 +3,15 @@ package persist
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
+	"github.com/shardflow/shardflow/persist/location"
 )
 
 // TestSmallAppendIsInline: a small append keeps its part in state and
@@ -114,21 +117,116 @@ func TestInlineBytesBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inline, largest int64
-	for _, b := range st.Batches {
-		for _, p := range b.Parts {
-			if p.Format == int32(state.FormatParquetV1Inline) {
-				inline += p.Bytes
-				largest = max(largest, p.Bytes)
-			}
-		}
-	}
+	inline, largest := inlineParts(st)
 	if inline > total || inline < total-largest {
 		t.Fatalf("%d inline bytes, want the %d allowed, less at most one part (%d)", inline, total, largest)
 	}
 	if blobCount(t, e.blob, "s/") == 0 {
 		t.Fatal("no append wrote a blob past the inline bound")
 	}
+}
+
+// TestInlineCapHoldsAcrossClients: a writer whose client cached the state
+// before another client's append filled the inline room finds so at its
+// compare-and-set, writes its part to blob and appends it there; the
+// state never holds more inline bytes than the cap.
+func TestInlineCapHoldsAcrossClients(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	one := []Update{up("a", "1", 0, 1)}
+	data, _, err := part.Encode(mustConsolidate(t, one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Room for one part of this size, not two.
+	opts := ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: int64(len(data)) * 3 / 2}
+	ca, cb := e.client(opts), e.client(opts)
+	wa, err := ca.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := cb.OpenWriter(ctx, "s") // cb caches a state with no inline bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wa.CompareAndAppend(ctx, one, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ca.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := inlineParts(st); n > opts.InlineTotalMaxBytes {
+		t.Fatalf("state holds %d inline bytes, cap %d", n, opts.InlineTotalMaxBytes)
+	}
+	if f := st.Batches[1].Parts[0].Format; f != int32(state.FormatParquetV1) {
+		t.Fatalf("second append's part has format %d, want a blob part", f)
+	}
+	if n := blobCount(t, e.blob, "s/"); n != 1 {
+		t.Fatalf("%d blobs, want the second append's part", n)
+	}
+	r, _ := ca.OpenReader(ctx, "s", "")
+	want := contents{}
+	want.add("a", "1", 1, 1)
+	want.add("b", "2", 1, 1)
+	if got := snapshotContents(t, ca, r, 1); !equalContents(got, want) {
+		t.Fatalf("snapshot %v, want %v", got, want)
+	}
+	if v, err := ca.Verify(ctx, "s"); err != nil || !v.OK() {
+		t.Fatalf("verify: %+v, %v", v, err)
+	}
+}
+
+// TestInlineCapBlobWriteFails: when the part that no longer fits inline
+// cannot be written to blob, the append fails determinately and commits
+// nothing.
+func TestInlineCapBlobWriteFails(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	opts := ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: 1}
+	ca := e.client(opts)
+	wa, _ := ca.OpenWriter(ctx, "s")
+	cb := e.clientOn(setFails{e.blob}, opts)
+	wb, _ := cb.OpenWriter(ctx, "s")
+	// ca's first append fits a state with no inline bytes, whatever the
+	// cap; it fills the room wb's cached state still shows.
+	if err := wa.CompareAndAppend(ctx, []Update{up("a", "1", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	err := wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2))
+	if !errors.Is(err, errSetFails) || locationIsIndeterminate(err) {
+		t.Fatalf("append: %v, want the blob's determinate error", err)
+	}
+	st, err := ca.State(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Upper.Equal(ts(1)) || len(st.Batches) != 1 {
+		t.Fatalf("upper %v, %d batches: the failed append committed", st.Upper, len(st.Batches))
+	}
+}
+
+var errSetFails = errors.New("injected: Set fails")
+
+// setFails is a Blob whose Set always fails.
+type setFails struct{ location.Blob }
+
+func (setFails) Set(context.Context, string, []byte) error { return errSetFails }
+
+// inlineParts sums the bytes of st's inline parts and finds the largest.
+func inlineParts(st ShardState) (total, largest int64) {
+	for _, b := range st.Batches {
+		for _, p := range b.Parts {
+			if p.Format == int32(state.FormatParquetV1Inline) {
+				total += p.Bytes
+				largest = max(largest, p.Bytes)
+			}
+		}
+	}
+	return total, largest
 }
 
 // TestMergesKeepStateSmall: many single-row appends, merged as they go,

@@ -111,12 +111,36 @@ func (w *WriteHandle) commit(ctx context.Context, parts []state.Part, expectedUp
 		Lower: expectedUpper.Clone(), Upper: newUpper.Clone(), Parts: parts,
 		WriterID: w.id, Token: randomID(),
 	}
-	var outcome state.AppendOutcome
-	_, maybeCommitted, err := w.m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
-		next, out := s.CompareAndAppend(b, w.c.nowMs(), w.c.opts.LeaseDuration.Milliseconds())
-		outcome = out
-		return next, out == state.Appended, nil
-	})
+	var (
+		outcome        state.AppendOutcome
+		overCap        bool
+		maybeCommitted bool
+		err            error
+	)
+	for {
+		_, maybeCommitted, err = w.m.applyTracked(ctx, func(s state.State) (state.State, bool, error) {
+			next, out := s.CompareAndAppend(b, w.c.nowMs(), w.c.opts.LeaseDuration.Milliseconds())
+			outcome, overCap = out, false
+			if out == state.Appended && inlineBytes(b.Parts) > 0 && next.InlineBytes() > w.c.opts.InlineTotalMaxBytes {
+				// writeParts judged the room by a state that other
+				// clients' appends have since filled: the part goes to
+				// blob instead, and the append tries again.
+				overCap = true
+				return s, false, nil
+			}
+			return next, out == state.Appended, nil
+		})
+		if err != nil || !overCap {
+			break
+		}
+		// The state this attempt read still had the batch's lower as its
+		// upper, so no earlier attempt committed the batch: its parts are
+		// ours to change.
+		if err = w.uninline(ctx, b.Parts); err != nil {
+			w.deleteParts(parts)
+			return fmt.Errorf("persist: append to %s: %w", w.m.shard, location.Determinate("persist compare-and-append", err))
+		}
+	}
 	if err != nil {
 		if !maybeCommitted {
 			// No compare-and-set may have written the batch, whatever
@@ -152,6 +176,31 @@ func (w *WriteHandle) commit(ctx context.Context, parts []state.Part, expectedUp
 		w.deleteParts(parts)
 		return fmt.Errorf("%w: batch [%v, %v)", ErrInvalidUpdate, expectedUpper, newUpper)
 	}
+}
+
+// inlineBytes is how many bytes of parts are kept in state.
+func inlineBytes(parts []state.Part) int64 {
+	var n int64
+	for i := range parts {
+		n += int64(len(parts[i].Inline))
+	}
+	return n
+}
+
+// uninline writes each inline part to blob, at the key writeParts chose
+// for it, and makes it a blob part.
+func (w *WriteHandle) uninline(ctx context.Context, parts []state.Part) error {
+	for i := range parts {
+		p := &parts[i]
+		if p.Inline == nil {
+			continue
+		}
+		if err := w.c.loc.Blob.Set(ctx, p.Key, p.Inline); err != nil {
+			return fmt.Errorf("persist: write part %s: %w", p.Key, err)
+		}
+		p.Format, p.Inline = state.FormatParquetV1, nil
+	}
+	return nil
 }
 
 // maxMergesPerAppend bounds the merges one append runs: a cascade through
