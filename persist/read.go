@@ -225,10 +225,12 @@ func (r *ReadHandle) expiredErr() error {
 // current) is used instead of a consensus read when enough says it holds
 // what the caller needs: a newer version could only add to it. A version
 // read is never older than the hold beginRead pinned, which was taken from
-// the same cache.
+// the same cache. It is not used once the reader's lease, as the cache
+// records it, is half over: by then another client's GC may have expired
+// the reader, and the parts of a cached version deleted.
 func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bool, enough func(state.State) bool) (state.State, error) {
 	s := r.m.cached()
-	if !s.Exists() || enough == nil || !enough(s) {
+	if !s.Exists() || enough == nil || !enough(s) || r.leaseMayHaveLapsed(s) {
 		var err error
 		if s, err = r.m.head(ctx); err != nil {
 			return state.State{}, err
@@ -248,6 +250,18 @@ func (r *ReadHandle) read(ctx context.Context, asOf frontier.Time, checkSince bo
 		return state.State{}, &SinceAdvancedError{AsOf: asOf, Since: rd.Since.Clone()}
 	}
 	return s, nil
+}
+
+// leaseMayHaveLapsed reports whether, by s and this client's clock, half
+// the reader's lease has passed since its last heartbeat. Half leaves the
+// other half for the clocks of the clients whose GC expires readers to be
+// ahead of this one's.
+func (r *ReadHandle) leaseMayHaveLapsed(s state.State) bool {
+	if r.unregistered {
+		return false
+	}
+	rd, ok := s.Reader(r.id)
+	return ok && rd.LeaseDurationMs > 0 && rd.LastHeartbeatMs+rd.LeaseDurationMs/2 < r.c.nowMs()
 }
 
 // beginRead pins the reader's hold at or before any version read from now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -343,5 +344,35 @@ func TestSubMillisecondLeaseExpires(t *testing.T) {
 	}
 	if len(rep.ExpiredReaders) != 1 || rep.ExpiredReaders[0] != r.ID() {
 		t.Fatalf("expired %v, want [%s]", rep.ExpiredReaders, r.ID())
+	}
+}
+
+// TestExpiredReaderSnapshotFromOtherClientsGC: a reader whose lease ran
+// out and that another client's GC expired learns so at its next
+// Snapshot, though its own client's cached state still lists it, rather
+// than getting parts whose blobs GC may delete.
+func TestExpiredReaderSnapshotFromOtherClientsGC(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	opts := ClientOptions{LeaseDuration: time.Minute, MergeFanIn: -1}
+	c, gc := e.client(opts), e.client(opts)
+	w, _ := c.OpenWriter(ctx, "s")
+	if err := w.CompareAndAppend(ctx, []Update{up("a", "1", 0, 1)}, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.OpenReader(ctx, "s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	rep, err := gc.GC(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rep.ExpiredReaders, r.ID()) {
+		t.Fatalf("GC expired %v, not %s", rep.ExpiredReaders, r.ID())
+	}
+	if parts, err := r.Snapshot(ctx, 0); !errors.Is(err, ErrReaderExpired) {
+		t.Fatalf("snapshot of a reader another client expired: %d parts, %v; want ErrReaderExpired", len(parts), err)
 	}
 }
