@@ -33,7 +33,9 @@ type ClientOptions struct {
 	BlobClock Clock
 	// LeaseDuration is how long a reader or writer stays registered
 	// without a heartbeat (default 15 minutes). State keeps it in whole
-	// milliseconds, rounded up.
+	// milliseconds, rounded up. A reader that has not heartbeated for
+	// half of it reads state from consensus on every Snapshot and Listen
+	// poll, not from the client's cache, in case it has been expired.
 	LeaseDuration time.Duration
 	// PartTargetSize is the encoded size parts are split at (default
 	// part.DefaultTargetSize, 128 MiB).
