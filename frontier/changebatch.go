@@ -1,6 +1,7 @@
 package frontier
 
 import (
+	"fmt"
 	"slices"
 )
 
@@ -111,6 +112,29 @@ func (c *ChangeBatch[T]) maintainBounds() {
 	}
 }
 
+// addDiff returns a + b as int64 arithmetic wraps it, and wraps moved by
+// the times it wrapped: +1 past the top, -1 past the bottom. A sum of
+// several diffs is exact, wraps and all, when its wraps come to 0.
+func addDiff(a, b int64, wraps int) (int64, int) {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		wraps++
+	case b < 0 && s > a:
+		wraps--
+	}
+	return s, wraps
+}
+
+// checkWraps panics if a count of t left the int64 range: wrapped, it
+// would have another sign, or be zero, and a frontier built on it would be
+// wrong.
+func checkWraps[T any](t T, wraps int) {
+	if wraps != 0 {
+		panic(fmt.Sprintf("frontier: the count of time %v is beyond the int64 range", t))
+	}
+}
+
 // consolidate sorts updates by time, sums equal times and drops zeros, in
 // place.
 func consolidate[T Timestamp[T]](updates []Update[T]) []Update[T] {
@@ -139,10 +163,12 @@ func consolidate[T Timestamp[T]](updates []Update[T]) []Update[T] {
 	for i := 0; i < len(updates); {
 		t, sum := updates[i].Time, updates[i].Diff
 		j := i + 1
+		var wraps int
 		for j < len(updates) && updates[j].Time == t {
-			sum += updates[j].Diff
+			sum, wraps = addDiff(sum, updates[j].Diff, wraps)
 			j++
 		}
+		checkWraps(t, wraps)
 		if sum != 0 {
 			updates[out] = Update[T]{t, sum}
 			out++

@@ -46,12 +46,16 @@ func (m *MutableAntichain[T]) IsEmpty() bool { return len(m.frontier) == 0 }
 
 // CountFor returns the count of t.
 func (m *MutableAntichain[T]) CountFor(t T) int64 {
-	var n int64
+	var (
+		n     int64
+		wraps int
+	)
 	for _, u := range m.counts.Unstable() {
 		if u.Time == t {
-			n += u.Diff
+			n, wraps = addDiff(n, u.Diff, wraps)
 		}
 	}
+	checkWraps(t, wraps)
 	return n
 }
 
