@@ -80,9 +80,9 @@ func (n *Notificator[T]) isReady(t T) bool {
 
 // ForEach calls f with a capability at each requested time that every
 // watched frontier has passed, in time order (Timestamp.Compare; the
-// requests of one time by output), then drops it: f uses it to send at
-// that time, or keeps a later one with Delayed. Times requested from
-// within f are considered after the ones already ready.
+// requests of one time by output), then drops it, unless f did: f uses
+// it to send at that time, or keeps a later one with Delayed. Times
+// requested from within f are considered after the ones already ready.
 func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 	for {
 		n.takeReady()
@@ -97,7 +97,9 @@ func (n *Notificator[T]) ForEach(f func(c *dataflow.Capability[T])) {
 			n.ready[i] = nil
 			delete(n.requested, requestOf(c))
 			f(c)
-			c.Drop()
+			if c.Valid() {
+				c.Drop()
+			}
 		}
 		n.ready = n.ready[:0]
 	}

@@ -278,6 +278,30 @@ func TestNotificatorPendingAndDropWithinForEach(t *testing.T) {
 	}
 }
 
+// f may drop the capability it is handed, after sending with it, say;
+// ForEach then does not drop it again. (Before, ForEach's own Drop panicked
+// with "capability already dropped", naming neither f nor ForEach.)
+func TestNotificatorFMayDropItsCapability(t *testing.T) {
+	w := dataflow.NewWorker()
+	var fired []T
+	in := notifyDataflow(w, func(in *dataflow.InPort[T, int], n *operators.Notificator[T]) {
+		in.ForEach(func(ref dataflow.CapabilityRef[T], data []int) { n.NotifyAt(ref.Retain()) })
+		n.ForEach(func(c *dataflow.Capability[T]) {
+			fired = append(fired, c.Time())
+			c.Drop()
+		})
+	})
+	for _, tm := range []T{0, 2} {
+		in.AdvanceTo(tm)
+		in.Send(0)
+	}
+	in.Close()
+	runSingle(t, w)
+	if !slices.Equal(fired, []T{0, 2}) {
+		t.Fatalf("fired %v, want [0 2]", fired)
+	}
+}
+
 // A Drop from f also drops the requests not yet ready, and a request after
 // it is a new one: at 1, f drops the request at 5 (not ready then) and asks
 // for 5 again; 5 then fires once, when ready, and Pending after the Drop
