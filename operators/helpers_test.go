@@ -22,6 +22,9 @@ func sink[D any](t testing.TB, s *dataflow.Stream[T, D], got *[]string) {
 		c.Drop()
 		return func(in *dataflow.InPort[T, D], _ *dataflow.OutPort[T, struct{}]) {
 			in.ForEach(func(ref dataflow.CapabilityRef[T], data []D) {
+				if f := in.Frontier(); !f.LessEqual(ref.Time()) {
+					t.Errorf("sink: records at %d arrived after the input frontier reached %v", ref.Time(), f)
+				}
 				for _, d := range data {
 					*got = append(*got, fmt.Sprintf("%v@%d", d, ref.Time()))
 				}
