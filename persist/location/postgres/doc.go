@@ -12,12 +12,16 @@
 // for reading only: nothing is created, CompareAndSet and Truncate fail
 // with location.ErrReadOnly, and the sessions run with
 // default_transaction_read_only on. A role that may only read the table
-// needs it; a database with no table is ErrNotConsensus.
+// needs it; a database with no table is ErrNotConsensus. Sessions always
+// run at READ COMMITTED, whatever default_transaction_isolation the URL or
+// the server sets: the compare-and-set below depends on it.
 //
 // # Storage
 //
 // Versions live in one table, shardflow_consensus (shard text, seqno bigint,
-// data bytea, primary key (shard, seqno)), created on open if missing.
+// data bytea, primary key (shard, seqno)), created on open if missing
+// (which needs CREATE on the schema only then: a role granted SELECT,
+// INSERT and DELETE on an existing table can open it for writing).
 // A compare-and-set is one implicit transaction sent in a single round trip:
 // a transaction-scoped advisory lock on the shard's hash (so two writers of
 // one shard cannot both see the same head and insert different seqnos),

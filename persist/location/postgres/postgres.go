@@ -101,10 +101,14 @@ func Open(ctx context.Context, rawURL string) (*Consensus, error) {
 		return nil, fmt.Errorf("postgres: %s: %w", name, err)
 	}
 	c := &Consensus{pool: pool, name: name, readOnly: readOnly}
-	if readOnly {
-		err = c.checkSchema(ctx)
-	} else if err = c.createSchema(ctx); err != nil {
-		err = fmt.Errorf("create schema: %w", err)
+	// The table is looked for first: creating it, even IF NOT EXISTS, needs
+	// CREATE on the schema, which a role that may only read and write the
+	// table lacks (PostgreSQL 15 grants it on public to the owner alone).
+	err = c.checkSchema(ctx)
+	if errors.Is(err, ErrNotConsensus) && !readOnly {
+		if err = c.createSchema(ctx); err != nil {
+			err = fmt.Errorf("create schema: %w", err)
+		}
 	}
 	if err != nil {
 		pool.Close()
@@ -130,6 +134,12 @@ func parseConfig(rawURL string) (cfg *pgxpool.Config, name string, readOnly bool
 	if readOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
+	// A compare-and-set's INSERT must take its snapshot after the advisory
+	// lock it waited for, which READ COMMITTED does and REPEATABLE READ or
+	// SERIALIZABLE (a server's, database's, role's or URL's default) do
+	// not: they would check the head as it was before the lock, and commit
+	// over a newer one. A startup parameter overrides every such default.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}

@@ -377,7 +377,7 @@ func TestReadOnlyRole(t *testing.T) {
 	role := fmt.Sprintf("shardflow_reader_%d", time.Now().UnixNano())
 	for _, q := range []string{
 		`CREATE ROLE ` + role + ` LOGIN`,
-		`GRANT CREATE, USAGE ON SCHEMA public TO ` + role, // as before PostgreSQL 15
+		`GRANT USAGE ON SCHEMA public TO ` + role,
 		`GRANT SELECT ON shardflow_consensus TO ` + role,
 	} {
 		if _, err := admin.Exec(ctx, q); err != nil {
@@ -404,5 +404,126 @@ func TestReadOnlyRole(t *testing.T) {
 	_, err = reader.CompareAndSet(ctx, "k", &one, location.VersionedData{SeqNo: 2})
 	if !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
 		t.Fatalf("compare-and-set as %s: %v, want a determinate ErrReadOnly", role, err)
+	}
+}
+
+// TestCompareAndSetUnderRepeatableReadDefault: a URL (or a server, database
+// or role) whose default isolation is REPEATABLE READ does not change what
+// a compare-and-set checks. Writer A holds the shard's lock with version 6
+// inserted on head 5; B's compare-and-set expecting 5 waits for the lock,
+// and must then see 6 and lose. (At REPEATABLE READ, B's snapshot was taken
+// before the lock: with next 7 it committed over 6, with next 6 it failed
+// with a serialization error instead of a mismatch.)
+func TestCompareAndSetUnderRepeatableReadDefault(t *testing.T) {
+	for _, next := range []location.SeqNo{6, 7} {
+		t.Run(fmt.Sprint("next=", next), func(t *testing.T) {
+			url := pgtest.NewDatabase(t)
+			ctx := t.Context()
+			b := open(t, url+"&default_transaction_isolation=repeatable%20read")
+			defer b.Close()
+			if r, err := b.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 5, Data: []byte("v5")}); err != nil || r != location.Committed {
+				t.Fatalf("first compare-and-set: %v %v", r, err)
+			}
+			a, err := pgx.Connect(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close(context.Background())
+			tx, err := a.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(context.Background())
+			// As CompareAndSet does it, in an open transaction.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO shardflow_consensus (shard, seqno, data) VALUES ('k', 6, 'v6')`); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				r   location.CaSResult
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				five := location.SeqNo(5)
+				r, err := b.CompareAndSet(ctx, "k", &five, location.VersionedData{SeqNo: next, Data: []byte("b")})
+				done <- result{r, err}
+			}()
+			waitFor(t, "B to wait for the shard's lock", func() bool {
+				var waiting int
+				if err := a.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+					t.Fatal(err)
+				}
+				return waiting > 0
+			})
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := <-done
+			if got.err != nil || got.r != location.ExpectationMismatch {
+				t.Fatalf("compare-and-set expecting 5 after 6 committed: %v, %v; want ExpectationMismatch", got.r, got.err)
+			}
+			if v, ok, err := b.Head(ctx, "k"); err != nil || !ok || v.SeqNo != 6 {
+				t.Fatalf("head %v %v %v, want 6", v, ok, err)
+			}
+		})
+	}
+}
+
+// waitFor polls cond until it holds, failing after ten seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestOpenAsTableWriter: a role that may read and write the table, but not
+// create tables in the schema (PostgreSQL 15's default for all but the
+// owner on public), opens the consensus for writing and writes.
+func TestOpenAsTableWriter(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	open(t, url).Close() // creates the table
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) }) // after the role's cleanup
+	role := fmt.Sprintf("shardflow_writer_%d", time.Now().UnixNano())
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+		`GRANT USAGE ON SCHEMA public TO ` + role,
+		`GRANT SELECT, INSERT, DELETE ON shardflow_consensus TO ` + role,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, q := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
+			if _, err := admin.Exec(context.Background(), q); err != nil {
+				t.Error(q, err)
+			}
+		}
+	})
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := postgres.Open(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, role, cfg.Database))
+	if err != nil {
+		t.Fatalf("open as %s: %v", role, err)
+	}
+	defer c.Close()
+	if r, err := c.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("one")}); err != nil || r != location.Committed {
+		t.Fatalf("compare-and-set as %s: %v %v", role, r, err)
 	}
 }
