@@ -88,11 +88,35 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 		}
 		return location.ExpectationMismatch, nil
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, location.Indeterminate(op, c.wrapCommit(err))
+	if err := c.commit(tx, op); err != nil {
+		return 0, err
 	}
 	c.poke()
 	return location.Committed, nil
+}
+
+// testHookBeforeCommit, if set, runs just before a write transaction
+// commits.
+var testHookBeforeCommit func()
+
+// commit commits the write transaction tx. database/sql refuses to commit
+// a transaction whose context has ended, and rolls it back, without
+// sending COMMIT: it then returns the context's error, or sql.ErrTxDone if
+// the rollback came first, as they are, and the failure is determinate.
+// Any other failure may have come after SQLite made the transaction
+// durable.
+func (c *Consensus) commit(tx *sql.Tx, op string) error {
+	if testHookBeforeCommit != nil {
+		testHookBeforeCommit()
+	}
+	err := tx.Commit()
+	switch err {
+	case nil:
+		return nil
+	case sql.ErrTxDone, context.Canceled, context.DeadlineExceeded:
+		return location.Determinate(op, c.wrapCommit(err))
+	}
+	return location.Indeterminate(op, c.wrapCommit(err))
 }
 
 // Scan implements location.Consensus.
@@ -171,8 +195,8 @@ func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.Seq
 	if err != nil {
 		return 0, location.Determinate(op, c.wrap("truncate", err))
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, location.Indeterminate(op, c.wrapCommit(err))
+	if err := c.commit(tx, op); err != nil {
+		return 0, err
 	}
 	return int(n), nil
 }

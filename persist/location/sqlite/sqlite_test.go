@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -138,6 +139,40 @@ func TestBusyIsDeterminate(t *testing.T) {
 	}
 	if res, err := c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1}); err != nil || res != location.Committed {
 		t.Fatalf("CompareAndSet after the lock was released = %v, %v", res, err)
+	}
+}
+
+// TestCancelledBeforeCommitIsDeterminate: a write whose context ends
+// after its statements and before its commit is rolled back by
+// database/sql without COMMIT being sent: the error says it certainly did
+// not apply. (It said the write may have happened.)
+func TestCancelledBeforeCommitIsDeterminate(t *testing.T) {
+	c := open(t, filepath.Join(t.TempDir(), "consensus.db"))
+	defer c.Close()
+	if res, err := c.CompareAndSet(t.Context(), "k", nil, location.VersionedData{SeqNo: 1}); err != nil || res != location.Committed {
+		t.Fatalf("first compare-and-set: %v, %v", res, err)
+	}
+	one := location.SeqNo(1)
+	for name, write := range map[string]func(context.Context) error{
+		"compare-and-set": func(ctx context.Context) error {
+			_, err := c.CompareAndSet(ctx, "k", &one, location.VersionedData{SeqNo: 2})
+			return err
+		},
+		"truncate": func(ctx context.Context) error {
+			_, err := c.Truncate(ctx, "k", 1)
+			return err
+		},
+	} {
+		ctx, cancel := context.WithCancel(t.Context())
+		sqlite.SetBeforeCommit(t, cancel)
+		err := write(ctx)
+		if !errors.Is(err, context.Canceled) || location.IsIndeterminate(err) {
+			t.Errorf("%s cancelled before its commit: %v, want a determinate context.Canceled", name, err)
+		}
+	}
+	sqlite.SetBeforeCommit(t, nil)
+	if v, ok, err := c.Head(t.Context(), "k"); err != nil || !ok || v.SeqNo != 1 {
+		t.Fatalf("head %v, %v, %v; want 1, as before the cancelled writes", v, ok, err)
 	}
 }
 
