@@ -1,6 +1,7 @@
 package file
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -110,6 +111,45 @@ func TestSyncFailures(t *testing.T) {
 	}
 	if v, ok, _ := b.Get(t.Context(), "k"); !ok || string(v) != "v" {
 		t.Fatal("the value is not visible after the rename")
+	}
+}
+
+// TestSetCancelledBeforeRenameIsDeterminate: a Set whose context ends
+// after its bytes are written and synced, and before the rename, stores
+// nothing and says so: determinate. (fileblob removed the temporary file
+// and gcblob called its context error indeterminate.) One cancelled before
+// Set starts writes nothing either.
+func TestSetCancelledBeforeRenameIsDeterminate(t *testing.T) {
+	b, err := Open(t.Context(), filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	b.syncFile = func(f *os.File) error {
+		cancel()
+		return f.Sync()
+	}
+	err = b.Set(ctx, "a/k", []byte("v"))
+	if !errors.Is(err, context.Canceled) || location.IsIndeterminate(err) {
+		t.Fatalf("Set cancelled before its rename = %v, want a determinate context.Canceled", err)
+	}
+	err = b.Set(ctx, "a/k2", []byte("v"))
+	if !errors.Is(err, context.Canceled) || location.IsIndeterminate(err) {
+		t.Fatalf("Set with an ended context = %v, want a determinate context.Canceled", err)
+	}
+	var left []string
+	err = filepath.WalkDir(b.root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("files left: %v", left)
 	}
 }
 

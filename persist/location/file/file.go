@@ -178,14 +178,26 @@ func (b *Blob) Dir() string { return b.root }
 var errNotAFile = errors.New("file: driver did not expose its temporary file")
 
 // Set implements location.Blob: the value is durable when it returns nil.
+// A context that ends while the value is written is noticed once it is
+// synced, before the rename: the write is then abandoned, determinately.
 func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 	const op = "blob set"
 	if err := b.checkKey(op, key); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return location.Determinate(op, fmt.Errorf("file: %s: set %q: %w", b.root, key, err))
+	}
 	b.forgetMissing(key)
 	var tmp string
-	err := b.gc.SetWith(ctx, key, value, func(file any) error {
+	// fileblob's writer looks at its context just before the rename and,
+	// if it has ended, removes the temporary file and returns the context's
+	// error, which gcblob calls indeterminate, as it must for a driver whose
+	// upload a cancel may cut off after it landed. Here nothing lands
+	// without the rename: the write runs under a context that does not end,
+	// and gives up, determinately, if the caller's has ended once the bytes
+	// are synced.
+	err := b.gc.SetWith(context.WithoutCancel(ctx), key, value, func(file any) error {
 		f, ok := file.(*os.File)
 		if !ok {
 			return errNotAFile
@@ -194,7 +206,7 @@ func (b *Blob) Set(ctx context.Context, key string, value []byte) error {
 		if err := b.syncFile(f); err != nil {
 			return fmt.Errorf("file: sync %s: %w", tmp, err)
 		}
-		return nil
+		return ctx.Err()
 	})
 	if err != nil {
 		return err
