@@ -94,7 +94,10 @@
 // ErrUnknownPartFormat, ErrUnknownFields, ErrStateIncompatible,
 // ErrStateCorrupt. Failures of
 // the stores wrap *location.ExternalError; location.IsIndeterminate says
-// whether a failed operation may still have happened.
+// whether a failed operation may still have happened. What persist refuses
+// before it can have any effect is determinate: *UpperMismatchError,
+// ErrInvalidUpdate, ErrDiffOverflow, *SinceAdvancedError, ErrReaderExpired,
+// ErrInvalidShardID, ErrUnknownFields.
 //
 // # Maintenance
 //

@@ -15,7 +15,7 @@ var (
 	ErrSinceAdvanced = state.ErrSinceAdvanced
 	// ErrReaderExpired: the reader's lease ran out (or Expire was called) and
 	// it was removed from the shard; its holds are gone.
-	ErrReaderExpired = errors.New("persist: reader expired")
+	ErrReaderExpired error = refusal("persist: reader expired")
 	// ErrBlobMissing is matched by every *BlobMissingError.
 	ErrBlobMissing = errors.New("persist: blob missing")
 	// ErrBlobCorrupt is matched by every *BlobCorruptError.
@@ -24,18 +24,18 @@ var (
 	// code; upgrade to read it.
 	ErrUnknownPartFormat = errors.New("persist: part format unknown to this version")
 	// ErrInvalidShardID: a shard id outside [A-Za-z0-9_.-]{1,128}.
-	ErrInvalidShardID = errors.New("persist: invalid shard id")
+	ErrInvalidShardID error = refusal("persist: invalid shard id")
 	// ErrInvalidUpdate: an update's time is outside [expectedUpper, newUpper),
 	// the uppers are not in order, or the diffs of one (key, val, time) sum
 	// out of range (then ErrDiffOverflow too).
-	ErrInvalidUpdate = errors.New("persist: invalid update")
+	ErrInvalidUpdate error = refusal("persist: invalid update")
 	// ErrDiffOverflow: the diffs of one (key, val) at one time sum out of
 	// the int64 range. An append whose updates would is refused (wrapped
 	// with ErrInvalidUpdate); a compaction that would merge batches into
 	// such a row merges nothing. (A snapshot fetch that would merge a
 	// part's rows into such a row keeps them apart instead: see
 	// FetchedPart.) A wrapped sum is never stored or served.
-	ErrDiffOverflow = errors.New("persist: diffs sum out of the int64 range")
+	ErrDiffOverflow error = refusal("persist: diffs sum out of the int64 range")
 	// ErrStateIncompatible: the shard's state was written by a newer version
 	// that older code must not rewrite.
 	ErrStateIncompatible = state.ErrIncompatible
@@ -43,10 +43,19 @@ var (
 	// code. Reads and appends keep them; the janitor (which cannot tell
 	// whether they reference blobs) and compaction (which would drop them
 	// from the batches it replaces) refuse to run.
-	ErrUnknownFields = errors.New("persist: state has fields unknown to this version")
+	ErrUnknownFields error = refusal("persist: state has fields unknown to this version")
 	// ErrStateCorrupt: a state version in consensus does not decode.
 	ErrStateCorrupt = state.ErrCorrupt
 )
+
+// refusal is a sentinel for what persist refuses before it can have any
+// effect: an error wrapping one is determinate (location.IsIndeterminate).
+type refusal string
+
+func (e refusal) Error() string { return string(e) }
+
+// Determinate tells location.IsIndeterminate that nothing happened.
+func (refusal) Determinate() bool { return true }
 
 // SinceAdvancedError says which as-of and since conflicted.
 type SinceAdvancedError = state.SinceAdvancedError
@@ -60,6 +69,9 @@ type UpperMismatchError struct {
 func (e *UpperMismatchError) Error() string {
 	return fmt.Sprintf("persist: upper mismatch: expected %v got %v", e.Expected, e.Current)
 }
+
+// Determinate tells location.IsIndeterminate that nothing was written.
+func (e *UpperMismatchError) Determinate() bool { return true }
 
 // BlobMissingError: a part's blob does not exist. ReaderExpired says whether
 // the reader the part was leased to had been expired when the fetch failed,
@@ -108,6 +120,10 @@ func (e *DiffOverflowError) Error() string {
 
 // Is makes errors.Is(err, ErrDiffOverflow) hold.
 func (e *DiffOverflowError) Is(target error) bool { return target == ErrDiffOverflow }
+
+// Determinate tells location.IsIndeterminate that what met the overflow
+// was refused (see ErrDiffOverflow).
+func (e *DiffOverflowError) Determinate() bool { return true }
 
 // SinceCheckError is CheckSince's answer for a since where the diffs of a
 // (key, val) sum out of the int64 range: in a read at the since (Read), or

@@ -3,8 +3,10 @@ package persist
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
@@ -388,5 +390,47 @@ func TestAppendAfterExpiryOrCloseExpiresAgain(t *testing.T) {
 				t.Fatalf("a writer quiet for two leases is still registered: %+v", st.Writers)
 			}
 		})
+	}
+}
+
+// TestRefusalsAreDeterminate: what persist refuses before it can have any
+// effect is determinate (location.IsIndeterminate false), and is persist's
+// own error, not a store failure: an append whose expected upper is not
+// the shard's, or whose updates are outside its bounds or overflow; a
+// BatchBuilder update before its lower; a snapshot before the since; a
+// heartbeat of an expired reader; a bad shard id. (The first four said
+// they may have happened, and the invalid update was wrapped as a failed
+// "location: persist append".)
+func TestRefusalsAreDeterminate(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(ClientOptions{})
+	w, _ := c.OpenWriter(ctx, "s")
+	if err := w.CompareAndAppend(ctx, nil, ts(0), ts(5)); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.OpenReader(ctx, "s", "")
+	if err := r.DowngradeSince(ctx, ts(3)); err != nil {
+		t.Fatal(err)
+	}
+	_, snapErr := r.Snapshot(ctx, 1)
+	gone, _ := c.OpenReader(ctx, "s", "")
+	if err := gone.Expire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, badID := c.OpenWriter(ctx, "no/slashes")
+	for name, err := range map[string]error{
+		"upper mismatch":        w.CompareAndAppend(ctx, nil, ts(0), ts(7)),
+		"time outside batch":    w.CompareAndAppend(ctx, []Update{up("a", "", 1, 1)}, ts(5), ts(7)),
+		"diffs overflow":        w.CompareAndAppend(ctx, []Update{up("a", "", 5, math.MaxInt64), up("a", "", 5, 1)}, ts(5), ts(7)),
+		"builder add early":     c.NewBatchBuilder("s", ts(5), 1<<10).Add(ctx, up("a", "", 1, 1)),
+		"snapshot before since": snapErr,
+		"expired heartbeat":     gone.Heartbeat(ctx),
+		"bad shard id":          badID,
+	} {
+		var ext *location.ExternalError
+		if err == nil || location.IsIndeterminate(err) || errors.As(err, &ext) || !strings.HasPrefix(err.Error(), "persist: ") {
+			t.Errorf("%s: %v (indeterminate %v, store failure %v); want a determinate persist error", name, err, location.IsIndeterminate(err), errors.As(err, &ext))
+		}
 	}
 }

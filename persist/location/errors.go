@@ -42,7 +42,11 @@ func Indeterminate(op string, err error) error {
 }
 
 // IsIndeterminate reports whether err says the operation may have happened.
-// Errors that are not ExternalErrors are treated as indeterminate: without
+// An *ExternalError in err's chain says whether. Failing that, an error in
+// the chain with a method Determinate() bool that returns true says the
+// operation certainly did not happen: persist's refusals have one (an
+// append refused for its expected upper or its updates, a reader found
+// expired, say). Any other error is treated as indeterminate: without
 // knowing, assume the worst.
 func IsIndeterminate(err error) bool {
 	if err == nil {
@@ -52,5 +56,6 @@ func IsIndeterminate(err error) bool {
 	if errors.As(err, &e) {
 		return e.Indeterminate
 	}
-	return true
+	var d interface{ Determinate() bool }
+	return !errors.As(err, &d) || !d.Determinate()
 }

@@ -23,6 +23,10 @@ func (e *SinceAdvancedError) Error() string {
 // Is makes errors.Is(err, ErrSinceAdvanced) hold.
 func (e *SinceAdvancedError) Is(target error) bool { return target == ErrSinceAdvanced }
 
+// Determinate tells location.IsIndeterminate that the read, refused, did
+// nothing.
+func (e *SinceAdvancedError) Determinate() bool { return true }
+
 // SnapshotBatches returns the batches needed to reconstruct the collection at
 // asOf. ready is false while the upper has not passed asOf: the snapshot is
 // not yet complete and the caller should wait for more writes. An as-of the
