@@ -25,6 +25,14 @@
 // internal/statepb/state.proto with go generate ./persist/internal/statepb
 // (needs protoc and protoc-gen-go on PATH).
 //
+// A shard exists once anything registers with it: OpenWriter and
+// OpenReader both create a shard that has no state yet, empty, with since
+// and upper [0], and a reader of a shard nobody writes waits in Snapshot
+// and Listen for a write that never comes. So a mistyped shard id is a
+// new, empty shard. To look before opening, Client.State returns SeqNo 0
+// for a shard with no state, and Client.ListShards lists the shards a
+// location holds.
+//
 // # Writing
 //
 // WriteHandle.CompareAndAppend writes the updates as consolidated, sorted

@@ -46,7 +46,9 @@ type ReadHandle struct {
 }
 
 // OpenReader registers a leased reader of shard, at the shard's current
-// since and state version.
+// since and state version. A shard with no state yet is created, empty
+// (see the package doc): check Client.State first where a missing shard
+// is an error.
 func (c *Client) OpenReader(ctx context.Context, shard ShardID, purpose string) (*ReadHandle, error) {
 	m, err := c.machine(shard)
 	if err != nil {

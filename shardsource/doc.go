@@ -30,6 +30,10 @@
 // no reader and writes nothing, so it reads a location opened read-only; it
 // then holds nothing either (see Options.Unregistered).
 //
+// A registered reader creates a shard that has no state yet, as
+// persist.Client.OpenReader does: a source on a mistyped shard id reads a
+// new, empty shard and waits for writes, with its frontier at as_of.
+//
 // # How it works
 //
 // The source is two operators and two kinds of goroutine.
