@@ -84,7 +84,8 @@
 //     output).
 //   - A Session is only as good as what permitted it: giving on it after
 //     its capability was downgraded or dropped, or after its
-//     CapabilityRef's message was released, panics (ErrSessionExpired).
+//     CapabilityRef expired (the next message was read from its input, or
+//     the operator's logic returned), panics (ErrSessionExpired).
 //     Dropping or downgrading a capability first sends what its output
 //     buffered, so records are never counted after the retraction.
 //

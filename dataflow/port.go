@@ -52,7 +52,10 @@ func (in *InPort[T, D]) Next() (CapabilityRef[T], []D, bool) {
 
 // ForEach pops every queued message and calls f with each. The data slice
 // becomes f's (it may modify it, keep it or pass it to OutPort.GiveBatch);
-// the CapabilityRef is valid only during the call.
+// the CapabilityRef, as any from Next, is valid until the next message is
+// read from this input or the operator's logic returns: f should not let
+// it, or a Session at it, escape the call (the last one's would still
+// work until the logic returns, the others' would panic).
 func (in *InPort[T, D]) ForEach(f func(CapabilityRef[T], []D)) {
 	for {
 		ref, data, ok := in.Next()
