@@ -154,12 +154,19 @@ type JanitorReport struct {
 	OrphansFound  int // unreferenced and old enough
 	OrphansReaped int // of those, deleted by this run
 	TempReaped    int // dead blob writers' *.tmp files among them
+	// Foreign counts the keys under the shard's prefix that are not named
+	// as persist names parts: never deleted. Another location nested
+	// inside this one (s3://b/prod/eu inside s3://b/prod, its shards' keys
+	// under "eu/" here) puts them there.
+	Foreign int
 }
 
 // Janitor deletes the blobs under the shard that no state version in
 // consensus references and that are older than minAge, such as the parts of
 // a writer that died before committing, and the temporary files (*.tmp) a
-// blob writer that died mid-write left. minAge must exceed the longest time a live
+// blob writer that died mid-write left. It looks only at keys named as
+// persist names parts ("<shard>/p/<name>.parquet", and the temporary files
+// beside them); others under the shard's prefix are counted and left. minAge must exceed the longest time a live
 // writer takes between writing a part and committing it, or an in-flight
 // append could lose its parts; an hour is a safe choice. Ages are measured
 // by ClientOptions.BlobClock, the clock of the blob store's ModTime. A
@@ -177,7 +184,10 @@ func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duratio
 	cutoff := c.opts.BlobClock.Now().Add(-minAge)
 	err := c.loc.Blob.List(ctx, shard.blobPrefix(), func(b location.BlobMeta) error {
 		rep.Listed++
-		if b.ModTime.Before(cutoff) {
+		switch {
+		case !shard.isPartKey(b.Key):
+			rep.Foreign++
+		case b.ModTime.Before(cutoff):
 			candidates = append(candidates, b)
 		}
 		return nil

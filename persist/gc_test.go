@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -260,6 +261,73 @@ func TestJanitorReapsOldOrphansOnly(t *testing.T) {
 	if _, ok, _ := e.blob.Get(ctx, "other/p/x"); !ok {
 		t.Fatal("another shard's blob reaped")
 	}
+}
+
+// TestJanitorLeavesKeysPersistDoesNotName: the janitor reaps only keys
+// named as persist names parts, and the temporary files beside them. A
+// location nested inside this one (s3://b/prod/eu inside s3://b/prod) keeps
+// its shards' parts under "eu/" here: the janitor of a shard "eu" deleted
+// every one of them, leaving that location's committed state pointing at
+// missing parts.
+func TestJanitorLeavesKeysPersistDoesNotName(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv()
+	c := e.client(blobParts)
+	// What a location at "eu/" of the same store would hold.
+	nested := Location{Blob: prefixBlob{Blob: e.blob, prefix: "eu/"}, Consensus: mem.NewConsensus()}
+	inner := NewClient(nested, ClientOptions{InlineWriteMaxBytes: -1, MergeFanIn: -1, Clock: e.clock, BlobClock: e.clock})
+	w, err := inner.OpenWriter(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeBatches(t, w, 0, 2)
+	foreign := []string{"eu/p/sub/x.parquet", "eu/p/", "eu/p/notes.txt", "eu/README"}
+	for _, k := range append(foreign, "eu/p/dead.parquet", "eu/p/dead.parquet.12.tmp") {
+		if err := e.blob.Set(ctx, k, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(2 * time.Hour)
+	rep, err := c.Janitor(ctx, "eu", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OrphansReaped != 2 || rep.TempReaped != 1 || rep.Foreign != len(foreign)+2 {
+		t.Fatalf("janitor %+v, want the two orphans reaped and %d foreign keys left", rep, len(foreign)+2)
+	}
+	if v, err := inner.Verify(ctx, "orders"); err != nil || !v.OK() || v.Parts != 2 {
+		t.Fatalf("the nested location's shard after the janitor: %+v, %v", v, err)
+	}
+	for _, k := range foreign {
+		if _, ok, _ := e.blob.Get(ctx, k); !ok {
+			t.Errorf("%s reaped", k)
+		}
+	}
+}
+
+// prefixBlob is a Blob whose keys live under prefix in another Blob.
+type prefixBlob struct {
+	location.Blob
+	prefix string
+}
+
+func (b prefixBlob) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return b.Blob.Get(ctx, b.prefix+key)
+}
+
+func (b prefixBlob) Set(ctx context.Context, key string, value []byte) error {
+	return b.Blob.Set(ctx, b.prefix+key, value)
+}
+
+func (b prefixBlob) Delete(ctx context.Context, key string) (bool, error) {
+	return b.Blob.Delete(ctx, b.prefix+key)
+}
+
+func (b prefixBlob) List(ctx context.Context, prefix string, fn func(location.BlobMeta) error) error {
+	return b.Blob.List(ctx, b.prefix+prefix, func(m location.BlobMeta) error {
+		m.Key = strings.TrimPrefix(m.Key, b.prefix)
+		return fn(m)
+	})
 }
 
 // The janitor measures a blob's age by the blob store's clock, not by the

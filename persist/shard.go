@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/shardflow/shardflow/frontier"
 )
@@ -38,6 +39,15 @@ func (id ShardID) blobPrefix() string { return string(id) + "/" }
 // partKey returns a fresh, never reused blob key for a part.
 func (id ShardID) partKey(writer string) string {
 	return id.blobPrefix() + "p/" + writer + "-" + randomID() + ".parquet"
+}
+
+// isPartKey reports whether key is named as partKey names parts, or as the
+// temporary file a blob writer makes beside one: "<shard>/p/" then one
+// path segment ending in ".parquet" or ".tmp".
+func (id ShardID) isPartKey(key string) bool {
+	name, ok := strings.CutPrefix(key, id.blobPrefix()+"p/")
+	return ok && name != "" && !strings.Contains(name, "/") &&
+		(strings.HasSuffix(name, ".parquet") || strings.HasSuffix(name, ".tmp"))
 }
 
 func randomID() string {

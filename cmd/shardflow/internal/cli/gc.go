@@ -156,7 +156,7 @@ func janitorWithoutState(ctx context.Context, st *store, id persist.ShardID, min
 	if err != nil {
 		return failure(err)
 	}
-	if jr.Listed == 0 {
+	if jr.Listed == jr.Foreign {
 		return st.errNoShard(id)
 	}
 	fmt.Fprintf(w, "janitor: shard %q has no state, only the blobs of a first write that never committed\n", id)
@@ -168,6 +168,9 @@ func janitorWithoutState(ctx context.Context, st *store, id persist.ShardID, min
 // janitor did.
 func printJanitor(w io.Writer, jr persist.JanitorReport, minAge time.Duration) {
 	fmt.Fprintf(w, "janitor: listed %d blobs, %d orphans older than %v, deleted %d (%d temp files)\n", jr.Listed, jr.OrphansFound, minAge, jr.OrphansReaped, jr.TempReaped)
+	if jr.Foreign > 0 {
+		fmt.Fprintf(w, "janitor: left %d keys under the shard's prefix that shardflow does not name as parts (another location nested in this one?)\n", jr.Foreign)
+	}
 }
 
 // reportWriter keeps the first error of the writes made through it, so a

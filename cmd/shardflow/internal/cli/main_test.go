@@ -524,6 +524,25 @@ func TestGCCollectsAFirstWriteThatNeverCommitted(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(errOut, `shard "nosuch" does not exist`) {
 		t.Fatalf("gc of a shard with neither state nor blobs: %d %q", code, errOut)
 	}
+	// A location nested in this one (its blobs at blob/eu) keeps a shard's
+	// part at eu/orders/p/...: not this location's shard "eu", and left be.
+	nested := filepath.Join(dir, "data", "blob", "eu", "orders", "p", "w-1-c.parquet")
+	if err := os.MkdirAll(filepath.Dir(nested), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nested, []byte("PAR1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(nested, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = run(t, ctx, dir, "", "gc", "--shard", "eu", "--min-age", "30m")
+	if code != ExitFailure || !strings.Contains(errOut, `shard "eu" does not exist`) {
+		t.Fatalf("gc of a shard with only another location's blobs under its prefix: %d %q", code, errOut)
+	}
+	if _, err := os.Stat(nested); err != nil {
+		t.Fatalf("the nested location's part went: %v", err)
+	}
 }
 
 // A write interrupted once it has registered its writer (so the shard) and
