@@ -94,15 +94,21 @@ func (b *Blob) GetInto(ctx context.Context, key string, dst []byte) ([]byte, boo
 // readAll is Bucket.ReadAll reading into a buffer of the size the reader
 // announces, instead of growing one by doubling from 512 bytes (which for a
 // part of some hundred KB allocates and copies about twice its size). The
-// announced size only sizes the buffer: the bytes returned are those the
-// reader yields up to EOF, whether fewer or more.
+// announced size is the store's, taken when the reader opened: fewer bytes
+// than that is a read cut short (an HTTP body whose connection ended before
+// its Content-Length reads as an early end), and fails, rather than
+// passing for a shorter value.
 func (b *Blob) readAll(ctx context.Context, key string, dst []byte) ([]byte, error) {
 	r, err := b.bucket.NewReader(ctx, key, nil)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = r.Close() }() // as Bucket.ReadAll: every byte is in
-	return ReadSized(r, r.Size(), dst)
+	v, err := ReadSized(r, r.Size(), dst)
+	if err == nil && int64(len(v)) < r.Size() {
+		return nil, fmt.Errorf("read %d of the %d bytes the store announced: %w", len(v), r.Size(), io.ErrUnexpectedEOF)
+	}
+	return v, err
 }
 
 // ReadSized reads r to EOF into a buffer of size bytes, the size r is
@@ -196,7 +202,18 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	if err := b.Check(ctx, op); err != nil {
 		return false, err
 	}
-	err := b.bucket.Delete(ctx, key)
+	// Look first. A look that fails certainly deleted nothing, where the
+	// same failure inside bucket.Delete (s3blob sends a HEAD before its
+	// DELETE) could not be told from a DELETE cut off in flight, and would
+	// say the delete may have happened.
+	ok, err := b.bucket.Exists(ctx, key)
+	if err != nil {
+		return false, location.Determinate(op, b.wrap("delete", key, err))
+	}
+	if !ok {
+		return false, nil
+	}
+	err = b.bucket.Delete(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return false, nil
 	}

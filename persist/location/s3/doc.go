@@ -48,5 +48,9 @@
 // indeterminate when it may have landed (a timeout, a 5xx, a lost
 // connection). The SDK retries throttling and 5xx answers (three attempts,
 // with backoff) before an error surfaces. Delete issues a HEAD first to
-// report whether the key existed.
+// report whether the key existed (a failed HEAD is determinate: nothing
+// was deleted), and gocloud's driver another before its DELETE. A GET
+// whose body ends before its Content-Length fails (io.ErrUnexpectedEOF)
+// rather than return the bytes that came. Errors name the bucket and
+// prefix, never the URL's query.
 package s3

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"gocloud.dev/blob"
 	_ "gocloud.dev/blob/s3blob" // registers gocloud's s3 driver
 
 	"github.com/shardflow/shardflow/persist/location"
@@ -139,7 +140,7 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 	if err != nil {
 		return nil, location.BadURL(err)
 	}
-	b, err := gcblob.Open(ctx, rawURL)
+	bucket, err := blob.OpenBucket(ctx, rawURL)
 	if err != nil {
 		// gocloud's errors quote the URL, whose query may hold a secret
 		// (kmskeyid, role), each wrapping the last: the message is the
@@ -150,6 +151,9 @@ func Open(ctx context.Context, rawURL string) (*gcblob.Blob, error) {
 		}
 		return nil, &redactedError{msg: fmt.Sprintf("s3: open %s: %v", redacted(u), cause), err: err}
 	}
+	// Every error names the bucket by this: not the URL, whose query may
+	// hold a secret.
+	b := gcblob.New(bucket, redacted(u))
 	// S3 reports a missing bucket like a missing key; check it once here so
 	// a misconfigured URL fails loudly instead of reading as an empty store.
 	ok, err := b.Bucket().IsAccessible(ctx)
