@@ -93,9 +93,13 @@ func TestShutdownLocalPressHolds(t *testing.T) {
 
 // A press on the chosen worker only, while the source follows the shard,
 // must hold the frontier where the listing is: batches appended after the
-// press are not listed, and the frontier must not pass them. (A descs
-// operator that dropped its capability in Holding let the frontier go
-// past every time once the parts listed before the press were emitted.)
+// press are not listed, so no row of theirs is emitted, and the frontier
+// must not pass them. (A descs operator that dropped its capability in
+// Holding let the frontier go past every time once the parts listed before
+// the press were emitted. One that went on draining its listen goroutine
+// in Holding listed them, and the worker not pressed emitted their rows:
+// the frontier check alone did not see it, the fetch operator's held input
+// holding the frontier back.)
 func TestShutdownLocalPressHoldsListing(t *testing.T) {
 	e := newEnv(t)
 	var model []Row
@@ -119,6 +123,11 @@ func TestShutdownLocalPressHoldsListing(t *testing.T) {
 		for w, p := range cl.probes {
 			if err := completeBelow(p.Frontier(), cl.rows(), model); err != nil {
 				t.Fatalf("chosen worker pressed only (seed %d), worker %d: %v", cl.c.Seed, w, err)
+			}
+		}
+		for _, r := range cl.rows() {
+			if r.Time >= 5 {
+				t.Fatalf("chosen worker pressed only (seed %d): row %s at %d, appended after the press, was emitted", cl.c.Seed, r.Key, r.Time)
 			}
 		}
 	}
