@@ -25,12 +25,15 @@ func TestImplicitAsOf(t *testing.T) {
 	r.stepUntil("frontier [42]", func() bool { return r.frontier().Equal(frontier.From[frontier.Time](42)) })
 }
 
+// An explicit as_of beyond the since is where the frontier starts, not the
+// since. (With the as_of equal to the since, as this test had it, a source
+// that ignored the option passed.)
 func TestExplicitAsOf(t *testing.T) {
 	e := newEnv(t)
 	e.holdSince(42)
-	asOf := frontier.From[frontier.Time](42)
+	asOf := frontier.From[frontier.Time](50)
 	r := runSingle(t, e, Options[string, string]{AsOf: &asOf})
-	r.stepUntil("frontier [42]", func() bool { return r.frontier().Equal(frontier.From[frontier.Time](42)) })
+	r.stepUntil("frontier [50]", func() bool { return r.frontier().Equal(frontier.From[frontier.Time](50)) })
 }
 
 func TestFetchesData(t *testing.T) {
