@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/location"
 	"github.com/shardflow/shardflow/persist/location/mem"
 )
@@ -62,8 +63,7 @@ func batchRows(t *testing.T, c *Client) contents {
 // runs and merge passes and checks each is the batch CompareAndAppend
 // writes for the same updates: the same rows, one consolidated run.
 func TestBatchBuilderMatchesCompareAndAppend(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	ctx := context.Background()
 	for iter := range 20 {

@@ -9,9 +9,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/location/file"
 )
@@ -83,8 +83,7 @@ func TestFilterDecoded(t *testing.T) {
 // way, into none when it is zero, and into rows that each fit otherwise.
 // Diffs are drawn near the int64 limits; the seed is printed.
 func TestFilterDecodedSnapshotNearOverflow(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	near := []int64{math.MaxInt64, math.MaxInt64 - 1, math.MinInt64, math.MinInt64 + 1, -math.MaxInt64, 1, -1, 2, -2}
 	for round := range 2000 {

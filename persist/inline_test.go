@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/internal/part"
 	"github.com/shardflow/shardflow/persist/internal/state"
 	"github.com/shardflow/shardflow/persist/location"
@@ -235,8 +236,7 @@ func inlineParts(st ShardState) (total, largest int64) {
 // once and snapshots at every time read back what was written.
 func TestMergesKeepStateSmall(t *testing.T) {
 	ctx := context.Background()
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	e := newEnv()
 	const fanIn, appends = 4, 400

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 )
 
 // listenInto takes the listen's events until its frontier reaches until,
@@ -112,8 +112,7 @@ func TestListenRefusesBatchMergedAtItsFrontier(t *testing.T) {
 // appends and merges and compaction runs, reads every update exactly once,
 // at its time.
 func TestListenExactWithSinceBehindItsFrontier(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	ctx := context.Background()
 	e := newEnv()

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/internal/state"
 )
 
@@ -48,8 +48,7 @@ func TestMergeWritesAsItGoes(t *testing.T) {
 // advancing times to a since, and checks the result against consolidating
 // every row in memory.
 func TestMergeRunsAdvancesToSince(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
 	ctx := context.Background()
 	c, _ := blobWriter(t)

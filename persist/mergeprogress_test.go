@@ -6,9 +6,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 )
 
 // checkReports checks what every merge's reports must be: passes from 1 to
@@ -110,8 +110,7 @@ func TestMergeProgressCountsEveryPass(t *testing.T) {
 // TestMergeProgressRandom checks the reports of merges of random updates,
 // whose diffs may cancel or sum across runs.
 func TestMergeProgressRandom(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	ctx := context.Background()
 	for iter := range 10 {

@@ -5,17 +5,16 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 )
 
 // TestSortUpdatesAsSortFunc checks sortUpdates against slices.SortFunc on
 // keys built to defeat the prefix: short keys, zero bytes, long shared
 // prefixes, equal keys differing in val and time.
 func TestSortUpdatesAsSortFunc(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	alphabet := []byte{0, 1, 'a', 0xff}
 	randBytes := func(max int) []byte {

@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/location"
 )
 
@@ -213,8 +213,7 @@ func TestUnregisteredReaderSinceAdvanced(t *testing.T) {
 // *SinceAdvancedError or a *BlobMissingError: never other rows or times.
 // Everything before its last progress must match the writes.
 func TestUnregisteredReaderNeverWrong(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	var finished, stopped int
 	for round := range 20 {

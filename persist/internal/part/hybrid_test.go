@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 )
 
 // packRuns encodes vals as the hybrid encoding would, alternating bit-packed
@@ -50,8 +51,7 @@ func packRuns(vals []uint32, width uint, rng *rand.Rand) []byte {
 }
 
 func TestHybrid(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for width := uint(0); width <= 32; width++ {
 		for _, n := range []int{1, 7, 8, 9, 100, 3000} {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/shardflow/shardflow/frontier"
+	"github.com/shardflow/shardflow/internal/testseed"
 )
 
 // TestEncoderMatchesEncode drives a state through random transitions and
@@ -14,8 +15,7 @@ import (
 // Encode's bytes: batches reused from the cache, batches replaced by
 // compaction, readers and writers coming and going, unknown fields kept.
 func TestEncoderMatchesEncode(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	var e Encoder
 	s := New("s")

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/location"
 )
 
@@ -80,8 +80,7 @@ func TestListWhileKeysComeAndGo(t *testing.T) {
 // characters), List lists for every prefix the keys of fileblob's whole
 // listing with that prefix, and each listed key reads back its value.
 func TestListUnescapesLikeFileblob(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	b, _ := openTest(t)
 	const alphabet = "ab/._0x\x01 ü"

@@ -7,8 +7,8 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/shardflow/shardflow/internal/testseed"
 	"github.com/shardflow/shardflow/persist/location"
 )
 
@@ -16,8 +16,7 @@ import (
 // for random keys, plain and not, what Set wrote is what GetInto reads,
 // what plainPath names, and what fileblob itself reads.
 func TestPlainPathIsFileblobsPath(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, seed))
 	b, err := Open(t.Context(), t.TempDir())
 	if err != nil {

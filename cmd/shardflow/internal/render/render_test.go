@@ -12,7 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/shardflow/shardflow/internal/testseed"
 )
 
 // TestConsolidateMatchesModel checks Consolidate against a map from
@@ -20,8 +21,7 @@ import (
 // the int64 limits: a sum outside the range must be reported, one inside it
 // printed right however its partial sums wrapped.
 func TestConsolidateMatchesModel(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.New(t)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	for iter := 0; iter < 2000; iter++ {
 		var ups []Update
