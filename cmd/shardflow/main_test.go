@@ -14,15 +14,31 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"go.uber.org/goleak"
 
 	"github.com/shardflow/shardflow/frontier"
 	"github.com/shardflow/shardflow/persist"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(leakChecked{m}, map[string]func(){
 		"shardflow": func() { os.Exit(run()) },
 	})
+}
+
+// leakChecked runs the tests, then fails the run if they left a goroutine
+// behind (goleak.VerifyTestMain would exit before testscript could).
+type leakChecked struct{ m *testing.M }
+
+func (l leakChecked) Run() int {
+	code := l.m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // TestScripts runs the end-to-end scripts under testdata/script. Each runs
