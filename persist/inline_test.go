@@ -182,24 +182,29 @@ func TestInlineCapHoldsAcrossClients(t *testing.T) {
 }
 
 // TestInlineCapBlobWriteFails: when the part that no longer fits inline
-// cannot be written to blob, the append fails determinately and commits
-// nothing.
+// cannot be written to blob, the append fails determinately, commits
+// nothing and leaves no blob, even one the failed write stored. (The part
+// was made a blob part only once its write succeeded, so the delete after
+// a failure skipped it as inline.)
 func TestInlineCapBlobWriteFails(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	opts := ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: 1}
-	ca := e.client(opts)
-	wa, _ := ca.OpenWriter(ctx, "s")
-	cb := e.clientOn(setFails{e.blob}, opts)
-	wb, _ := cb.OpenWriter(ctx, "s")
-	// ca's first append fits a state with no inline bytes, whatever the
-	// cap; it fills the room wb's cached state still shows.
-	if err := wa.CompareAndAppend(ctx, []Update{up("a", "1", 0, 1)}, ts(0), ts(1)); err != nil {
+	one := []Update{up("a", "1", 0, 1)}
+	data, _, err := part.Encode(mustConsolidate(t, one))
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2))
-	if !errors.Is(err, errSetFails) || locationIsIndeterminate(err) {
-		t.Fatalf("append: %v, want the blob's determinate error", err)
+	opts := ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: int64(len(data)) * 3 / 2}
+	ca := e.client(opts)
+	wa, _ := ca.OpenWriter(ctx, "s")
+	cb := e.clientOn(storesThenFails{e.blob}, opts)
+	wb, _ := cb.OpenWriter(ctx, "s") // cb caches a state with no inline bytes
+	if err := wa.CompareAndAppend(ctx, one, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	err = wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2))
+	if !errors.Is(err, errResponseLost) || locationIsIndeterminate(err) {
+		t.Fatalf("append: %v, want the blob's error, determinate", err)
 	}
 	st, err := ca.State(ctx, "s")
 	if err != nil {
@@ -208,14 +213,23 @@ func TestInlineCapBlobWriteFails(t *testing.T) {
 	if !st.Upper.Equal(ts(1)) || len(st.Batches) != 1 {
 		t.Fatalf("upper %v, %d batches: the failed append committed", st.Upper, len(st.Batches))
 	}
+	if n := blobCount(t, e.blob, "s/"); n != 0 {
+		t.Fatalf("%d blobs left by the failed append", n)
+	}
 }
 
-var errSetFails = errors.New("injected: Set fails")
+var errResponseLost = errors.New("injected: the response to a Set that stored its value was lost")
 
-// setFails is a Blob whose Set always fails.
-type setFails struct{ location.Blob }
+// storesThenFails is a Blob whose Set stores the value and then fails as
+// if its response had been lost.
+type storesThenFails struct{ location.Blob }
 
-func (setFails) Set(context.Context, string, []byte) error { return errSetFails }
+func (b storesThenFails) Set(ctx context.Context, key string, value []byte) error {
+	if err := b.Blob.Set(ctx, key, value); err != nil {
+		return err
+	}
+	return location.Indeterminate("blob set", errResponseLost)
+}
 
 // inlineParts sums the bytes of st's inline parts and finds the largest.
 func inlineParts(st ShardState) (total, largest int64) {

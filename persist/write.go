@@ -135,7 +135,11 @@ func (w *WriteHandle) commit(ctx context.Context, parts []state.Part, expectedUp
 		}
 		// The state this attempt read still had the batch's lower as its
 		// upper, so no earlier attempt committed the batch: its parts are
-		// ours to change.
+		// ours to change. They change in a copy: state.Encoder caches a
+		// batch's encoding by its parts' storage, which must not change
+		// under it.
+		b.Parts = slices.Clone(b.Parts)
+		parts = b.Parts
 		if err = w.uninline(ctx, b.Parts); err != nil {
 			w.deleteParts(parts)
 			return fmt.Errorf("persist: append to %s: %w", w.m.shard, location.Determinate("persist compare-and-append", err))
@@ -187,18 +191,21 @@ func inlineBytes(parts []state.Part) int64 {
 	return n
 }
 
-// uninline writes each inline part to blob, at the key writeParts chose
-// for it, and makes it a blob part.
+// uninline makes each inline part a blob part, written to blob at the key
+// writeParts chose for it. A part is a blob part before its write starts,
+// so that a write that fails, having stored it or not, leaves it for
+// deleteParts to delete.
 func (w *WriteHandle) uninline(ctx context.Context, parts []state.Part) error {
 	for i := range parts {
 		p := &parts[i]
 		if p.Inline == nil {
 			continue
 		}
-		if err := w.c.loc.Blob.Set(ctx, p.Key, p.Inline); err != nil {
+		data := p.Inline
+		p.Format, p.Inline = state.FormatParquetV1, nil
+		if err := w.c.loc.Blob.Set(ctx, p.Key, data); err != nil {
 			return fmt.Errorf("persist: write part %s: %w", p.Key, err)
 		}
-		p.Format, p.Inline = state.FormatParquetV1, nil
 	}
 	return nil
 }
