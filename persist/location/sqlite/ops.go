@@ -88,7 +88,7 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 		}
 		return location.ExpectationMismatch, nil
 	}
-	if err := c.commit(tx, op); err != nil {
+	if err := c.commit(ctx, tx, op); err != nil {
 		return 0, err
 	}
 	c.poke()
@@ -99,21 +99,29 @@ func (c *Consensus) CompareAndSet(ctx context.Context, key string, expected *loc
 // commits.
 var testHookBeforeCommit func()
 
-// commit commits the write transaction tx. database/sql refuses to commit
-// a transaction whose context has ended, and rolls it back, without
-// sending COMMIT: it then returns the context's error, or sql.ErrTxDone if
-// the rollback came first, as they are, and the failure is determinate.
-// Any other failure may have come after SQLite made the transaction
-// durable.
-func (c *Consensus) commit(tx *sql.Tx, op string) error {
+// commit commits the write transaction tx, begun under ctx. A context
+// that has ended by now abandons it, determinately: the rollback is
+// certain. Once COMMIT may be under way, a failure is indeterminate, the
+// context's error too (the driver, interrupted in COMMIT, returns the
+// context's error in place of the step's, and a commit whose WAL frame
+// was written may survive), except sql.ErrTxDone: database/sql rolled the
+// transaction back, for a context that ended just now, before the driver
+// saw the COMMIT.
+func (c *Consensus) commit(ctx context.Context, tx *sql.Tx, op string) error {
 	if testHookBeforeCommit != nil {
 		testHookBeforeCommit()
 	}
+	if err := ctx.Err(); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return location.Determinate(op, c.wrap("rollback", rerr))
+		}
+		return location.Determinate(op, c.wrapCommit(err))
+	}
 	err := tx.Commit()
-	switch err {
-	case nil:
+	switch {
+	case err == nil:
 		return nil
-	case sql.ErrTxDone, context.Canceled, context.DeadlineExceeded:
+	case errors.Is(err, sql.ErrTxDone):
 		return location.Determinate(op, c.wrapCommit(err))
 	}
 	return location.Indeterminate(op, c.wrapCommit(err))
@@ -195,7 +203,7 @@ func (c *Consensus) Truncate(ctx context.Context, key string, seqno location.Seq
 	if err != nil {
 		return 0, location.Determinate(op, c.wrap("truncate", err))
 	}
-	if err := c.commit(tx, op); err != nil {
+	if err := c.commit(ctx, tx, op); err != nil {
 		return 0, err
 	}
 	return int(n), nil
