@@ -105,7 +105,7 @@
 // whether a failed operation may still have happened. What persist refuses
 // before it can have any effect is determinate: *UpperMismatchError,
 // ErrInvalidUpdate, ErrDiffOverflow, *SinceAdvancedError, ErrReaderExpired,
-// ErrInvalidShardID, ErrUnknownFields.
+// ErrInvalidShardID.
 //
 // # Maintenance
 //

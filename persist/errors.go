@@ -43,7 +43,7 @@ var (
 	// code. Reads and appends keep them; the janitor (which cannot tell
 	// whether they reference blobs) and compaction (which would drop them
 	// from the batches it replaces) refuse to run.
-	ErrUnknownFields error = refusal("persist: state has fields unknown to this version")
+	ErrUnknownFields = errors.New("persist: state has fields unknown to this version")
 	// ErrStateCorrupt: a state version in consensus does not decode.
 	ErrStateCorrupt = state.ErrCorrupt
 )
