@@ -146,10 +146,14 @@ func measureP2(ctx context.Context, e *env) (rows []Row, err error) {
 			r.Note += fmt.Sprintf("; with no latency the replay takes %v, so no concurrency can exceed %.1fx", floor.Round(time.Microsecond), d.Seconds()/floor.Seconds())
 		}
 		if fc > 1 {
-			ideal := min(fc, len(s.parts))
-			r = r.judge(fmt.Sprintf("ratio >= %.1f (90%% of %dx)", 0.9*float64(ideal), ideal), r.Ratio >= 0.9*float64(ideal))
-			if ideal < fc {
-				r.Note += fmt.Sprintf("; only %d parts, so linear is %dx", len(s.parts), ideal)
+			ideal, waves := linearSpeedup(len(s.parts), fc)
+			r = r.judge(fmt.Sprintf("ratio >= %.1f (90%% of %.4gx)", 0.9*ideal, ideal), r.Ratio >= 0.9*ideal)
+			if ideal < float64(fc) {
+				plural := "s"
+				if waves == 1 {
+					plural = ""
+				}
+				r.Note += fmt.Sprintf("; %d parts take %d wave%s of at most %d reads, so linear is %.4gx", len(s.parts), waves, plural, fc, ideal)
 			}
 		}
 		rows = append(rows, r)
@@ -160,6 +164,14 @@ func measureP2(ctx context.Context, e *env) (rows []Row, err error) {
 		}
 	}
 	return rows, nil
+}
+
+// linearSpeedup is the most fetch concurrency fc can speed up the reads
+// of parts equal parts by, over reading them one at a time: they take
+// ceil(parts/fc) waves instead of parts.
+func linearSpeedup(parts, fc int) (speedup float64, waves int) {
+	waves = (parts + fc - 1) / fc
+	return float64(parts) / float64(waves), waves
 }
 
 // checkRows turns a replay that lost or invented rows into an error.
