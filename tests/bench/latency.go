@@ -27,11 +27,24 @@ func measureP5(ctx context.Context, e *env) (rows []Row, err error) {
 	}
 	blobURL, consensusURL := persist.DefaultURLs(abs)
 	backends := []p5Backend{{name: "SQLite", blobURL: blobURL, consensusURL: consensusURL}}
+	var pgNote string
 	if e.cfg.PostgresURL != "" {
-		backends = append(backends, p5Backend{name: "PostgreSQL", blobURL: blobURL, consensusURL: e.cfg.PostgresURL})
+		pgURL, drop, why := scratchSchema(ctx, e.cfg.PostgresURL)
+		if why != nil {
+			pgNote = fmt.Sprintf("; P5's shards stay in the database (bench-p5-*): no schema of its own could be made for them: %v", why)
+		}
+		defer func() {
+			if derr := drop(); derr != nil {
+				err = errors.Join(err, fmt.Errorf("p5: %w", derr))
+			}
+		}()
+		backends = append(backends, p5Backend{name: "PostgreSQL", blobURL: blobURL, consensusURL: pgURL})
 	}
 	for _, b := range backends {
 		more, err := b.measure(ctx, e)
+		if b.name == "PostgreSQL" && len(more) > 0 {
+			more[0].Note += pgNote
+		}
 		rows = append(rows, more...)
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", b.name, err)

@@ -21,6 +21,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
+	if cfg.PostgresURL != "" && cfg.runs("P5") {
+		if err := checkPostgres(ctx, cfg.PostgresURL); err != nil {
+			return Report{}, err
+		}
+	}
 	e, err := newEnv(ctx, cfg)
 	if err != nil {
 		return Report{}, err

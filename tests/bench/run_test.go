@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shardflow/shardflow/persist/location/postgres/pgtest"
 )
 
@@ -151,6 +153,32 @@ func TestP5Postgres(t *testing.T) {
 		}
 	}
 	t.Logf("PostgreSQL other process p50 %.1f ms (write %.1f ms)", rep.Rows[6].Shardflow, rep.Rows[6].Baseline)
+	// The shards were in a schema of their own, dropped afterwards: the
+	// database holds neither it nor any table. (They were left in it.)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var left []string
+	rows, err := conn.Query(context.Background(), `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relname = 'shardflow_consensus' OR n.nspname LIKE 'shardflow_bench_%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, name)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("P5 left %v in the database", left)
+	}
 }
 
 // A listener process that fails at once (it cannot open its location) makes
@@ -180,5 +208,16 @@ func TestRunTwiceInOneDir(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
+	}
+}
+
+// An unreachable PostgreSQL fails the run before its first measure, not
+// when P5 comes to it, minutes and every other row later.
+func TestPostgresUnreachableFailsFirst(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Only, cfg.PostgresURL = []string{"P3", "P5"}, "postgres://shardflow@127.0.0.1:1/nowhere?connect_timeout=5&sslmode=disable"
+	rep, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the PostgreSQL") || len(rep.Rows) != 0 {
+		t.Fatalf("Run: %d rows, %v; want no rows and the connection's error", len(rep.Rows), err)
 	}
 }

@@ -40,7 +40,9 @@ with the goal and whether it was met.
      (over fifty times at the default --p6-rows; its row says how many)
 
 Each figure is the median of several runs after a warm-up. Shards are
-generated in a temporary directory (not --location) and removed afterwards.
+generated in a temporary directory (not --location) and removed afterwards;
+with --postgres, P5's state goes in a schema of its own in that database,
+dropped afterwards. A run that fails part way prints the rows it measured.
 Figures from a loaded machine are not comparable with an idle one's.`,
 		Example: `  shardflow bench --quick            # everything, in under a minute
   shardflow bench --only P1,P2 --rows 2000000 --parts 128
@@ -82,13 +84,16 @@ Figures from a loaded machine are not comparable with an idle one's.`,
 			if errors.Is(err, bench.ErrConfig) {
 				return usageErrorf("%v", err)
 			}
-			if err != nil {
+			if err != nil && len(report.Rows) == 0 {
 				return failure(err)
 			}
+			// A run that failed part way prints the rows it measured
+			// before the error.
+			write := report.WriteTable
 			if asJSON {
-				return failure(report.WriteJSON(g.env.Stdout))
+				write = report.WriteJSON
 			}
-			return failure(report.WriteTable(g.env.Stdout))
+			return failure(errors.Join(write(g.env.Stdout), err))
 		},
 	}
 	f := cmd.Flags()
