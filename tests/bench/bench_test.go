@@ -16,8 +16,8 @@ import (
 // benchstat. Their sizes come from these flags (after -args, or directly:
 // go test -bench P1 ./tests/bench -rows 200000).
 var (
-	flagRows    = flag.Int("rows", 1_000_000, "rows of the generated shard (P1, P2, P6)")
-	flagParts   = flag.Int("parts", 64, "parts of the generated shard (P1, P2, P6)")
+	flagRows    = flag.Int("rows", 1_000_000, "rows of the generated shard (P1, P2; P6 has its own)")
+	flagParts   = flag.Int("parts", 64, "parts of the generated shard (P1, P2)")
 	flagLatency = flag.Duration("latency", 20*time.Millisecond, "latency per blob read (P2)")
 	flagRecords = flag.Int("records", 10_000_000, "records through the Map chain (P3)")
 	flagWrites  = flag.Int("writes", 200, "writes per P5 iteration")

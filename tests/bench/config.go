@@ -17,8 +17,8 @@ const P1RunsFactor = 12
 // Config says which measures to run and how large to make them. Zero fields
 // take the defaults (or the quick defaults when Quick is set).
 type Config struct {
-	// Rows and Parts shape the generated shard of P1, P2 and P6 (default
-	// 1,000,000 rows in 64 parts).
+	// Rows and Parts shape the generated shard of P1 and P2 (default
+	// 1,000,000 rows in 64 parts); P6 has its own (P6Rows).
 	Rows, Parts int
 	// P6Rows is the rows of P6's own shard, in up to 256 parts (default
 	// 4,000,000: about 150 MiB of parts, so that a replay holding the
@@ -101,7 +101,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	case cfg.Rows < 1:
 		return cfg, fmt.Errorf("%w: rows %d < 1", ErrConfig, cfg.Rows)
 	case cfg.Parts < 1 || cfg.Parts > cfg.Rows:
-		return cfg, fmt.Errorf("%w: parts %d not in [1, rows=%d]", ErrConfig, cfg.Parts, cfg.Rows)
+		return cfg, fmt.Errorf("%w: parts %d not in [1, rows=%d] (give both rows and parts: each has a default)", ErrConfig, cfg.Parts, cfg.Rows)
 	case cfg.Latency < 0:
 		return cfg, fmt.Errorf("%w: latency %v < 0", ErrConfig, cfg.Latency)
 	case cfg.Records < 1 || cfg.Steps < 1 || cfg.Writes < 1 || cfg.OtherWrites < 1 || cfg.Runs < 1 || cfg.P6Rows < 1:

@@ -13,7 +13,7 @@ import (
 func ExampleReport_WriteTable() {
 	met := true
 	rep := bench.Report{Rows: []bench.Row{{
-		ID: "P4", Measure: "Step with 1000 idle operators", Unit: "ns/op",
+		ID: "P4", Measure: "Step with 1000 idle operators", Unit: "ns/idle-op",
 		Shardflow: 0.07, Goal: "< 10 ns", Met: &met, Note: "no baseline",
 	}, {
 		ID: "P3", Measure: "10 Map stages vs plain loop", Unit: "ns/record",
@@ -23,9 +23,9 @@ func ExampleReport_WriteTable() {
 		fmt.Println(err)
 	}
 	// Output:
-	// ID  MEASURE                        UNIT       SHARDFLOW  BASELINE  RATIO  GOAL          MET  NOTE
-	// P4  Step with 1000 idle operators  ns/op      0.07       -         -      < 10 ns       yes  no baseline
-	// P3  10 Map stages vs plain loop    ns/record  46         40        1.15   ratio <= 1.5  yes
+	// ID  MEASURE                        UNIT        SHARDFLOW  BASELINE  RATIO  GOAL          MET  NOTE
+	// P4  Step with 1000 idle operators  ns/idle-op  0.07       -         -      < 10 ns       yes  no baseline
+	// P3  10 Map stages vs plain loop    ns/record   46         40        1.15   ratio <= 1.5  yes
 }
 
 // Run measures; Only picks measures, and the sizes scale each one down.
@@ -45,5 +45,5 @@ func ExampleRun() {
 	// P3 ns/record
 	// P3 ns/record
 	// P3 ns/record
-	// P4 ns/op
+	// P4 ns/idle-op
 }

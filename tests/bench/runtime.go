@@ -281,7 +281,7 @@ func measureP4(ctx context.Context, e *env) ([]Row, error) {
 		return nil, err
 	}
 	ns := float64(d.Nanoseconds()) / float64(e.cfg.Steps) / idleOps
-	r := newRow("P4", fmt.Sprintf("Step with %d idle operators", idleOps), "ns/op", ns, 0)
+	r := newRow("P4", fmt.Sprintf("Step with %d idle operators", idleOps), "ns/idle-op", ns, 0)
 	r.Note = fmt.Sprintf("median of %d runs of %d Steps; no baseline", e.cfg.Runs, e.cfg.Steps)
 	return []Row{r.judge("< 10 ns", ns < 10)}, nil
 }
