@@ -48,11 +48,12 @@ It then runs garbage collection: readers and writers whose lease ran out
 are expired, blobs referenced only by state versions older than every
 reader's seqno hold are deleted, and those versions are truncated.
 
-It then runs the orphan janitor: blobs under the shard that no state version
-references and that are older than --min-age are deleted, such as the parts
-of a writer that died before committing. --min-age must exceed the longest
-time a live writer takes between writing a part and committing it, or an
-in-flight write could lose its parts.
+It then runs the orphan janitor: part blobs under the shard that no state
+version references and that are older than --min-age are deleted, such as
+the parts of a writer that died before committing (keys shardflow does not
+name as parts, another location's nested in this one, are left). --min-age
+must exceed the longest time a live writer takes between writing a part
+and committing it, or an in-flight write could lose its parts.
 
 A shard's first write that died before committing (killed, or on a machine
 that crashed) leaves blobs but no shard: gc of that name then runs the
