@@ -83,8 +83,9 @@
 //
 // Failures are *location.ExternalError values. Anything before COMMIT is
 // sent, including SQLITE_BUSY when the write lock cannot be had and a
-// context that ends before the commit (database/sql then rolls back), is
-// determinate; a failed COMMIT is indeterminate. Reads have no effects, so
+// context that has ended by the commit (the transaction is rolled back
+// instead), is determinate; a failed COMMIT is indeterminate, a context
+// that ends during it too. Reads have no effects, so
 // their failures are determinate. SeqNos are stored as signed 64-bit
 // integers: a compare-and-set with a SeqNo above math.MaxInt64 fails with
 // location.ErrSeqNoTooLarge.
