@@ -166,13 +166,13 @@ type JanitorReport struct {
 // a writer that died before committing, and the temporary files (*.tmp) a
 // blob writer that died mid-write left. It looks only at keys named as
 // persist names parts ("<shard>/p/<name>.parquet", and the temporary files
-// beside them); others under the shard's prefix are counted and left. minAge must exceed the longest time a live
-// writer takes between writing a part and committing it, or an in-flight
-// append could lose its parts; an hour is a safe choice. Ages are measured
-// by ClientOptions.BlobClock, the clock of the blob store's ModTime. A
-// state version that does not decode, or that carries fields newer code
-// wrote (ErrUnknownFields: they may reference blobs), makes it delete
-// nothing and fail.
+// beside them); others under the shard's prefix are counted and left.
+// minAge must exceed the longest time a live writer takes between writing
+// a part and committing it, or an in-flight append could lose its parts;
+// an hour is a safe choice. Ages are measured by ClientOptions.BlobClock,
+// the clock of the blob store's ModTime. A state version that does not
+// decode, or that carries fields newer code wrote (ErrUnknownFields: they
+// may reference blobs), makes it delete nothing and fail.
 func (c *Client) Janitor(ctx context.Context, shard ShardID, minAge time.Duration) (JanitorReport, error) {
 	var rep JanitorReport
 	if err := shard.Validate(); err != nil {
