@@ -127,6 +127,33 @@ func TestInlineBytesBounded(t *testing.T) {
 	}
 }
 
+// fillInlineRoom sets up two clients of e with room in state for one
+// inline part of one row, not two: the first appends one, at [0, 1), and
+// is returned; the second, on blob, opened its writer before that append,
+// so its cache shows the room empty.
+func fillInlineRoom(t *testing.T, e *env, blob location.Blob) (first *Client, second *WriteHandle, opts ClientOptions) {
+	t.Helper()
+	ctx := context.Background()
+	one := []Update{up("a", "1", 0, 1)}
+	data, _, err := part.Encode(mustConsolidate(t, one))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: int64(len(data)) * 3 / 2}
+	first = e.client(opts)
+	w, err := first.OpenWriter(ctx, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err = e.clientOn(blob, opts).OpenWriter(ctx, "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.CompareAndAppend(ctx, one, ts(0), ts(1)); err != nil {
+		t.Fatal(err)
+	}
+	return first, second, opts
+}
+
 // TestInlineCapHoldsAcrossClients: a writer whose client cached the state
 // before another client's append filled the inline room finds so at its
 // compare-and-set, writes its part to blob and appends it there; the
@@ -134,25 +161,7 @@ func TestInlineBytesBounded(t *testing.T) {
 func TestInlineCapHoldsAcrossClients(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	one := []Update{up("a", "1", 0, 1)}
-	data, _, err := part.Encode(mustConsolidate(t, one))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Room for one part of this size, not two.
-	opts := ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: int64(len(data)) * 3 / 2}
-	ca, cb := e.client(opts), e.client(opts)
-	wa, err := ca.OpenWriter(ctx, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wb, err := cb.OpenWriter(ctx, "s") // cb caches a state with no inline bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := wa.CompareAndAppend(ctx, one, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
+	ca, wb, opts := fillInlineRoom(t, e, e.blob)
 	if err := wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -189,20 +198,8 @@ func TestInlineCapHoldsAcrossClients(t *testing.T) {
 func TestInlineCapBlobWriteFails(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv()
-	one := []Update{up("a", "1", 0, 1)}
-	data, _, err := part.Encode(mustConsolidate(t, one))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := ClientOptions{MergeFanIn: -1, InlineTotalMaxBytes: int64(len(data)) * 3 / 2}
-	ca := e.client(opts)
-	wa, _ := ca.OpenWriter(ctx, "s")
-	cb := e.clientOn(storesThenFails{e.blob}, opts)
-	wb, _ := cb.OpenWriter(ctx, "s") // cb caches a state with no inline bytes
-	if err := wa.CompareAndAppend(ctx, one, ts(0), ts(1)); err != nil {
-		t.Fatal(err)
-	}
-	err = wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2))
+	ca, wb, _ := fillInlineRoom(t, e, storesThenFails{e.blob})
+	err := wb.CompareAndAppend(ctx, []Update{up("b", "2", 1, 1)}, ts(1), ts(2))
 	if !errors.Is(err, errResponseLost) || locationIsIndeterminate(err) {
 		t.Fatalf("append: %v, want the blob's error, determinate", err)
 	}

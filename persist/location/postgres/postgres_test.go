@@ -369,39 +369,16 @@ func TestReadOnlyRole(t *testing.T) {
 	if res, err := rw.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("one")}); err != nil || res != location.Committed {
 		t.Fatal(res, err)
 	}
-	admin, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close(context.Background()) }) // after the role's cleanup
-	role := fmt.Sprintf("shardflow_reader_%d", time.Now().UnixNano())
-	for _, q := range []string{
-		`CREATE ROLE ` + role + ` LOGIN`,
-		`GRANT USAGE ON SCHEMA public TO ` + role,
-		`GRANT SELECT ON shardflow_consensus TO ` + role,
-	} {
-		if _, err := admin.Exec(ctx, q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, q := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
-			if _, err := admin.Exec(context.Background(), q); err != nil {
-				t.Error(q, err)
-			}
-		}
-	})
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := open(t, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, role, cfg.Database))
+	role, roleURL := newRole(t, url, "shardflow_reader",
+		`GRANT USAGE ON SCHEMA public TO %s`,
+		`GRANT SELECT ON shardflow_consensus TO %s`)
+	reader := open(t, roleURL)
 	defer reader.Close()
 	if v, ok, err := reader.Head(ctx, "k"); err != nil || !ok || v.SeqNo != 1 {
 		t.Fatalf("head as %s: %v %v %v", role, v, ok, err)
 	}
 	one := location.SeqNo(1)
-	_, err = reader.CompareAndSet(ctx, "k", &one, location.VersionedData{SeqNo: 2})
+	_, err := reader.CompareAndSet(ctx, "k", &one, location.VersionedData{SeqNo: 2})
 	if !errors.Is(err, location.ErrReadOnly) || location.IsIndeterminate(err) {
 		t.Fatalf("compare-and-set as %s: %v, want a determinate ErrReadOnly", role, err)
 	}
@@ -491,18 +468,37 @@ func TestOpenAsTableWriter(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	ctx := t.Context()
 	open(t, url).Close() // creates the table
+	role, roleURL := newRole(t, url, "shardflow_writer",
+		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+		`GRANT USAGE ON SCHEMA public TO %s`,
+		`GRANT SELECT, INSERT, DELETE ON shardflow_consensus TO %s`)
+	c, err := postgres.Open(ctx, roleURL)
+	if err != nil {
+		t.Fatalf("open as %s: %v", role, err)
+	}
+	defer c.Close()
+	if r, err := c.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("one")}); err != nil || r != location.Committed {
+		t.Fatalf("compare-and-set as %s: %v %v", role, r, err)
+	}
+}
+
+// newRole creates a login role named prefix and a number, runs grants on
+// url's database (each %s is the role's name), drops the role and what it
+// owns when the test ends, and returns the role and a URL that logs in as
+// it.
+func newRole(t *testing.T, url, prefix string, grants ...string) (role, roleURL string) {
+	t.Helper()
+	ctx := t.Context()
 	admin, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close(context.Background()) }) // after the role's cleanup
-	role := fmt.Sprintf("shardflow_writer_%d", time.Now().UnixNano())
-	for _, q := range []string{
-		`CREATE ROLE ` + role + ` LOGIN`,
-		`REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
-		`GRANT USAGE ON SCHEMA public TO ` + role,
-		`GRANT SELECT, INSERT, DELETE ON shardflow_consensus TO ` + role,
-	} {
+	role = fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
+	for _, q := range append([]string{`CREATE ROLE %s LOGIN`}, grants...) {
+		if strings.Contains(q, "%s") {
+			q = fmt.Sprintf(q, role)
+		}
 		if _, err := admin.Exec(ctx, q); err != nil {
 			t.Fatal(q, err)
 		}
@@ -518,12 +514,5 @@ func TestOpenAsTableWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := postgres.Open(ctx, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, role, cfg.Database))
-	if err != nil {
-		t.Fatalf("open as %s: %v", role, err)
-	}
-	defer c.Close()
-	if r, err := c.CompareAndSet(ctx, "k", nil, location.VersionedData{SeqNo: 1, Data: []byte("one")}); err != nil || r != location.Committed {
-		t.Fatalf("compare-and-set as %s: %v %v", role, r, err)
-	}
+	return role, fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable", cfg.Host, cfg.Port, role, cfg.Database)
 }
