@@ -166,7 +166,7 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	return b.gc.Delete(ctx, key)
+	return b.gc.Remove(ctx, key) // looked already: a regular file
 }
 
 // Close implements location.Blob.

@@ -196,16 +196,15 @@ func (b *Blob) SetWith(ctx context.Context, key string, value []byte, beforeClos
 	return nil
 }
 
-// Delete implements location.Blob.
+// Delete implements location.Blob. It looks first: a look that fails
+// certainly deleted nothing, where the same failure inside bucket.Delete
+// (s3blob sends a HEAD before its DELETE) could not be told from a DELETE
+// cut off in flight, and would say the delete may have happened.
 func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	const op = "blob delete"
 	if err := b.Check(ctx, op); err != nil {
 		return false, err
 	}
-	// Look first. A look that fails certainly deleted nothing, where the
-	// same failure inside bucket.Delete (s3blob sends a HEAD before its
-	// DELETE) could not be told from a DELETE cut off in flight, and would
-	// say the delete may have happened.
 	ok, err := b.bucket.Exists(ctx, key)
 	if err != nil {
 		return false, location.Determinate(op, b.wrap("delete", key, err))
@@ -213,7 +212,17 @@ func (b *Blob) Delete(ctx context.Context, key string) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	err = b.bucket.Delete(ctx, key)
+	return b.Remove(ctx, key)
+}
+
+// Remove is Delete without the look first, for a wrapper that has just
+// looked itself.
+func (b *Blob) Remove(ctx context.Context, key string) (bool, error) {
+	const op = "blob delete"
+	if err := b.Check(ctx, op); err != nil {
+		return false, err
+	}
+	err := b.bucket.Delete(ctx, key)
 	if gcerrors.Code(err) == gcerrors.NotFound {
 		return false, nil
 	}
