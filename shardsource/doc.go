@@ -91,10 +91,11 @@
 // their capabilities and nothing more is emitted there (parts listed there
 // afterwards are not fetched, and their leases go at once), while earlier
 // times still complete, so the output frontier reaches the failed part's
-// time and stays there until the source is shut down. Two failures stop nothing, so they go to Options.Logger
-// instead: a heartbeat of the reader that failed (tried again at the next),
-// and the reader's expiry at shutdown that failed (the reader then holds
-// the shard's since and blobs until its lease runs out).
+// time and stays there until the source is shut down. Two failures stop
+// nothing, so they go to Options.Logger instead: a heartbeat of the reader
+// that failed (tried again at the next), and the reader's expiry at
+// shutdown that failed (the reader then holds the shard's since and blobs
+// until its lease runs out).
 //
 // # Shutdown
 //

@@ -244,22 +244,29 @@ func (op *fetchOp[K, V]) emit(t frontier.Time, p *Part[K, V]) {
 // are kept from now on, so the output frontier never passes t.
 func (op *fetchOp[K, V]) freeze(t frontier.Time, err error) {
 	op.inst.peers.freeze(t)
-	op.held(t)
+	op.takeFreeze()
 	op.inst.report("fetch", t, err)
 }
 
 // held reports whether the source is frozen at t: a fetch at t or before
-// it failed, on this worker or another. It takes up a failure another
-// worker recorded: queued fetches at or after its time are dropped, as
-// they could not be emitted.
+// it failed, on this worker or another.
 func (op *fetchOp[K, V]) held(t frontier.Time) bool {
-	if ft, ok := op.inst.peers.frozenAt(); ok && (!op.frozen || ft < op.failedAt) {
-		op.frozen, op.failedAt = true, ft
-		if op.fetcher != nil { // nil when a desc failed before any fetch
-			op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= ft })
-		}
-	}
+	op.takeFreeze()
 	return op.frozen && t >= op.failedAt
+}
+
+// takeFreeze takes up the least failed time of the process's workers, if
+// it is new here: queued fetches at or after it are dropped, as they could
+// not be emitted.
+func (op *fetchOp[K, V]) takeFreeze() {
+	ft, ok := op.inst.peers.frozenAt()
+	if !ok || (op.frozen && ft >= op.failedAt) {
+		return
+	}
+	op.frozen, op.failedAt = true, ft
+	if op.fetcher != nil { // nil when a desc failed before any fetch
+		op.fetcher.discardQueued(func(qt frontier.Time) bool { return qt >= ft })
+	}
 }
 
 // discard is the second phase of shutdown: stop the goroutines (no fetch is
