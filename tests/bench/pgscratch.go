@@ -23,7 +23,7 @@ func scratchSchema(ctx context.Context, rawURL string) (withSchema string, drop 
 	if err != nil {
 		return rawURL, nothing, err
 	}
-	conn, err := pgx.Connect(ctx, withoutMode(rawURL))
+	conn, err := connect(ctx, rawURL)
 	if err != nil {
 		return rawURL, nothing, err
 	}
@@ -34,7 +34,7 @@ func scratchSchema(ctx context.Context, rawURL string) (withSchema string, drop 
 	drop = func() error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, withoutMode(rawURL))
+		conn, err := connect(ctx, rawURL)
 		if err != nil {
 			return fmt.Errorf("drop schema %s: %w", schema, err)
 		}
@@ -51,7 +51,7 @@ func scratchSchema(ctx context.Context, rawURL string) (withSchema string, drop 
 // connection: so that P5, which may come minutes into a run, does not find
 // it unreachable only then.
 func checkPostgres(ctx context.Context, rawURL string) error {
-	conn, err := pgx.Connect(ctx, withoutMode(rawURL))
+	conn, err := connect(ctx, rawURL)
 	if err != nil {
 		return fmt.Errorf("bench: cannot reach the PostgreSQL of PostgresURL (--postgres): %w", err)
 	}
@@ -73,17 +73,14 @@ func withSearchPath(rawURL, schema string) (string, error) {
 	return u.String(), nil
 }
 
-// withoutMode is rawURL without the postgres package's own mode
-// parameter, which pgx would send the server as a setting it does not
-// know. (Only a URL's; a keyword/value string with it fails to connect,
-// and the shards then stay.)
-func withoutMode(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Scheme == "" {
-		return rawURL
+// connect opens one connection to the database rawURL names, a URL or a
+// keyword/value string, without the postgres package's own parameter
+// mode, which pgx would send the server as a setting it does not know.
+func connect(ctx context.Context, rawURL string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, err
 	}
-	q := u.Query()
-	q.Del("mode")
-	u.RawQuery = q.Encode()
-	return u.String()
+	delete(cfg.RuntimeParams, "mode")
+	return pgx.ConnectConfig(ctx, cfg)
 }
